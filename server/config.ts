@@ -1,0 +1,155 @@
+/**
+ * The tracker's configuration: environment variables with defaults, validated once at
+ * start. A bad value stops the tracker with a message that names the variable.
+ */
+import { z } from 'zod';
+import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../shared/chunking.ts';
+import { IceServer } from '../shared/protocol.ts';
+import { DEFAULT_THRESHOLDS, validateThresholds, type ReliabilityThresholds } from '../shared/reliability.ts';
+import { MiB, parseByteSize, parseDuration } from '../shared/units.ts';
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const bytes = (min: number, max: number) =>
+  z.string().transform((text, ctx) => {
+    const value = parseByteSize(text);
+    if (value === undefined) {
+      ctx.addIssue({ code: 'custom', message: `must be a size such as 1048576, 512KiB or 1MiB (got "${text}")` });
+      return z.NEVER;
+    }
+    if (value < min || value > max) {
+      ctx.addIssue({ code: 'custom', message: `must be between ${min} and ${max} bytes` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const duration = (minMs: number) =>
+  z.string().transform((text, ctx) => {
+    const value = parseDuration(text);
+    if (value === undefined || value < minMs) {
+      ctx.addIssue({ code: 'custom', message: `must be a duration of at least ${minMs} ms, such as 500ms, 10s or 15m (got "${text}")` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+/** Four comma-separated values; sizes for trust, counts for dynamism and availability. */
+const fourSteps = (parse: (text: string) => number | undefined, what: string) =>
+  z.string().transform((text, ctx) => {
+    const values = text.split(',').map((part) => parse(part.trim()));
+    if (values.length !== 4 || values.some((value) => value === undefined)) {
+      ctx.addIssue({ code: 'custom', message: `must be four comma-separated ${what}` });
+      return z.NEVER;
+    }
+    return values as [number, number, number, number];
+  });
+
+const steps = (values: readonly [number, number, number, number]) => [...values] as [number, number, number, number];
+
+const count = (text: string) => (/^\d+$/.test(text) ? Number(text) : undefined);
+
+const iceServers = z.string().transform((text, ctx) => {
+  try {
+    const parsed = z.array(IceServer).safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data;
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON array of RTCIceServer objects ({ "urls": … })' });
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
+  }
+  return z.NEVER;
+});
+
+const Environment = z.object({
+  PORT: integer(0, 65_535).default(3000),
+  HOST: z.string().min(1).default('localhost'),
+  DB_PATH: z.string().min(1).default('./data/peercloud.db'),
+  WEB_ROOT: z.string().min(1).default('./dist/web'),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  REPLICAS: integer(1, 16).default(2),
+  CHUNK_SIZE: bytes(MIN_CHUNK_SIZE, MAX_CHUNK_SIZE).default(MiB),
+  ICE_SERVERS: iceServers.default([]),
+  HEARTBEAT_INTERVAL: duration(100).default(10_000),
+  HEARTBEAT_TIMEOUT: duration(100).default(10_000),
+  ACCEPT_TIMEOUT: duration(100).default(15_000),
+  TRANSFER_IDLE_TIMEOUT: duration(100).default(30_000),
+  SWEEP_INTERVAL: duration(10).default(5_000),
+  MAX_HOST_TRANSFERS: integer(1, 64).default(4),
+  MAX_MESSAGE_BYTES: bytes(16 * 1024, 16 * MiB).default(64 * 1024),
+  TRUST_THRESHOLDS: fourSteps(parseByteSize, 'sizes, largest first (e.g. 4GiB,1GiB,256MiB,64MiB)').default(steps(DEFAULT_THRESHOLDS.trust)),
+  DYNAMISM_THRESHOLDS: fourSteps(count, 'counts, smallest first (e.g. 0,1,3,7)').default(steps(DEFAULT_THRESHOLDS.dynamism)),
+  AVAILABILITY_THRESHOLDS: fourSteps(count, 'counts, smallest first (e.g. 0,1,3,7)').default(steps(DEFAULT_THRESHOLDS.availability)),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  dbPath: string;
+  webRoot: string;
+  adminToken: string | undefined;
+  replicas: number;
+  chunkSize: number;
+  iceServers: IceServer[];
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  acceptTimeoutMs: number;
+  transferIdleTimeoutMs: number;
+  sweepIntervalMs: number;
+  maxHostTransfers: number;
+  maxMessageBytes: number;
+  thresholds: ReliabilityThresholds;
+  logLevel: z.infer<typeof Environment>['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** The variables the tracker reads, for `--help` and the README. */
+export const CONFIG_VARIABLES = Object.keys(Environment.shape) as (keyof typeof Environment.shape)[];
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // An empty variable means "not set": `FOO= npm start` should not be an error.
+  const present = Object.fromEntries(CONFIG_VARIABLES.filter((name) => env[name] !== undefined && env[name] !== '').map((name) => [name, env[name]]));
+  const parsed = Environment.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const thresholds: ReliabilityThresholds = {
+    trust: e.TRUST_THRESHOLDS,
+    dynamism: e.DYNAMISM_THRESHOLDS,
+    availability: e.AVAILABILITY_THRESHOLDS,
+  };
+  const problem = validateThresholds(thresholds);
+  if (problem) {
+    const variable = problem.startsWith('trust') ? 'TRUST_THRESHOLDS' : problem.startsWith('dynamism') ? 'DYNAMISM_THRESHOLDS' : 'AVAILABILITY_THRESHOLDS';
+    throw new ConfigError(`Invalid configuration:\n  ${variable}: ${problem}`);
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dbPath: e.DB_PATH,
+    webRoot: e.WEB_ROOT,
+    adminToken: e.ADMIN_TOKEN,
+    replicas: e.REPLICAS,
+    chunkSize: e.CHUNK_SIZE,
+    iceServers: e.ICE_SERVERS,
+    heartbeatIntervalMs: e.HEARTBEAT_INTERVAL,
+    heartbeatTimeoutMs: e.HEARTBEAT_TIMEOUT,
+    acceptTimeoutMs: e.ACCEPT_TIMEOUT,
+    transferIdleTimeoutMs: e.TRANSFER_IDLE_TIMEOUT,
+    sweepIntervalMs: e.SWEEP_INTERVAL,
+    maxHostTransfers: e.MAX_HOST_TRANSFERS,
+    maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    thresholds,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,85 @@
+import { sql, type Kysely } from 'kysely';
+
+// Migrations take Kysely<any>: they describe the database as it was then, not the current types.
+export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema
+    .createTable('peers')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('public_key', 'text', (c) => c.notNull().unique())
+    .addColumn('last_address', 'text')
+    .addColumn('first_seen', 'integer', (c) => c.notNull())
+    .addColumn('last_seen', 'integer', (c) => c.notNull())
+    .addColumn('online', 'integer', (c) => c.notNull().defaultTo(0).check(sql`online in (0, 1)`))
+    .addColumn('capacity', 'integer', (c) => c.notNull().defaultTo(0).check(sql`capacity >= 0`))
+    .addColumn('reported_used', 'integer', (c) => c.notNull().defaultTo(0).check(sql`reported_used >= 0`))
+    .addColumn('bytes_used', 'integer', (c) => c.notNull().defaultTo(0).check(sql`bytes_used >= 0`))
+    .addColumn('bytes_reserved', 'integer', (c) => c.notNull().defaultTo(0).check(sql`bytes_reserved >= 0`))
+    .addColumn('level', 'integer', (c) => c.notNull().check(sql`level between 1 and 5`))
+    .addColumn('trust', 'integer', (c) => c.notNull().check(sql`trust between 1 and 5`))
+    .addColumn('dynamism', 'integer', (c) => c.notNull().check(sql`dynamism between 1 and 5`))
+    .addColumn('availability', 'integer', (c) => c.notNull().check(sql`availability between 1 and 5`))
+    .execute();
+
+  await db.schema
+    .createTable('peer_events')
+    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('peer_id', 'text', (c) => c.notNull().references('peers.id').onDelete('cascade'))
+    .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('connect', 'disconnect', 'rejection', 'integrity_failure')`))
+    .addColumn('at', 'integer', (c) => c.notNull())
+    .addColumn('detail', 'text')
+    .execute();
+  await db.schema.createIndex('peer_events_by_peer_kind_time').on('peer_events').columns(['peer_id', 'kind', 'at']).execute();
+
+  await db.schema
+    .createTable('files')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('owner_id', 'text', (c) => c.notNull().references('peers.id'))
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('size', 'integer', (c) => c.notNull().check(sql`size >= 0`))
+    .addColumn('sha256', 'text')
+    .addColumn('chunk_size', 'integer', (c) => c.notNull().check(sql`chunk_size > 0`))
+    .addColumn('chunk_count', 'integer', (c) => c.notNull().check(sql`chunk_count > 0`))
+    .addColumn('stored_bytes', 'integer', (c) => c.notNull().check(sql`stored_bytes >= 0`))
+    .addColumn('replicas_wanted', 'integer', (c) => c.notNull().check(sql`replicas_wanted > 0`))
+    .addColumn('created_at', 'integer', (c) => c.notNull())
+    .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('uploading', 'stored', 'failed')`))
+    .execute();
+  await db.schema.createIndex('files_by_owner').on('files').columns(['owner_id', 'created_at']).execute();
+
+  await db.schema
+    .createTable('replicas')
+    .addColumn('file_id', 'text', (c) => c.notNull().references('files.id').onDelete('cascade'))
+    .addColumn('host_id', 'text', (c) => c.notNull().references('peers.id'))
+    .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('reserved', 'stored')`))
+    .addColumn('bytes', 'integer', (c) => c.notNull().check(sql`bytes >= 0`))
+    .addColumn('sha256', 'text')
+    .addColumn('created_at', 'integer', (c) => c.notNull())
+    .addColumn('stored_at', 'integer')
+    .addPrimaryKeyConstraint('replicas_pk', ['file_id', 'host_id'])
+    .execute();
+  await db.schema.createIndex('replicas_by_host').on('replicas').columns(['host_id', 'state']).execute();
+
+  await db.schema
+    .createTable('transfers')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('store', 'fetch', 'repair')`))
+    .addColumn('file_id', 'text', (c) => c.notNull().references('files.id').onDelete('cascade'))
+    .addColumn('sender_id', 'text', (c) => c.notNull().references('peers.id'))
+    .addColumn('receiver_id', 'text', (c) => c.notNull().references('peers.id'))
+    .addColumn('responder_id', 'text', (c) => c.notNull().references('peers.id'))
+    .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('offered', 'open', 'done', 'failed')`))
+    .addColumn('created_at', 'integer', (c) => c.notNull())
+    .addColumn('updated_at', 'integer', (c) => c.notNull())
+    .addColumn('expires_at', 'integer', (c) => c.notNull())
+    .addColumn('error_code', 'text')
+    .addColumn('error_message', 'text')
+    .execute();
+  await db.schema.createIndex('transfers_by_state_expiry').on('transfers').columns(['state', 'expires_at']).execute();
+  await db.schema.createIndex('transfers_by_file').on('transfers').columns(['file_id', 'kind']).execute();
+}
+
+export async function down(db: Kysely<any>): Promise<void> {
+  for (const table of ['transfers', 'replicas', 'files', 'peer_events', 'peers']) {
+    await db.schema.dropTable(table).execute();
+  }
+}

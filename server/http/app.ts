@@ -1,0 +1,78 @@
+/**
+ * The tracker's HTTP side: the web app, the login challenge, health, and the operator API.
+ * Socket.IO shares the same server and origin.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import express, { type ErrorRequestHandler } from 'express';
+import type { AdminQueries } from '../admin.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Challenges } from '../socket/challenges.ts';
+import { requireAdmin } from './admin-auth.ts';
+
+export interface TrackerStats {
+  /** Bytes received over Socket.IO since start: file bytes must never show up here. */
+  socketBytesIn: number;
+  socketMessagesIn: number;
+  peersOnline: number;
+}
+
+interface Deps {
+  config: Config;
+  log: Logger;
+  challenges: Challenges;
+  admin: AdminQueries;
+  stats: () => TrackerStats;
+}
+
+export function createHttpApp({ config, log, challenges, admin, stats }: Deps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+
+  app.get('/api/challenge', (_req, res) => {
+    res.set('Cache-Control', 'no-store').json(challenges.issue());
+  });
+
+  const operator = express.Router();
+  operator.use(requireAdmin(config.adminToken));
+  operator.get('/peers', async (_req, res) => {
+    res.json({ peers: await admin.peers() });
+  });
+  operator.get('/files', async (_req, res) => {
+    res.json({ files: await admin.files() });
+  });
+  operator.get('/stats', (_req, res) => {
+    res.json(stats());
+  });
+  app.use('/api', operator);
+
+  const webRoot = resolve(config.webRoot);
+  if (existsSync(resolve(webRoot, 'index.html'))) {
+    app.use(express.static(webRoot, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
+  } else {
+    log.warn({ webRoot }, 'web app not built: run `npm run build` (npm start does it for you)');
+    app.get('/', (_req, res) => {
+      res.status(503).type('text/plain').send('The Peercloud web app is not built. Run `npm run build`, or start with `npm start`.');
+    });
+  }
+
+  app.use((_req, res) => {
+    res.status(404).json({ ok: false, code: 'NOT_FOUND', message: 'Not found.' });
+  });
+  const onError: ErrorRequestHandler = (error, _req, res, _next) => {
+    log.error({ err: error, event: 'http_error' }, 'HTTP request failed');
+    res.status(500).json({ ok: false, code: 'INTERNAL', message: 'Internal error.' });
+  };
+  app.use(onError);
+  return app;
+}
+
+function noCacheForHtml(res: express.Response, path: string): void {
+  // The page must always be fresh so that it matches the tracker's protocol; assets are hashed.
+  if (path.endsWith('.html')) res.setHeader('Cache-Control', 'no-cache');
+}

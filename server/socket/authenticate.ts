@@ -1,0 +1,35 @@
+/**
+ * Socket.IO middleware: a socket joins only with a signature over a fresh nonce from
+ * `GET /api/challenge`. Until then it can do nothing at all: Socket.IO never emits
+ * `connection` for it, so no handler ever sees an unauthenticated socket.
+ */
+import type { ExtendedError } from 'socket.io';
+import { peerIdFromPublicKey, verifyChallenge } from '../../shared/identity.ts';
+import { describeIssue, HandshakeAuth } from '../../shared/protocol.ts';
+import type { ErrorCode } from '../../shared/errors.ts';
+import type { Logger } from '../logger.ts';
+import type { TrackerSocket } from '../sessions.ts';
+import type { Challenges } from './challenges.ts';
+
+function refusal(code: ErrorCode, message: string): ExtendedError {
+  const error: ExtendedError = new Error(message);
+  error.data = { code, message };
+  return error;
+}
+
+export function authenticate(challenges: Challenges, log: Logger) {
+  return async (socket: TrackerSocket, next: (error?: ExtendedError) => void): Promise<void> => {
+    const parsed = HandshakeAuth.safeParse(socket.handshake.auth);
+    if (!parsed.success) return next(refusal('INVALID', `handshake auth ${describeIssue(parsed.error)}`));
+    const { publicKey, nonce, signature } = parsed.data;
+    if (!challenges.consume(nonce)) return next(refusal('UNAUTHORIZED', 'The challenge is unknown, expired or already used. Ask for a new one.'));
+    if (!(await verifyChallenge(publicKey, nonce, signature))) {
+      log.warn({ event: 'auth_failed', address: socket.handshake.address }, 'bad handshake signature');
+      return next(refusal('UNAUTHORIZED', 'The signature does not match the public key.'));
+    }
+    socket.data.peerId = await peerIdFromPublicKey(publicKey);
+    socket.data.publicKey = publicKey;
+    socket.data.replaced = false;
+    next();
+  };
+}

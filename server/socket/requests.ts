@@ -1,0 +1,43 @@
+/**
+ * The one place where client requests enter the tracker. Each payload is parsed by its
+ * schema from the shared protocol; a handler only ever receives parsed data and returns
+ * data, and this turns its outcome into an Ack. A malformed message gets INVALID naming
+ * the field, and nothing else happens.
+ */
+import { fail, ok, PeercloudError, type Ack } from '../../shared/errors.ts';
+import { clientRequests, describeIssue, type ClientRequestName, type ClientResponse, type ParsedClientRequest } from '../../shared/protocol.ts';
+import type { Logger } from '../logger.ts';
+import type { TrackerSocket } from '../sessions.ts';
+
+export type RequestHandlers = {
+  [K in ClientRequestName]: (peerId: string, request: ParsedClientRequest<K>) => Promise<ClientResponse<K>>;
+};
+
+const REQUEST_NAMES = new Set<string>(Object.keys(clientRequests));
+
+export function bindRequests(socket: TrackerSocket, handlers: RequestHandlers, options: { ready: Promise<void>; log: Logger }): void {
+  const { ready, log } = options;
+
+  async function handle<K extends ClientRequestName>(name: K, payload: unknown): Promise<Ack<ClientResponse<K>>> {
+    const parsed = clientRequests[name].safeParse(payload);
+    if (!parsed.success) return fail('INVALID', `${name}: ${describeIssue(parsed.error)}`);
+    try {
+      await ready;
+      return ok(await handlers[name](socket.data.peerId, parsed.data as ParsedClientRequest<K>));
+    } catch (error) {
+      if (error instanceof PeercloudError) return fail(error.code, error.message);
+      log.error({ err: error, event: 'handler_error', request: name, peerId: socket.data.peerId }, 'request failed');
+      return fail('INTERNAL', 'The tracker could not handle this request. It has been logged.');
+    }
+  }
+
+  // onAny sees every event, known or not, with the ack (if any) as its last argument.
+  socket.onAny((event: unknown, ...args: unknown[]) => {
+    const ack = typeof args.at(-1) === 'function' ? (args.pop() as (result: Ack<unknown>) => void) : undefined;
+    if (typeof event !== 'string' || !REQUEST_NAMES.has(event)) {
+      ack?.(fail('INVALID', `unknown event "${String(event).slice(0, 64)}"`));
+      return;
+    }
+    void handle(event as ClientRequestName, args[0]).then((result) => ack?.(result));
+  });
+}

@@ -1,0 +1,184 @@
+/**
+ * The tracker, wired in one place: database, clock, configuration and logger come in;
+ * an HTTP server with Socket.IO on the same origin comes out. Nothing here holds file
+ * bytes; everything it knows is in the database, so a restart on the same file loses
+ * nothing but the transfers that were under way.
+ */
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import { AdminQueries } from './admin.ts';
+import type { Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import type { Db } from './db/database.ts';
+import { FileService } from './files.ts';
+import { createHttpApp, type TrackerStats } from './http/app.ts';
+import type { Logger } from './logger.ts';
+import { PeerService } from './peers.ts';
+import { Sessions, type TrackerServer, type TrackerSocket } from './sessions.ts';
+import { authenticate } from './socket/authenticate.ts';
+import { Challenges } from './socket/challenges.ts';
+import { bindRequests, type RequestHandlers } from './socket/requests.ts';
+import { TransferService } from './transfers.ts';
+
+export interface TrackerDeps {
+  db: Db;
+  clock: Clock;
+  config: Config;
+  log: Logger;
+}
+
+export interface Tracker {
+  readonly http: HttpServer;
+  readonly io: TrackerServer;
+  /** Marks everyone offline and abandons transfers left from before, then listens. */
+  listen(port?: number, host?: string): Promise<{ port: number; url: string }>;
+  /** Expires transfers and recomputes levels that time changed. Runs on SWEEP_INTERVAL; tests call it. */
+  sweep(): Promise<void>;
+  stats(): TrackerStats;
+  close(): Promise<void>;
+}
+
+export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker {
+  const sessions = new Sessions();
+  const peers = new PeerService({ db, clock, config, log, sessions });
+  const transfers = new TransferService({ db, clock, config, log, sessions, peers });
+  const files = new FileService({ db, clock, config, log, sessions, peers, transfers });
+  const challenges = new Challenges(clock);
+  const counters = { socketBytesIn: 0, socketMessagesIn: 0 };
+  const stats = (): TrackerStats => ({ ...counters, peersOnline: sessions.size });
+
+  const clientConfig = {
+    chunkSize: config.chunkSize,
+    replicas: config.replicas,
+    iceServers: config.iceServers,
+    transferIdleTimeoutMs: config.transferIdleTimeoutMs,
+    maxHostTransfers: config.maxHostTransfers,
+    maxMessageBytes: config.maxMessageBytes,
+  };
+
+  const handlers: RequestHandlers = {
+    'peer:report': async (peerId, { capacity, used }) => ({ peer: await peers.reported(peerId, capacity, used), config: clientConfig }),
+    'host:inventory': async (peerId, { fileIds }) => ({ drop: await files.inventory(peerId, fileIds) }),
+    'file:place': (peerId, request) => files.place(peerId, request),
+    'file:seal': async (peerId, { fileId, sha256 }) => ({ file: await files.seal(peerId, fileId, sha256) }),
+    'file:list': async (peerId) => ({ files: await files.list(peerId) }),
+    'file:locate': async (peerId, { fileId }) => ({ transferId: await files.locate(peerId, fileId) }),
+    'file:delete': async (peerId, { fileId }) => (await files.delete(peerId, fileId), {}),
+    'transfer:accept': async (peerId, { transferId }) => (await transfers.accept(peerId, transferId), {}),
+    'transfer:reject': async (peerId, { transferId, reason, message }) => (await transfers.reject(peerId, transferId, reason, message), {}),
+    'transfer:signal': async (peerId, { transferId, signal }) => (await transfers.signal(peerId, transferId, signal), {}),
+    'transfer:progress': async (peerId, { transferId }) => (await transfers.progress(peerId, transferId), {}),
+    'transfer:fail': async (peerId, { transferId, code, message }) => (await transfers.fail(peerId, transferId, code, message), {}),
+    'transfer:finish': async (peerId, { transferId }) => (await transfers.finish(peerId, transferId), {}),
+    'replica:stored': async (peerId, { transferId, sha256 }) => ({ file: await transfers.replicaStored(peerId, transferId, sha256) }),
+  };
+
+  const app = createHttpApp({ config, log, challenges, admin: new AdminQueries(db, clock), stats });
+  const http = createServer(app);
+  const io: TrackerServer = new Server(http, {
+    serveClient: false,
+    // Only small JSON travels here; a bigger message closes that connection alone.
+    maxHttpBufferSize: config.maxMessageBytes,
+    pingInterval: config.heartbeatIntervalMs,
+    pingTimeout: config.heartbeatTimeoutMs,
+  });
+
+  io.engine.on('connection', (raw: { on(event: 'packet', listener: (packet: { data?: unknown }) => void): void }) => {
+    raw.on('packet', (packet) => {
+      counters.socketMessagesIn++;
+      if (typeof packet.data === 'string') counters.socketBytesIn += Buffer.byteLength(packet.data);
+      else if (packet.data instanceof Uint8Array) counters.socketBytesIn += packet.data.byteLength;
+    });
+  });
+
+  io.use(authenticate(challenges, log));
+
+  // Peers-online counts go to everyone; batching them keeps a wave of joins from being O(n²).
+  let statsTimer: NodeJS.Timeout | undefined;
+  const announceCount = () => {
+    statsTimer ??= setTimeout(() => {
+      statsTimer = undefined;
+      sessions.broadcast('cloud:stats', { peersOnline: sessions.size });
+    }, 250);
+  };
+
+  io.on('connection', (socket: TrackerSocket) => {
+    const { peerId } = socket.data;
+    const previous = sessions.attach(socket);
+    const ready = (async () => {
+      if (previous) {
+        // Same peer, newer connection (another tab took over): the old one's transfers can't go on.
+        previous.disconnect(true);
+        await transfers.peerGone(peerId);
+      }
+      await peers.connected(peerId, socket.data.publicKey, socket.handshake.address);
+      await files.hostChanged(peerId);
+    })();
+    ready.catch((error: unknown) => {
+      log.error({ err: error, event: 'connect_error', peerId }, 'could not register peer');
+      socket.disconnect(true);
+    });
+    bindRequests(socket, handlers, { ready, log });
+    log.info({ event: 'connect', peerId, address: socket.handshake.address, replaced: Boolean(previous) }, 'peer connected');
+    announceCount();
+
+    socket.on('disconnect', (reason) => {
+      void (async () => {
+        await ready;
+        // A tracker shutting down is not the peer's fault: its disconnection is not counted.
+        if (closing || socket.data.replaced || !sessions.detach(socket)) return;
+        log.info({ event: 'disconnect', peerId, reason }, 'peer disconnected');
+        await peers.disconnected(peerId, reason);
+        await transfers.peerGone(peerId);
+        await files.hostChanged(peerId);
+        announceCount();
+      })().catch((error: unknown) => log.error({ err: error, event: 'disconnect_error', peerId }, 'could not record disconnection'));
+    });
+  });
+
+  let closing = false;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void> | undefined;
+  const sweep = async () => {
+    await transfers.expire();
+    await peers.refreshAll();
+  };
+  const scheduledSweep = () => {
+    sweeping ??= sweep()
+      .catch((error: unknown) => log.error({ err: error, event: 'sweep_error' }, 'sweep failed'))
+      .finally(() => (sweeping = undefined));
+  };
+
+  return {
+    http,
+    io,
+    async listen(port = config.port, host = config.host) {
+      await peers.markAllOffline();
+      const abandoned = await transfers.abandonAll();
+      if (abandoned > 0) log.info({ event: 'recovery', abandoned }, 'released transfers left from before the restart');
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(port, host, () => {
+          http.off('error', reject);
+          resolve();
+        });
+      });
+      sweepTimer = setInterval(scheduledSweep, config.sweepIntervalMs);
+      const address = http.address() as AddressInfo;
+      const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+      return { port: address.port, url: `http://${shown}:${address.port}` };
+    },
+    sweep,
+    stats,
+    async close() {
+      closing = true;
+      clearInterval(sweepTimer);
+      clearTimeout(statsTimer);
+      await sweeping;
+      sessions.disconnectAll();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await peers.markAllOffline();
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/** How a file's replica counts read to its owner. One wording for the page, the tests and the docs. */
+import type { FileSummary } from './protocol.ts';
+
+export type FileHealth = 'uploading' | 'failed' | 'healthy' | 'under-replicated' | 'unavailable';
+
+export function fileHealth(file: Pick<FileSummary, 'state' | 'replicas'>): FileHealth {
+  if (file.state === 'uploading') return 'uploading';
+  if (file.state === 'failed') return 'failed';
+  const { wanted, stored, online } = file.replicas;
+  if (stored > 0 && online === 0) return 'unavailable';
+  if (online < wanted) return 'under-replicated';
+  return 'healthy';
+}
+
+export function describeFileHealth(file: Pick<FileSummary, 'state' | 'replicas'>): string {
+  const { wanted, stored, online } = file.replicas;
+  switch (fileHealth(file)) {
+    case 'uploading':
+      return stored > 0 ? `Uploading: stored on ${stored} of ${wanted}` : 'Uploading';
+    case 'failed':
+      return 'Upload failed';
+    case 'unavailable':
+      return 'Unavailable: its hosts are offline';
+    case 'under-replicated':
+      return `Under-replicated: ${online} of ${wanted}`;
+    case 'healthy':
+      return `Stored on ${online} of ${wanted} ${wanted === 1 ? 'peer' : 'peers'}`;
+  }
+}

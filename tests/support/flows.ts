@@ -1,0 +1,35 @@
+/**
+ * The store protocol played by Node peers, for tests of the tracker alone: the owner
+ * places, each host accepts and confirms a root hash, the owner seals.
+ */
+import { expect } from 'vitest';
+import type { FileSummary, TransferOffer } from '../../shared/protocol.ts';
+import { MiB } from '../../shared/units.ts';
+import type { NodePeer } from './node-peer.ts';
+
+export const ROOT = 'a'.repeat(64);
+export const CHUNK = MiB;
+
+/** Waits for the transfer:open a host receives for this file. */
+export function offerFor(host: NodePeer, fileId: string): Promise<TransferOffer> {
+  return host.next('transfer:open', (offer) => offer.fileId === fileId);
+}
+
+/** Places a file and has every offered host among `hosts` accept and store it. */
+export async function storeFile(owner: NodePeer, hosts: NodePeer[], name: string, size: number): Promise<{ file: FileSummary; holders: NodePeer[] }> {
+  const placed = await owner.request('file:place', { name, size, chunkSize: CHUNK });
+  const isOurs = (o: TransferOffer) => o.fileId === placed.file.id;
+  // The answer says how many hosts were asked; wait until that many have heard.
+  await expect.poll(() => hosts.filter((host) => host.peek('transfer:open', isOurs)).length).toBe(placed.transferIds.length);
+  const holders = hosts.filter((host) => host.peek('transfer:open', isOurs));
+  for (const host of holders) {
+    const offer = await host.next('transfer:open', isOurs);
+    await host.request('transfer:accept', { transferId: offer.transferId });
+    const ready = await owner.next('transfer:ready', (r) => r.transferId === offer.transferId);
+    expect(ready.role).toBe('sender');
+    await host.request('replica:stored', { transferId: offer.transferId, sha256: ROOT });
+  }
+  await owner.request('file:seal', { fileId: placed.file.id, sha256: ROOT });
+  const file = await owner.next('file:updated', (f) => f.id === placed.file.id && f.state !== 'uploading');
+  return { file, holders };
+}

@@ -1,0 +1,99 @@
+/**
+ * A peer driven from Node for integration tests: its own ECDSA key, the web app's own
+ * TrackerClient, and a record of every event the tracker sent it.
+ */
+import { exportPublicKey, generateIdentity, peerIdFromPublicKey } from '../../shared/identity.ts';
+import { serverEvents, type ClientRequest, type ClientRequestName, type ClientResponse, type ServerEvent, type ServerEventName } from '../../shared/protocol.ts';
+import { TrackerClient } from '../../web/src/lib/net/tracker-client.ts';
+
+interface Recorded {
+  event: ServerEventName;
+  payload: unknown;
+  taken: boolean;
+}
+
+export class NodePeer {
+  readonly #log: Recorded[] = [];
+  readonly #waiters = new Set<() => void>();
+
+  private constructor(
+    readonly id: string,
+    readonly keys: CryptoKeyPair,
+    readonly publicKey: string,
+    readonly client: TrackerClient,
+  ) {
+    for (const event of Object.keys(serverEvents) as ServerEventName[]) {
+      client.on(event, (payload) => {
+        this.#log.push({ event, payload, taken: false });
+        for (const wake of this.#waiters) wake();
+      });
+    }
+  }
+
+  /** A new peer (or, given keys, the same peer again) connected to the tracker at url. */
+  static async connect(url: string, keys?: CryptoKeyPair): Promise<NodePeer> {
+    const pair = keys ?? (await generateIdentity());
+    const publicKey = await exportPublicKey(pair.publicKey);
+    const client = new TrackerClient({ url, privateKey: pair.privateKey, publicKey, reconnect: false, requestTimeoutMs: 5_000 });
+    const peer = new NodePeer(await peerIdFromPublicKey(publicKey), pair, publicKey, client);
+    await new Promise<void>((resolve, reject) => {
+      const off = client.onState((state, detail) => {
+        if (state === 'online') {
+          off();
+          resolve();
+        } else if (state === 'offline') {
+          off();
+          reject(new Error(`could not connect: ${detail}`));
+        }
+      });
+      client.connect();
+    });
+    return peer;
+  }
+
+  /** Connects and reports an offer of `capacity` bytes. */
+  static async join(url: string, capacity: number, keys?: CryptoKeyPair): Promise<NodePeer> {
+    const peer = await NodePeer.connect(url, keys);
+    await peer.request('peer:report', { capacity, used: 0 });
+    return peer;
+  }
+
+  request<K extends ClientRequestName>(name: K, payload: ClientRequest<K>): Promise<ClientResponse<K>> {
+    return this.client.request(name, payload);
+  }
+
+  /** The first event of this kind not yet taken that matches, waiting for it if needed. */
+  next<K extends ServerEventName>(event: K, match: (payload: ServerEvent<K>) => boolean = () => true, timeoutMs = 5_000): Promise<ServerEvent<K>> {
+    return new Promise((resolve, reject) => {
+      const look = () => {
+        const found = this.#log.find((r) => !r.taken && r.event === event && match(r.payload as ServerEvent<K>));
+        if (!found) return false;
+        found.taken = true;
+        this.#waiters.delete(look);
+        clearTimeout(timer);
+        resolve(found.payload as ServerEvent<K>);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(look);
+        reject(new Error(`peer ${this.id.slice(0, 6)} waited ${timeoutMs} ms for ${event}`));
+      }, timeoutMs);
+      if (!look()) this.#waiters.add(look);
+    });
+  }
+
+  /** The first matching event not yet taken, without waiting; it stays untaken. */
+  peek<K extends ServerEventName>(event: K, match: (payload: ServerEvent<K>) => boolean = () => true): ServerEvent<K> | undefined {
+    return this.#log.find((r) => !r.taken && r.event === event && match(r.payload as ServerEvent<K>))?.payload as ServerEvent<K> | undefined;
+  }
+
+  /** Every event of this kind received so far. */
+  received<K extends ServerEventName>(event: K): ServerEvent<K>[] {
+    return this.#log.filter((r) => r.event === event).map((r) => r.payload as ServerEvent<K>);
+  }
+
+  /** Resolves once the socket is closed from this side. */
+  disconnect(): void {
+    this.client.close();
+  }
+}
