@@ -1,0 +1,58 @@
+/**
+ * Runs the end-to-end tests (or, with --bench, the benchmark) the way they must run here:
+ *
+ * 1. Finds a Chromium, installing Debian's when we are root on Debian and there is none.
+ * 2. Chromium will not make WebRTC connections over 127.0.0.1, and tests must send nothing
+ *    to the machine's real network. So, as root, everything (tracker and browser) runs in
+ *    a fresh network namespace with a veth pair and a default route; nothing leaves it.
+ *    Elsewhere (a laptop, not root) the tests run directly and peers connect normally.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { CHROMIUM_HELP, findChromium } from '../tests/support/chromium.ts';
+
+const bench = process.argv.includes('--bench');
+const passThrough = process.argv.slice(2).filter((arg) => arg !== '--bench');
+const isRoot = process.getuid?.() === 0;
+
+function ensureChromium(): string {
+  const found = findChromium();
+  if (found) return found;
+  if (isRoot && existsSync('/etc/debian_version')) {
+    console.log('No Chromium found: installing Debian’s (apt-get install -y chromium)…');
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    execFileSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    const installed = findChromium();
+    if (installed) return installed;
+  }
+  console.error(CHROMIUM_HELP);
+  process.exit(1);
+}
+
+function canIsolate(): boolean {
+  if (!isRoot || process.env.PEERCLOUD_NETNS === '1' || process.env.PEERCLOUD_NO_NETNS === '1') return false;
+  return spawnSync('unshare', ['-n', 'true']).status === 0 && spawnSync('ip', ['-V']).status === 0;
+}
+
+const NETNS_SETUP = `
+set -e
+ip link set lo up
+ip link add pc0 type veth peer name pc1
+ip addr add 10.77.0.1/24 dev pc0
+ip addr add 10.77.0.2/24 dev pc1
+ip link set pc0 up
+ip link set pc1 up
+# Without a default route Chromium gathers no ICE candidates at all.
+ip route add default via 10.77.0.2 dev pc0
+exec "$@"
+`;
+
+const chromiumPath = ensureChromium();
+const command = bench ? ['node', '--import', 'tsx', 'bench/run.ts', ...passThrough] : ['npx', 'playwright', 'test', ...passThrough];
+const env = { ...process.env, CHROMIUM_PATH: chromiumPath };
+const isolated = canIsolate();
+const result = isolated
+  ? spawnSync('unshare', ['-n', 'bash', '-c', NETNS_SETUP, 'bash', ...command], { stdio: 'inherit', env: { ...env, PEERCLOUD_NETNS: '1' } })
+  : spawnSync(command[0]!, command.slice(1), { stdio: 'inherit', env });
+if (!isolated) console.log('(ran without a private network namespace: not root, or unshare/ip unavailable)');
+process.exit(result.status ?? 1);

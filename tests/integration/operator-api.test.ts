@@ -1,0 +1,46 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { GiB } from '../../shared/units.ts';
+import { storeFile } from '../support/flows.ts';
+import { NodePeer } from '../support/node-peer.ts';
+import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
+
+let t: RunningTracker;
+afterEach(async () => {
+  await t.stop();
+});
+
+const TOKEN = 'operator-token-for-tests';
+
+describe('operator API', () => {
+  it('is disabled without ADMIN_TOKEN', async () => {
+    t = await startTracker();
+    expect((await fetch(`${t.url}/api/peers`)).status).toBe(404);
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
+  });
+
+  it('needs the bearer token, then lists peers with their metrics and files with their replicas', async () => {
+    t = await startTracker({ ADMIN_TOKEN: TOKEN, REPLICAS: '1' });
+    expect((await fetch(`${t.url}/api/peers`)).status).toBe(401);
+    expect((await fetch(`${t.url}/api/peers`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status).toBe(401);
+
+    const owner = await NodePeer.join(t.url, GiB);
+    const host = await NodePeer.join(t.url, 4 * GiB);
+    const { file } = await storeFile(owner, [host], 'x', 100);
+    const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
+
+    const { peers } = (await (await fetch(`${t.url}/api/peers`, auth)).json()) as { peers: Record<string, unknown>[] };
+    expect(peers.find((p) => p.id === host.id)).toMatchObject({
+      online: true,
+      capacity: 4 * GiB,
+      level: 5,
+      scores: { trust: 5, dynamism: 5, availability: 5 },
+      metrics: { disconnections: 0, rejections: 0, integrityFailures: 0 },
+      replicas: 1,
+    });
+    const { files } = (await (await fetch(`${t.url}/api/files`, auth)).json()) as { files: Record<string, unknown>[] };
+    expect(files).toEqual([expect.objectContaining({ id: file.id, ownerId: owner.id, replicas: [expect.objectContaining({ hostId: host.id, state: 'stored', online: true })] })]);
+    const stats = (await (await fetch(`${t.url}/api/stats`, auth)).json()) as { socketBytesIn: number; peersOnline: number };
+    expect(stats.peersOnline).toBe(2);
+    expect(stats.socketBytesIn).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { storedSize } from '../../shared/chunking.ts';
+import { GiB, MiB } from '../../shared/units.ts';
+import { CHUNK } from '../support/flows.ts';
+import { NodePeer } from '../support/node-peer.ts';
+import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
+
+let t: RunningTracker;
+afterEach(async () => {
+  await t.stop();
+});
+
+/** A peer offering `capacity` that has lost its connection `drops` times today. */
+async function peerWith(capacity: number, drops: number): Promise<NodePeer> {
+  let peer = await NodePeer.join(t.url, capacity);
+  for (let i = 0; i < drops; i++) {
+    const online = t.tracker.stats().peersOnline;
+    peer.disconnect();
+    await expect.poll(() => t.tracker.stats().peersOnline).toBe(online - 1);
+    peer = await NodePeer.join(t.url, capacity, peer.keys);
+  }
+  return peer;
+}
+
+const hostsOf = (fileId: string) =>
+  (t.database.sqlite.prepare('select host_id from replicas where file_id = ? order by host_id').all(fileId) as { host_id: string }[]).map((r) => r.host_id);
+
+describe('placement by reliability level, then free space', () => {
+  it("follows the paper's example: a level-3 uploader's file goes to the level-3 host with most free space", async () => {
+    t = await startTracker({ REPLICAS: '1' });
+    const uploader = await peerWith(1 * MiB, 1); // trust 1, dynamism 4, availability 5 → 3
+    const level5 = await peerWith(4 * GiB, 0); // 5, 5, 5 → 5
+    const level4 = await peerWith(64 * MiB, 0); // 2, 5, 5 → 4
+    const level3small = await peerWith(40 * MiB, 1); // 1, 4, 5 → 3
+    const level3big = await peerWith(50 * MiB, 1); // 1, 4, 5 → 3
+    const level1ish = await peerWith(60 * MiB, 8); // 1, 1, 5 → 2: the lowest these metrics reach without rejections
+    const peers = [uploader, level5, level4, level3small, level3big, level1ish];
+    const table = t.database.sqlite.prepare('select id, level from peers').all() as { id: string; level: number }[];
+    const levelOf = (p: NodePeer) => table.find((row) => row.id === p.id)!.level;
+    expect(peers.map(levelOf)).toEqual([3, 5, 4, 3, 3, 2]);
+
+    const placed = await uploader.request('file:place', { name: 'paper.pdf', size: 5 * MiB, chunkSize: CHUNK });
+    expect(hostsOf(placed.file.id)).toEqual([level3big.id]);
+  });
+
+  it('widens to the closest levels, the higher one winning a tie, when the own level runs out', async () => {
+    t = await startTracker({ REPLICAS: '3' });
+    const uploader = await peerWith(1 * MiB, 1); // level 3
+    const level4 = await peerWith(64 * MiB, 0); // level 4: distance 1, higher
+    const level3 = await peerWith(50 * MiB, 1); // level 3: same level
+    const level2 = await peerWith(60 * MiB, 8); // level 2: distance 1, lower
+    await peerWith(4 * GiB, 0); // level 5: distance 2, most free space, still last
+    const placed = await uploader.request('file:place', { name: 'a', size: 5 * MiB, chunkSize: CHUNK });
+    expect(hostsOf(placed.file.id)).toEqual([level3.id, level4.id, level2.id].sort());
+  });
+
+  it('reserves space atomically: concurrent uploads never over-commit a host', async () => {
+    t = await startTracker({ REPLICAS: '1' });
+    const host = await NodePeer.join(t.url, 10 * MiB);
+    const owners = await Promise.all(Array.from({ length: 6 }, () => NodePeer.join(t.url, 0)));
+    const results = await Promise.allSettled(owners.map((owner, i) => owner.request('file:place', { name: `f${i}`, size: 3 * MiB, chunkSize: CHUNK })));
+    const placed = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r) => r.status === 'rejected');
+    // 3 × (3 MiB + tags) fit in 10 MiB; a fourth would not.
+    expect(placed).toHaveLength(3);
+    expect(refused.map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['NO_HOST', 'NO_HOST', 'NO_HOST']);
+    const row = t.database.sqlite.prepare('select capacity, bytes_reserved from peers where id = ?').get(host.id) as { capacity: number; bytes_reserved: number };
+    expect(row.bytes_reserved).toBe(3 * storedSize(3 * MiB, CHUNK));
+    expect(row.bytes_reserved).toBeLessThanOrEqual(row.capacity);
+  });
+});

@@ -1,0 +1,44 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { GiB, MiB } from '../../shared/units.ts';
+import { CHUNK, offerFor, storeFile } from '../support/flows.ts';
+import { NodePeer } from '../support/node-peer.ts';
+import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
+
+let t: RunningTracker;
+afterEach(async () => {
+  await t.stop();
+});
+
+describe('a restart on the same database file', () => {
+  it('keeps peers, files, replicas and levels as they were', async () => {
+    t = await startTracker({ REPLICAS: '2' });
+    const owner = await NodePeer.join(t.url, 64 * MiB);
+    const hostA = await NodePeer.join(t.url, 4 * GiB);
+    const hostB = await NodePeer.join(t.url, GiB);
+    const { file } = await storeFile(owner, [hostA, hostB], 'keep.me', 4321);
+    // An unfinished upload whose reservation the restart must release.
+    const pending = await owner.request('file:place', { name: 'half', size: MiB, chunkSize: CHUNK });
+    await offerFor(hostA, pending.file.id);
+    const levelsBefore = t.database.sqlite.prepare('select id, level, trust, dynamism, availability, capacity, bytes_used from peers order by id').all();
+
+    await t.restart();
+    expect(t.database.sqlite.prepare('select count(*) as n from peers where online = 1').get()).toEqual({ n: 0 });
+
+    const ownerAgain = await NodePeer.connect(t.url, owner.keys);
+    const hostAAgain = await NodePeer.connect(t.url, hostA.keys);
+    const hostBAgain = await NodePeer.connect(t.url, hostB.keys);
+    const { files } = await ownerAgain.request('file:list', {});
+    const kept = files.find((f) => f.id === file.id);
+    expect(kept).toMatchObject({ name: 'keep.me', size: 4321, state: 'stored', replicas: { wanted: 2, stored: 2, online: 2, pending: 0 } });
+    expect(files.find((f) => f.id === pending.file.id)).toMatchObject({ state: 'failed', replicas: { stored: 0, pending: 0 } });
+
+    // A tracker stop is not the peers' fault: no disconnection was counted for them.
+    const levelsAfter = t.database.sqlite.prepare('select id, level, trust, dynamism, availability, capacity, bytes_used from peers order by id').all();
+    expect(levelsAfter).toEqual(levelsBefore);
+    const reserved = t.database.sqlite.prepare('select sum(bytes_reserved) as n from peers').get();
+    expect(reserved).toEqual({ n: 0 });
+
+    expect((await hostAAgain.request('host:inventory', { fileIds: [file.id, pending.file.id] })).drop).toEqual([pending.file.id]);
+    expect((await hostBAgain.request('host:inventory', { fileIds: [file.id] })).drop).toEqual([]);
+  });
+});

@@ -1,0 +1,38 @@
+/**
+ * Finding a Chromium for the end-to-end tests and benchmarks. Playwright's own download
+ * (`npx playwright install`) is not possible everywhere, so the order is: an explicit
+ * path (CHROMIUM_PATH), Playwright's own browser if it was installed, then the system's.
+ */
+import { existsSync } from 'node:fs';
+import { chromium } from '@playwright/test';
+
+const SYSTEM_CHROMIUMS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
+
+/** Flags that make headless Chromium quiet and able to do WebRTC on a private network (docs/DEVELOPERS.md). */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+];
+
+export function findChromium(): string | undefined {
+  const explicit = process.env.CHROMIUM_PATH;
+  if (explicit) return existsSync(explicit) ? explicit : undefined;
+  try {
+    const own = chromium.executablePath();
+    if (own && existsSync(own)) return own;
+  } catch {
+    // Playwright throws when its browser was never downloaded: fall through to the system's.
+  }
+  return SYSTEM_CHROMIUMS.find((path) => existsSync(path));
+}
+
+export const CHROMIUM_HELP = `No Chromium found for the end-to-end tests. Either:
+  - set CHROMIUM_PATH to a Chromium or Chrome executable, or
+  - run \`npx playwright install chromium\` where downloads are allowed, or
+  - on Debian/Ubuntu: \`sudo apt-get install -y chromium\` (the tests install it themselves when run as root on Debian).`;

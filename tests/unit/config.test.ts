@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../server/config.ts';
+import { DEFAULT_THRESHOLDS } from '../../shared/reliability.ts';
+import { GiB, MiB } from '../../shared/units.ts';
+
+describe('configuration from the environment', () => {
+  it('has defaults for everything', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ port: 3000, host: 'localhost', dbPath: './data/peercloud.db', replicas: 2, chunkSize: MiB, iceServers: [], adminToken: undefined });
+    expect(config.thresholds).toEqual(DEFAULT_THRESHOLDS);
+  });
+
+  it('reads sizes, durations, lists and JSON', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      CHUNK_SIZE: '256KiB',
+      HEARTBEAT_TIMEOUT: '2s',
+      TRUST_THRESHOLDS: '8GiB, 2GiB, 512MiB, 128MiB',
+      DYNAMISM_THRESHOLDS: '0,2,4,8',
+      ICE_SERVERS: '[{"urls":"stun:stun.example.org:3478"}]',
+      ADMIN_TOKEN: 'a-long-enough-token',
+    });
+    expect(config).toMatchObject({ port: 8080, chunkSize: 256 * 1024, heartbeatTimeoutMs: 2000, iceServers: [{ urls: 'stun:stun.example.org:3478' }] });
+    expect(config.thresholds.trust).toEqual([8 * GiB, 2 * GiB, 512 * MiB, 128 * MiB]);
+    expect(config.thresholds.dynamism).toEqual([0, 2, 4, 8]);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '' }).port).toBe(3000);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ REPLICAS: '0' }, 'REPLICAS'],
+    [{ CHUNK_SIZE: '1byte' }, 'CHUNK_SIZE'],
+    [{ CHUNK_SIZE: '1KiB' }, 'CHUNK_SIZE'],
+    [{ HEARTBEAT_INTERVAL: 'often' }, 'HEARTBEAT_INTERVAL'],
+    [{ ICE_SERVERS: '{not json' }, 'ICE_SERVERS'],
+    [{ ICE_SERVERS: '[{"url":"x"}]' }, 'ICE_SERVERS'],
+    [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN'],
+    [{ TRUST_THRESHOLDS: '1GiB,4GiB,256MiB,64MiB' }, 'TRUST_THRESHOLDS'],
+    [{ DYNAMISM_THRESHOLDS: '0,1,3' }, 'DYNAMISM_THRESHOLDS'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  ])('stops on %j with a message naming %s', (env, variable) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(new RegExp(`\\b${variable}\\b`));
+  });
+});
