@@ -1,0 +1,38 @@
+/**
+ * What two peers say to each other over a transfer's data channel. Control messages are
+ * JSON text parsed by these schemas (the other peer is a stranger); chunk bytes follow a
+ * `chunk` header as binary frames, in order, on the one ordered, reliable channel.
+ *
+ *   receiver → sender  want { from }        (fetch: start at this chunk)
+ *   sender → receiver  chunk { i, len, sha } then `len` bytes in frames of ≤ FRAME_BYTES
+ *   receiver → sender  ack { next }         every chunk before `next` is persisted
+ *   sender → receiver  end { root? }        all chunks sent (root: the owner's, on a store)
+ *   receiver → sender  done                 verified and kept
+ *   either             error { code, message }
+ *
+ * The sender never runs more than a window of chunks ahead of the last ack, so the receiver
+ * holds a bounded amount in memory however fast the sender is.
+ */
+import { z } from 'zod';
+import { MAX_CHUNK_SIZE, SEAL_OVERHEAD } from './chunking.ts';
+import { Sha256Hex, TransferErrorCode } from './protocol.ts';
+
+/** A data channel message must stay under 256 KiB; 64 KiB frames keep the channel's queue smooth. */
+export const FRAME_BYTES = 64 * 1024;
+
+const Index = z.number().int().nonnegative().max(2 ** 31);
+
+export const WireMessage = z.discriminatedUnion('t', [
+  z.strictObject({ t: z.literal('want'), from: Index }),
+  z.strictObject({ t: z.literal('chunk'), i: Index, len: z.number().int().min(SEAL_OVERHEAD).max(MAX_CHUNK_SIZE + SEAL_OVERHEAD), sha: Sha256Hex }),
+  z.strictObject({ t: z.literal('ack'), next: Index }),
+  z.strictObject({ t: z.literal('end'), root: Sha256Hex.optional() }),
+  z.strictObject({ t: z.literal('done') }),
+  z.strictObject({ t: z.literal('error'), code: TransferErrorCode, message: z.string().max(500) }),
+]);
+export type WireMessage = z.infer<typeof WireMessage>;
+
+/** How many chunks a sender may have in flight beyond the last ack: about 8 MiB, at least 4. */
+export function sendWindow(chunkSize: number): number {
+  return Math.max(4, Math.floor((8 * 1024 * 1024) / chunkSize));
+}

@@ -1,0 +1,218 @@
+/**
+ * One WebRTC data channel for one transfer, between the two peers the tracker paired.
+ * Signals go through the tracker (which relays them only while the transfer is open);
+ * bytes go peer to peer. The link pulls (`next()`), sends with backpressure on the
+ * channel's buffered amount, and ends exactly once with a typed TransferFailure or close().
+ */
+import SimplePeer from 'simple-peer/simplepeer.min.js';
+import type { IceServer, TransferErrorCode } from '../../../../shared/protocol.ts';
+import { FRAME_BYTES, WireMessage } from '../../../../shared/wire.ts';
+import type { TrackerClient } from './tracker-client.ts';
+
+export class TransferFailure extends Error {
+  override name = 'TransferFailure';
+  constructor(
+    readonly code: TransferErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type Incoming = { kind: 'control'; message: WireMessage } | { kind: 'bytes'; bytes: Uint8Array<ArrayBuffer> };
+
+/**
+ * Pause sending above HIGH bytes queued and resume below LOW. A brand-new channel with
+ * megabytes queued crawls through its slow start; a few hundred KiB keeps it fed without that.
+ */
+const HIGH_WATER = 1024 * 1024;
+const LOW_WATER = 256 * 1024;
+
+export interface PeerLinkOptions {
+  transferId: string;
+  initiator: boolean;
+  tracker: TrackerClient;
+  iceServers: IceServer[];
+  connectTimeoutMs?: number;
+}
+
+export class PeerLink {
+  readonly transferId: string;
+  readonly #peer: SimplePeer.Instance;
+  readonly #queue: Incoming[] = [];
+  #waiter: { resolve: (item: Incoming) => void; reject: (error: TransferFailure) => void } | undefined;
+  #failure: TransferFailure | undefined;
+  #closed = false;
+  readonly #connected: Promise<void>;
+  readonly #unsubscribe: (() => void)[] = [];
+  #drained: (() => void) | undefined;
+
+  constructor({ transferId, initiator, tracker, iceServers, connectTimeoutMs = 20_000 }: PeerLinkOptions) {
+    this.transferId = transferId;
+    this.#peer = new SimplePeer({
+      initiator,
+      trickle: true,
+      // Strings stay strings (control), ArrayBuffers arrive as bytes (chunk frames).
+      objectMode: true,
+      // simple-peer's default STUN servers are unreachable on a closed network: always pass ours.
+      config: { iceServers: iceServers as RTCIceServer[] },
+    });
+
+    this.#connected = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => this.fail('CONNECTION', 'The peer-to-peer connection could not be made in time.'), connectTimeoutMs);
+      this.#peer.once('connect', () => {
+        clearTimeout(timer);
+        const channel = this.#channel();
+        channel.bufferedAmountLowThreshold = LOW_WATER;
+        channel.addEventListener('bufferedamountlow', () => this.#drained?.());
+        resolve();
+      });
+      this.#onEnd = (failure) => {
+        clearTimeout(timer);
+        reject(failure);
+      };
+    });
+    // Nobody may be waiting on `connected()` when the link fails later; the failure is still reported by next()/send().
+    this.#connected.catch(() => undefined);
+
+    this.#peer.on('signal', (signal) => {
+      tracker.request('transfer:signal', { transferId, signal: signal as never }).catch((error: unknown) => {
+        this.fail('CONNECTION', `Signaling failed: ${error instanceof Error ? error.message : String(error)}`);
+      });
+    });
+    this.#unsubscribe.push(
+      tracker.on('transfer:signal', (relayed) => {
+        if (relayed.transferId === transferId && !this.#closed) this.#peer.signal(relayed.signal as SimplePeer.SignalData);
+      }),
+      tracker.on('transfer:ended', (ended) => {
+        if (ended.transferId !== transferId || this.#closed) return;
+        if (!ended.ok) this.fail(ended.code ?? 'INTERNAL', ended.message, false);
+      }),
+    );
+    this.#peer.on('data', (data: unknown) => this.#receive(data));
+    this.#peer.on('error', (error: Error & { code?: string }) => this.fail('CONNECTION', `The connection failed: ${error.code ?? error.message}`, false));
+    this.#peer.on('close', () => this.fail('PEER_GONE', 'The other peer closed the connection.', false));
+  }
+
+  #onEnd: (failure: TransferFailure) => void = () => {};
+
+  connected(): Promise<void> {
+    return this.#connected;
+  }
+
+  get failure(): TransferFailure | undefined {
+    return this.#failure;
+  }
+
+  /** The next message from the other peer; rejects once the link has failed. */
+  next(): Promise<Incoming> {
+    const item = this.#queue.shift();
+    if (item) return Promise.resolve(item);
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
+  }
+
+  /** The next control message, failing the link if the peer sends bytes out of turn. */
+  async nextControl(): Promise<WireMessage> {
+    const item = await this.next();
+    if (item.kind === 'control') return item.message;
+    this.fail('INTERNAL', 'The other peer sent data out of turn.');
+    throw this.#failure!;
+  }
+
+  async sendControl(message: WireMessage): Promise<void> {
+    await this.#send(JSON.stringify(message));
+  }
+
+  /** Sends a chunk's bytes in frames, waiting whenever the channel's queue is full. */
+  async sendBytes(bytes: Uint8Array<ArrayBuffer>): Promise<void> {
+    for (let at = 0; at < bytes.byteLength; at += FRAME_BYTES) {
+      await this.#send(bytes.subarray(at, Math.min(bytes.byteLength, at + FRAME_BYTES)));
+    }
+  }
+
+  async #send(data: string | Uint8Array<ArrayBuffer>): Promise<void> {
+    if (this.#failure) throw this.#failure;
+    const channel = this.#channel();
+    while (channel.bufferedAmount > HIGH_WATER) {
+      await new Promise<void>((resolve) => (this.#drained = resolve));
+      this.#drained = undefined;
+      if (this.#failure) throw this.#failure;
+    }
+    try {
+      this.#peer.send(data);
+    } catch (error) {
+      this.fail('CONNECTION', `Sending failed: ${error instanceof Error ? error.message : String(error)}`, false);
+      throw this.#failure!;
+    }
+  }
+
+  /**
+   * Ends the link with a failure, once. `tell` sends the reason to the other peer first
+   * (not when the failure came from it or from the tracker).
+   */
+  fail(code: TransferErrorCode, message: string, tell = true): void {
+    if (this.#closed) return;
+    this.#failure = new TransferFailure(code, message);
+    if (tell && this.#peer.connected) {
+      try {
+        this.#peer.send(JSON.stringify({ t: 'error', code, message: message.slice(0, 500) } satisfies WireMessage));
+      } catch {
+        // The channel is already closing: the other side will see the close instead.
+      }
+    }
+    this.#shutdown();
+  }
+
+  /** Ends the link normally. */
+  close(): void {
+    if (this.#closed) return;
+    this.#failure ??= new TransferFailure('CANCELLED', 'The transfer is over.');
+    this.#shutdown();
+  }
+
+  #shutdown(): void {
+    this.#closed = true;
+    for (const off of this.#unsubscribe) off();
+    this.#onEnd(this.#failure!);
+    this.#waiter?.reject(this.#failure!);
+    this.#waiter = undefined;
+    this.#drained?.();
+    this.#peer.destroy();
+  }
+
+  #receive(data: unknown): void {
+    if (this.#closed) return;
+    let item: Incoming;
+    if (typeof data === 'string') {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(data);
+      } catch {
+        return this.fail('INTERNAL', 'The other peer sent a malformed message.');
+      }
+      const message = WireMessage.safeParse(parsed);
+      if (!message.success) return this.fail('INTERNAL', 'The other peer sent an invalid message.');
+      if (message.data.t === 'error') return this.fail(message.data.code, `The other peer stopped: ${message.data.message}`, false);
+      item = { kind: 'control', message: message.data };
+    } else if (data instanceof Uint8Array) {
+      // simple-peer hands over a Buffer view of the message's own ArrayBuffer.
+      item = { kind: 'bytes', bytes: new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength) };
+    } else {
+      return this.fail('INTERNAL', 'The other peer sent data of an unknown kind.');
+    }
+    if (this.#waiter) {
+      const waiter = this.#waiter;
+      this.#waiter = undefined;
+      waiter.resolve(item);
+    } else {
+      this.#queue.push(item);
+    }
+  }
+
+  #channel(): RTCDataChannel {
+    // HACK: simple-peer keeps its RTCDataChannel private; we need its bufferedAmount for
+    // backpressure (simple-peer's own stream backpressure goes through a slow nextTick polyfill).
+    return (this.#peer as unknown as { _channel: RTCDataChannel })._channel;
+  }
+}

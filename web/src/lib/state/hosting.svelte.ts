@@ -1,0 +1,286 @@
+/**
+ * This peer as a host: how much it offers, what it holds, and the transfers it serves.
+ * Hosted replicas are other people's sealed chunks in IndexedDB; a host refuses what it
+ * cannot take, verifies every chunk it wrote before confirming a replica, serves replicas
+ * back to their owners, and drops those the tracker says are no longer wanted.
+ */
+import { chunkCount, sealedChunkSize } from '../../../../shared/chunking.ts';
+import { toHex } from '../../../../shared/encoding.ts';
+import { INVENTORY_PAGE, type RejectReason, type TransferOffer } from '../../../../shared/protocol.ts';
+import { GiB, MiB } from '../../../../shared/units.ts';
+import { RootHash, sha256 } from '../crypto/chunk-cipher.ts';
+import { PeerLink, TransferFailure } from '../net/peer-link.ts';
+import type { TrackerClient } from '../net/tracker-client.ts';
+import { hostedStore, settingsStore, type HostedReplica } from '../storage/browser-db.ts';
+import { receiveChunks, sendChunks, type ChunkSink, type ReceivedChunk } from '../transfer/chunk-stream.ts';
+import type { Notices } from './notices.svelte.ts';
+import type { Session } from './session.svelte.ts';
+
+/** What the browser must keep free for everything else, whatever the peer offers. */
+const HEADROOM = 64 * MiB;
+const DEFAULT_OFFER = GiB;
+/** Host-side batches: one IndexedDB transaction per few MiB, verified by reading it back. */
+const WRITE_BATCH_BYTES = 4 * MiB;
+
+export class Hosting {
+  /** Bytes offered to the cloud. */
+  capacity = $state(0);
+  /** What the browser lets this origin store at most, and uses now. */
+  quota = $state<number | undefined>();
+  usage = $state<number | undefined>();
+  persisted = $state<boolean | undefined>();
+  /** Bytes of other peers' replicas held here (verified or arriving). */
+  hostedBytes = $state(0);
+  replicaCount = $state(0);
+  activeTransfers = $state(0);
+
+  readonly #session: Session;
+  readonly #notices: Notices;
+  #tracker: TrackerClient | undefined;
+  /** Bytes promised to transfers under way, so two at once can't both take the last space. */
+  #incoming = 0;
+  readonly #links = new Set<PeerLink>();
+
+  constructor(session: Session, notices: Notices) {
+    this.#session = session;
+    this.#notices = notices;
+    session.whenPeer((tracker) => this.#start(tracker));
+    session.whenStopped(() => this.#stop());
+  }
+
+  /** The most that can be offered: what the browser allows, less what is used for other things. */
+  get maxCapacity(): number {
+    if (this.quota === undefined || this.usage === undefined) return this.capacity;
+    return Math.max(0, this.quota - (this.usage - this.hostedBytes) - HEADROOM);
+  }
+
+  async load(): Promise<void> {
+    await this.#refreshEstimate();
+    this.persisted = await navigator.storage.persisted();
+    // Replicas left half-written by a page that closed mid-transfer can never be completed.
+    for (const replica of await hostedStore.replicas()) {
+      if (replica.state === 'receiving') await hostedStore.remove(replica.fileId);
+    }
+    await this.#refreshHosted();
+    const settings = await settingsStore.load();
+    this.capacity = Math.min(settings.capacity ?? Math.min(DEFAULT_OFFER, Math.floor(this.maxCapacity / 2)), this.maxCapacity);
+  }
+
+  async requestPersistence(): Promise<void> {
+    this.persisted = await navigator.storage.persist();
+  }
+
+  /** Changes the offer (bounded by what the browser allows) and tells the tracker. */
+  async setCapacity(bytes: number): Promise<void> {
+    this.capacity = Math.max(0, Math.min(Math.floor(bytes), this.maxCapacity));
+    await settingsStore.save({ capacity: this.capacity });
+    await this.report();
+  }
+
+  /** Reports capacity and use; the answer carries this peer's status and the cloud's settings. */
+  async report(): Promise<void> {
+    const tracker = this.#tracker;
+    if (!tracker || tracker.state !== 'online') return;
+    const { peer, config } = await tracker.request('peer:report', { capacity: this.capacity, used: this.hostedBytes });
+    this.#session.setReport(peer, config);
+  }
+
+  #start(tracker: TrackerClient): void {
+    this.#tracker = tracker;
+    tracker.onOnline(() => {
+      this.#reconcile().catch((error: unknown) => this.#notices.error('Could not report this peer’s storage to the tracker', error));
+    });
+    tracker.on('transfer:open', (offer) => {
+      if (offer.role === 'receiver') void this.#receive(tracker, offer);
+      else void this.#serve(tracker, offer);
+    });
+    tracker.on('replica:drop', ({ fileIds }) => {
+      void this.#drop(fileIds);
+    });
+  }
+
+  #stop(): void {
+    for (const link of this.#links) link.fail('CANCELLED', 'This tab is no longer the peer.');
+    this.#tracker = undefined;
+  }
+
+  /** After each (re)connection: report, then list what is held so the tracker can say what to drop. */
+  async #reconcile(): Promise<void> {
+    await this.report();
+    const tracker = this.#tracker!;
+    const held = (await hostedStore.replicas()).filter((replica) => replica.state === 'stored').map((replica) => replica.fileId);
+    for (let at = 0; at < held.length; at += INVENTORY_PAGE) {
+      const { drop } = await tracker.request('host:inventory', { fileIds: held.slice(at, at + INVENTORY_PAGE) });
+      if (drop.length > 0) await this.#drop(drop);
+    }
+  }
+
+  async #drop(fileIds: string[]): Promise<void> {
+    for (const fileId of fileIds) await hostedStore.remove(fileId);
+    await this.#refreshHosted();
+    await this.report().catch((error: unknown) => this.#notices.error('Could not report this peer’s storage to the tracker', error));
+  }
+
+  /** Why this host can't take `bytes` more now, or undefined when it can. */
+  async #refusal(bytes: number): Promise<RejectReason | undefined> {
+    const config = this.#session.config;
+    if (config && this.activeTransfers >= config.maxHostTransfers) return 'busy';
+    if (bytes > this.capacity - this.hostedBytes - this.#incoming) return 'no_space';
+    await this.#refreshEstimate();
+    // The browser itself may have less room than was offered (the disk filled up since).
+    if (this.quota !== undefined && this.usage !== undefined && bytes + this.#incoming > this.quota - this.usage - HEADROOM) return 'no_space';
+    return undefined;
+  }
+
+  /** Receives a replica (a store, or a repair from another host) and confirms it once verified. */
+  async #receive(tracker: TrackerClient, offer: TransferOffer): Promise<void> {
+    const refusal = await this.#refusal(offer.bytes);
+    if (refusal) {
+      await tracker.request('transfer:reject', { transferId: offer.transferId, reason: refusal }).catch((error: unknown) => this.#notices.debug('reject', error));
+      return;
+    }
+    const link = this.#open(tracker, offer, false);
+    this.#incoming += offer.bytes;
+    this.activeTransfers++;
+    const count = chunkCount(offer.size, offer.chunkSize);
+    const replica: HostedReplica = {
+      fileId: offer.fileId,
+      bytes: offer.bytes,
+      size: offer.size,
+      chunkSize: offer.chunkSize,
+      chunkCount: count,
+      state: 'receiving',
+      root: null,
+      createdAt: Date.now(),
+    };
+    try {
+      await tracker.request('transfer:accept', { transferId: offer.transferId });
+      await link.connected();
+      await hostedStore.saveReplica(replica);
+      await this.#refreshHosted();
+      const root = new RootHash(count);
+      const sink: ChunkSink = { write: (chunks) => this.#writeVerified(offer.fileId, chunks, root) };
+      const progress = this.#progressReporter(tracker, offer.transferId);
+      const end = await receiveChunks(link, sink, {
+        from: 0,
+        count,
+        batchBytes: WRITE_BATCH_BYTES,
+        expectedLength: (index) => sealedChunkSize(index, offer.size, offer.chunkSize),
+        onProgress: progress,
+      });
+      const rootHex = await root.hex();
+      if (end.root !== rootHex) throw new TransferFailure('INTEGRITY', 'The chunks received do not add up to the root hash the owner sent.');
+      await hostedStore.saveReplica({ ...replica, state: 'stored', root: rootHex });
+      await tracker.request('replica:stored', { transferId: offer.transferId, sha256: rootHex });
+      await link.sendControl({ t: 'done' });
+      link.close();
+    } catch (error) {
+      await this.#failed(tracker, link, offer, error);
+      await hostedStore.remove(offer.fileId);
+    } finally {
+      this.#incoming -= offer.bytes;
+      this.activeTransfers--;
+      this.#links.delete(link);
+      await this.#refreshHosted();
+    }
+  }
+
+  /** Writes a batch in one transaction, then reads it back and checks every chunk's hash. */
+  async #writeVerified(fileId: string, chunks: ReceivedChunk[], root: RootHash): Promise<void> {
+    try {
+      await hostedStore.putChunks(
+        fileId,
+        chunks.map((chunk) => ({ index: chunk.index, chunk: { data: new Blob([chunk.bytes]), sha256: chunk.sha256 } })),
+      );
+    } catch (error) {
+      throw new TransferFailure('STORAGE', storageMessage(error));
+    }
+    const stored = await hostedStore.chunks(
+      fileId,
+      chunks.map((chunk) => chunk.index),
+    );
+    for (const [at, chunk] of chunks.entries()) {
+      const copy = stored[at];
+      const digest = copy ? await sha256(new Uint8Array(await copy.data.arrayBuffer())) : undefined;
+      if (!digest || toHex(digest) !== chunk.sha256) throw new TransferFailure('STORAGE', `Chunk ${chunk.index} did not read back as written.`);
+      root.set(chunk.index, digest);
+    }
+  }
+
+  /** Sends a held replica (to its owner, or to a new host during a repair). */
+  async #serve(tracker: TrackerClient, offer: TransferOffer): Promise<void> {
+    const replica = await hostedStore.replica(offer.fileId);
+    const config = this.#session.config;
+    if (!replica || replica.state !== 'stored' || (config && this.activeTransfers >= config.maxHostTransfers)) {
+      const reason = replica?.state === 'stored' ? 'busy' : 'error';
+      await tracker.request('transfer:reject', { transferId: offer.transferId, reason, message: reason === 'error' ? 'replica not held here' : undefined }).catch((error: unknown) => this.#notices.debug('reject', error));
+      return;
+    }
+    const link = this.#open(tracker, offer, false);
+    this.activeTransfers++;
+    try {
+      await tracker.request('transfer:accept', { transferId: offer.transferId });
+      await link.connected();
+      const want = await link.nextControl();
+      if (want.t !== 'want') throw new TransferFailure('INTERNAL', 'Expected the receiver to say where to start.');
+      const source = {
+        count: replica.chunkCount,
+        read: async (index: number) => {
+          const chunk = await hostedStore.chunk(offer.fileId, index);
+          if (!chunk) throw new TransferFailure('STORAGE', `Chunk ${index} is missing from this host.`);
+          return { bytes: new Uint8Array(await chunk.data.arrayBuffer()), sha256: chunk.sha256 };
+        },
+      };
+      await sendChunks(link, source, { from: want.from, chunkSize: replica.chunkSize, onProgress: this.#progressReporter(tracker, offer.transferId) });
+      link.close();
+    } catch (error) {
+      await this.#failed(tracker, link, offer, error);
+    } finally {
+      this.activeTransfers--;
+      this.#links.delete(link);
+    }
+  }
+
+  #open(tracker: TrackerClient, offer: TransferOffer, initiator: boolean): PeerLink {
+    const link = new PeerLink({ transferId: offer.transferId, initiator, tracker, iceServers: this.#session.config?.iceServers ?? [] });
+    this.#links.add(link);
+    return link;
+  }
+
+  /** Ends a failed transfer on both channels: the other peer (over the link) and the tracker. */
+  async #failed(tracker: TrackerClient, link: PeerLink, offer: TransferOffer, error: unknown): Promise<void> {
+    const failure = error instanceof TransferFailure ? error : (link.failure ?? new TransferFailure('INTERNAL', error instanceof Error ? error.message : String(error)));
+    link.fail(failure.code, failure.message);
+    await tracker
+      .request('transfer:fail', { transferId: offer.transferId, code: failure.code, message: failure.message.slice(0, 500) })
+      // The tracker may have ended it first (that is often why it failed): nothing more to say then.
+      .catch((refusal: unknown) => this.#notices.debug('transfer:fail', refusal));
+  }
+
+  #progressReporter(tracker: TrackerClient, transferId: string): (bytes: number) => void {
+    let last = 0;
+    return (bytes) => {
+      const now = Date.now();
+      if (now - last < 2_000) return;
+      last = now;
+      tracker.request('transfer:progress', { transferId, bytes }).catch((error: unknown) => this.#notices.debug('transfer:progress', error));
+    };
+  }
+
+  async #refreshHosted(): Promise<void> {
+    const replicas = await hostedStore.replicas();
+    this.hostedBytes = replicas.reduce((sum, replica) => sum + replica.bytes, 0);
+    this.replicaCount = replicas.filter((replica) => replica.state === 'stored').length;
+  }
+
+  async #refreshEstimate(): Promise<void> {
+    const estimate = await navigator.storage.estimate();
+    this.quota = estimate.quota;
+    this.usage = estimate.usage;
+  }
+}
+
+function storageMessage(error: unknown): string {
+  if (error instanceof DOMException && error.name === 'QuotaExceededError') return 'This browser ran out of storage space.';
+  return `Could not write to storage: ${error instanceof Error ? error.message : String(error)}`;
+}

@@ -1,0 +1,132 @@
+/**
+ * This browser profile as a peer: its identity, whether this tab is the one acting as the
+ * peer, and its connection to the tracker.
+ *
+ * Tabs of one profile share IndexedDB, so exactly one tab may be the peer: the holder of a
+ * Web Lock. Another tab waits in line (and becomes the peer when the first one closes) or
+ * takes over at once by stealing the lock; the tracker then replaces the old tab's socket
+ * with the new one without counting a disconnection.
+ */
+import { exportPublicKey, generateIdentity, peerIdFromPublicKey } from '../../../../shared/identity.ts';
+import type { ClientConfig, PeerStatus } from '../../../../shared/protocol.ts';
+import { TrackerClient, type ConnectionState } from '../net/tracker-client.ts';
+import { identityStore } from '../storage/browser-db.ts';
+
+const LOCK_NAME = 'peercloud-peer';
+
+export type TabRole = 'starting' | 'peer' | 'waiting' | 'unsupported';
+
+export class Session {
+  role = $state<TabRole>('starting');
+  connection = $state<ConnectionState>('connecting');
+  /** Why the connection is not online, in words. */
+  connectionDetail = $state<string | undefined>();
+  peerId = $state<string | undefined>();
+  status = $state<PeerStatus | undefined>();
+  peersOnline = $state(0);
+  config = $state<ClientConfig | undefined>();
+
+  #tracker: TrackerClient | undefined;
+  #releaseLock: (() => void) | undefined;
+  readonly #onPeer: ((tracker: TrackerClient) => void)[] = [];
+  readonly #onStop: (() => void)[] = [];
+
+  /** The tracker connection, once this tab is the peer. */
+  get tracker(): TrackerClient | undefined {
+    return this.#tracker;
+  }
+
+  /** Runs when this tab becomes the peer (the other state classes start their work there). */
+  whenPeer(callback: (tracker: TrackerClient) => void): void {
+    this.#onPeer.push(callback);
+  }
+
+  /** Runs when this tab stops being the peer (another tab took over). */
+  whenStopped(callback: () => void): void {
+    this.#onStop.push(callback);
+  }
+
+  async start(): Promise<void> {
+    if (!('locks' in navigator)) {
+      this.role = 'unsupported';
+      return;
+    }
+    const identity = await this.#identity();
+    this.peerId = await peerIdFromPublicKey(identity.publicKey);
+    // Wait in line for the lock: granted now if no other tab holds it, or when that tab closes.
+    this.role = 'waiting';
+    void this.#holdLock(identity, false);
+  }
+
+  /** Makes this tab the peer now, taking over from the tab that is. */
+  takeOver(): void {
+    void this.#identity().then((identity) => this.#holdLock(identity, true));
+  }
+
+  stop(): void {
+    this.#tracker?.close();
+    this.#releaseLock?.();
+  }
+
+  /** Applies what the tracker said of this peer after a report. */
+  setReport(status: PeerStatus, config: ClientConfig): void {
+    this.status = status;
+    this.config = config;
+  }
+
+  async #holdLock(identity: { privateKey: CryptoKey; publicKey: string }, steal: boolean): Promise<void> {
+    try {
+      await navigator.locks.request(LOCK_NAME, steal ? { steal: true } : {}, async () => {
+        this.#becomePeer(identity);
+        // Hold the lock for as long as this tab lives, or until stop().
+        await new Promise<void>((resolve) => (this.#releaseLock = resolve));
+      });
+    } catch (error) {
+      // The lock was stolen: another tab of this profile is the peer now.
+      if (error instanceof DOMException && error.name === 'AbortError') return this.#stepDown();
+      throw error;
+    }
+  }
+
+  #becomePeer(identity: { privateKey: CryptoKey; publicKey: string }): void {
+    this.role = 'peer';
+    const tracker = new TrackerClient({ url: '', privateKey: identity.privateKey, publicKey: identity.publicKey });
+    this.#tracker = tracker;
+    tracker.onState((state, detail) => {
+      this.connection = state;
+      this.connectionDetail = state === 'online' ? undefined : detail;
+    });
+    tracker.on('peer:status', (status) => (this.status = status));
+    tracker.on('cloud:stats', ({ peersOnline }) => (this.peersOnline = peersOnline));
+    for (const callback of this.#onPeer) callback(tracker);
+    tracker.connect();
+  }
+
+  #stepDown(): void {
+    this.role = 'waiting';
+    for (const callback of this.#onStop) callback();
+    // The tracker closes this tab's socket when the new tab connects; if that never happens, close it ourselves.
+    const tracker = this.#tracker;
+    this.#tracker = undefined;
+    setTimeout(() => tracker?.close(), 10_000);
+    // Queue up again, to become the peer when the other tab closes.
+    void this.#identity().then((identity) => this.#holdLock(identity, false));
+  }
+
+  #identityPromise: Promise<{ privateKey: CryptoKey; publicKey: string }> | undefined;
+
+  /** The peer's key pair: made once per profile, private key not extractable, kept in IndexedDB. */
+  #identity(): Promise<{ privateKey: CryptoKey; publicKey: string }> {
+    // Under its own lock, so that two tabs opened at once can't each make a different identity.
+    this.#identityPromise ??= navigator.locks.request('peercloud-identity', async () => {
+      let stored = await identityStore.load();
+      if (!stored) {
+        const pair = await generateIdentity(false);
+        stored = { privateKey: pair.privateKey, publicKey: pair.publicKey, createdAt: Date.now() };
+        await identityStore.save(stored);
+      }
+      return { privateKey: stored.privateKey, publicKey: await exportPublicKey(stored.publicKey) };
+    });
+    return this.#identityPromise;
+  }
+}

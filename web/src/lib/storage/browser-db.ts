@@ -1,0 +1,107 @@
+/**
+ * The one module that touches IndexedDB (through idb-keyval). Each concern has its own
+ * database so that clearing one (say, hosted data) never risks another (the identity).
+ */
+import { createStore, del, delMany, entries, get, getMany, set, setMany, type UseStore } from 'idb-keyval';
+
+const stores = {
+  identity: () => createStore('peercloud-identity', 'identity'),
+  settings: () => createStore('peercloud-settings', 'settings'),
+  hostedReplicas: () => createStore('peercloud-hosted-replicas', 'replicas'),
+  hostedChunks: () => createStore('peercloud-hosted-chunks', 'chunks'),
+  fileKeys: () => createStore('peercloud-file-keys', 'keys'),
+};
+
+const opened = new Map<keyof typeof stores, UseStore>();
+function store(name: keyof typeof stores): UseStore {
+  let handle = opened.get(name);
+  if (!handle) opened.set(name, (handle = stores[name]()));
+  return handle;
+}
+
+// ─── Identity ─────────────────────────────────────────────────────────────────
+
+export interface StoredIdentity {
+  /** CryptoKeys are stored as they are: IndexedDB keeps a non-extractable key non-extractable. */
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+  createdAt: number;
+}
+
+export const identityStore = {
+  load: () => get<StoredIdentity>('peer', store('identity')),
+  save: (identity: StoredIdentity) => set('peer', identity, store('identity')),
+};
+
+// ─── Settings ─────────────────────────────────────────────────────────────────
+
+export interface Settings {
+  /** Bytes this peer offers to host. */
+  capacity?: number;
+}
+
+export const settingsStore = {
+  load: async (): Promise<Settings> => (await get<Settings>('settings', store('settings'))) ?? {},
+  save: (settings: Settings) => set('settings', settings, store('settings')),
+};
+
+// ─── Hosted replicas (other people's sealed chunks) ────────────────────────────
+
+export interface HostedReplica {
+  fileId: string;
+  /** Bytes the sealed chunks occupy. */
+  bytes: number;
+  size: number;
+  chunkSize: number;
+  chunkCount: number;
+  /** 'receiving' until every chunk was written and verified. */
+  state: 'receiving' | 'stored';
+  /** Root hash of the chunk hashes, once verified. */
+  root: string | null;
+  createdAt: number;
+}
+
+export interface HostedChunk {
+  /** Blobs: IndexedDB writes them several times faster than ArrayBuffers. */
+  data: Blob;
+  /** SHA-256 of the sealed bytes, hex. */
+  sha256: string;
+}
+
+type ChunkKey = [fileId: string, index: number];
+
+export const hostedStore = {
+  replicas: async (): Promise<HostedReplica[]> => (await entries<string, HostedReplica>(store('hostedReplicas'))).map(([, replica]) => replica),
+  replica: (fileId: string) => get<HostedReplica>(fileId, store('hostedReplicas')),
+  saveReplica: (replica: HostedReplica) => set(replica.fileId, replica, store('hostedReplicas')),
+
+  /** Writes a batch of chunks in one transaction. */
+  putChunks: (fileId: string, chunks: { index: number; chunk: HostedChunk }[]) =>
+    setMany(
+      chunks.map(({ index, chunk }) => [[fileId, index] satisfies ChunkKey, chunk]),
+      store('hostedChunks'),
+    ),
+  chunk: (fileId: string, index: number) => get<HostedChunk>([fileId, index] satisfies ChunkKey, store('hostedChunks')),
+  chunks: (fileId: string, indexes: number[]) =>
+    getMany<HostedChunk | undefined>(
+      indexes.map((index) => [fileId, index] satisfies ChunkKey),
+      store('hostedChunks'),
+    ),
+
+  /** Deletes a replica's chunks, then its record. */
+  async remove(fileId: string): Promise<void> {
+    const replica = await get<HostedReplica>(fileId, store('hostedReplicas'));
+    const count = replica?.chunkCount ?? 0;
+    const keys: ChunkKey[] = Array.from({ length: count }, (_, index) => [fileId, index]);
+    for (let at = 0; at < keys.length; at += 1000) await delMany(keys.slice(at, at + 1000), store('hostedChunks'));
+    await del(fileId, store('hostedReplicas'));
+  },
+};
+
+// ─── The owner's file keys ────────────────────────────────────────────────────
+
+export const fileKeyStore = {
+  get: (fileId: string) => get<CryptoKey>(fileId, store('fileKeys')),
+  put: (fileId: string, key: CryptoKey) => set(fileId, key, store('fileKeys')),
+  remove: (fileId: string) => del(fileId, store('fileKeys')),
+};

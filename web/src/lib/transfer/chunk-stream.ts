@@ -1,0 +1,157 @@
+/**
+ * Moving sealed chunks over a PeerLink, the same way for every kind of transfer:
+ * the sender reads ahead a little and never runs more than a window past the receiver's
+ * last ack; the receiver assembles frames, checks each chunk's hash, hands batches to its
+ * sink and acks what the sink persisted. Neither side ever holds more than a window.
+ */
+import { toHex } from '../../../../shared/encoding.ts';
+import { sendWindow, type WireMessage } from '../../../../shared/wire.ts';
+import { sha256 } from '../crypto/chunk-cipher.ts';
+import { TransferFailure, type PeerLink } from '../net/peer-link.ts';
+
+export interface SourceChunk {
+  bytes: Uint8Array<ArrayBuffer>;
+  /** SHA-256 of `bytes`, hex. */
+  sha256: string;
+}
+
+export interface ChunkSource {
+  readonly count: number;
+  read(index: number): Promise<SourceChunk>;
+}
+
+export interface ReceivedChunk {
+  index: number;
+  bytes: Uint8Array<ArrayBuffer>;
+  sha256: string;
+  digest: Uint8Array;
+}
+
+export interface ChunkSink {
+  /** Persists a batch of consecutive chunks; resolves once they are safe (and verified). */
+  write(chunks: ReceivedChunk[]): Promise<void>;
+}
+
+export interface Progress {
+  /** Bytes of chunks acknowledged (sender) or persisted (receiver). */
+  (bytes: number, chunksDone: number): void;
+}
+
+const READ_AHEAD = 2;
+
+/**
+ * Sends chunks `from`…count−1, then `end`, and waits for the receiver's `done`. On a store,
+ * `root` gives the root hash for `end`; it is asked for once every chunk has been read.
+ */
+export async function sendChunks(
+  link: PeerLink,
+  source: ChunkSource,
+  options: { from: number; chunkSize: number; root?: () => Promise<string>; onProgress?: Progress },
+): Promise<void> {
+  const window = sendWindow(options.chunkSize);
+  const sizes = new Map<number, number>();
+  let acked = options.from;
+  let ackedBytes = 0;
+
+  const onAck = (message: WireMessage) => {
+    if (message.t !== 'ack') throw fail(link, 'INTERNAL', `Unexpected "${message.t}" from the receiver.`);
+    for (let index = acked; index < message.next; index++) ackedBytes += sizes.get(index) ?? 0;
+    for (let index = acked; index < message.next; index++) sizes.delete(index);
+    acked = Math.max(acked, message.next);
+    options.onProgress?.(ackedBytes, acked);
+  };
+
+  const reads: Promise<SourceChunk>[] = [];
+  const readFrom = (index: number) => {
+    while (reads.length < READ_AHEAD && index + reads.length < source.count) {
+      const read = source.read(index + reads.length);
+      // If the transfer fails first, a read-ahead nobody awaits must not become an unhandled rejection.
+      read.catch(() => undefined);
+      reads.push(read);
+    }
+  };
+  readFrom(options.from);
+  for (let index = options.from; index < source.count; index++) {
+    while (index >= acked + window) onAck(await link.nextControl());
+    const chunk = await reads.shift()!;
+    readFrom(index + 1);
+    sizes.set(index, chunk.bytes.byteLength);
+    await link.sendControl({ t: 'chunk', i: index, len: chunk.bytes.byteLength, sha: chunk.sha256 });
+    await link.sendBytes(chunk.bytes);
+  }
+  await link.sendControl(options.root ? { t: 'end', root: await options.root() } : { t: 'end' });
+  for (;;) {
+    const message = await link.nextControl();
+    if (message.t === 'done') break;
+    onAck(message);
+  }
+}
+
+/**
+ * Receives chunks until `end`. Each chunk's bytes must match its announced length and hash;
+ * batches of about `batchBytes` go to the sink while the next ones arrive; every persisted
+ * batch is acked. Returns the `end` message (with the owner's root, on a store).
+ */
+export async function receiveChunks(
+  link: PeerLink,
+  sink: ChunkSink,
+  options: { from: number; count: number; batchBytes: number; expectedLength: (index: number) => number; onProgress?: Progress },
+): Promise<Extract<WireMessage, { t: 'end' }>> {
+  let next = options.from;
+  let batch: ReceivedChunk[] = [];
+  let batchBytes = 0;
+  let persisted = Promise.resolve();
+  let persistedBytes = 0;
+  let persistedChunks = options.from;
+
+  const flush = () => {
+    const chunks = batch;
+    const bytes = batchBytes;
+    batch = [];
+    batchBytes = 0;
+    const upTo = chunks.at(-1)!.index + 1;
+    // One write in flight at a time, overlapping with receiving the next batch.
+    persisted = persisted.then(async () => {
+      await sink.write(chunks);
+      persistedBytes += bytes;
+      persistedChunks = upTo;
+      options.onProgress?.(persistedBytes, persistedChunks);
+      await link.sendControl({ t: 'ack', next: upTo });
+    });
+    // A failed write must fail the link now, not when the next batch awaits it.
+    persisted.catch((error: unknown) => link.fail('STORAGE', `Could not store the data: ${error instanceof Error ? error.message : String(error)}`));
+  };
+
+  for (;;) {
+    const header = await link.nextControl();
+    if (header.t === 'end') {
+      if (next !== options.count) throw fail(link, 'INTEGRITY', `The transfer ended after ${next} of ${options.count} chunks.`);
+      if (batch.length > 0) flush();
+      await persisted;
+      return header;
+    }
+    if (header.t !== 'chunk') throw fail(link, 'INTERNAL', `Unexpected "${header.t}" from the sender.`);
+    if (header.i !== next) throw fail(link, 'INTEGRITY', `Chunk ${header.i} arrived where ${next} was expected.`);
+    if (header.len !== options.expectedLength(header.i)) throw fail(link, 'INTEGRITY', `Chunk ${header.i} has the wrong length.`);
+
+    const bytes = new Uint8Array(header.len);
+    for (let filled = 0; filled < header.len; ) {
+      const frame = await link.next();
+      if (frame.kind !== 'bytes' || filled + frame.bytes.byteLength > header.len) throw fail(link, 'INTEGRITY', `Chunk ${header.i} is malformed.`);
+      bytes.set(frame.bytes, filled);
+      filled += frame.bytes.byteLength;
+    }
+    const digest = await sha256(bytes);
+    const hex = toHex(digest);
+    if (hex !== header.sha) throw fail(link, 'INTEGRITY', `Chunk ${header.i} does not match its hash.`);
+    batch.push({ index: header.i, bytes, sha256: hex, digest });
+    batchBytes += bytes.byteLength;
+    next++;
+    if (batchBytes >= options.batchBytes) flush();
+  }
+}
+
+function fail(link: PeerLink, code: TransferFailure['code'], message: string): TransferFailure {
+  link.fail(code, message);
+  return link.failure ?? new TransferFailure(code, message);
+}
