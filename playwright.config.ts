@@ -35,7 +35,8 @@ export default defineConfig({
     url: `http://127.0.0.1:${E2E_PORT}/healthz`,
     reuseExistingServer: false,
     timeout: 60_000,
-    stdout: 'ignore',
+    // E2E_TRACKER_LOGS=1 shows the tracker's own logs next to the test output.
+    stdout: process.env.E2E_TRACKER_LOGS ? 'pipe' : 'ignore',
     stderr: 'pipe',
     env: {
       PORT: String(E2E_PORT),

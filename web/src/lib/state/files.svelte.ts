@@ -183,7 +183,9 @@ export class Files {
       const finished = new Promise<void>((resolve) => {
         this.#uploads.set(fileId, { job, file, key, fileId, chunkSize: config.chunkSize, sealed: undefined, sent: new Map(), finished: resolve });
       });
-      for (const offer of this.#early.splice(0).filter((early) => early.fileId === fileId)) this.#ready(tracker, offer);
+      const early = this.#early.filter((offer) => offer.fileId === fileId);
+      this.#early.splice(0, this.#early.length, ...this.#early.filter((offer) => offer.fileId !== fileId));
+      for (const offer of early) this.#ready(tracker, offer);
       const current = this.items.find((item) => item.id === fileId);
       if (current && current.state !== 'uploading') this.#upsert(current);
       await finished;
