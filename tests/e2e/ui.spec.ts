@@ -1,0 +1,49 @@
+import { MiB } from '../../shared/units.ts';
+import { expect, randomFile, test } from './fixtures/peers.ts';
+
+test('drag and drop several files: each gets its own progress bar; delete frees the hosts', async ({ peers }) => {
+  const [owner, hostA, hostB] = await peers(3);
+  const files = [randomFile('drop-one.bin', MiB), randomFile('drop-two.bin', 300 * 1024 + 7)];
+
+  const dataTransfer = await owner!.page.evaluateHandle(
+    (list) => {
+      const transfer = new DataTransfer();
+      for (const { name, bytes } of list) transfer.items.add(new File([new Uint8Array(bytes)], name));
+      return transfer;
+    },
+    files.map((file) => ({ name: file.name, bytes: [...file.buffer] })),
+  );
+  await owner!.page.getByRole('region', { name: 'Drop files here to upload' }).dispatchEvent('drop', { dataTransfer });
+
+  for (const file of files) {
+    await expect(owner!.page.getByRole('progressbar', { name: `Uploading ${file.name}` })).toBeVisible();
+    await owner!.waitStored(file.name, 'Stored on 2 of 2 peers');
+    await expect(owner!.page.getByRole('progressbar', { name: `Uploading ${file.name}` })).toHaveAttribute('value', '1');
+  }
+  await expect(hostA!.page.getByTestId('hosted')).toContainText('in 2 replicas');
+
+  await owner!.page.getByRole('button', { name: `Delete ${files[0]!.name}` }).click();
+  await expect(owner!.row(files[0]!.name)).toHaveCount(0);
+  await expect(hostA!.page.getByTestId('hosted')).toContainText('in 1 replica');
+  await expect(hostB!.page.getByTestId('hosted')).toContainText('in 1 replica');
+});
+
+test('with nobody to store it, the upload fails in plain words and the page stays usable', async ({ peers }) => {
+  const [alone] = await peers(1);
+  await alone!.upload(randomFile('lonely.txt', 1000));
+  await expect(alone!.page.getByRole('alert')).toContainText('No other peer is online to store this file');
+  await expect(alone!.page.getByLabel('Choose files')).toBeEnabled();
+  await expect(alone!.page.getByText('No files yet')).toBeVisible();
+});
+
+test('the connection comes back by itself after the network drops', async ({ peers, operator }) => {
+  const [peer] = await peers(1);
+  const id = await peer!.id();
+  const before = (await operator.peer(id)).metrics.disconnections;
+  await peer!.context.setOffline(true);
+  await expect(peer!.page.getByTestId('connection')).toHaveText('Offline — reconnecting');
+  await peer!.context.setOffline(false);
+  await expect(peer!.page.getByTestId('connection')).toHaveText('Online', { timeout: 40_000 });
+  await expect(peer!.page.getByTestId('peer-id')).toHaveText(id);
+  await expect.poll(async () => (await operator.peer(id)).metrics.disconnections).toBe(before + 1);
+});
