@@ -95,7 +95,15 @@ export async function sendChunks(
 export async function receiveChunks(
   link: PeerLink,
   sink: ChunkSink,
-  options: { from: number; count: number; batchBytes: number; expectedLength: (index: number) => number; onProgress?: Progress },
+  options: {
+    from: number;
+    count: number;
+    batchBytes: number;
+    expectedLength: (index: number) => number;
+    onProgress?: Progress;
+    /** Called once, when the first bytes of chunk data arrive (time to first byte). */
+    onFirstBytes?: () => void;
+  },
 ): Promise<Extract<WireMessage, { t: 'end' }>> {
   let next = options.from;
   let batch: ReceivedChunk[] = [];
@@ -137,6 +145,10 @@ export async function receiveChunks(
     const bytes = new Uint8Array(header.len);
     for (let filled = 0; filled < header.len; ) {
       const frame = await link.next();
+      if (options.onFirstBytes) {
+        options.onFirstBytes();
+        options.onFirstBytes = undefined;
+      }
       if (frame.kind !== 'bytes' || filled + frame.bytes.byteLength > header.len) throw fail(link, 'INTEGRITY', `Chunk ${header.i} is malformed.`);
       bytes.set(frame.bytes, filled);
       filled += frame.bytes.byteLength;

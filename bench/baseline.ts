@@ -1,0 +1,79 @@
+/**
+ * The ceiling: a raw RTCDataChannel between two browser contexts, no crypto, no storage,
+ * with the same policy as Peercloud's links (64 KiB messages, pause above 1 MiB buffered,
+ * resume below 256 KiB). Returns MB/s (10^6 bytes per second) from first send to last byte received.
+ */
+import type { Browser } from '@playwright/test';
+import { FRAME_BYTES } from '../shared/wire.ts';
+
+const HIGH = 1024 * 1024;
+const LOW = 256 * 1024;
+
+export async function measureBaseline(browser: Browser, url: string, bytes: number): Promise<number> {
+  const [a, b] = await Promise.all([browser.newContext(), browser.newContext()]);
+  try {
+    const [sender, receiver] = await Promise.all([a.newPage(), b.newPage()]);
+    await Promise.all([sender.goto(`${url}/healthz`), receiver.goto(`${url}/healthz`)]);
+
+    // Non-trickle: wait for all candidates, then hand the whole description across.
+    const offer = await sender.evaluate(async () => {
+      const pc = new RTCPeerConnection({ iceServers: [] });
+      const channel = pc.createDataChannel('bench', { ordered: true });
+      channel.binaryType = 'arraybuffer';
+      Object.assign(window, { pc, channel });
+      await pc.setLocalDescription(await pc.createOffer());
+      await new Promise<void>((resolve) => {
+        if (pc.iceGatheringState === 'complete') resolve();
+        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+      });
+      return pc.localDescription!.toJSON();
+    });
+    const answer = await receiver.evaluate(async (offer) => {
+      const pc = new RTCPeerConnection({ iceServers: [] });
+      const done = new Promise<number>((resolve) => {
+        pc.addEventListener('datachannel', ({ channel }) => {
+          channel.binaryType = 'arraybuffer';
+          let received = 0;
+          let expected = Infinity;
+          channel.addEventListener('message', ({ data }) => {
+            if (typeof data === 'string') expected = Number(data);
+            else received += (data as ArrayBuffer).byteLength;
+            if (received >= expected) resolve(performance.now());
+          });
+        });
+      });
+      Object.assign(window, { pc, done });
+      await pc.setRemoteDescription(offer);
+      await pc.setLocalDescription(await pc.createAnswer());
+      await new Promise<void>((resolve) => {
+        if (pc.iceGatheringState === 'complete') resolve();
+        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+      });
+      return pc.localDescription!.toJSON();
+    }, offer);
+
+    const elapsed = await sender.evaluate(
+      async ({ answer, bytes, frame, high, low }) => {
+        const { pc, channel } = window as unknown as { pc: RTCPeerConnection; channel: RTCDataChannel };
+        await pc.setRemoteDescription(answer);
+        if (channel.readyState !== 'open') await new Promise((resolve) => channel.addEventListener('open', resolve, { once: true }));
+        channel.bufferedAmountLowThreshold = low;
+        const message = new Uint8Array(frame);
+        crypto.getRandomValues(message.subarray(0, 65536));
+        const start = performance.now();
+        channel.send(String(bytes));
+        for (let sent = 0; sent < bytes; sent += frame) {
+          if (channel.bufferedAmount > high) await new Promise((resolve) => channel.addEventListener('bufferedamountlow', resolve, { once: true }));
+          channel.send(message.subarray(0, Math.min(frame, bytes - sent)));
+        }
+        return { start, origin: performance.timeOrigin };
+      },
+      { answer, bytes, frame: FRAME_BYTES, high: HIGH, low: LOW },
+    );
+    const end = await receiver.evaluate(async () => ({ at: await (window as unknown as { done: Promise<number> }).done, origin: performance.timeOrigin }));
+    const seconds = (end.origin + end.at - (elapsed.origin + elapsed.start)) / 1000;
+    return bytes / 1e6 / seconds;
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+}

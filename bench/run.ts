@@ -1,0 +1,225 @@
+/**
+ * `npm run bench`: transfer throughput, latency, memory and responsiveness, measured in one
+ * headless Chromium with the owner and the host in their own contexts, against a baseline
+ * measured in the same run: a raw RTCDataChannel between two contexts with the same message
+ * size and backpressure policy as Peercloud's own links. Runs in the network namespace that
+ * scripts/e2e.ts sets up, like the end-to-end tests.
+ *
+ * Writes bench/results.json and docs/BENCHMARKS.md, and prints a table.
+ * BENCH_SIZES (MiB, comma-separated; default 64,256,1024) and BENCH_RUNS (default 3) adjust it.
+ */
+import { copyFileSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from '@playwright/test';
+import { loadConfig } from '../server/config.ts';
+import { migrate, openDatabase } from '../server/db/database.ts';
+import { silentLogger } from '../server/logger.ts';
+import { createTracker } from '../server/tracker.ts';
+import { systemClock } from '../server/clock.ts';
+import { MiB } from '../shared/units.ts';
+import { CHROMIUM_ARGS, CHROMIUM_HELP, findChromium } from '../tests/support/chromium.ts';
+import { measureBaseline } from './baseline.ts';
+import { median, writeReports, type Figure } from './report.ts';
+
+const SIZES_MIB = (process.env.BENCH_SIZES ?? '64,256,1024').split(',').map(Number);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const BASELINE_MIB = Number(process.env.BENCH_BASELINE_MIB ?? 256);
+
+interface PeerTab {
+  context: BrowserContext;
+  page: Page;
+  cdp: CDPSession;
+}
+
+async function main(): Promise<void> {
+  const executablePath = findChromium();
+  if (!executablePath) throw new Error(CHROMIUM_HELP);
+  const dir = mkdtempSync(join(tmpdir(), 'peercloud-bench-'));
+  const config = loadConfig({ DB_PATH: join(dir, 'tracker.db'), WEB_ROOT: 'dist/web', REPLICAS: '1', TRANSFER_IDLE_TIMEOUT: '60s', LOG_LEVEL: 'warn' });
+  const database = openDatabase(config.dbPath);
+  await migrate(database.db);
+  const tracker = createTracker({ db: database.db, clock: systemClock, config, log: silentLogger });
+  const { url } = await tracker.listen(0, '127.0.0.1');
+  const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+  const version = browser.version();
+  const figures: Figure[] = [];
+
+  try {
+    console.log(`Baseline: raw RTCDataChannel, ${BASELINE_MIB} MiB × ${RUNS}…`);
+    const baselineRuns: number[] = [];
+    for (let run = 0; run < RUNS; run++) baselineRuns.push(await measureBaseline(browser, url, BASELINE_MIB * MiB));
+    const baseline = median(baselineRuns);
+    figures.push({ name: 'baseline raw RTCDataChannel', value: baseline, unit: 'MB/s', runs: baselineRuns });
+
+    const owner = await openPeer(browser, url);
+    const host = await openPeer(browser, url);
+    await offer(host.page, Math.max(...SIZES_MIB) * 2 + 256);
+
+    for (const sizeMiB of SIZES_MIB) {
+      const path = join(dir, `bench-${sizeMiB}.bin`);
+      await writeRandomFile(path, sizeMiB * MiB);
+      const uploads: number[] = [];
+      const downloads: number[] = [];
+      const firstBytes: number[] = [];
+      const heap = { ownerUp: 0, hostUp: 0, ownerDown: 0, hostDown: 0 };
+      let longestTask = 0;
+      for (let run = 0; run < RUNS; run++) {
+        const name = `bench-${sizeMiB}-${run}.bin`;
+        console.log(`${sizeMiB} MiB, run ${run + 1}/${RUNS}: upload…`);
+        const watchUp = await watchHeaps([owner, host]);
+        await resetLongTasks(owner.page);
+        const upload = await timeUpload(owner.page, path, name, sizeMiB * MiB, async () => {
+          const row = await database.db
+            .selectFrom('files')
+            .innerJoin('replicas', 'replicas.file_id', 'files.id')
+            .select('replicas.state')
+            .where('files.name', '=', name)
+            .where('replicas.state', '=', 'stored')
+            .executeTakeFirst();
+          return row !== undefined;
+        });
+        const upHeaps = await watchUp();
+        longestTask = Math.max(longestTask, await longestTaskMs(owner.page));
+        uploads.push(upload);
+
+        console.log(`${sizeMiB} MiB, run ${run + 1}/${RUNS}: download…`);
+        const watchDown = await watchHeaps([owner, host]);
+        await resetLongTasks(owner.page);
+        const download = await timeDownload(owner.page, name, sizeMiB * MiB);
+        const downHeaps = await watchDown();
+        longestTask = Math.max(longestTask, await longestTaskMs(owner.page));
+        downloads.push(download.mbps);
+        firstBytes.push(download.firstByteMs);
+        heap.ownerUp = Math.max(heap.ownerUp, upHeaps[0]!);
+        heap.hostUp = Math.max(heap.hostUp, upHeaps[1]!);
+        heap.ownerDown = Math.max(heap.ownerDown, downHeaps[0]!);
+        heap.hostDown = Math.max(heap.hostDown, downHeaps[1]!);
+
+        await owner.page.getByRole('button', { name: `Delete ${name}`, exact: true }).click();
+        await owner.page.getByRole('cell', { name, exact: true }).waitFor({ state: 'detached' });
+      }
+      rmSync(path, { force: true });
+      figures.push(
+        { name: `upload ${sizeMiB} MiB`, value: median(uploads), unit: 'MB/s', runs: uploads, baseline },
+        { name: `download ${sizeMiB} MiB`, value: median(downloads), unit: 'MB/s', runs: downloads, baseline },
+        { name: `download ${sizeMiB} MiB time to first byte`, value: median(firstBytes), unit: 'ms', runs: firstBytes },
+        { name: `peak JS heap growth, owner, ${sizeMiB} MiB`, value: Math.max(heap.ownerUp, heap.ownerDown) / MiB, unit: 'MiB' },
+        { name: `peak JS heap growth, host, ${sizeMiB} MiB`, value: Math.max(heap.hostUp, heap.hostDown) / MiB, unit: 'MiB' },
+        { name: `longest main-thread task, owner, ${sizeMiB} MiB`, value: longestTask, unit: 'ms' },
+      );
+    }
+  } finally {
+    await browser.close();
+    await tracker.close();
+    await database.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  writeReports(figures, { chromium: version, runs: RUNS });
+}
+
+async function openPeer(browser: Browser, url: string): Promise<PeerTab> {
+  const context = await browser.newContext({ acceptDownloads: true, baseURL: url });
+  await context.addInitScript(() => {
+    // Long tasks on the page, for the responsiveness figure.
+    const tasks: number[] = [];
+    (window as unknown as { __longTasks: number[] }).__longTasks = tasks;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) tasks.push(entry.duration);
+    }).observe({ type: 'longtask', buffered: true });
+  });
+  const page = await context.newPage();
+  await page.goto('/');
+  await page.getByTestId('connection').filter({ hasText: 'Online' }).waitFor({ timeout: 30_000 });
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Performance.enable');
+  return { context, page, cdp };
+}
+
+async function offer(page: Page, mebibytes: number): Promise<void> {
+  await page.getByRole('button', { name: 'Change storage offered' }).click();
+  await page.getByLabel('Storage to offer (MiB)').fill(String(mebibytes));
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Change storage offered' }).waitFor();
+}
+
+async function writeRandomFile(path: string, size: number): Promise<void> {
+  const out = createWriteStream(path);
+  for (let written = 0; written < size; written += 16 * MiB) {
+    const block = randomBytes(Math.min(16 * MiB, size - written));
+    if (!out.write(block)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+}
+
+/** MB/s from choosing the file until the tracker has recorded a verified replica. */
+async function timeUpload(page: Page, path: string, name: string, size: number, stored: () => Promise<boolean>): Promise<number> {
+  const named = join(tmpdir(), name);
+  copyFileSync(path, named);
+  try {
+    const start = performance.now();
+    await page.getByLabel('Choose files').setInputFiles(named);
+    while (!(await stored())) await new Promise((resolve) => setTimeout(resolve, 25));
+    return size / 1e6 / ((performance.now() - start) / 1000);
+  } finally {
+    rmSync(named, { force: true });
+  }
+}
+
+/** MB/s from clicking Download until the browser has saved the whole file, and the time to first byte. */
+async function timeDownload(page: Page, name: string, size: number): Promise<{ mbps: number; firstByteMs: number }> {
+  await page.evaluate(() => performance.clearMarks());
+  const downloaded = page.waitForEvent('download', { timeout: 600_000 });
+  const start = performance.now();
+  await page.getByRole('button', { name: `Download ${name}`, exact: true }).click();
+  const download = await downloaded;
+  const path = await download.path();
+  const seconds = (performance.now() - start) / 1000;
+  const saved = readFileSync(path).byteLength;
+  if (saved !== size) throw new Error(`downloaded ${saved} bytes, expected ${size}`);
+  await download.delete();
+  const firstByteMs = await page.evaluate(() => {
+    const start = performance.getEntriesByName('peercloud:download-start')[0];
+    const first = performance.getEntriesByName('peercloud:download-first-byte')[0];
+    return start && first ? first.startTime - start.startTime : Number.NaN;
+  });
+  return { mbps: size / 1e6 / seconds, firstByteMs };
+}
+
+/** Starts sampling each page's JS heap; the returned function stops and gives each peak growth in bytes. */
+async function watchHeaps(tabs: PeerTab[]): Promise<() => Promise<number[]>> {
+  const heapOf = async (tab: PeerTab) => {
+    const { metrics } = await tab.cdp.send('Performance.getMetrics');
+    return metrics.find((metric) => metric.name === 'JSHeapUsedSize')?.value ?? 0;
+  };
+  for (const tab of tabs) await tab.cdp.send('HeapProfiler.collectGarbage');
+  const base = await Promise.all(tabs.map(heapOf));
+  const peaks = [...base];
+  let sampling = true;
+  const loop = (async () => {
+    while (sampling) {
+      const now = await Promise.all(tabs.map(heapOf));
+      now.forEach((value, index) => (peaks[index] = Math.max(peaks[index]!, value)));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  return async () => {
+    sampling = false;
+    await loop;
+    return peaks.map((peak, index) => peak - base[index]!);
+  };
+}
+
+async function resetLongTasks(page: Page): Promise<void> {
+  await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.splice(0));
+}
+
+async function longestTaskMs(page: Page): Promise<number> {
+  return page.evaluate(() => Math.max(0, ...(window as unknown as { __longTasks: number[] }).__longTasks));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
