@@ -1,13 +1,10 @@
 /**
  * The ceiling: a raw RTCDataChannel between two browser contexts, no crypto, no storage,
- * with the same policy as Peercloud's links (64 KiB messages, pause above 1 MiB buffered,
- * resume below 256 KiB). Returns MB/s (10^6 bytes per second) from first send to last byte received.
+ * with the same policy as Peercloud's links (FRAME_BYTES messages, the watermarks of
+ * sendWatermarks()). Returns MB/s (10^6 bytes per second) from first send to last byte received.
  */
 import type { Browser } from '@playwright/test';
-import { FRAME_BYTES } from '../shared/wire.ts';
-
-const HIGH = 1024 * 1024;
-const LOW = 256 * 1024;
+import { FRAME_BYTES, sendWatermarks } from '../shared/wire.ts';
 
 export async function measureBaseline(browser: Browser, url: string, bytes: number): Promise<number> {
   const [a, b] = await Promise.all([browser.newContext(), browser.newContext()]);
@@ -53,22 +50,25 @@ export async function measureBaseline(browser: Browser, url: string, bytes: numb
     }, offer);
 
     const elapsed = await sender.evaluate(
-      async ({ answer, bytes, frame, high, low }) => {
+      async ({ answer, bytes, frame, policy }) => {
         const { pc, channel } = window as unknown as { pc: RTCPeerConnection; channel: RTCDataChannel };
         await pc.setRemoteDescription(answer);
         if (channel.readyState !== 'open') await new Promise((resolve) => channel.addEventListener('open', resolve, { once: true }));
-        channel.bufferedAmountLowThreshold = low;
+        // The policy comes over as source: page.evaluate can't pass functions.
+        const watermarks = new Function('bytesSent', policy) as (sent: number) => { high: number; low: number };
         const message = new Uint8Array(frame);
         crypto.getRandomValues(message.subarray(0, 65536));
         const start = performance.now();
         channel.send(String(bytes));
         for (let sent = 0; sent < bytes; sent += frame) {
+          const { high, low } = watermarks(sent);
+          channel.bufferedAmountLowThreshold = low;
           if (channel.bufferedAmount > high) await new Promise((resolve) => channel.addEventListener('bufferedamountlow', resolve, { once: true }));
           channel.send(message.subarray(0, Math.min(frame, bytes - sent)));
         }
         return { start, origin: performance.timeOrigin };
       },
-      { answer, bytes, frame: FRAME_BYTES, high: HIGH, low: LOW },
+      { answer, bytes, frame: FRAME_BYTES, policy: `return (${sendWatermarks.toString()})(bytesSent)` },
     );
     const end = await receiver.evaluate(async () => ({ at: await (window as unknown as { done: Promise<number> }).done, origin: performance.timeOrigin }));
     const seconds = (end.origin + end.at - (elapsed.origin + elapsed.start)) / 1000;

@@ -8,8 +8,8 @@ export interface Figure {
   unit: 'MB/s' | 'ms' | 'MiB';
   /** Every run's value, when there were several. */
   runs?: number[];
-  /** The baseline this throughput is compared with (same run). */
-  baseline?: number;
+  /** Median over runs of this figure divided by the baseline measured just before it. */
+  ratio?: number;
 }
 
 export function median(values: number[]): number {
@@ -35,7 +35,7 @@ export function writeReports(figures: Figure[], meta: { chromium: string; runs: 
     name: figure.name,
     value: round(figure.value),
     unit: figure.unit,
-    ratioToBaseline: figure.baseline ? Math.round((figure.value / figure.baseline) * 100) / 100 : undefined,
+    ratioToBaseline: figure.ratio === undefined ? undefined : Math.round(figure.ratio * 100) / 100,
     runs: figure.runs?.map(round),
   }));
   writeFileSync('bench/results.json', `${JSON.stringify({ machine, figures: rows }, null, 2)}\n`);
@@ -51,8 +51,10 @@ export function writeReports(figures: Figure[], meta: { chromium: string; runs: 
 Produced by \`npm run bench\` (\`bench/run.ts\`): one headless Chromium, the owner and the host in
 their own browser contexts, one replica, in the private network namespace the end-to-end tests
 use. Throughput is MB/s (10^6 bytes per second); each figure is the median of ${meta.runs} runs.
-The baseline is a raw RTCDataChannel between two contexts measured in the same run, with the same
-message size (64 KiB) and backpressure policy (pause above 1 MiB buffered, resume below 256 KiB).
+The baseline is a raw RTCDataChannel between two contexts, with the same message size (64 KiB)
+and backpressure policy (pause above 1 MiB buffered, resume below 256 KiB), measured again right
+before every run because the machine's speed drifts; "× baseline" is the median of each run's
+throughput divided by its own baseline.
 
 - Upload: from choosing the file until the tracker has recorded the verified replica (sealed,
   hashed, sent, written, read back and verified on the host, confirmed to the tracker).

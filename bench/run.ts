@@ -47,11 +47,14 @@ async function main(): Promise<void> {
   const figures: Figure[] = [];
 
   try {
-    console.log(`Baseline: raw RTCDataChannel, ${BASELINE_MIB} MiB × ${RUNS}…`);
+    // The machine is noisy (shared cores): a baseline is measured right before every run, and
+    // each throughput is compared with its own run's baseline.
     const baselineRuns: number[] = [];
-    for (let run = 0; run < RUNS; run++) baselineRuns.push(await measureBaseline(browser, url, BASELINE_MIB * MiB));
-    const baseline = median(baselineRuns);
-    figures.push({ name: 'baseline raw RTCDataChannel', value: baseline, unit: 'MB/s', runs: baselineRuns });
+    const baselineFor = async () => {
+      const value = await measureBaseline(browser, url, BASELINE_MIB * MiB);
+      baselineRuns.push(value);
+      return value;
+    };
 
     const owner = await openPeer(browser, url);
     const host = await openPeer(browser, url);
@@ -62,12 +65,15 @@ async function main(): Promise<void> {
       await writeRandomFile(path, sizeMiB * MiB);
       const uploads: number[] = [];
       const downloads: number[] = [];
+      const upRatios: number[] = [];
+      const downRatios: number[] = [];
       const firstBytes: number[] = [];
       const heap = { ownerUp: 0, hostUp: 0, ownerDown: 0, hostDown: 0 };
       let longestTask = 0;
       for (let run = 0; run < RUNS; run++) {
         const name = `bench-${sizeMiB}-${run}.bin`;
-        console.log(`${sizeMiB} MiB, run ${run + 1}/${RUNS}: upload…`);
+        const baseline = await baselineFor();
+        console.log(`${sizeMiB} MiB, run ${run + 1}/${RUNS}: baseline ${baseline.toFixed(1)} MB/s; upload…`);
         const watchUp = await watchHeaps([owner, host]);
         await resetLongTasks(owner.page);
         const upload = await timeUpload(owner.page, path, name, sizeMiB * MiB, async () => {
@@ -83,6 +89,7 @@ async function main(): Promise<void> {
         const upHeaps = await watchUp();
         longestTask = Math.max(longestTask, await longestTaskMs(owner.page));
         uploads.push(upload);
+        upRatios.push(upload / baseline);
 
         console.log(`${sizeMiB} MiB, run ${run + 1}/${RUNS}: download…`);
         const watchDown = await watchHeaps([owner, host]);
@@ -91,6 +98,8 @@ async function main(): Promise<void> {
         const downHeaps = await watchDown();
         longestTask = Math.max(longestTask, await longestTaskMs(owner.page));
         downloads.push(download.mbps);
+        downRatios.push(download.mbps / baseline);
+        console.log(`  upload ${upload.toFixed(1)} MB/s (${(upload / baseline).toFixed(2)}×), download ${download.mbps.toFixed(1)} MB/s (${(download.mbps / baseline).toFixed(2)}×)`);
         firstBytes.push(download.firstByteMs);
         heap.ownerUp = Math.max(heap.ownerUp, upHeaps[0]!);
         heap.hostUp = Math.max(heap.hostUp, upHeaps[1]!);
@@ -102,14 +111,15 @@ async function main(): Promise<void> {
       }
       rmSync(path, { force: true });
       figures.push(
-        { name: `upload ${sizeMiB} MiB`, value: median(uploads), unit: 'MB/s', runs: uploads, baseline },
-        { name: `download ${sizeMiB} MiB`, value: median(downloads), unit: 'MB/s', runs: downloads, baseline },
+        { name: `upload ${sizeMiB} MiB`, value: median(uploads), unit: 'MB/s', runs: uploads, ratio: median(upRatios) },
+        { name: `download ${sizeMiB} MiB`, value: median(downloads), unit: 'MB/s', runs: downloads, ratio: median(downRatios) },
         { name: `download ${sizeMiB} MiB time to first byte`, value: median(firstBytes), unit: 'ms', runs: firstBytes },
         { name: `peak JS heap growth, owner, ${sizeMiB} MiB`, value: Math.max(heap.ownerUp, heap.ownerDown) / MiB, unit: 'MiB' },
         { name: `peak JS heap growth, host, ${sizeMiB} MiB`, value: Math.max(heap.hostUp, heap.hostDown) / MiB, unit: 'MiB' },
         { name: `longest main-thread task, owner, ${sizeMiB} MiB`, value: longestTask, unit: 'ms' },
       );
     }
+    figures.unshift({ name: 'baseline raw RTCDataChannel', value: median(baselineRuns), unit: 'MB/s', runs: baselineRuns });
   } finally {
     await browser.close();
     await tracker.close();
@@ -179,6 +189,7 @@ async function timeDownload(page: Page, name: string, size: number): Promise<{ m
   const saved = readFileSync(path).byteLength;
   if (saved !== size) throw new Error(`downloaded ${saved} bytes, expected ${size}`);
   await download.delete();
+  console.log('  marks', await page.evaluate(() => performance.getEntriesByType('mark').map((m) => `${m.name.replace('peercloud:download-', '')} ${Math.round(m.startTime)}`).join(', ')), 'playwright done at', Math.round(seconds * 1000), 'ms after click');
   const firstByteMs = await page.evaluate(() => {
     const start = performance.getEntriesByName('peercloud:download-start')[0];
     const first = performance.getEntriesByName('peercloud:download-first-byte')[0];

@@ -20,6 +20,19 @@ import { Sha256Hex, TransferErrorCode } from './protocol.ts';
 /** A data channel message must stay under 256 KiB; 64 KiB frames keep the channel's queue smooth. */
 export const FRAME_BYTES = 64 * 1024;
 
+/**
+ * Backpressure on a data channel: pause sending above `high` bytes queued, resume below `low`.
+ * A brand-new channel with megabytes queued crawls through its slow start for seconds, so the
+ * queue starts at a few hundred KiB; once the first megabytes are through it grows, so that a
+ * main thread busy for a few milliseconds (sealing, hashing, storage) never lets it run dry.
+ * The benchmark's raw-channel baseline uses the same policy.
+ */
+export function sendWatermarks(bytesSent: number): { high: number; low: number } {
+  // Self-contained (no outside constants): the benchmark runs this very function in a page.
+  const rampBytes = 8 * 1024 * 1024;
+  return bytesSent < rampBytes ? { high: 256 * 1024, low: 64 * 1024 } : { high: 4 * 1024 * 1024, low: 2 * 1024 * 1024 };
+}
+
 const Index = z.number().int().nonnegative().max(2 ** 31);
 
 export const WireMessage = z.discriminatedUnion('t', [
@@ -32,7 +45,7 @@ export const WireMessage = z.discriminatedUnion('t', [
 ]);
 export type WireMessage = z.infer<typeof WireMessage>;
 
-/** How many chunks a sender may have in flight beyond the last ack: about 8 MiB, at least 4. */
+/** How many chunks a sender may have in flight beyond the last ack: about 16 MiB, at least 4. */
 export function sendWindow(chunkSize: number): number {
-  return Math.max(4, Math.floor((8 * 1024 * 1024) / chunkSize));
+  return Math.max(4, Math.floor((16 * 1024 * 1024) / chunkSize));
 }

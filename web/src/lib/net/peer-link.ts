@@ -6,7 +6,7 @@
  */
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import type { IceServer, TransferErrorCode } from '../../../../shared/protocol.ts';
-import { FRAME_BYTES, WireMessage } from '../../../../shared/wire.ts';
+import { FRAME_BYTES, sendWatermarks, WireMessage } from '../../../../shared/wire.ts';
 import type { TrackerClient } from './tracker-client.ts';
 
 export class TransferFailure extends Error {
@@ -21,12 +21,6 @@ export class TransferFailure extends Error {
 
 export type Incoming = { kind: 'control'; message: WireMessage } | { kind: 'bytes'; bytes: Uint8Array<ArrayBuffer> };
 
-/**
- * Pause sending above HIGH bytes queued and resume below LOW. A brand-new channel with
- * megabytes queued crawls through its slow start; a few hundred KiB keeps it fed without that.
- */
-const HIGH_WATER = 1024 * 1024;
-const LOW_WATER = 256 * 1024;
 
 export interface PeerLinkOptions {
   transferId: string;
@@ -46,13 +40,15 @@ export class PeerLink {
   readonly #connected: Promise<void>;
   readonly #unsubscribe: (() => void)[] = [];
   #drained: (() => void) | undefined;
+  #bytesSent = 0;
 
   constructor({ transferId, initiator, tracker, iceServers, connectTimeoutMs = 20_000 }: PeerLinkOptions) {
     this.transferId = transferId;
     this.#peer = new SimplePeer({
       initiator,
       trickle: true,
-      // Strings stay strings (control), ArrayBuffers arrive as bytes (chunk frames).
+      // Strings stay strings (control), binary arrives as bytes (chunk frames), for the few
+      // messages that can arrive through simple-peer before we take the channel over.
       objectMode: true,
       // simple-peer's default STUN servers are unreachable on a closed network: always pass ours.
       config: { iceServers: iceServers as RTCIceServer[] },
@@ -63,8 +59,11 @@ export class PeerLink {
       this.#peer.once('connect', () => {
         clearTimeout(timer);
         const channel = this.#channel();
-        channel.bufferedAmountLowThreshold = LOW_WATER;
+        channel.bufferedAmountLowThreshold = sendWatermarks(0).low;
         channel.addEventListener('bufferedamountlow', () => this.#drained?.());
+        // Messages go straight from the channel to us: simple-peer's stream machinery costs CPU
+        // per message, and on a CPU-bound channel every cycle spent there is throughput lost.
+        channel.onmessage = (event: MessageEvent<unknown>) => this.#receive(event.data);
         resolve();
       });
       this.#onEnd = (failure) => {
@@ -134,13 +133,18 @@ export class PeerLink {
   async #send(data: string | Uint8Array<ArrayBuffer>): Promise<void> {
     if (this.#failure) throw this.#failure;
     const channel = this.#channel();
-    while (channel.bufferedAmount > HIGH_WATER) {
+    const { high, low } = sendWatermarks(this.#bytesSent);
+    if (channel.bufferedAmountLowThreshold !== low) channel.bufferedAmountLowThreshold = low;
+    while (channel.bufferedAmount > high) {
       await new Promise<void>((resolve) => (this.#drained = resolve));
       this.#drained = undefined;
       if (this.#failure) throw this.#failure;
     }
     try {
-      this.#peer.send(data);
+      // Straight to the channel, no Buffer wrapping (two calls: send's overloads don't take a union).
+      if (typeof data === 'string') channel.send(data);
+      else channel.send(data);
+      this.#bytesSent += typeof data === 'string' ? data.length : data.byteLength;
     } catch (error) {
       this.fail('CONNECTION', `Sending failed: ${error instanceof Error ? error.message : String(error)}`, false);
       throw this.#failure!;
@@ -195,8 +199,10 @@ export class PeerLink {
       if (!message.success) return this.fail('INTERNAL', 'The other peer sent an invalid message.');
       if (message.data.t === 'error') return this.fail(message.data.code, `The other peer stopped: ${message.data.message}`, false);
       item = { kind: 'control', message: message.data };
+    } else if (data instanceof ArrayBuffer) {
+      item = { kind: 'bytes', bytes: new Uint8Array(data) };
     } else if (data instanceof Uint8Array) {
-      // simple-peer hands over a Buffer view of the message's own ArrayBuffer.
+      // Through simple-peer (before the takeover): a Buffer view of the message's own ArrayBuffer.
       item = { kind: 'bytes', bytes: new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength) };
     } else {
       return this.fail('INTERNAL', 'The other peer sent data of an unknown kind.');

@@ -4,6 +4,7 @@
  * Blob in memory, and a partly written download survives the transfer that wrote it.
  */
 import { safeFileName } from '../../../../shared/safe-name.ts';
+import type { WorkerReply, WorkerRequest } from './download-protocol.ts';
 
 const PREFIX = 'peercloud-download-';
 
@@ -17,20 +18,22 @@ export interface DownloadFile {
 export async function openDownloadFile(fileId: string): Promise<DownloadFile> {
   const root = await navigator.storage.getDirectory();
   const entry = `${PREFIX}${fileId}`;
-  const handle = await root.getFileHandle(entry, { create: true });
-  const writable = await handle.createWritable({ keepExistingData: false });
+  const writer = await WorkerWriter.open(entry).catch(() => undefined);
+  const fallback = writer ? undefined : await (await root.getFileHandle(entry, { create: true })).createWritable({ keepExistingData: false });
   let closed = false;
   const close = async () => {
-    if (!closed) {
-      closed = true;
-      await writable.close();
-    }
+    if (closed) return;
+    closed = true;
+    if (writer) await writer.close();
+    else await fallback!.close();
   };
   return {
-    write: (position, bytes) => writable.write({ type: 'write', position, data: bytes }),
+    // Where the browser has no synchronous access handles, a writable stream does the same, slower.
+    write: (position, bytes) => (writer ? writer.write(position, bytes) : fallback!.write({ type: 'write', position, data: bytes })),
     async save(name) {
+      performance.mark('peercloud:download-received', { detail: fileId });
       await close();
-      const file = await handle.getFile();
+      const file = await (await root.getFileHandle(entry)).getFile();
       const url = URL.createObjectURL(file);
       const link = document.createElement('a');
       link.href = url;
@@ -39,24 +42,82 @@ export async function openDownloadFile(fileId: string): Promise<DownloadFile> {
       document.body.append(link);
       link.click();
       link.remove();
+      performance.mark('peercloud:download-handed-over', { detail: fileId });
       // The browser copies the file in the background; give it time before the on-disk copy goes.
       setTimeout(() => {
         URL.revokeObjectURL(url);
-        root.removeEntry(entry).catch(() => undefined);
+        void removeQuietly(root, entry);
       }, 10 * 60_000);
     },
     async discard() {
-      await writable.abort().catch(() => undefined);
+      if (writer) await writer.close().catch(() => undefined);
+      else await fallback!.abort().catch(() => undefined);
       closed = true;
-      await root.removeEntry(entry).catch(() => undefined);
+      await removeQuietly(root, entry);
     },
   };
+}
+
+/** The worker that owns the file while it is written; each call resolves once the worker did it. */
+class WorkerWriter {
+  readonly #worker = new Worker(new URL('./download-worker.ts', import.meta.url), { type: 'module' });
+  readonly #pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  #next = 1;
+
+  private constructor() {
+    this.#worker.onmessage = ({ data: reply }: MessageEvent<WorkerReply>) => {
+      const pending = this.#pending.get(reply.id);
+      this.#pending.delete(reply.id);
+      if (reply.ok) pending?.resolve();
+      else pending?.reject(new Error(reply.message));
+    };
+  }
+
+  static async open(name: string): Promise<WorkerWriter> {
+    const writer = new WorkerWriter();
+    try {
+      await writer.#call({ type: 'open', name });
+      return writer;
+    } catch (error) {
+      writer.#worker.terminate();
+      throw error;
+    }
+  }
+
+  /** Hands the bytes over (transferred, not copied): the caller must not use them afterwards. */
+  write(position: number, bytes: Uint8Array<ArrayBuffer>): Promise<void> {
+    const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
+    return this.#call({ type: 'write', position, buffer }, [buffer]);
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#call({ type: 'close' });
+    } finally {
+      this.#worker.terminate();
+    }
+  }
+
+  #call(request: DistributiveOmit<WorkerRequest, 'id'>, transfer: Transferable[] = []): Promise<void> {
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ ...request, id }, transfer);
+    });
+  }
+}
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+
+/** Best effort: the entry may already be gone, and a leftover is cleaned at the next start. */
+async function removeQuietly(root: FileSystemDirectoryHandle, entry: string): Promise<void> {
+  await root.removeEntry(entry).catch((error: unknown) => console.debug('could not remove', entry, error));
 }
 
 /** Removes downloads left half-written by a closed or reloaded page. */
 export async function removeStaleDownloads(): Promise<void> {
   const root = await navigator.storage.getDirectory();
   for await (const name of (root as unknown as { keys(): AsyncIterable<string> }).keys()) {
-    if (name.startsWith(PREFIX)) await root.removeEntry(name).catch(() => undefined);
+    if (name.startsWith(PREFIX)) await removeQuietly(root, name);
   }
 }

@@ -1,0 +1,7 @@
+/** Messages between the page and its download-writing worker. */
+export type WorkerRequest =
+  | { id: number; type: 'open'; name: string }
+  | { id: number; type: 'write'; position: number; buffer: ArrayBuffer }
+  | { id: number; type: 'close' };
+
+export type WorkerReply = { id: number; ok: true } | { id: number; ok: false; message: string };
