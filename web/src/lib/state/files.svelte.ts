@@ -18,6 +18,7 @@ import type { TrackerClient } from '../net/tracker-client.ts';
 import { fileKeyStore } from '../storage/browser-db.ts';
 import { openDownloadFile, removeStaleDownloads } from '../storage/downloads.ts';
 import { joinParts, receiveChunks, sendChunks, type ChunkSource } from '../transfer/chunk-stream.ts';
+import { FileChunkReader } from '../transfer/file-reader.ts';
 import { describeError, type Notices } from './notices.svelte.ts';
 import type { Session } from './session.svelte.ts';
 
@@ -202,17 +203,11 @@ export class Files {
     const link = this.#link(tracker, offer, true);
     const count = chunkCount(upload.file.size, upload.chunkSize);
     const root = new RootHash(count);
+    const reader = new FileChunkReader(upload.file, upload.chunkSize, 0);
     const source: ChunkSource = {
       count,
       read: async (index) => {
-        const { start, end } = chunkRange(index, upload.file.size, upload.chunkSize);
-        let plain: Uint8Array<ArrayBuffer>;
-        try {
-          plain = new Uint8Array(await upload.file.slice(start, end).arrayBuffer());
-        } catch (error) {
-          throw new TransferFailure('STORAGE', `The file could not be read (was it changed or moved?): ${error instanceof Error ? error.message : String(error)}`);
-        }
-        const bytes = await sealChunk(upload.key, upload.fileId, index, count, plain);
+        const bytes = await sealChunk(upload.key, upload.fileId, index, count, await reader.read(index));
         const digest = await sha256(bytes);
         root.set(index, digest);
         return { bytes, sha256: toHex(digest) };
@@ -243,6 +238,7 @@ export class Files {
         .request('transfer:fail', { transferId: offer.transferId, code: failure.code, message: failure.message.slice(0, 500) })
         .catch((refusal: unknown) => this.#notices.debug('transfer:fail', refusal));
     } finally {
+      reader.cancel();
       this.#links.delete(link);
     }
   }
