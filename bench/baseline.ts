@@ -70,7 +70,6 @@ export async function measureBaseline(browser: Browser, url: string, bytes: numb
       },
       { answer, bytes, frame: FRAME_BYTES, policy: `return (${sendWatermarks.toString()})(bytesSent)` },
     );
-    (globalThis as { __onBaselineDone?: () => void }).__onBaselineDone?.();
     const end = await receiver.evaluate(async () => ({ at: await (window as unknown as { done: Promise<number> }).done, origin: performance.timeOrigin }));
     const seconds = (end.origin + end.at - (elapsed.origin + elapsed.start)) / 1000;
     return bytes / 1e6 / seconds;
