@@ -79,6 +79,7 @@ const Environment = z.object({
   ACCEPT_TIMEOUT: duration(100).default(15_000),
   TRANSFER_IDLE_TIMEOUT: duration(100).default(30_000),
   SWEEP_INTERVAL: duration(10).default(5_000),
+  UPLOAD_RESUME_GRACE: duration(1000).default(24 * 3_600_000),
   MAX_HOST_TRANSFERS: integer(1, 64).default(4),
   MAX_MESSAGE_BYTES: bytes(16 * 1024, 16 * MiB).default(64 * 1024),
   TRUST_THRESHOLDS: fourSteps(parseByteSize, 'sizes, largest first (e.g. 4GiB,1GiB,256MiB,64MiB)').default(steps(DEFAULT_THRESHOLDS.trust)),
@@ -101,6 +102,7 @@ export interface Config {
   acceptTimeoutMs: number;
   transferIdleTimeoutMs: number;
   sweepIntervalMs: number;
+  uploadResumeGraceMs: number;
   maxHostTransfers: number;
   maxMessageBytes: number;
   thresholds: ReliabilityThresholds;
@@ -147,6 +149,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     acceptTimeoutMs: e.ACCEPT_TIMEOUT,
     transferIdleTimeoutMs: e.TRANSFER_IDLE_TIMEOUT,
     sweepIntervalMs: e.SWEEP_INTERVAL,
+    uploadResumeGraceMs: e.UPLOAD_RESUME_GRACE,
     maxHostTransfers: e.MAX_HOST_TRANSFERS,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     thresholds,

@@ -2,7 +2,7 @@
  * Files as their owners see them: place, seal, list, locate, delete. Only a file's owner
  * may do any of these; where a file lives is never told to anyone but its hosts.
  */
-import { sql } from 'kysely';
+import type { Transaction } from 'kysely';
 import { chunkCount, storedSize } from '../shared/chunking.ts';
 import { randomId } from '../shared/encoding.ts';
 import { PeercloudError } from '../shared/errors.ts';
@@ -10,11 +10,11 @@ import type { FileSummary } from '../shared/protocol.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Db } from './db/database.ts';
-import type { FileRow } from './db/schema.ts';
+import type { Database, FileRow } from './db/schema.ts';
 import type { Logger } from './logger.ts';
 import type { PeerService } from './peers.ts';
 import type { Sessions } from './sessions.ts';
-import { runEffects, type TransferService } from './transfers.ts';
+import { runEffects, type Effect, type TransferService } from './transfers.ts';
 
 /** An owner lists at most this many files in one answer. */
 export const MAX_LISTED_FILES = 10_000;
@@ -66,6 +66,7 @@ export class FileService {
         replicas_wanted: this.#config.replicas,
         created_at: now,
         state: 'uploading',
+        interrupted_at: null,
       };
       await trx.insertInto('files').values(file).execute();
       const result = await this.#transfers.placeIn(trx, file, file.replicas_wanted);
@@ -88,6 +89,49 @@ export class FileService {
     }
     await this.#transfers.sealed(fileId, sha256);
     return this.summary(fileId);
+  }
+
+  /** Continues an interrupted upload on the hosts holding part of it, and new ones for the rest. */
+  async resume(ownerId: string, fileId: string): Promise<{ file: FileSummary; transferIds: string[] }> {
+    const file = await this.#owned(ownerId, fileId);
+    if (file.state !== 'interrupted') throw new PeercloudError('CONFLICT', 'This upload is not interrupted: there is nothing to resume.');
+    const resumed = await this.#db
+      .transaction()
+      .execute(async (trx) => {
+        const updated = await trx.updateTable('files').set({ state: 'uploading', interrupted_at: null }).where('id', '=', fileId).where('state', '=', 'interrupted').executeTakeFirst();
+        if (Number(updated.numUpdatedRows) === 0) throw new PeercloudError('CONFLICT', 'This upload is being resumed already.');
+        const result = await this.#transfers.resumeIn(trx, { ...file, state: 'uploading', interrupted_at: null });
+        if (result.transfers.length === 0) throw new NoHost();
+        return result;
+      })
+      .catch(async (error: unknown) => {
+        if (error instanceof NoHost) throw new PeercloudError('NO_HOST', await this.#transfers.noHostMessage(ownerId, file.stored_bytes));
+        throw error;
+      });
+    this.#log.info({ event: 'resume', fileId, ownerId, transfers: resumed.transfers.length }, 'upload resumed');
+    await runEffects(resumed.effects);
+    return { file: await this.summary(fileId), transferIds: resumed.transfers.map((t) => t.id) };
+  }
+
+  /**
+   * The sweep: an interrupted upload whose owner didn't come back within UPLOAD_RESUME_GRACE
+   * has failed; its partial replicas are released and their hosts told to drop them.
+   */
+  async expireInterrupted(): Promise<void> {
+    const stale = await this.#db
+      .selectFrom('files')
+      .select('id')
+      .where('state', '=', 'interrupted')
+      .where('interrupted_at', '<=', this.#clock.now() - this.#config.uploadResumeGraceMs)
+      .execute();
+    for (const { id } of stale) {
+      const effects = await this.#db.transaction().execute(async (trx) => {
+        await trx.updateTable('files').set({ state: 'failed', interrupted_at: null }).where('id', '=', id).where('state', '=', 'interrupted').execute();
+        return this.#releasePartials(trx, id);
+      });
+      await runEffects(effects);
+      await this.#notify(id);
+    }
   }
 
   async list(ownerId: string): Promise<FileSummary[]> {
@@ -151,18 +195,39 @@ export class FileService {
    * it is stored if at least one host verified its bytes. Then its owner hears of it.
    */
   async #changed(fileId: string): Promise<void> {
-    await this.#db
-      .updateTable('files')
-      .set({
-        state: sql`case when exists (select 1 from replicas where replicas.file_id = files.id and replicas.state = 'stored') then 'stored' else 'failed' end`,
-      })
-      .where('id', '=', fileId)
-      .where('state', '=', 'uploading')
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('transfers').select('id').where('transfers.file_id', '=', fileId).where('transfers.kind', '=', 'store').where('transfers.state', 'in', ['offered', 'open']))),
-      )
-      .execute();
+    const effects = await this.#db.transaction().execute(async (trx) => {
+      const file = await trx.selectFrom('files').select(['owner_id', 'state']).where('id', '=', fileId).executeTakeFirst();
+      if (file?.state !== 'uploading') return [];
+      const counts = await trx
+        .selectFrom('files')
+        .select((eb) => [
+          eb.selectFrom('transfers').select(eb.fn.countAll<number>().as('n')).where('transfers.file_id', '=', fileId).where('transfers.kind', '=', 'store').where('transfers.state', 'in', ['offered', 'open']).as('pending'),
+          eb.selectFrom('replicas').select(eb.fn.countAll<number>().as('n')).where('replicas.file_id', '=', fileId).where('replicas.state', '=', 'stored').as('stored'),
+        ])
+        .where('id', '=', fileId)
+        .executeTakeFirstOrThrow();
+      if (Number(counts.pending) > 0) return [];
+      // With a verified replica the upload is done and partial ones are of no more use. Without
+      // one, partial replicas kept for an owner who left wait for it to resume; with none, it failed.
+      const partials = await trx.selectFrom('replicas').select('host_id').where('file_id', '=', fileId).where('state', '=', 'reserved').execute();
+      if (Number(counts.stored) > 0 || partials.length === 0) {
+        await trx.updateTable('files').set({ state: Number(counts.stored) > 0 ? 'stored' : 'failed' }).where('id', '=', fileId).execute();
+        return this.#releasePartials(trx, fileId);
+      }
+      await trx.updateTable('files').set({ state: 'interrupted', interrupted_at: this.#clock.now() }).where('id', '=', fileId).execute();
+      this.#log.info({ event: 'interrupted', fileId, partials: partials.length }, 'upload interrupted: its owner left');
+      return [];
+    });
+    await runEffects(effects);
     await this.#notify(fileId);
+  }
+
+  /** Releases every replica of the file that is still only reserved (no transfer is filling it). */
+  async #releasePartials(trx: Transaction<Database>, fileId: string): Promise<Effect[]> {
+    const partials = await trx.selectFrom('replicas').select(['host_id', 'bytes']).where('file_id', '=', fileId).where('state', '=', 'reserved').execute();
+    const effects: Effect[] = [];
+    for (const partial of partials) effects.push(await this.#transfers.releaseIn(trx, fileId, partial.host_id, partial.bytes));
+    return effects;
   }
 
   async #notify(fileId: string): Promise<void> {

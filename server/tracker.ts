@@ -61,6 +61,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
     'peer:report': async (peerId, { capacity, used }) => ({ peer: await peers.reported(peerId, capacity, used), config: clientConfig }),
     'host:inventory': async (peerId, { fileIds }) => ({ drop: await files.inventory(peerId, fileIds) }),
     'file:place': (peerId, request) => files.place(peerId, request),
+    'file:resume': (peerId, { fileId }) => files.resume(peerId, fileId),
     'file:seal': async (peerId, { fileId, sha256 }) => ({ file: await files.seal(peerId, fileId, sha256) }),
     'file:list': async (peerId) => ({ files: await files.list(peerId) }),
     'file:locate': async (peerId, { fileId }) => ({ transferId: await files.locate(peerId, fileId) }),
@@ -142,6 +143,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   let sweeping: Promise<void> | undefined;
   const sweep = async () => {
     await transfers.expire();
+    await files.expireInterrupted();
     await peers.refreshAll();
   };
   const scheduledSweep = () => {

@@ -28,9 +28,12 @@ import type { PeerService } from './peers.ts';
 import type { Sessions } from './sessions.ts';
 
 type Trx = Transaction<Database>;
-type Effect = () => void | Promise<void>;
+export type Effect = () => void | Promise<void>;
 
 const ACTIVE = ['offered', 'open'] as const;
+
+/** Failures that say nothing against the host: its partial replica may be resumed. */
+const RESUMABLE = new Set<TransferErrorCode>(['PEER_GONE', 'CONNECTION', 'TIMEOUT', 'CANCELLED']);
 
 export type TransferOutcome = { ok: true } | { ok: false; code: TransferErrorCode; message: string };
 
@@ -135,7 +138,7 @@ export class TransferService {
       if (missing <= 0) return [];
       return (await this.placeIn(trx, file, missing)).effects;
     });
-    await run(effects);
+    await runEffects(effects);
   }
 
   // ─── Download ───────────────────────────────────────────────────────────────
@@ -312,8 +315,9 @@ export class TransferService {
    * failed store asks another host while the owner is still online. False when the
    * transfer had already ended.
    */
-  async end(transferId: string, outcome: TransferOutcome): Promise<boolean> {
+  async end(transferId: string, outcome: TransferOutcome, options: { ownerLeft?: string } = {}): Promise<boolean> {
     const now = this.#clock.now();
+    const drops: Effect[] = [];
     const result = await this.#db.transaction().execute(async (trx) => {
       const transfer = await trx.selectFrom('transfers').selectAll().where('id', '=', transferId).where('state', 'in', ACTIVE).executeTakeFirst();
       if (!transfer) return undefined;
@@ -330,6 +334,9 @@ export class TransferService {
           .where('host_id', '=', transfer.receiver_id)
           .where('state', '=', 'reserved')
           .executeTakeFirst();
+        // The owner left mid-upload: the host keeps what it has, so that the owner can resume there.
+        const ownerLeft = options.ownerLeft === transfer.sender_id || !this.#sessions.isOnline(transfer.sender_id);
+        const resumable = !outcome.ok && transfer.kind === 'store' && ownerLeft && RESUMABLE.has(outcome.code);
         if (replica && outcome.ok) {
           await trx.updateTable('replicas').set({ state: 'stored', stored_at: now }).where('file_id', '=', replica.file_id).where('host_id', '=', replica.host_id).execute();
           await trx
@@ -337,14 +344,14 @@ export class TransferService {
             .set((eb) => ({ bytes_reserved: eb('bytes_reserved', '-', replica.bytes), bytes_used: eb('bytes_used', '+', replica.bytes) }))
             .where('id', '=', replica.host_id)
             .execute();
-        } else if (replica) {
-          await trx.deleteFrom('replicas').where('file_id', '=', replica.file_id).where('host_id', '=', replica.host_id).execute();
-          await trx.updateTable('peers').set((eb) => ({ bytes_reserved: eb('bytes_reserved', '-', replica.bytes) })).where('id', '=', replica.host_id).execute();
+        } else if (replica && !resumable) {
+          drops.push(await this.releaseIn(trx, replica.file_id, replica.host_id, replica.bytes));
         }
       }
       return transfer;
     });
     if (!result) return false;
+    await runEffects(drops);
 
     const ended = { transferId, fileId: result.file_id, kind: result.kind, ok: outcome.ok, ...(outcome.ok ? { message: 'done' } : { code: outcome.code, message: outcome.message }) };
     this.#sessions.emit(result.sender_id, 'transfer:ended', ended);
@@ -354,14 +361,17 @@ export class TransferService {
 
     if (isStorage(result.kind)) {
       await this.#peers.refresh(result.receiver_id);
-      const ownerStillHere = result.kind === 'store' && this.#sessions.isOnline(result.sender_id);
+      const ownerStillHere = result.kind === 'store' && this.#sessions.isOnline(result.sender_id) && options.ownerLeft !== result.sender_id;
       if (!outcome.ok && ownerStillHere && outcome.code !== 'CANCELLED') await this.replace(result.file_id);
       await this.#events.fileChanged(result.file_id);
     }
     return true;
   }
 
-  /** A peer went offline: every transfer it was part of ends, and stores move to other hosts. */
+  /**
+   * A peer's session ended (it went offline, or another tab of it took over): every transfer
+   * it was part of ends. Stores it hosted move to other hosts; uploads it owned wait for it.
+   */
   async peerGone(peerId: string): Promise<void> {
     const transfers = await this.#db
       .selectFrom('transfers')
@@ -369,7 +379,7 @@ export class TransferService {
       .where('state', 'in', ACTIVE)
       .where((eb) => eb.or([eb('sender_id', '=', peerId), eb('receiver_id', '=', peerId)]))
       .execute();
-    for (const { id } of transfers) await this.end(id, { ok: false, code: 'PEER_GONE', message: 'The other peer went offline.' });
+    for (const { id } of transfers) await this.end(id, { ok: false, code: 'PEER_GONE', message: 'The other peer went offline.' }, { ownerLeft: peerId });
   }
 
   /** Ends every active transfer of a file (it is being deleted). */
@@ -405,6 +415,50 @@ export class TransferService {
     const active = await this.#db.selectFrom('transfers').select('id').where('state', 'in', ACTIVE).execute();
     for (const { id } of active) await this.end(id, { ok: false, code: 'CANCELLED', message: 'The tracker restarted.' });
     return active.length;
+  }
+
+  /**
+   * Releases a reserved replica in the caller's transaction: the row goes, the host's
+   * reservation shrinks, and once committed the host is told to drop what it received.
+   */
+  async releaseIn(trx: Trx, fileId: string, hostId: string, bytes: number): Promise<Effect> {
+    await trx.deleteFrom('replicas').where('file_id', '=', fileId).where('host_id', '=', hostId).where('state', '=', 'reserved').execute();
+    await trx.updateTable('peers').set((eb) => ({ bytes_reserved: eb('bytes_reserved', '-', bytes) })).where('id', '=', hostId).execute();
+    return () => {
+      this.#sessions.emit(hostId, 'replica:drop', { fileIds: [fileId] });
+    };
+  }
+
+  /**
+   * Resumes an interrupted upload: each host holding part of it is asked to continue, the
+   * replicas whose host is offline are released, and missing replicas are placed anew.
+   */
+  async resumeIn(trx: Trx, file: FileRow): Promise<{ transfers: TransferRow[]; effects: Effect[] }> {
+    const partials = await trx
+      .selectFrom('replicas')
+      .innerJoin('peers', 'peers.id', 'replicas.host_id')
+      .select(['replicas.host_id', 'replicas.bytes', 'peers.online'])
+      .where('replicas.file_id', '=', file.id)
+      .where('replicas.state', '=', 'reserved')
+      .execute();
+    const transfers: TransferRow[] = [];
+    const effects: Effect[] = [];
+    for (const partial of partials) {
+      if (partial.online !== 1 || !this.#sessions.isOnline(partial.host_id)) {
+        effects.push(await this.releaseIn(trx, file.id, partial.host_id, partial.bytes));
+        continue;
+      }
+      const transfer = await this.#insert(trx, { kind: 'store', file, sender: file.owner_id, receiver: partial.host_id, responder: partial.host_id });
+      transfers.push(transfer);
+      effects.push(() => this.#offer(transfer, file));
+    }
+    const missing = file.replicas_wanted - transfers.length;
+    if (missing > 0) {
+      const placed = await this.placeIn(trx, file, missing);
+      transfers.push(...placed.transfers);
+      effects.push(...placed.effects);
+    }
+    return { transfers, effects };
   }
 
   // ─── Helpers ────────────────────────────────────────────────────────────────
@@ -475,8 +529,6 @@ export function toOffer(transfer: TransferRow, file: FileRow, forPeer: string): 
   };
 }
 
-async function run(effects: Effect[]): Promise<void> {
+export async function runEffects(effects: Effect[]): Promise<void> {
   for (const effect of effects) await effect();
 }
-
-export { run as runEffects };

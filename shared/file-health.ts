@@ -1,10 +1,11 @@
 /** How a file's replica counts read to its owner. One wording for the page, the tests and the docs. */
 import type { FileSummary } from './protocol.ts';
 
-export type FileHealth = 'uploading' | 'failed' | 'healthy' | 'under-replicated' | 'unavailable';
+export type FileHealth = 'uploading' | 'interrupted' | 'failed' | 'healthy' | 'under-replicated' | 'unavailable';
 
 export function fileHealth(file: Pick<FileSummary, 'state' | 'replicas'>): FileHealth {
   if (file.state === 'uploading') return 'uploading';
+  if (file.state === 'interrupted') return 'interrupted';
   if (file.state === 'failed') return 'failed';
   const { wanted, stored, online } = file.replicas;
   if (stored > 0 && online === 0) return 'unavailable';
@@ -17,6 +18,8 @@ export function describeFileHealth(file: Pick<FileSummary, 'state' | 'replicas'>
   switch (fileHealth(file)) {
     case 'uploading':
       return stored > 0 ? `Uploading: stored on ${stored} of ${wanted}` : 'Uploading';
+    case 'interrupted':
+      return 'Upload interrupted: choose the file again to resume';
     case 'failed':
       return 'Upload failed';
     case 'unavailable':

@@ -82,7 +82,7 @@ export const PeerStatus = z.object({
 });
 export type PeerStatus = z.infer<typeof PeerStatus>;
 
-export const FileState = z.enum(['uploading', 'stored', 'failed']);
+export const FileState = z.enum(['uploading', 'interrupted', 'stored', 'failed']);
 export type FileState = z.infer<typeof FileState>;
 
 /** An owner's view of one of its files. Where it lives stays hidden: only counts. */
@@ -194,6 +194,8 @@ export const clientRequests = {
   /** The owner states the root hash of the sealed chunks it sent, once it has sent them all. */
   'file:seal': z.strictObject({ fileId: ObjectId, sha256: Sha256Hex }),
   'file:list': Empty,
+  /** The owner resumes an interrupted upload: its partial replicas continue where they stopped. */
+  'file:resume': FileRef,
   /** The owner asks for its file back: the tracker opens a fetch transfer from an online host. */
   'file:locate': FileRef,
   'file:delete': FileRef,
@@ -217,6 +219,7 @@ export const clientResponses = {
   'host:inventory': z.object({ drop: z.array(ObjectId) }),
   'file:place': z.object({ file: FileSummary, transferIds: z.array(ObjectId) }),
   'file:seal': z.object({ file: FileSummary }),
+  'file:resume': z.object({ file: FileSummary, transferIds: z.array(ObjectId) }),
   'file:list': z.object({ files: z.array(FileSummary) }),
   'file:locate': z.object({ transferId: ObjectId }),
   'file:delete': Nothing,

@@ -38,7 +38,8 @@ export interface PeerEventsTable {
   detail: string | null;
 }
 
-export type FileStateColumn = 'uploading' | 'stored' | 'failed';
+/** 'interrupted': the owner left mid-upload with no complete replica; partial ones wait for it to resume. */
+export type FileStateColumn = 'uploading' | 'interrupted' | 'stored' | 'failed';
 
 export interface FilesTable {
   id: string;
@@ -55,6 +56,7 @@ export interface FilesTable {
   replicas_wanted: number;
   created_at: number;
   state: FileStateColumn;
+  interrupted_at: number | null;
 }
 
 export type ReplicaState = 'reserved' | 'stored';

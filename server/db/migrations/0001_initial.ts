@@ -42,7 +42,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('stored_bytes', 'integer', (c) => c.notNull().check(sql`stored_bytes >= 0`))
     .addColumn('replicas_wanted', 'integer', (c) => c.notNull().check(sql`replicas_wanted > 0`))
     .addColumn('created_at', 'integer', (c) => c.notNull())
-    .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('uploading', 'stored', 'failed')`))
+    .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('uploading', 'interrupted', 'stored', 'failed')`))
+    // When an upload's owner left before any host had all of it: its partial replicas wait for a resume until then + UPLOAD_RESUME_GRACE.
+    .addColumn('interrupted_at', 'integer')
     .execute();
   await db.schema.createIndex('files_by_owner').on('files').columns(['owner_id', 'created_at']).execute();
 

@@ -12,8 +12,9 @@ export class IntegrityError extends Error {
   override name = 'IntegrityError';
 }
 
+/** A fresh key for one file. Extractable only so that the vault can wrap it; then it is dropped. */
 export function generateFileKey(): Promise<CryptoKey> {
-  return crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+  return crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']);
 }
 
 function nonce(index: number): Uint8Array<ArrayBuffer> {

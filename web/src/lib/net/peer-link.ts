@@ -9,11 +9,18 @@ import type { IceServer, TransferErrorCode } from '../../../../shared/protocol.t
 import { FRAME_BYTES, sendWatermarks, WireMessage } from '../../../../shared/wire.ts';
 import type { TrackerClient } from './tracker-client.ts';
 
+/**
+ * Where a failure was noticed: here ('self'), by the other peer or its connection going away
+ * ('peer'), or by the tracker, which then has already ended the transfer ('tracker').
+ */
+export type FailureSource = 'self' | 'peer' | 'tracker';
+
 export class TransferFailure extends Error {
   override name = 'TransferFailure';
   constructor(
     readonly code: TransferErrorCode,
     message: string,
+    readonly source: FailureSource = 'self',
   ) {
     super(message);
   }
@@ -85,12 +92,12 @@ export class PeerLink {
       }),
       tracker.on('transfer:ended', (ended) => {
         if (ended.transferId !== transferId || this.#closed) return;
-        if (!ended.ok) this.fail(ended.code ?? 'INTERNAL', ended.message, false);
+        if (!ended.ok) this.#end(new TransferFailure(ended.code ?? 'INTERNAL', ended.message, 'tracker'));
       }),
     );
     this.#peer.on('data', (data: unknown) => this.#receive(data));
-    this.#peer.on('error', (error: Error & { code?: string }) => this.fail('CONNECTION', `The connection failed: ${error.code ?? error.message}`, false));
-    this.#peer.on('close', () => this.fail('PEER_GONE', 'The other peer closed the connection.', false));
+    this.#peer.on('error', (error: Error & { code?: string }) => this.#end(new TransferFailure('CONNECTION', `The connection failed: ${error.code ?? error.message}`, 'peer')));
+    this.#peer.on('close', () => this.#end(new TransferFailure('PEER_GONE', 'The other peer closed the connection.', 'peer')));
   }
 
   #onEnd: (failure: TransferFailure) => void = () => {};
@@ -146,25 +153,27 @@ export class PeerLink {
       else channel.send(data);
       this.#bytesSent += typeof data === 'string' ? data.length : data.byteLength;
     } catch (error) {
-      this.fail('CONNECTION', `Sending failed: ${error instanceof Error ? error.message : String(error)}`, false);
+      this.#end(new TransferFailure('CONNECTION', `Sending failed: ${error instanceof Error ? error.message : String(error)}`, 'peer'));
       throw this.#failure!;
     }
   }
 
-  /**
-   * Ends the link with a failure, once. `tell` sends the reason to the other peer first
-   * (not when the failure came from it or from the tracker).
-   */
-  fail(code: TransferErrorCode, message: string, tell = true): void {
+  /** Ends the link with a failure noticed here, once, telling the other peer why. */
+  fail(code: TransferErrorCode, message: string): void {
     if (this.#closed) return;
-    this.#failure = new TransferFailure(code, message);
-    if (tell && this.#peer.connected) {
+    if (this.#peer.connected) {
       try {
         this.#peer.send(JSON.stringify({ t: 'error', code, message: message.slice(0, 500) } satisfies WireMessage));
       } catch {
         // The channel is already closing: the other side will see the close instead.
       }
     }
+    this.#end(new TransferFailure(code, message, 'self'));
+  }
+
+  #end(failure: TransferFailure): void {
+    if (this.#closed) return;
+    this.#failure = failure;
     this.#shutdown();
   }
 
@@ -197,7 +206,7 @@ export class PeerLink {
       }
       const message = WireMessage.safeParse(parsed);
       if (!message.success) return this.fail('INTERNAL', 'The other peer sent an invalid message.');
-      if (message.data.t === 'error') return this.fail(message.data.code, `The other peer stopped: ${message.data.message}`, false);
+      if (message.data.t === 'error') return this.#end(new TransferFailure(message.data.code, `The other peer stopped: ${message.data.message}`, 'peer'));
       item = { kind: 'control', message: message.data };
     } else if (data instanceof ArrayBuffer) {
       item = { kind: 'bytes', bytes: new Uint8Array(data) };

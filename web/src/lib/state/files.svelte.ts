@@ -1,21 +1,24 @@
 /**
- * The owner's files: the live list, uploads and downloads with their progress, deletion.
+ * The owner's files: the live list, uploads and downloads with their progress, deletion, and
+ * resuming what a reload or a lost host interrupted.
  *
- * An upload seals each chunk with the file's own key and streams it to every host the
- * tracker placed it on (the owner never learns which peers they are); the file is stored
- * once a host verified it. A download fetches sealed chunks from one online host, opens
- * them with the key kept here, writes them to disk as they come and, if its host goes
- * away, continues from the next missing chunk on another replica.
+ * An upload seals each chunk with the file's own key and streams it to every host the tracker
+ * placed it on (the owner never learns which peers they are), starting wherever the host says
+ * it is (0, or further on a resumed upload); the file is stored once a host verified it. A
+ * download fetches sealed chunks from one online host, opens them with the key kept here,
+ * writes them to disk as they come and, if its host goes away, continues from the first missing
+ * chunk on another replica; after a reload it continues from there too.
  */
 import { chunkCount, chunkRange, sealedChunkSize } from '../../../../shared/chunking.ts';
+import { toHex } from '../../../../shared/encoding.ts';
 import { PeercloudError } from '../../../../shared/errors.ts';
 import type { FileSummary, TransferEnded, TransferOffer } from '../../../../shared/protocol.ts';
 import { MiB } from '../../../../shared/units.ts';
-import { generateFileKey, openChunk, RootHash, sealChunk, sha256, IntegrityError } from '../crypto/chunk-cipher.ts';
-import { toHex } from '../../../../shared/encoding.ts';
+import { generateFileKey, IntegrityError, openChunk, RootHash, sealChunk, sha256 } from '../crypto/chunk-cipher.ts';
+import { Vault } from '../crypto/vault.ts';
 import { PeerLink, TransferFailure } from '../net/peer-link.ts';
 import type { TrackerClient } from '../net/tracker-client.ts';
-import { fileKeyStore } from '../storage/browser-db.ts';
+import { downloadStore, fileKeyStore, uploadStore, type DownloadProgress } from '../storage/browser-db.ts';
 import { openDownloadFile, removeStaleDownloads } from '../storage/downloads.ts';
 import { joinParts, receiveChunks, sendChunks, type ChunkSource } from '../transfer/chunk-stream.ts';
 import { FileChunkReader } from '../transfer/file-reader.ts';
@@ -37,7 +40,8 @@ export interface DownloadJob {
   fileId: string;
   name: string;
   progress: number;
-  state: 'locating' | 'downloading' | 'done' | 'failed';
+  /** 'interrupted': a reload stopped it; part of it is on disk and it can resume. */
+  state: 'locating' | 'downloading' | 'done' | 'failed' | 'interrupted';
   error?: string;
 }
 
@@ -46,6 +50,8 @@ const PARALLEL_UPLOADS = 2;
 /** Downloads try this many hosts (or the same one again) before giving up. */
 const DOWNLOAD_ATTEMPTS = 6;
 const DOWNLOAD_BATCH_BYTES = 2 * MiB;
+/** A `transfer:ready` for an upload whose answer hasn't arrived is kept this long at most. */
+const EARLY_READY_MS = 60_000;
 
 interface Upload {
   job: UploadJob;
@@ -71,12 +77,12 @@ export class Files {
   readonly #session: Session;
   readonly #notices: Notices;
   #tracker: TrackerClient | undefined;
+  #vault: Promise<Vault> | undefined;
   #nextKey = 1;
-  readonly #queue: { job: UploadJob; file: File }[] = [];
+  readonly #queue: { job: UploadJob; start: () => Promise<void> }[] = [];
   #running = 0;
   readonly #uploads = new Map<string, Upload>();
-  /** `transfer:ready` for a file whose place answer hasn't arrived yet. */
-  readonly #early: TransferOffer[] = [];
+  readonly #early: { offer: TransferOffer; at: number }[] = [];
   readonly #waiters = new Map<string, Waiter>();
   readonly #links = new Set<PeerLink>();
 
@@ -90,8 +96,13 @@ export class Files {
     });
   }
 
+  /** Downloads a reload interrupted are offered for resuming; any other leftover goes. */
   async load(): Promise<void> {
-    await removeStaleDownloads();
+    const interrupted = await downloadStore.all();
+    await removeStaleDownloads(new Set(interrupted.map((progress) => progress.fileId)));
+    for (const progress of interrupted) {
+      this.downloads[progress.fileId] = { fileId: progress.fileId, name: progress.name, progress: progress.next / progress.count, state: 'interrupted' };
+    }
   }
 
   #start(tracker: TrackerClient): void {
@@ -100,9 +111,7 @@ export class Files {
       this.refresh().catch((error: unknown) => this.#notices.error('Could not list your files', error));
     });
     tracker.on('file:updated', (file) => this.#upsert(file));
-    tracker.on('file:removed', ({ fileId }) => {
-      this.items = this.items.filter((item) => item.id !== fileId);
-    });
+    tracker.on('file:removed', ({ fileId }) => this.#forget(fileId));
     tracker.on('transfer:ready', (offer) => this.#ready(tracker, offer));
     tracker.on('transfer:ended', (ended) => this.#ended(ended));
   }
@@ -111,16 +120,37 @@ export class Files {
     const { files } = await this.#requireTracker().request('file:list', {});
     this.items = files;
     this.loaded = true;
+    // Upload intents of files that are no longer uploading (or no longer exist) are done with.
+    for (const intent of await uploadStore.all()) {
+      const file = files.find((item) => item.id === intent.fileId);
+      if (!file || file.state === 'stored' || file.state === 'failed') await uploadStore.remove(intent.fileId);
+    }
   }
 
   /** Queues files for upload; each gets its own job and progress bar. */
   upload(files: Iterable<File>): void {
     for (const file of files) {
-      const job: UploadJob = { key: this.#nextKey++, name: file.name, size: file.size, progress: 0, state: 'queued' };
-      this.uploads = [...this.uploads, job];
-      this.#queue.push({ job: this.uploads.at(-1)!, file });
+      const job = this.#newJob(file);
+      this.#enqueue(job, () => this.#upload(job, file));
     }
-    this.#pump();
+  }
+
+  /**
+   * Resumes an interrupted upload with the file the person picked again. It must be the same
+   * file: same size (and, when this browser remembers it, same name and modification time);
+   * the root hash check catches any other difference.
+   */
+  async resume(fileId: string, file: File): Promise<void> {
+    const summary = this.items.find((item) => item.id === fileId);
+    if (!summary) return;
+    const intent = (await uploadStore.all()).find((candidate) => candidate.fileId === fileId);
+    const same = file.size === summary.size && (!intent || (intent.name === file.name && intent.lastModified === file.lastModified));
+    if (!same) {
+      this.#notices.error(`Could not resume ${summary.name}`, new Error('that is not the same file (its size or date differs)'));
+      return;
+    }
+    const job = this.#newJob(file);
+    this.#enqueue(job, () => this.#resume(job, file, summary));
   }
 
   dismissUpload(key: number): void {
@@ -130,8 +160,7 @@ export class Files {
   async remove(fileId: string): Promise<void> {
     try {
       await this.#requireTracker().request('file:delete', { fileId });
-      this.items = this.items.filter((item) => item.id !== fileId);
-      await fileKeyStore.remove(fileId);
+      await this.#forget(fileId);
     } catch (error) {
       this.#notices.error('Could not delete the file', error);
     }
@@ -139,85 +168,123 @@ export class Files {
 
   async download(fileId: string): Promise<void> {
     const summary = this.items.find((item) => item.id === fileId);
-    if (!summary || this.downloads[fileId]?.state === 'downloading' || this.downloads[fileId]?.state === 'locating') return;
+    const current = this.downloads[fileId];
+    if (!summary || current?.state === 'downloading' || current?.state === 'locating') return;
+    const resumeAt = current?.state === 'interrupted' ? ((await downloadStore.all()).find((p) => p.fileId === fileId)?.next ?? 0) : 0;
     // User Timing marks: the benchmark reads them, and so can anyone in the browser's profiler.
     performance.mark('peercloud:download-start', { detail: fileId });
-    this.downloads[fileId] = { fileId, name: summary.name, progress: 0, state: 'locating' };
+    this.downloads[fileId] = { fileId, name: summary.name, progress: current?.progress ?? 0, state: 'locating' };
     const job = this.downloads[fileId]!;
     try {
-      const key = await fileKeyStore.get(fileId);
-      if (!key) throw new PeercloudError('NOT_FOUND', 'This browser does not have the key for this file.');
-      await this.#fetch(fileId, summary, key, job);
+      const wrapped = await fileKeyStore.get(fileId);
+      if (!wrapped) throw new PeercloudError('NOT_FOUND', 'This browser does not have the key for this file. Import the recovery kit of the browser that uploaded it.');
+      const key = await (await this.#openVault()).unwrapFileKey(wrapped);
+      await this.#fetch(summary, key, job, resumeAt);
       job.state = 'done';
       job.progress = 1;
     } catch (error) {
       job.state = 'failed';
       job.error = describeError(error);
+      await downloadStore.remove(fileId);
       this.#notices.error(`Could not download ${summary.name}`, error);
     }
   }
 
   // ─── Uploads ──────────────────────────────────────────────────────────────
 
+  #newJob(file: File): UploadJob {
+    this.uploads = [...this.uploads, { key: this.#nextKey++, name: file.name, size: file.size, progress: 0, state: 'queued' }];
+    // The proxy Svelte made of it, so that changes show.
+    return this.uploads.at(-1)!;
+  }
+
+  #enqueue(job: UploadJob, start: () => Promise<void>): void {
+    this.#queue.push({ job, start });
+    this.#pump();
+  }
+
   #pump(): void {
     while (this.#running < PARALLEL_UPLOADS && this.#queue.length > 0) {
-      const { job, file } = this.#queue.shift()!;
+      const { job, start } = this.#queue.shift()!;
       this.#running++;
-      void this.#upload(job, file).finally(() => {
-        this.#running--;
-        this.#pump();
-      });
+      void start()
+        .catch((error: unknown) => {
+          job.state = 'failed';
+          job.error = describeError(error);
+        })
+        .finally(() => {
+          this.#running--;
+          this.#pump();
+        });
     }
   }
 
   async #upload(job: UploadJob, file: File): Promise<void> {
-    try {
-      const tracker = this.#requireTracker();
-      const config = this.#session.config;
-      if (!config) throw new PeercloudError('OFFLINE', 'Not connected to the tracker yet.');
-      job.state = 'placing';
-      const key = await generateFileKey();
-      const placed = await tracker.request('file:place', { name: file.name, size: file.size, chunkSize: config.chunkSize });
-      const fileId = placed.file.id;
-      await fileKeyStore.put(fileId, key);
-      job.fileId = fileId;
-      job.state = 'uploading';
-      this.#upsert(placed.file);
-      const finished = new Promise<void>((resolve) => {
-        this.#uploads.set(fileId, { job, file, key, fileId, chunkSize: config.chunkSize, sealed: undefined, sent: new Map(), finished: resolve });
-      });
-      const early = this.#early.filter((offer) => offer.fileId === fileId);
-      this.#early.splice(0, this.#early.length, ...this.#early.filter((offer) => offer.fileId !== fileId));
-      for (const offer of early) this.#ready(tracker, offer);
-      const current = this.items.find((item) => item.id === fileId);
-      if (current && current.state !== 'uploading') this.#upsert(current);
-      await finished;
-    } catch (error) {
-      job.state = 'failed';
-      job.error = describeError(error);
-    }
+    const tracker = this.#requireTracker();
+    const config = this.#session.config;
+    if (!config) throw new PeercloudError('OFFLINE', 'Not connected to the tracker yet.');
+    job.state = 'placing';
+    const vault = await this.#openVault();
+    const wrapped = await vault.wrap(await generateFileKey(), 'raw');
+    const placed = await tracker.request('file:place', { name: file.name, size: file.size, chunkSize: config.chunkSize });
+    const fileId = placed.file.id;
+    await fileKeyStore.put(fileId, wrapped);
+    await uploadStore.put({ fileId, name: file.name, size: file.size, lastModified: file.lastModified, chunkSize: config.chunkSize });
+    await this.#follow(tracker, job, file, placed.file, await vault.unwrapFileKey(wrapped));
   }
 
-  /** A host is listening for one replica of an upload of ours: stream the sealed chunks to it. */
+  async #resume(job: UploadJob, file: File, summary: FileSummary): Promise<void> {
+    const tracker = this.#requireTracker();
+    job.state = 'placing';
+    const wrapped = await fileKeyStore.get(summary.id);
+    if (!wrapped) throw new PeercloudError('NOT_FOUND', 'This browser does not have the key for this file: it can only be resumed where it was started.');
+    const resumed = await tracker.request('file:resume', { fileId: summary.id });
+    await this.#follow(tracker, job, file, resumed.file, await (await this.#openVault()).unwrapFileKey(wrapped));
+  }
+
+  /** Streams to every host the tracker names for this file until the upload is over. */
+  async #follow(tracker: TrackerClient, job: UploadJob, file: File, summary: FileSummary, key: CryptoKey): Promise<void> {
+    const fileId = summary.id;
+    const chunkSize = (await uploadStore.all()).find((intent) => intent.fileId === fileId)?.chunkSize ?? this.#session.config!.chunkSize;
+    job.fileId = fileId;
+    job.state = 'uploading';
+    const finished = new Promise<void>((resolve) => {
+      this.#uploads.set(fileId, { job, file, key, fileId, chunkSize, sealed: undefined, sent: new Map(), finished: resolve });
+    });
+    this.#upsert(summary);
+    const early = this.#early.filter((entry) => entry.offer.fileId === fileId);
+    this.#early.splice(0, this.#early.length, ...this.#early.filter((entry) => entry.offer.fileId !== fileId && Date.now() - entry.at < EARLY_READY_MS));
+    for (const { offer } of early) this.#ready(tracker, offer);
+    const current = this.items.find((item) => item.id === fileId);
+    if (current && current.state !== 'uploading') this.#upsert(current);
+    await finished;
+  }
+
+  /**
+   * A host is listening for one replica of an upload of ours. It says where to start (0, or
+   * further on when it kept part of an interrupted upload); the chunks before that are sealed
+   * again here only to recompute the root hash, and the rest are streamed.
+   */
   async #push(tracker: TrackerClient, upload: Upload, offer: TransferOffer): Promise<void> {
     const link = this.#link(tracker, offer, true);
     const count = chunkCount(upload.file.size, upload.chunkSize);
     const root = new RootHash(count);
     const reader = new FileChunkReader(upload.file, upload.chunkSize, 0);
-    const source: ChunkSource = {
-      count,
-      read: async (index) => {
-        const bytes = await sealChunk(upload.key, upload.fileId, index, count, await reader.read(index));
-        const digest = await sha256(bytes);
-        root.set(index, digest);
-        return { bytes, sha256: toHex(digest) };
-      },
+    const seal = async (index: number) => {
+      const bytes = await sealChunk(upload.key, upload.fileId, index, count, await reader.read(index));
+      const digest = await sha256(bytes);
+      root.set(index, digest);
+      return { bytes, sha256: toHex(digest) };
     };
+    const source: ChunkSource = { count, read: seal };
     try {
       await link.connected();
-      const rootHex = root.hex.bind(root);
+      const want = await link.nextControl();
+      if (want.t !== 'want' || want.from > count) throw new TransferFailure('INTERNAL', 'The host did not say where to start.');
+      for (let index = 0; index < want.from; index++) await seal(index);
+      const rootHex = () => root.hex();
       await sendChunks(link, source, {
-        from: 0,
+        from: want.from,
         chunkSize: upload.chunkSize,
         root: rootHex,
         onProgress: (bytes) => {
@@ -234,9 +301,13 @@ export class Files {
       const failure = toFailure(error, link);
       upload.lastFailure = failure.message;
       link.fail(failure.code, failure.message);
-      await tracker
-        .request('transfer:fail', { transferId: offer.transferId, code: failure.code, message: failure.message.slice(0, 500) })
-        .catch((refusal: unknown) => this.#notices.debug('transfer:fail', refusal));
+      if (failure.source !== 'tracker') {
+        // The file itself can't be read: no other host would do better, so the upload stops.
+        const code = failure.source === 'self' && failure.code === 'STORAGE' ? 'CANCELLED' : failure.code;
+        await tracker
+          .request('transfer:fail', { transferId: offer.transferId, code, message: failure.message.slice(0, 500) })
+          .catch((refusal: unknown) => this.#notices.debug('transfer:fail', refusal));
+      }
     } finally {
       reader.cancel();
       this.#links.delete(link);
@@ -253,7 +324,8 @@ export class Files {
     if (offer.kind !== 'store' || offer.role !== 'sender') return;
     const upload = this.#uploads.get(offer.fileId);
     if (!upload) {
-      this.#early.push(offer);
+      // The answer to file:place or file:resume may still be on its way.
+      this.#early.push({ offer, at: Date.now() });
       return;
     }
     void this.#push(tracker, upload, offer);
@@ -263,7 +335,7 @@ export class Files {
     const waiter = this.#waiters.get(ended.transferId);
     if (waiter && !ended.ok) {
       this.#waiters.delete(ended.transferId);
-      waiter.reject(new TransferFailure(ended.code ?? 'INTERNAL', ended.message));
+      waiter.reject(new TransferFailure(ended.code ?? 'INTERNAL', ended.message, 'tracker'));
     }
     const upload = this.#uploads.get(ended.fileId);
     if (upload && !ended.ok) upload.lastFailure = ended.message;
@@ -277,19 +349,28 @@ export class Files {
     if (upload && file.state !== 'uploading') {
       this.#uploads.delete(file.id);
       upload.job.state = file.state === 'stored' ? 'done' : 'failed';
-      upload.job.progress = file.state === 'stored' ? 1 : upload.job.progress;
+      if (file.state === 'stored') upload.job.progress = 1;
       if (file.state === 'failed') upload.job.error = `No host could store it${upload.lastFailure ? `: ${upload.lastFailure}` : '.'}`;
+      if (file.state === 'interrupted') upload.job.error = 'Interrupted: choose the file again in its row to resume.';
       upload.finished();
     }
+    if (file.state === 'stored' || file.state === 'failed') void uploadStore.remove(file.id);
+  }
+
+  async #forget(fileId: string): Promise<void> {
+    this.items = this.items.filter((item) => item.id !== fileId);
+    delete this.downloads[fileId];
+    await Promise.all([fileKeyStore.remove(fileId), uploadStore.remove(fileId), downloadStore.remove(fileId)]);
   }
 
   // ─── Downloads ────────────────────────────────────────────────────────────
 
-  async #fetch(fileId: string, summary: FileSummary, key: CryptoKey, job: DownloadJob): Promise<void> {
+  async #fetch(summary: FileSummary, key: CryptoKey, job: DownloadJob, resumeAt: number): Promise<void> {
     const tracker = this.#requireTracker();
-    const out = await openDownloadFile(fileId);
-    let next = 0;
-    let count = 1;
+    const fileId = summary.id;
+    const out = await openDownloadFile(fileId, { keep: resumeAt > 0 });
+    let next = resumeAt;
+    let count = Math.max(next + 1, 1);
     let lastError: unknown;
     try {
       for (let attempt = 0; attempt < DOWNLOAD_ATTEMPTS && next < count; attempt++) {
@@ -330,6 +411,7 @@ export class Files {
                 );
                 next = chunks.at(-1)!.index + 1;
                 job.progress = next / count;
+                await downloadStore.put({ fileId, name: summary.name, next, count } satisfies DownloadProgress);
               },
             },
             {
@@ -349,15 +431,18 @@ export class Files {
           lastError = error;
           const failure = toFailure(error, link);
           link.fail(failure.code, failure.message);
-          await tracker
-            .request('transfer:fail', { transferId, code: failure.code, message: failure.message.slice(0, 500) })
-            .catch((refusal: unknown) => this.#notices.debug('transfer:fail', refusal));
+          if (failure.source !== 'tracker') {
+            await tracker
+              .request('transfer:fail', { transferId, code: failure.code, message: failure.message.slice(0, 500) })
+              .catch((refusal: unknown) => this.#notices.debug('transfer:fail', refusal));
+          }
         } finally {
           this.#links.delete(link);
         }
       }
       if (next < count) throw lastError ?? new TransferFailure('INTERNAL', 'The download did not complete.');
       await out.save(summary.name);
+      await downloadStore.remove(fileId);
     } catch (error) {
       await out.discard();
       throw error;
@@ -374,6 +459,11 @@ export class Files {
     return link;
   }
 
+  #openVault(): Promise<Vault> {
+    this.#vault ??= Vault.open();
+    return this.#vault;
+  }
+
   #requireTracker(): TrackerClient {
     const tracker = this.#tracker;
     if (!tracker) throw new PeercloudError('OFFLINE', 'This tab is not the peer: another tab of this browser is.');
@@ -386,3 +476,4 @@ function toFailure(error: unknown, link: PeerLink): TransferFailure {
   if (link.failure) return link.failure;
   return new TransferFailure('INTERNAL', error instanceof Error ? error.message : String(error));
 }
+

@@ -5,7 +5,7 @@
  * back to their owners, and drops those the tracker says are no longer wanted.
  */
 import { chunkCount, sealedChunkSize } from '../../../../shared/chunking.ts';
-import { toHex } from '../../../../shared/encoding.ts';
+import { fromHex, toHex } from '../../../../shared/encoding.ts';
 import { INVENTORY_PAGE, type RejectReason, type TransferOffer } from '../../../../shared/protocol.ts';
 import { GiB, MiB } from '../../../../shared/units.ts';
 import { RootHash, sha256 } from '../crypto/chunk-cipher.ts';
@@ -57,10 +57,8 @@ export class Hosting {
   async load(): Promise<void> {
     await this.#refreshEstimate();
     this.persisted = await navigator.storage.persisted();
-    // Replicas left half-written by a page that closed mid-transfer can never be completed.
-    for (const replica of await hostedStore.replicas()) {
-      if (replica.state === 'receiving') await hostedStore.remove(replica.fileId);
-    }
+    // Replicas left half-written stay: their owner may resume. The tracker's answer to the
+    // inventory says which of them (and of the rest) are no longer wanted.
     await this.#refreshHosted();
     const settings = await settingsStore.load();
     this.capacity = Math.min(settings.capacity ?? Math.min(DEFAULT_OFFER, Math.floor(this.maxCapacity / 2)), this.maxCapacity);
@@ -108,7 +106,7 @@ export class Hosting {
   async #reconcile(): Promise<void> {
     await this.report();
     const tracker = this.#tracker!;
-    const held = (await hostedStore.replicas()).filter((replica) => replica.state === 'stored').map((replica) => replica.fileId);
+    const held = (await hostedStore.replicas()).map((replica) => replica.fileId);
     for (let at = 0; at < held.length; at += INVENTORY_PAGE) {
       const { drop } = await tracker.request('host:inventory', { fileIds: held.slice(at, at + INVENTORY_PAGE) });
       if (drop.length > 0) await this.#drop(drop);
@@ -132,43 +130,52 @@ export class Hosting {
     return undefined;
   }
 
-  /** Receives a replica (a store, or a repair from another host) and confirms it once verified. */
+  /**
+   * Receives a replica (a store, or a repair from another host) and confirms it once verified.
+   * A replica this host already holds part of (its owner left mid-upload and came back)
+   * continues at its first missing chunk.
+   */
   async #receive(tracker: TrackerClient, offer: TransferOffer): Promise<void> {
-    const refusal = await this.#refusal(offer.bytes);
+    const count = chunkCount(offer.size, offer.chunkSize);
+    const existing = await hostedStore.replica(offer.fileId);
+    const resuming = existing?.state === 'receiving' && existing.chunkCount === count && existing.bytes === offer.bytes;
+    // What is already here was counted when it arrived: only new bytes need room.
+    const refusal = await this.#refusal(resuming ? 0 : offer.bytes);
     if (refusal) {
       await tracker.request('transfer:reject', { transferId: offer.transferId, reason: refusal }).catch((error: unknown) => this.#notices.debug('reject', error));
       return;
     }
+    if (existing && !resuming) await hostedStore.remove(offer.fileId);
+    const replica: HostedReplica = resuming
+      ? existing
+      : { fileId: offer.fileId, bytes: offer.bytes, size: offer.size, chunkSize: offer.chunkSize, chunkCount: count, received: 0, state: 'receiving', root: null, createdAt: Date.now() };
     const link = this.#open(tracker, offer, false);
-    this.#incoming += offer.bytes;
+    this.#incoming += resuming ? 0 : offer.bytes;
     this.activeTransfers++;
-    const count = chunkCount(offer.size, offer.chunkSize);
-    const replica: HostedReplica = {
-      fileId: offer.fileId,
-      bytes: offer.bytes,
-      size: offer.size,
-      chunkSize: offer.chunkSize,
-      chunkCount: count,
-      state: 'receiving',
-      root: null,
-      createdAt: Date.now(),
-    };
     try {
       await tracker.request('transfer:accept', { transferId: offer.transferId });
       await link.connected();
-      await hostedStore.saveReplica(replica);
-      await this.#refreshHosted();
-      const root = new RootHash(count);
-      const sink: ChunkSink = { write: (chunks) => this.#writeVerified(offer.fileId, chunks, root) };
-      const progress = this.#progressReporter(tracker, offer.transferId);
+      if (!resuming) {
+        await hostedStore.saveReplica(replica);
+        await this.#refreshHosted();
+      }
+      const root = await this.#rootSoFar(replica);
+      await link.sendControl({ t: 'want', from: replica.received });
+      const sink: ChunkSink = {
+        write: async (chunks) => {
+          await this.#writeVerified(offer.fileId, chunks, root);
+          replica.received = chunks.at(-1)!.index + 1;
+          await hostedStore.saveReplica(replica);
+        },
+      };
       const end = await receiveChunks(link, sink, {
-        from: 0,
+        from: replica.received,
         count,
         batchBytes: WRITE_BATCH_BYTES,
         // Verified once, on the copy read back from storage: that covers the channel and the disk.
         verifyOnReceipt: false,
         expectedLength: (index) => sealedChunkSize(index, offer.size, offer.chunkSize),
-        onProgress: progress,
+        onProgress: this.#progressReporter(tracker, offer.transferId),
       });
       const rootHex = await root.hex();
       if (end.root !== rootHex) throw new TransferFailure('INTEGRITY', 'The chunks received do not add up to the root hash the owner sent.');
@@ -177,14 +184,30 @@ export class Hosting {
       await link.sendControl({ t: 'done' });
       link.close();
     } catch (error) {
-      await this.#failed(tracker, link, offer, error);
-      await hostedStore.remove(offer.fileId);
+      const failure = await this.#failed(tracker, link, offer, error);
+      // What went wrong here makes the partial replica worthless. Otherwise the tracker decides:
+      // it keeps it for the owner to resume, or says to drop it.
+      if (failure.source === 'self') await hostedStore.remove(offer.fileId);
     } finally {
-      this.#incoming -= offer.bytes;
+      this.#incoming -= resuming ? 0 : offer.bytes;
       this.activeTransfers--;
       this.#links.delete(link);
       await this.#refreshHosted();
     }
+  }
+
+  /** The root hash over the chunks already held, from the hashes verified when they were written. */
+  async #rootSoFar(replica: HostedReplica): Promise<RootHash> {
+    const root = new RootHash(replica.chunkCount);
+    for (let at = 0; at < replica.received; at += 256) {
+      const indexes = Array.from({ length: Math.min(256, replica.received - at) }, (_, k) => at + k);
+      const chunks = await hostedStore.chunks(replica.fileId, indexes);
+      chunks.forEach((chunk, k) => {
+        if (!chunk) throw new TransferFailure('STORAGE', `Chunk ${indexes[k]} went missing from this host.`);
+        root.set(indexes[k]!, fromHex(chunk.sha256));
+      });
+    }
+    return root;
   }
 
   /** Writes a batch in one transaction, then reads it back and checks every chunk's hash. */
@@ -242,14 +265,21 @@ export class Hosting {
     return link;
   }
 
-  /** Ends a failed transfer on both channels: the other peer (over the link) and the tracker. */
-  async #failed(tracker: TrackerClient, link: PeerLink, offer: TransferOffer, error: unknown): Promise<void> {
+  /**
+   * Ends a failed transfer. A failure noticed here is told to the other peer and the tracker;
+   * one that came from the other side is theirs to report (a host never reports its owner
+   * gone: the tracker sees that itself, and then keeps a partial upload for a resume).
+   */
+  async #failed(tracker: TrackerClient, link: PeerLink, offer: TransferOffer, error: unknown): Promise<TransferFailure> {
     const failure = error instanceof TransferFailure ? error : (link.failure ?? new TransferFailure('INTERNAL', error instanceof Error ? error.message : String(error)));
     link.fail(failure.code, failure.message);
-    await tracker
-      .request('transfer:fail', { transferId: offer.transferId, code: failure.code, message: failure.message.slice(0, 500) })
-      // The tracker may have ended it first (that is often why it failed): nothing more to say then.
-      .catch((refusal: unknown) => this.#notices.debug('transfer:fail', refusal));
+    if (failure.source === 'self') {
+      await tracker
+        .request('transfer:fail', { transferId: offer.transferId, code: failure.code, message: failure.message.slice(0, 500) })
+        // The tracker may have ended it first: nothing more to say then.
+        .catch((refusal: unknown) => this.#notices.debug('transfer:fail', refusal));
+    }
+    return failure;
   }
 
   #progressReporter(tracker: TrackerClient, transferId: string): (bytes: number) => void {

@@ -10,6 +10,7 @@
 import { exportPublicKey, generateIdentity, peerIdFromPublicKey } from '../../../../shared/identity.ts';
 import type { ClientConfig, PeerStatus } from '../../../../shared/protocol.ts';
 import { TrackerClient, type ConnectionState } from '../net/tracker-client.ts';
+import { Vault } from '../crypto/vault.ts';
 import { identityStore } from '../storage/browser-db.ts';
 
 const LOCK_NAME = 'peercloud-peer';
@@ -115,14 +116,19 @@ export class Session {
 
   #identityPromise: Promise<{ privateKey: CryptoKey; publicKey: string }> | undefined;
 
-  /** The peer's key pair: made once per profile, private key not extractable, kept in IndexedDB. */
+  /** The peer's key pair: made once per profile, kept in IndexedDB; the key in use is not extractable. */
   #identity(): Promise<{ privateKey: CryptoKey; publicKey: string }> {
     // Under its own lock, so that two tabs opened at once can't each make a different identity.
     this.#identityPromise ??= navigator.locks.request('peercloud-identity', async () => {
       let stored = await identityStore.load();
       if (!stored) {
-        const pair = await generateIdentity(false);
-        stored = { privateKey: pair.privateKey, publicKey: pair.publicKey, createdAt: Date.now() };
+        // Made exportable only to be wrapped by the vault (for a recovery kit); the key used day
+        // to day is an unwrapped, non-extractable copy.
+        const vault = await Vault.open();
+        const pair = await generateIdentity(true);
+        const wrappedPrivateKey = await vault.wrap(pair.privateKey, 'pkcs8');
+        const privateKey = await vault.unwrapPrivateKey(wrappedPrivateKey, false);
+        stored = { privateKey, publicKey: pair.publicKey, wrappedPrivateKey, createdAt: Date.now() };
         await identityStore.save(stored);
       }
       return { privateKey: stored.privateKey, publicKey: await exportPublicKey(stored.publicKey) };

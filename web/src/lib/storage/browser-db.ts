@@ -10,6 +10,8 @@ const stores = {
   hostedReplicas: () => createStore('peercloud-hosted-replicas', 'replicas'),
   hostedChunks: () => createStore('peercloud-hosted-chunks', 'chunks'),
   fileKeys: () => createStore('peercloud-file-keys', 'keys'),
+  uploads: () => createStore('peercloud-uploads', 'uploads'),
+  downloads: () => createStore('peercloud-downloads', 'downloads'),
 };
 
 const opened = new Map<keyof typeof stores, UseStore>();
@@ -25,12 +27,17 @@ export interface StoredIdentity {
   /** CryptoKeys are stored as they are: IndexedDB keeps a non-extractable key non-extractable. */
   privateKey: CryptoKey;
   publicKey: CryptoKey;
+  /** The private key again, exportable only through the vault: what a recovery kit carries. */
+  wrappedPrivateKey: WrappedKey;
   createdAt: number;
 }
 
 export const identityStore = {
   load: () => get<StoredIdentity>('peer', store('identity')),
   save: (identity: StoredIdentity) => set('peer', identity, store('identity')),
+  /** The vault key: AES-GCM, not extractable, wraps every key that must be exportable later. */
+  loadVault: () => get<CryptoKey>('vault', store('identity')),
+  saveVault: (key: CryptoKey) => set('vault', key, store('identity')),
 };
 
 // ─── Settings ─────────────────────────────────────────────────────────────────
@@ -54,6 +61,8 @@ export interface HostedReplica {
   size: number;
   chunkSize: number;
   chunkCount: number;
+  /** Chunks written and verified so far, from the first: where a resumed upload continues. */
+  received: number;
   /** 'receiving' until every chunk was written and verified. */
   state: 'receiving' | 'stored';
   /** Root hash of the chunk hashes, once verified. */
@@ -98,10 +107,47 @@ export const hostedStore = {
   },
 };
 
-// ─── The owner's file keys ────────────────────────────────────────────────────
+// ─── The owner's file keys (wrapped by the vault key) ─────────────────────────
+
+export interface WrappedKey {
+  iv: Uint8Array<ArrayBuffer>;
+  data: ArrayBuffer;
+}
 
 export const fileKeyStore = {
-  get: (fileId: string) => get<CryptoKey>(fileId, store('fileKeys')),
-  put: (fileId: string, key: CryptoKey) => set(fileId, key, store('fileKeys')),
+  get: (fileId: string) => get<WrappedKey>(fileId, store('fileKeys')),
+  put: (fileId: string, key: WrappedKey) => set(fileId, key, store('fileKeys')),
   remove: (fileId: string) => del(fileId, store('fileKeys')),
+  all: () => entries<string, WrappedKey>(store('fileKeys')),
+};
+
+// ─── Transfers a reload may interrupt ─────────────────────────────────────────
+
+/** An upload under way: enough to recognise the file when the person picks it again. */
+export interface UploadIntent {
+  fileId: string;
+  name: string;
+  size: number;
+  lastModified: number;
+  chunkSize: number;
+}
+
+export const uploadStore = {
+  all: async (): Promise<UploadIntent[]> => (await entries<string, UploadIntent>(store('uploads'))).map(([, intent]) => intent),
+  put: (intent: UploadIntent) => set(intent.fileId, intent, store('uploads')),
+  remove: (fileId: string) => del(fileId, store('uploads')),
+};
+
+/** A download under way: its decrypted chunks before `next` are on disk already. */
+export interface DownloadProgress {
+  fileId: string;
+  name: string;
+  next: number;
+  count: number;
+}
+
+export const downloadStore = {
+  all: async (): Promise<DownloadProgress[]> => (await entries<string, DownloadProgress>(store('downloads'))).map(([, progress]) => progress),
+  put: (progress: DownloadProgress) => set(progress.fileId, progress, store('downloads')),
+  remove: (fileId: string) => del(fileId, store('downloads')),
 };

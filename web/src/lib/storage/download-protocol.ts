@@ -1,6 +1,6 @@
 /** Messages between the page and its download-writing worker. */
 export type WorkerRequest =
-  | { id: number; type: 'open'; name: string }
+  | { id: number; type: 'open'; name: string; keep: boolean }
   | { id: number; type: 'write'; position: number; buffer: ArrayBuffer }
   | { id: number; type: 'close' };
 

@@ -23,7 +23,8 @@ scope.onmessage = async ({ data: request }) => {
         const root = await navigator.storage.getDirectory();
         const file = await root.getFileHandle(request.name, { create: true });
         handle = await (file as unknown as { createSyncAccessHandle(): Promise<SyncAccessHandle> }).createSyncAccessHandle();
-        handle.truncate(0);
+        // A resumed download keeps what it wrote before; chunks land at their own offsets.
+        if (!request.keep) handle.truncate(0);
         break;
       }
       case 'write':

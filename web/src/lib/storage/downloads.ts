@@ -15,11 +15,15 @@ export interface DownloadFile {
   discard(): Promise<void>;
 }
 
-export async function openDownloadFile(fileId: string): Promise<DownloadFile> {
+/** Opens the on-disk file of a download; `keep` continues one a reload interrupted. */
+export async function openDownloadFile(fileId: string, { keep }: { keep: boolean }): Promise<DownloadFile> {
   const root = await navigator.storage.getDirectory();
   const entry = `${PREFIX}${fileId}`;
-  const writer = await WorkerWriter.open(entry).catch(() => undefined);
-  const fallback = writer ? undefined : await (await root.getFileHandle(entry, { create: true })).createWritable({ keepExistingData: false });
+  const writer = await WorkerWriter.open(entry, keep).catch((error: unknown) => {
+    console.debug('no synchronous access handles here; writing through a stream', error);
+    return undefined;
+  });
+  const fallback = writer ? undefined : await (await root.getFileHandle(entry, { create: true })).createWritable({ keepExistingData: keep });
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -31,23 +35,10 @@ export async function openDownloadFile(fileId: string): Promise<DownloadFile> {
     // Where the browser has no synchronous access handles, a writable stream does the same, slower.
     write: (position, bytes) => (writer ? writer.write(position, bytes) : fallback!.write({ type: 'write', position, data: bytes })),
     async save(name) {
-      performance.mark('peercloud:download-received', { detail: fileId });
       await close();
       const file = await (await root.getFileHandle(entry)).getFile();
-      const url = URL.createObjectURL(file);
-      const link = document.createElement('a');
-      link.href = url;
-      link.download = safeFileName(name);
-      link.rel = 'noopener';
-      document.body.append(link);
-      link.click();
-      link.remove();
-      performance.mark('peercloud:download-handed-over', { detail: fileId });
       // The browser copies the file in the background; give it time before the on-disk copy goes.
-      setTimeout(() => {
-        URL.revokeObjectURL(url);
-        void removeQuietly(root, entry);
-      }, 10 * 60_000);
+      offerDownload(file, name, 10 * 60_000, () => void removeQuietly(root, entry));
     },
     async discard() {
       if (writer) await writer.close().catch(() => undefined);
@@ -73,10 +64,10 @@ class WorkerWriter {
     };
   }
 
-  static async open(name: string): Promise<WorkerWriter> {
+  static async open(name: string, keep: boolean): Promise<WorkerWriter> {
     const writer = new WorkerWriter();
     try {
-      await writer.#call({ type: 'open', name });
+      await writer.#call({ type: 'open', name, keep });
       return writer;
     } catch (error) {
       writer.#worker.terminate();
@@ -114,10 +105,29 @@ async function removeQuietly(root: FileSystemDirectoryHandle, entry: string): Pr
   await root.removeEntry(entry).catch((error: unknown) => console.debug('could not remove', entry, error));
 }
 
-/** Removes downloads left half-written by a closed or reloaded page. */
-export async function removeStaleDownloads(): Promise<void> {
+/**
+ * Hands a Blob (a file on disk, for downloads) to the browser as a normal download, saved under
+ * a safe version of `name`. `keepMs` later, the URL is revoked and `after` runs.
+ */
+export function offerDownload(blob: Blob, name: string, keepMs = 60_000, after?: () => void): void {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = safeFileName(name);
+  link.rel = 'noopener';
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => {
+    URL.revokeObjectURL(url);
+    after?.();
+  }, keepMs);
+}
+
+/** Removes downloads left on disk, but those of `resumable` (interrupted by a reload, to continue). */
+export async function removeStaleDownloads(resumable: Set<string>): Promise<void> {
   const root = await navigator.storage.getDirectory();
   for await (const name of (root as unknown as { keys(): AsyncIterable<string> }).keys()) {
-    if (name.startsWith(PREFIX)) await removeQuietly(root, name);
+    if (name.startsWith(PREFIX) && !resumable.has(name.slice(PREFIX.length))) await removeQuietly(root, name);
   }
 }
