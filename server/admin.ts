@@ -41,6 +41,17 @@ export interface AdminFile {
   replicas: { hostId: string; state: string; online: boolean; storedAt: number | null }[];
 }
 
+export interface AdminTransfer {
+  id: string;
+  kind: string;
+  fileId: string;
+  senderId: string;
+  receiverId: string;
+  state: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
 export class AdminQueries {
   constructor(
     private readonly db: Db,
@@ -87,6 +98,21 @@ export class AdminQueries {
       scores: { trust: row.trust, dynamism: row.dynamism, availability: row.availability },
       level: row.level,
       replicas: Number(row.replicas ?? 0),
+    }));
+  }
+
+  /** Transfers under way (offered or open). */
+  async transfers(): Promise<AdminTransfer[]> {
+    const rows = await this.db.selectFrom('transfers').selectAll().where('state', 'in', ['offered', 'open']).orderBy('created_at').execute();
+    return rows.map((row) => ({
+      id: row.id,
+      kind: row.kind,
+      fileId: row.file_id,
+      senderId: row.sender_id,
+      receiverId: row.receiver_id,
+      state: row.state,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
     }));
   }
 

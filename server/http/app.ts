@@ -46,6 +46,9 @@ export function createHttpApp({ config, log, challenges, admin, stats }: Deps): 
   operator.get('/files', async (_req, res) => {
     res.json({ files: await admin.files() });
   });
+  operator.get('/transfers', async (_req, res) => {
+    res.json({ transfers: await admin.transfers() });
+  });
   operator.get('/stats', (_req, res) => {
     res.json(stats());
   });

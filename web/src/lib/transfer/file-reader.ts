@@ -34,8 +34,13 @@ export class FileChunkReader {
   async #read(index: number): Promise<Uint8Array<ArrayBuffer>> {
     if (index !== this.#next) throw new Error(`chunk ${index} asked for out of order (expected ${this.#next})`);
     const { start, end } = chunkRange(index, this.#file.size, this.#chunkSize);
-    this.#reader ??= this.#file.slice(start).stream().getReader({ mode: 'byob' });
     let buffer = new Uint8Array(end - start);
+    if (buffer.byteLength === 0) {
+      // An empty file's one chunk: nothing to read (a BYOB read needs a non-empty view).
+      this.#next++;
+      return buffer;
+    }
+    this.#reader ??= this.#file.slice(start).stream().getReader({ mode: 'byob' });
     let filled = 0;
     try {
       while (filled < buffer.byteLength) {

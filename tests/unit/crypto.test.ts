@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { generateFileKey, IntegrityError, openChunk, RootHash, sealChunk, sha256, sha256Hex } from '../../web/src/lib/crypto/chunk-cipher.ts';
+import { openKit, RecoveryKitError, sealKit, type RecoveryKitContent } from '../../web/src/lib/crypto/recovery-kit.ts';
+import { SEAL_OVERHEAD } from '../../shared/chunking.ts';
+import { toHex } from '../../shared/encoding.ts';
+
+const FILE = 'abcdefghijklmnopqrstuvwxyz';
+const bytes = (text: string) => new TextEncoder().encode(text) as Uint8Array<ArrayBuffer>;
+
+describe('chunk sealing', () => {
+  it('round-trips, adding only the tag', async () => {
+    const key = await generateFileKey();
+    const sealed = await sealChunk(key, FILE, 3, 10, bytes('hello'));
+    expect(sealed.byteLength).toBe(5 + SEAL_OVERHEAD);
+    expect(new TextDecoder().decode(await openChunk(key, FILE, 3, 10, sealed))).toBe('hello');
+  });
+
+  it('hides the plaintext, and is deterministic per key, file and index (so a resumed upload re-seals identically)', async () => {
+    const key = await generateFileKey();
+    const a = await sealChunk(key, FILE, 0, 1, bytes('secret secret secret'));
+    expect(new TextDecoder('latin1').decode(a)).not.toContain('secret');
+    expect(toHex(await sealChunk(key, FILE, 0, 1, bytes('secret secret secret')))).toBe(toHex(a));
+    expect(toHex(await sealChunk(key, FILE, 1, 2, bytes('secret secret secret')))).not.toBe(toHex(a));
+  });
+
+  it.each([
+    ['another index (reordered)', FILE, 4, 10],
+    ['another count (truncated)', FILE, 3, 4],
+    ['another file (swapped)', 'zyxwvutsrqponmlkjihgfedcba', 3, 10],
+  ])('refuses a chunk presented under %s', async (_, fileId, index, count) => {
+    const key = await generateFileKey();
+    const sealed = await sealChunk(key, FILE, 3, 10, bytes('payload'));
+    await expect(openChunk(key, fileId, index, count, sealed)).rejects.toBeInstanceOf(IntegrityError);
+  });
+
+  it('refuses a flipped bit and a foreign key', async () => {
+    const key = await generateFileKey();
+    const sealed = await sealChunk(key, FILE, 0, 1, bytes('payload'));
+    const flipped = sealed.slice();
+    flipped[2]! ^= 1;
+    await expect(openChunk(key, FILE, 0, 1, flipped)).rejects.toBeInstanceOf(IntegrityError);
+    await expect(openChunk(await generateFileKey(), FILE, 0, 1, sealed)).rejects.toBeInstanceOf(IntegrityError);
+  });
+
+  it('computes the root over chunk hashes in order, and only once all are known', async () => {
+    const digests = await Promise.all(['a', 'b', 'c'].map((text) => sha256(bytes(text))));
+    const root = new RootHash(3);
+    root.set(2, digests[2]!);
+    root.set(0, digests[0]!);
+    await expect(root.hex()).rejects.toThrow(/chunk 1/);
+    root.set(1, digests[1]!);
+    const concatenated = new Uint8Array(96);
+    digests.forEach((digest, index) => concatenated.set(digest, index * 32));
+    expect(await root.hex()).toBe(await sha256Hex(concatenated));
+  });
+});
+
+describe('recovery kit', () => {
+  const content: RecoveryKitContent = { publicKey: 'AAAA', privateKey: 'BBBB', files: [{ fileId: FILE, key: 'CCCC' }] };
+
+  it('opens with the right passphrase only', async () => {
+    const kit = await sealKit(content, 'peer-id', 'a long passphrase', 100_000);
+    const text = JSON.stringify(kit);
+    expect(text).not.toContain('BBBB');
+    expect(await openKit(text, 'a long passphrase')).toEqual({ peerId: 'peer-id', content });
+    await expect(openKit(text, 'another passphrase')).rejects.toThrow(/passphrase is wrong/);
+  });
+
+  it('refuses short passphrases, foreign files and tampering, always as a RecoveryKitError', async () => {
+    await expect(sealKit(content, 'peer-id', 'short')).rejects.toBeInstanceOf(RecoveryKitError);
+    await expect(openKit('not json', 'x')).rejects.toThrow(/not a Peercloud recovery kit/);
+    await expect(openKit('{"format":"something-else"}', 'x')).rejects.toBeInstanceOf(RecoveryKitError);
+    const kit = await sealKit(content, 'peer-id', 'a long passphrase', 100_000);
+    // The peer id is authenticated too: claiming the kit belongs to another peer breaks it.
+    await expect(openKit(JSON.stringify({ ...kit, peerId: 'someone-else' }), 'a long passphrase')).rejects.toBeInstanceOf(RecoveryKitError);
+  });
+});

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { safeFileName } from '../../shared/safe-name.ts';
+import { sendWatermarks, sendWindow, WireMessage } from '../../shared/wire.ts';
+import { KiB, MiB } from '../../shared/units.ts';
+
+describe('safe download names', () => {
+  it.each([
+    ['report.pdf', 'report.pdf'],
+    ['../../etc/passwd', '_.._etc_passwd'],
+    ['C:\\Windows\\evil.exe', 'C__Windows_evil.exe'],
+    ['invoice\u202Efdp.exe', 'invoice_fdp.exe'],
+    ['a\u0000b', 'a_b'],
+    ['<img src=x onerror=alert(1)>', '_img src=x onerror=alert(1)_'],
+    ['CON', '_CON'],
+    ['nul.txt', '_nul.txt'],
+    ['...', 'download'],
+    ['', 'download'],
+  ])('%j → %j', (name, safe) => {
+    expect(safeFileName(name)).toBe(safe);
+  });
+
+  it('shortens very long names but keeps the extension', () => {
+    const safe = safeFileName(`${'x'.repeat(10_000)}.tar.gz`);
+    expect(safe.length).toBeLessThanOrEqual(200);
+    expect(safe.endsWith('.gz')).toBe(true);
+  });
+});
+
+describe('data channel policy', () => {
+  it('starts with a small queue and widens it once the channel is warm', () => {
+    expect(sendWatermarks(0)).toEqual({ high: 256 * KiB, low: 64 * KiB });
+    expect(sendWatermarks(8 * MiB - 1).high).toBe(256 * KiB);
+    expect(sendWatermarks(8 * MiB)).toEqual({ high: 4 * MiB, low: 2 * MiB });
+  });
+
+  it('keeps about 16 MiB in flight, never fewer than 4 chunks', () => {
+    expect(sendWindow(MiB)).toBe(16);
+    expect(sendWindow(256 * KiB)).toBe(64);
+    expect(sendWindow(4 * MiB)).toBe(4);
+  });
+
+  it('parses only well-formed messages from the other peer', () => {
+    expect(WireMessage.safeParse({ t: 'want', from: 3 }).success).toBe(true);
+    expect(WireMessage.safeParse({ t: 'want', from: -1 }).success).toBe(false);
+    expect(WireMessage.safeParse({ t: 'chunk', i: 0, len: 10, sha: 'x' }).success).toBe(false);
+    expect(WireMessage.safeParse({ t: 'ack', next: 1, extra: true }).success).toBe(false);
+    expect(WireMessage.safeParse({ t: 'boom' }).success).toBe(false);
+  });
+});
