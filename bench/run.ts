@@ -140,6 +140,11 @@ async function openPeer(browser: Browser, url: string): Promise<PeerTab> {
     }).observe({ type: 'longtask', buffered: true });
   });
   const page = await context.newPage();
+  // Problems in the page are worth seeing next to the figures.
+  page.on('pageerror', (error) => console.warn('page error:', error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'warning' || message.type() === 'error') console.warn(`page ${message.type()}:`, message.text().slice(0, 300));
+  });
   await page.goto('/');
   await page.getByTestId('connection').filter({ hasText: 'Online' }).waitFor({ timeout: 30_000 });
   const cdp = await context.newCDPSession(page);
@@ -189,7 +194,6 @@ async function timeDownload(page: Page, name: string, size: number): Promise<{ m
   const saved = readFileSync(path).byteLength;
   if (saved !== size) throw new Error(`downloaded ${saved} bytes, expected ${size}`);
   await download.delete();
-  console.log('  marks', await page.evaluate(() => performance.getEntriesByType('mark').map((m) => `${m.name.replace('peercloud:download-', '')} ${Math.round(m.startTime)}`).join(', ')), 'playwright done at', Math.round(seconds * 1000), 'ms after click');
   const firstByteMs = await page.evaluate(() => {
     const start = performance.getEntriesByName('peercloud:download-start')[0];
     const first = performance.getEntriesByName('peercloud:download-first-byte')[0];

@@ -81,7 +81,16 @@ const Environment = z.object({
   SWEEP_INTERVAL: duration(10).default(5_000),
   UPLOAD_RESUME_GRACE: duration(1000).default(24 * 3_600_000),
   MAX_HOST_TRANSFERS: integer(1, 64).default(4),
+  INTEGRITY_EXCLUSION: integer(1, 1000).default(3),
   MAX_MESSAGE_BYTES: bytes(16 * 1024, 16 * MiB).default(64 * 1024),
+  RATE_LIMIT: integer(1, 100_000).default(50),
+  RATE_BURST: integer(1, 100_000).default(200),
+  MAX_CONNECTIONS_PER_ADDRESS: integer(1, 100_000).default(64),
+  ALLOWED_ORIGINS: z
+    .string()
+    .transform((text) => text.split(',').map((origin) => origin.trim()).filter(Boolean))
+    .pipe(z.array(z.url({ message: 'must be a comma-separated list of origins such as https://peercloud.example' })))
+    .default([]),
   TRUST_THRESHOLDS: fourSteps(parseByteSize, 'sizes, largest first (e.g. 4GiB,1GiB,256MiB,64MiB)').default(steps(DEFAULT_THRESHOLDS.trust)),
   DYNAMISM_THRESHOLDS: fourSteps(count, 'counts, smallest first (e.g. 0,1,3,7)').default(steps(DEFAULT_THRESHOLDS.dynamism)),
   AVAILABILITY_THRESHOLDS: fourSteps(count, 'counts, smallest first (e.g. 0,1,3,7)').default(steps(DEFAULT_THRESHOLDS.availability)),
@@ -104,7 +113,15 @@ export interface Config {
   sweepIntervalMs: number;
   uploadResumeGraceMs: number;
   maxHostTransfers: number;
+  /** Integrity failures in 24 h after which a host gets no new replicas. */
+  integrityExclusion: number;
   maxMessageBytes: number;
+  /** Requests a second a connection may make on average, and in a burst. */
+  rateLimit: number;
+  rateBurst: number;
+  maxConnectionsPerAddress: number;
+  /** Origins besides the tracker's own whose pages may connect. */
+  allowedOrigins: string[];
   thresholds: ReliabilityThresholds;
   logLevel: z.infer<typeof Environment>['LOG_LEVEL'];
 }
@@ -151,7 +168,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sweepIntervalMs: e.SWEEP_INTERVAL,
     uploadResumeGraceMs: e.UPLOAD_RESUME_GRACE,
     maxHostTransfers: e.MAX_HOST_TRANSFERS,
+    integrityExclusion: e.INTEGRITY_EXCLUSION,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    rateLimit: e.RATE_LIMIT,
+    rateBurst: e.RATE_BURST,
+    maxConnectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
+    allowedOrigins: e.ALLOWED_ORIGINS,
     thresholds,
     logLevel: e.LOG_LEVEL,
   };

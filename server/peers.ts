@@ -5,7 +5,7 @@
  */
 import { sql } from 'kysely';
 import type { PeerStatus } from '../shared/protocol.ts';
-import { reliability, RELIABILITY_WINDOW_MS, type Reliability } from '../shared/reliability.ts';
+import { reliability, RELIABILITY_WINDOW_MS, type Reliability, type ReliabilityMetrics } from '../shared/reliability.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Db } from './db/database.ts';
@@ -124,6 +124,11 @@ export class PeerService {
     };
   }
 
+  /** What the level is computed from: corrupt data served counts against availability like a refusal. */
+  #levelInputs(metrics: PeerMetrics): ReliabilityMetrics {
+    return { capacity: metrics.capacity, disconnections: metrics.disconnections, rejections: metrics.rejections + metrics.integrityFailures };
+  }
+
   /**
    * Recomputes the peer's scores and level from its current inputs, stores them when they
    * changed, and tells the peer its status. Returns that status.
@@ -131,7 +136,7 @@ export class PeerService {
   async refresh(peerId: string): Promise<PeerStatus> {
     const peer = await this.#db.selectFrom('peers').selectAll().where('id', '=', peerId).executeTakeFirstOrThrow();
     const metrics = await this.metrics(peerId, peer.capacity);
-    const next = reliability(metrics, this.#config.thresholds);
+    const next = reliability(this.#levelInputs(metrics), this.#config.thresholds);
     if (!sameReliability(peer, next)) {
       await this.#db.updateTable('peers').set(next).where('id', '=', peerId).execute();
       this.#log.info({ event: 'level', peerId, from: peer.level, to: next.level, ...next }, 'reliability changed');
@@ -163,7 +168,7 @@ export class PeerService {
           .selectFrom('peer_events')
           .select(eb.fn.countAll<number>().as('n'))
           .whereRef('peer_events.peer_id', '=', 'peers.id')
-          .where('peer_events.kind', '=', 'rejection')
+          .where('peer_events.kind', 'in', ['rejection', 'integrity_failure'])
           .where('peer_events.at', '>', since)
           .as('rejections'),
       ])
@@ -207,7 +212,7 @@ export function toStatus(peer: PeerRow, metrics: PeerMetrics): PeerStatus {
     id: peer.id,
     level: peer.level,
     scores: { trust: peer.trust, dynamism: peer.dynamism, availability: peer.availability },
-    metrics: { capacity: peer.capacity, disconnections: metrics.disconnections, rejections: metrics.rejections },
+    metrics: { capacity: peer.capacity, disconnections: metrics.disconnections, rejections: metrics.rejections, integrityFailures: metrics.integrityFailures },
     used: peer.bytes_used,
     reserved: peer.bytes_reserved,
     free: freeSpace(peer),

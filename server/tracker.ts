@@ -16,6 +16,7 @@ import { createHttpApp, type TrackerStats } from './http/app.ts';
 import type { Logger } from './logger.ts';
 import { PeerService } from './peers.ts';
 import { Sessions, type TrackerServer, type TrackerSocket } from './sessions.ts';
+import { originAllowed } from './http/security.ts';
 import { authenticate } from './socket/authenticate.ts';
 import { Challenges } from './socket/challenges.ts';
 import { bindRequests, type RequestHandlers } from './socket/requests.ts';
@@ -79,6 +80,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   const http = createServer(app);
   const io: TrackerServer = new Server(http, {
     serveClient: false,
+    allowRequest: (request, callback) => callback(null, originAllowed(request, config.allowedOrigins)),
     // Only small JSON travels here; a bigger message closes that connection alone.
     maxHttpBufferSize: config.maxMessageBytes,
     pingInterval: config.heartbeatIntervalMs,
@@ -93,6 +95,15 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
     });
   });
 
+  // Connections per address, checked before the signature (the cheaper refusal first). Counted
+  // once connected, so that a refused handshake never holds a place.
+  const perAddress = new Map<string, number>();
+  io.use((socket, next) => {
+    if ((perAddress.get(socket.handshake.address) ?? 0) < config.maxConnectionsPerAddress) return next();
+    const error: Error & { data?: unknown } = new Error('Too many connections from your address.');
+    error.data = { code: 'RATE_LIMITED', message: error.message };
+    next(error);
+  });
   io.use(authenticate(challenges, log));
 
   // Peers-online counts go to everyone; batching them keeps a wave of joins from being O(n²).
@@ -106,6 +117,13 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
 
   io.on('connection', (socket: TrackerSocket) => {
     const { peerId } = socket.data;
+    const address = socket.handshake.address;
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    socket.once('disconnect', () => {
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(address);
+      else perAddress.set(address, left);
+    });
     const previous = sessions.attach(socket);
     const ready = (async () => {
       if (previous) {
@@ -120,7 +138,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
       log.error({ err: error, event: 'connect_error', peerId }, 'could not register peer');
       socket.disconnect(true);
     });
-    bindRequests(socket, handlers, { ready, log });
+    bindRequests(socket, handlers, { ready, log, limits: { rate: config.rateLimit, burst: config.rateBurst, now: () => clock.now() } });
     log.info({ event: 'connect', peerId, address: socket.handshake.address, replaced: Boolean(previous) }, 'peer connected');
     announceCount();
 

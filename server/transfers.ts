@@ -17,6 +17,7 @@ import type { Transaction } from 'kysely';
 import { PeercloudError } from '../shared/errors.ts';
 import { randomId } from '../shared/encoding.ts';
 import { chooseHosts } from '../shared/placement.ts';
+import { RELIABILITY_WINDOW_MS } from '../shared/reliability.ts';
 import type { RejectReason, SignalData, TransferErrorCode, TransferOffer } from '../shared/protocol.ts';
 import { formatBytes } from '../shared/units.ts';
 import type { Clock } from './clock.ts';
@@ -89,6 +90,19 @@ export class TransferService {
       .select(['id', 'level', (eb) => eb(eb('capacity', '-', eb.ref('bytes_used')), '-', eb.ref('bytes_reserved')).as('free')])
       .where('online', '=', 1)
       .where('id', '!=', file.owner_id)
+      // A host caught serving corrupt data too often is trusted with nothing new.
+      .where((eb) =>
+        eb(
+          eb
+            .selectFrom('peer_events')
+            .select(eb.fn.countAll<number>().as('n'))
+            .whereRef('peer_events.peer_id', '=', 'peers.id')
+            .where('peer_events.kind', '=', 'integrity_failure')
+            .where('peer_events.at', '>', this.#clock.now() - RELIABILITY_WINDOW_MS),
+          '<',
+          this.#config.integrityExclusion,
+        ),
+      )
       // A host holds at most one replica of a file, and a host that failed this file isn't asked again.
       .where('id', 'not in', (eb) => eb.selectFrom('replicas').select('host_id').where('file_id', '=', file.id))
       .where('id', 'not in', (eb) => eb.selectFrom('transfers').select('receiver_id').where('file_id', '=', file.id).where('kind', 'in', ['store', 'repair']))
@@ -238,9 +252,14 @@ export class TransferService {
     const transfer = await this.#partyOf(peerId, transferId);
     if (!isActive(transfer)) throw new PeercloudError('CONFLICT', 'This transfer has already ended.');
     const ended = await this.end(transferId, { ok: false, code, message });
+    if (!ended) return;
     // A host that could not write what it accepted failed a storage request.
-    if (ended && isStorage(transfer.kind) && peerId === transfer.receiver_id && code === 'STORAGE') {
+    if (isStorage(transfer.kind) && peerId === transfer.receiver_id && code === 'STORAGE') {
       await this.#peers.rejected(peerId, `failed to store (file ${transfer.file_id}): ${message}`);
+    }
+    // The owner got bytes that failed authentication: the host that served them is to blame.
+    if (transfer.kind === 'fetch' && peerId === transfer.receiver_id && code === 'INTEGRITY') {
+      await this.#peers.integrityFailed(transfer.sender_id, `served corrupt data (file ${transfer.file_id})`);
     }
   }
 

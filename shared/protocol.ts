@@ -75,6 +75,8 @@ export const PeerStatus = z.object({
     capacity: ByteCount,
     disconnections: z.number().int().nonnegative(),
     rejections: z.number().int().nonnegative(),
+    /** Times this host served data that failed verification (they count against availability too). */
+    integrityFailures: z.number().int().nonnegative(),
   }),
   used: ByteCount,
   reserved: ByteCount,

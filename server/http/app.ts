@@ -9,7 +9,12 @@ import type { AdminQueries } from '../admin.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Challenges } from '../socket/challenges.ts';
+import { fullBucket, take, type Bucket } from '../../shared/token-bucket.ts';
 import { requireAdmin } from './admin-auth.ts';
+import { securityHeaders } from './security.ts';
+
+const CHALLENGE_RATE = 20;
+const CHALLENGE_BURST = 100;
 
 export interface TrackerStats {
   /** Bytes received over Socket.IO since start: file bytes must never show up here. */
@@ -29,12 +34,24 @@ interface Deps {
 export function createHttpApp({ config, log, challenges, admin, stats }: Deps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders());
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
 
-  app.get('/api/challenge', (_req, res) => {
+  // Nonces cost memory until used or expired: a client asking for them in a loop is slowed down.
+  const challengeBuckets = new Map<string, Bucket>();
+  app.get('/api/challenge', (req, res) => {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const now = Date.now();
+    if (challengeBuckets.size > 100_000) challengeBuckets.clear();
+    const bucket = challengeBuckets.get(address) ?? fullBucket(CHALLENGE_BURST, now);
+    challengeBuckets.set(address, bucket);
+    if (!take(bucket, now, CHALLENGE_RATE, CHALLENGE_BURST)) {
+      res.status(429).json({ ok: false, code: 'RATE_LIMITED', message: 'Too many login attempts from your address. Wait a moment.' });
+      return;
+    }
     res.set('Cache-Control', 'no-store').json(challenges.issue());
   });
 

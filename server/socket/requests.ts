@@ -6,6 +6,7 @@
  */
 import { fail, ok, PeercloudError, type Ack } from '../../shared/errors.ts';
 import { clientRequests, describeIssue, type ClientRequestName, type ClientResponse, type ParsedClientRequest } from '../../shared/protocol.ts';
+import { fullBucket, take } from '../../shared/token-bucket.ts';
 import type { Logger } from '../logger.ts';
 import type { TrackerSocket } from '../sessions.ts';
 
@@ -15,8 +16,16 @@ export type RequestHandlers = {
 
 const REQUEST_NAMES = new Set<string>(Object.keys(clientRequests));
 
-export function bindRequests(socket: TrackerSocket, handlers: RequestHandlers, options: { ready: Promise<void>; log: Logger }): void {
-  const { ready, log } = options;
+export interface RequestLimits {
+  rate: number;
+  burst: number;
+  now: () => number;
+}
+
+export function bindRequests(socket: TrackerSocket, handlers: RequestHandlers, options: { ready: Promise<void>; log: Logger; limits: RequestLimits }): void {
+  const { ready, log, limits } = options;
+  const bucket = fullBucket(limits.burst, limits.now());
+  let refusedSince = 0;
 
   async function handle<K extends ClientRequestName>(name: K, payload: unknown): Promise<Ack<ClientResponse<K>>> {
     const parsed = clientRequests[name].safeParse(payload);
@@ -34,6 +43,13 @@ export function bindRequests(socket: TrackerSocket, handlers: RequestHandlers, o
   // onAny sees every event, known or not, with the ack (if any) as its last argument.
   socket.onAny((event: unknown, ...args: unknown[]) => {
     const ack = typeof args.at(-1) === 'function' ? (args.pop() as (result: Ack<unknown>) => void) : undefined;
+    // Before any parsing: a flood costs the tracker as little as possible.
+    if (!take(bucket, limits.now(), limits.rate, limits.burst)) {
+      if (refusedSince++ === 0) log.warn({ event: 'rate_limited', peerId: socket.data.peerId }, 'connection rate-limited');
+      ack?.(fail('RATE_LIMITED', `Too many requests: at most ${limits.rate} a second. Slow down and retry.`));
+      return;
+    }
+    refusedSince = 0;
     if (typeof event !== 'string' || !REQUEST_NAMES.has(event)) {
       ack?.(fail('INVALID', `unknown event "${String(event).slice(0, 64)}"`));
       return;

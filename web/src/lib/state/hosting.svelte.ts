@@ -7,7 +7,8 @@
 import { chunkCount, sealedChunkSize } from '../../../../shared/chunking.ts';
 import { fromHex, toHex } from '../../../../shared/encoding.ts';
 import { INVENTORY_PAGE, type RejectReason, type TransferOffer } from '../../../../shared/protocol.ts';
-import { GiB, MiB } from '../../../../shared/units.ts';
+import { formatBytes, GiB, MiB } from '../../../../shared/units.ts';
+import { faults } from '../testing/faults.ts';
 import { RootHash, sha256 } from '../crypto/chunk-cipher.ts';
 import { PeerLink, TransferFailure } from '../net/peer-link.ts';
 import type { TrackerClient } from '../net/tracker-client.ts';
@@ -39,6 +40,8 @@ export class Hosting {
   #tracker: TrackerClient | undefined;
   /** Bytes promised to transfers under way, so two at once can't both take the last space. */
   #incoming = 0;
+  /** A write hit the browser's quota: the offer is lowered once the transfer is over. */
+  #overQuota = false;
   readonly #links = new Set<PeerLink>();
 
   constructor(session: Session, notices: Notices) {
@@ -193,6 +196,11 @@ export class Hosting {
       this.activeTransfers--;
       this.#links.delete(link);
       await this.#refreshHosted();
+      if (this.#overQuota) {
+        this.#overQuota = false;
+        await this.setCapacity(this.hostedBytes).catch((error: unknown) => this.#notices.error('Could not lower the storage offered', error));
+        this.#notices.info(`This browser ran out of storage space: the offer is now ${formatBytes(this.capacity)}, what it really holds.`);
+      }
     }
   }
 
@@ -213,11 +221,14 @@ export class Hosting {
   /** Writes a batch in one transaction, then reads it back and checks every chunk's hash. */
   async #writeVerified(fileId: string, chunks: ReceivedChunk[], root: RootHash): Promise<void> {
     try {
+      if (faults.quotaBytes !== undefined && this.hostedBytes > faults.quotaBytes) throw new DOMException('The storage quota was exceeded (fault injected).', 'QuotaExceededError');
       await hostedStore.putChunks(
         fileId,
         chunks.map((chunk) => ({ index: chunk.index, chunk: { data: new Blob(chunk.parts), sha256: chunk.sha256 } })),
       );
     } catch (error) {
+      // The browser holds less than this peer offered: offer only what it really holds from now on.
+      if (error instanceof DOMException && error.name === 'QuotaExceededError') this.#overQuota = true;
       throw new TransferFailure('STORAGE', storageMessage(error));
     }
     const stored = await hostedStore.chunks(
@@ -317,7 +328,9 @@ function batchedReader(fileId: string, count: number, batch = 4): (index: number
     const chunk = await cached.get(index)!;
     cached.delete(index);
     if (!chunk) throw new TransferFailure('STORAGE', `Chunk ${index} is missing from this host.`);
-    return { bytes: new Uint8Array(await chunk.data.arrayBuffer()), sha256: chunk.sha256 };
+    const bytes = new Uint8Array(await chunk.data.arrayBuffer());
+    if (faults.corruptServedFrom !== undefined && index >= faults.corruptServedFrom) bytes[Math.floor(bytes.length / 2)]! ^= 0x5a;
+    return { bytes, sha256: chunk.sha256 };
   };
 }
 

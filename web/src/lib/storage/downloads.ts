@@ -7,6 +7,9 @@ import { safeFileName } from '../../../../shared/safe-name.ts';
 import type { WorkerReply, WorkerRequest } from './download-protocol.ts';
 
 const PREFIX = 'peercloud-download-';
+/** Finished downloads still on disk here, and when the browser was handed each one. */
+const handedOver = new Map<string, number>();
+const HANDOVER_MS = 60_000;
 
 export interface DownloadFile {
   write(position: number, bytes: Uint8Array<ArrayBuffer>): Promise<void>;
@@ -19,6 +22,11 @@ export interface DownloadFile {
 export async function openDownloadFile(fileId: string, { keep }: { keep: boolean }): Promise<DownloadFile> {
   const root = await navigator.storage.getDirectory();
   const entry = `${PREFIX}${fileId}`;
+  for (const [old, at] of handedOver) {
+    if (Date.now() - at < HANDOVER_MS || old === entry) continue;
+    handedOver.delete(old);
+    await removeQuietly(root, old);
+  }
   const writer = await WorkerWriter.open(entry, keep).catch((error: unknown) => {
     console.debug('no synchronous access handles here; writing through a stream', error);
     return undefined;
@@ -37,8 +45,10 @@ export async function openDownloadFile(fileId: string, { keep }: { keep: boolean
     async save(name) {
       await close();
       const file = await (await root.getFileHandle(entry)).getFile();
-      // The browser copies the file in the background; give it time before the on-disk copy goes.
+      // The browser copies the file in the background; give it time before our copy goes (at the
+      // latest when another download starts a minute later: a browser keeps little room per site).
       offerDownload(file, name, 10 * 60_000, () => void removeQuietly(root, entry));
+      handedOver.set(entry, Date.now());
     },
     async discard() {
       if (writer) await writer.close().catch(() => undefined);

@@ -134,7 +134,10 @@ export async function receiveChunks(
       await link.sendControl({ t: 'ack', next: upTo });
     });
     // A failed write must fail the link now, not when the next batch awaits it.
-    persisted.catch((error: unknown) => link.fail('STORAGE', `Could not store the data: ${error instanceof Error ? error.message : String(error)}`));
+    persisted.catch((error: unknown) => {
+      if (error instanceof TransferFailure) link.fail(error.code, error.message);
+      else link.fail('STORAGE', `Could not store the data: ${error instanceof Error ? error.message : String(error)}`);
+    });
   };
 
   for (;;) {
