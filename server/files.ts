@@ -37,6 +37,8 @@ export class FileService {
   readonly #sessions: Sessions;
   readonly #peers: PeerService;
   readonly #transfers: TransferService;
+  /** Files each connected host has listed so far in its inventory. */
+  readonly #inventories = new Map<string, Set<string>>();
 
   constructor(deps: Deps) {
     this.#db = deps.db;
@@ -170,12 +172,84 @@ export class FileService {
     this.#sessions.emit(ownerId, 'file:removed', { fileId });
   }
 
-  /** A host lists replicas it holds; those the tracker doesn't know it holds are to be dropped. */
-  async inventory(hostId: string, fileIds: readonly string[]): Promise<string[]> {
-    if (fileIds.length === 0) return [];
-    const known = await this.#db.selectFrom('replicas').select('file_id').where('host_id', '=', hostId).where('file_id', 'in', fileIds).execute();
-    const keep = new Set(known.map((row) => row.file_id));
-    return fileIds.filter((id) => !keep.has(id));
+  /** A new session of this host: its inventory starts from nothing. */
+  startInventory(hostId: string): void {
+    this.#inventories.set(hostId, new Set());
+  }
+
+  /**
+   * Reconciles a page of a host's inventory with the replica table. A replica the tracker
+   * doesn't know is to be dropped; a reserved one the host holds complete, with the root the
+   * owner sealed, is stored after all (the tracker stopped before recording it); a stored one
+   * the host holds only in part, or with another root, is lost. After the last page, stored
+   * replicas the host did not list are lost too. Lost replicas free their space, and their
+   * files' owners hear they have one copy fewer.
+   */
+  async inventory(hostId: string, replicas: readonly { fileId: string; root: string | null }[], last: boolean): Promise<string[]> {
+    const listed = this.#inventories.get(hostId) ?? new Set<string>();
+    this.#inventories.set(hostId, listed);
+    const drop: string[] = [];
+    const changed = new Set<string>();
+    const ids = replicas.map((replica) => replica.fileId);
+    const known =
+      ids.length === 0
+        ? []
+        : await this.#db
+            .selectFrom('replicas')
+            .innerJoin('files', 'files.id', 'replicas.file_id')
+            .select(['replicas.file_id', 'replicas.state', 'replicas.bytes', 'files.sha256'])
+            .select((eb) =>
+              eb
+                .selectFrom('transfers')
+                .select(eb.fn.countAll<number>().as('n'))
+                .whereRef('transfers.file_id', '=', 'replicas.file_id')
+                .whereRef('transfers.receiver_id', '=', 'replicas.host_id')
+                .where('transfers.state', 'in', ['offered', 'open'])
+                .as('active'),
+            )
+            .where('replicas.host_id', '=', hostId)
+            .where('replicas.file_id', 'in', ids)
+            .execute();
+    const byId = new Map(known.map((row) => [row.file_id, row]));
+    for (const { fileId, root } of replicas) {
+      listed.add(fileId);
+      const row = byId.get(fileId);
+      if (!row) {
+        drop.push(fileId);
+      } else if (row.state === 'reserved' && root !== null && root === row.sha256 && Number(row.active) === 0) {
+        await this.#db.transaction().execute(async (trx) => {
+          await trx.updateTable('replicas').set({ state: 'stored', sha256: root, stored_at: this.#clock.now() }).where('file_id', '=', fileId).where('host_id', '=', hostId).execute();
+          await trx.updateTable('peers').set((eb) => ({ bytes_reserved: eb('bytes_reserved', '-', row.bytes), bytes_used: eb('bytes_used', '+', row.bytes) })).where('id', '=', hostId).execute();
+          await trx.updateTable('files').set({ state: 'stored', interrupted_at: null }).where('id', '=', fileId).where('state', 'in', ['uploading', 'interrupted', 'failed']).execute();
+        });
+        this.#log.info({ event: 'reconcile', fileId, hostId, outcome: 'stored' }, 'replica found complete on its host');
+        changed.add(fileId);
+      } else if (row.state === 'stored' && root !== row.sha256) {
+        await this.#lose(hostId, fileId, row.bytes);
+        drop.push(fileId);
+        changed.add(fileId);
+      }
+    }
+    if (last) {
+      this.#inventories.delete(hostId);
+      const missing = await this.#db.selectFrom('replicas').select(['file_id', 'bytes']).where('host_id', '=', hostId).where('state', '=', 'stored').execute();
+      for (const row of missing.filter((replica) => !listed.has(replica.file_id))) {
+        await this.#lose(hostId, row.file_id, row.bytes);
+        changed.add(row.file_id);
+      }
+    }
+    for (const fileId of changed) await this.#notify(fileId);
+    if (changed.size > 0) await this.#peers.refresh(hostId);
+    return drop;
+  }
+
+  /** A stored replica is gone from its host: forget it and free its space. */
+  async #lose(hostId: string, fileId: string, bytes: number): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('replicas').where('file_id', '=', fileId).where('host_id', '=', hostId).where('state', '=', 'stored').execute();
+      await trx.updateTable('peers').set((eb) => ({ bytes_used: eb('bytes_used', '-', bytes) })).where('id', '=', hostId).execute();
+    });
+    this.#log.warn({ event: 'reconcile', fileId, hostId, outcome: 'lost' }, 'replica lost from its host');
   }
 
   async summary(fileId: string): Promise<FileSummary> {

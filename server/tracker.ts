@@ -60,7 +60,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
 
   const handlers: RequestHandlers = {
     'peer:report': async (peerId, { capacity, used }) => ({ peer: await peers.reported(peerId, capacity, used), config: clientConfig }),
-    'host:inventory': async (peerId, { fileIds }) => ({ drop: await files.inventory(peerId, fileIds) }),
+    'host:inventory': async (peerId, { replicas, last }) => ({ drop: await files.inventory(peerId, replicas, last) }),
     'file:place': (peerId, request) => files.place(peerId, request),
     'file:resume': (peerId, { fileId }) => files.resume(peerId, fileId),
     'file:seal': async (peerId, { fileId, sha256 }) => ({ file: await files.seal(peerId, fileId, sha256) }),
@@ -131,6 +131,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
         previous.disconnect(true);
         await transfers.peerGone(peerId);
       }
+      files.startInventory(peerId);
       await peers.connected(peerId, socket.data.publicKey, socket.handshake.address);
       await files.hostChanged(peerId);
     })();

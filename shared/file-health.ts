@@ -1,14 +1,15 @@
 /** How a file's replica counts read to its owner. One wording for the page, the tests and the docs. */
 import type { FileSummary } from './protocol.ts';
 
-export type FileHealth = 'uploading' | 'interrupted' | 'failed' | 'healthy' | 'under-replicated' | 'unavailable';
+export type FileHealth = 'uploading' | 'interrupted' | 'failed' | 'healthy' | 'under-replicated' | 'unavailable' | 'lost';
 
 export function fileHealth(file: Pick<FileSummary, 'state' | 'replicas'>): FileHealth {
   if (file.state === 'uploading') return 'uploading';
   if (file.state === 'interrupted') return 'interrupted';
   if (file.state === 'failed') return 'failed';
   const { wanted, stored, online } = file.replicas;
-  if (stored > 0 && online === 0) return 'unavailable';
+  if (stored === 0) return 'lost';
+  if (online === 0) return 'unavailable';
   if (online < wanted) return 'under-replicated';
   return 'healthy';
 }
@@ -22,6 +23,8 @@ export function describeFileHealth(file: Pick<FileSummary, 'state' | 'replicas'>
       return 'Upload interrupted: choose the file again to resume';
     case 'failed':
       return 'Upload failed';
+    case 'lost':
+      return 'Lost: no peer holds it any more';
     case 'unavailable':
       return 'Unavailable: its hosts are offline';
     case 'under-replicated':

@@ -189,8 +189,15 @@ export const INVENTORY_PAGE = 500;
 export const clientRequests = {
   /** A peer states what it offers and what its storage holds. Answered with its status and the cloud's settings. */
   'peer:report': z.strictObject({ capacity: ByteCount, used: ByteCount }),
-  /** A host lists the replicas it holds (a page at a time); the tracker answers those it must drop. */
-  'host:inventory': z.strictObject({ fileIds: z.array(ObjectId).max(INVENTORY_PAGE) }),
+  /**
+   * A host lists the replicas it holds, a page at a time, `last` on the final page: with the root
+   * it verified (complete) or null (partial). The tracker answers those it must drop and, after
+   * the last page, forgets the replicas this host no longer has.
+   */
+  'host:inventory': z.strictObject({
+    replicas: z.array(z.strictObject({ fileId: ObjectId, root: Sha256Hex.nullable() })).max(INVENTORY_PAGE),
+    last: z.boolean(),
+  }),
   /** The owner asks for a file to be placed. */
   'file:place': z.strictObject({ name: FileName, size: ByteCount, chunkSize: ChunkSize }),
   /** The owner states the root hash of the sealed chunks it sent, once it has sent them all. */

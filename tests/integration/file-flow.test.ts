@@ -97,7 +97,7 @@ describe('place → accept → stored → list → locate → delete', () => {
     await owner.request('file:delete', { fileId: file.id });
 
     const back = await NodePeer.join(t.url, GiB, host.keys);
-    const { drop } = await back.request('host:inventory', { fileIds: [file.id] });
+    const { drop } = await back.request('host:inventory', { replicas: [{ fileId: file.id, root: ROOT }], last: true });
     expect(drop).toEqual([file.id]);
   });
 

@@ -41,7 +41,7 @@ describe('malformed messages', () => {
       ['transfer:signal', { transferId: 'a'.repeat(26), signal: { type: 'offer', sdp: 'x'.repeat(40_000) } }, 'signal.sdp'],
       ['transfer:signal', { transferId: 'a'.repeat(26), signal: { type: 'bogus' } }, 'signal.type'],
       ['transfer:reject', { transferId: 'a'.repeat(26), reason: 'because' }, 'reason'],
-      ['host:inventory', { fileIds: Array.from({ length: 501 }, () => 'a'.repeat(26)) }, 'fileIds'],
+      ['host:inventory', { replicas: Array.from({ length: 501 }, () => ({ fileId: 'a'.repeat(26), root: null })), last: true }, 'replicas'],
     ];
     for (const [event, payload, field] of cases) {
       const answer = await raw(peer, event, payload);

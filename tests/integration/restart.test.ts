@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { storedSize } from '../../shared/chunking.ts';
 import { GiB, MiB } from '../../shared/units.ts';
-import { CHUNK, offerFor, storeFile } from '../support/flows.ts';
+import { CHUNK, offerFor, ROOT, storeFile } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
 
@@ -42,7 +42,8 @@ describe('a restart on the same database file', () => {
     const reserved = t.database.sqlite.prepare('select sum(bytes_reserved) as n from peers').get() as { n: number };
     expect(reserved.n).toBe(2 * storedSize(MiB, CHUNK)); // on both hosts it was placed on
 
-    expect((await hostAAgain.request('host:inventory', { fileIds: [file.id, pending.file.id, 'z'.repeat(26)] })).drop).toEqual(['z'.repeat(26)]);
-    expect((await hostBAgain.request('host:inventory', { fileIds: [file.id] })).drop).toEqual([]);
+    const inventoryA = [file.id, pending.file.id, 'z'.repeat(26)].map((fileId) => ({ fileId, root: fileId === file.id ? ROOT : null }));
+    expect((await hostAAgain.request('host:inventory', { replicas: inventoryA, last: true })).drop).toEqual(['z'.repeat(26)]);
+    expect((await hostBAgain.request('host:inventory', { replicas: [{ fileId: file.id, root: ROOT }], last: true })).drop).toEqual([]);
   });
 });

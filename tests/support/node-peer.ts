@@ -31,10 +31,17 @@ export class NodePeer {
   }
 
   /** A new peer (or, given keys, the same peer again) connected to the tracker at url. */
-  static async connect(url: string, keys?: CryptoKeyPair): Promise<NodePeer> {
+  static async connect(url: string, keys?: CryptoKeyPair, options: { reconnect?: boolean } = {}): Promise<NodePeer> {
     const pair = keys ?? (await generateIdentity());
     const publicKey = await exportPublicKey(pair.publicKey);
-    const client = new TrackerClient({ url, privateKey: pair.privateKey, publicKey, reconnect: false, requestTimeoutMs: 5_000 });
+    const client = new TrackerClient({
+      url,
+      privateKey: pair.privateKey,
+      publicKey,
+      reconnect: options.reconnect ?? false,
+      backoff: { baseMs: 100, capMs: 1_000 },
+      requestTimeoutMs: 5_000,
+    });
     const peer = new NodePeer(await peerIdFromPublicKey(publicKey), pair, publicKey, client);
     await new Promise<void>((resolve, reject) => {
       const off = client.onState((state, detail) => {
@@ -52,8 +59,8 @@ export class NodePeer {
   }
 
   /** Connects and reports an offer of `capacity` bytes. */
-  static async join(url: string, capacity: number, keys?: CryptoKeyPair): Promise<NodePeer> {
-    const peer = await NodePeer.connect(url, keys);
+  static async join(url: string, capacity: number, keys?: CryptoKeyPair, options: { reconnect?: boolean } = {}): Promise<NodePeer> {
+    const peer = await NodePeer.connect(url, keys, options);
     await peer.request('peer:report', { capacity, used: 0 });
     return peer;
   }

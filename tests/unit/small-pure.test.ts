@@ -109,7 +109,7 @@ describe('sizes and durations', () => {
 });
 
 describe('file health in words', () => {
-  const file = (state: 'uploading' | 'stored' | 'failed', wanted: number, stored: number, online: number) => ({
+  const file = (state: 'uploading' | 'interrupted' | 'stored' | 'failed', wanted: number, stored: number, online: number) => ({
     state,
     replicas: { wanted, stored, online, pending: 0 },
   });
@@ -122,6 +122,8 @@ describe('file health in words', () => {
     [file('uploading', 2, 0, 0), 'Uploading'],
     [file('uploading', 2, 1, 1), 'Uploading: stored on 1 of 2'],
     [file('failed', 2, 0, 0), 'Upload failed'],
+    [file('stored', 2, 0, 0), 'Lost: no peer holds it any more'],
+    [file('interrupted', 2, 0, 0), 'Upload interrupted: choose the file again to resume'],
   ])('%j → %s', (summary, text) => {
     expect(describeFileHealth(summary)).toBe(text);
   });

@@ -109,9 +109,11 @@ export class Hosting {
   async #reconcile(): Promise<void> {
     await this.report();
     const tracker = this.#tracker!;
-    const held = (await hostedStore.replicas()).map((replica) => replica.fileId);
-    for (let at = 0; at < held.length; at += INVENTORY_PAGE) {
-      const { drop } = await tracker.request('host:inventory', { fileIds: held.slice(at, at + INVENTORY_PAGE) });
+    const held = (await hostedStore.replicas()).map((replica) => ({ fileId: replica.fileId, root: replica.state === 'stored' ? replica.root : null }));
+    // At least one page, even empty: the last one tells the tracker the list is complete.
+    for (let at = 0; at === 0 || at < held.length; at += INVENTORY_PAGE) {
+      const page = held.slice(at, at + INVENTORY_PAGE);
+      const { drop } = await tracker.request('host:inventory', { replicas: page, last: at + INVENTORY_PAGE >= held.length });
       if (drop.length > 0) await this.#drop(drop);
     }
   }
@@ -183,7 +185,15 @@ export class Hosting {
       const rootHex = await root.hex();
       if (end.root !== rootHex) throw new TransferFailure('INTEGRITY', 'The chunks received do not add up to the root hash the owner sent.');
       await hostedStore.saveReplica({ ...replica, state: 'stored', root: rootHex });
-      await tracker.request('replica:stored', { transferId: offer.transferId, sha256: rootHex });
+      try {
+        await tracker.request('replica:stored', { transferId: offer.transferId, sha256: rootHex });
+      } catch (error) {
+        // The tracker may have recorded it before it went away: the replica stays, and the
+        // inventory after reconnecting settles whether it is wanted.
+        this.#notices.debug('replica:stored', error);
+        link.close();
+        return;
+      }
       await link.sendControl({ t: 'done' });
       link.close();
     } catch (error) {

@@ -1,0 +1,59 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { storedSize } from '../../shared/chunking.ts';
+import { GiB, MiB } from '../../shared/units.ts';
+import { CHUNK, offerFor, ROOT, storeFile } from '../support/flows.ts';
+import { NodePeer } from '../support/node-peer.ts';
+import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
+
+let t: RunningTracker;
+beforeEach(async () => {
+  t = await startTracker({ REPLICAS: '1' });
+});
+afterEach(async () => {
+  await t.stop();
+});
+
+const usage = (id: string) => t.database.sqlite.prepare('select bytes_used as used, bytes_reserved as reserved from peers where id = ?').get(id) as { used: number; reserved: number };
+
+describe('a host’s inventory, reconciled with the replica table', () => {
+  it('forgets stored replicas the host no longer has, and frees their space', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const host = await NodePeer.join(t.url, GiB);
+    const { file } = await storeFile(owner, [host], 'gone.bin', MiB);
+    expect(usage(host.id).used).toBe(storedSize(MiB, CHUNK));
+
+    // The host's browser lost its storage: it comes back holding nothing.
+    host.disconnect();
+    await owner.next('file:updated', (f) => f.replicas.online === 0);
+    const back = await NodePeer.join(t.url, GiB, host.keys);
+    expect((await back.request('host:inventory', { replicas: [], last: true })).drop).toEqual([]);
+    expect(usage(host.id)).toEqual({ used: 0, reserved: 0 });
+    expect(await owner.next('file:updated', (f) => f.id === file.id && f.replicas.stored === 0)).toMatchObject({ state: 'stored', replicas: { stored: 0 } });
+  });
+
+  it('treats a replica held with another root, or only in part, as lost', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const host = await NodePeer.join(t.url, GiB);
+    const { file } = await storeFile(owner, [host], 'changed.bin', MiB);
+    const { drop } = await host.request('host:inventory', { replicas: [{ fileId: file.id, root: 'b'.repeat(64) }], last: true });
+    expect(drop).toEqual([file.id]);
+    expect(usage(host.id).used).toBe(0);
+  });
+
+  it('records a replica the host completed while the tracker was down', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const host = await NodePeer.join(t.url, GiB);
+    const placed = await owner.request('file:place', { name: 'late.bin', size: MiB, chunkSize: CHUNK });
+    const offer = await offerFor(host, placed.file.id);
+    await host.request('transfer:accept', { transferId: offer.transferId });
+    await owner.request('file:seal', { fileId: placed.file.id, sha256: ROOT });
+    // The tracker stops before the host's confirmation arrives; the host finished anyway.
+    await t.restart();
+    const back = await NodePeer.connect(t.url, host.keys);
+    const ownerBack = await NodePeer.connect(t.url, owner.keys);
+    expect((await back.request('host:inventory', { replicas: [{ fileId: placed.file.id, root: ROOT }], last: true })).drop).toEqual([]);
+    const [listed] = (await ownerBack.request('file:list', {})).files;
+    expect(listed).toMatchObject({ id: placed.file.id, state: 'stored', replicas: { stored: 1, online: 1 } });
+    expect(usage(host.id)).toEqual({ used: storedSize(MiB, CHUNK), reserved: 0 });
+  });
+});

@@ -1,0 +1,62 @@
+/**
+ * The tracker as its own process (`server/main.ts`, as `npm start` runs it), for the tests
+ * that kill it, flood it or measure its memory: a real process on a real SQLite file.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+export interface TrackerProcess {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  /** Resident memory of the tracker process, in bytes (Linux). */
+  rss(): number;
+  /** SIGKILL: no chance to finish anything. */
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startTrackerProcess(env: Record<string, string>, port?: number): Promise<TrackerProcess> {
+  const chosen = port ?? (await freePort());
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(chosen), LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const onData = (data: Buffer) => {
+      output += data.toString();
+      if (output.includes('is running at')) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (data: Buffer) => (output += data.toString()));
+    child.once('exit', (code) => reject(new Error(`tracker exited (${code}) before listening:\n${output}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${chosen}`,
+    port: chosen,
+    child,
+    rss: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024,
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
