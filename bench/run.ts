@@ -6,7 +6,8 @@
  * scripts/e2e.ts sets up, like the end-to-end tests.
  *
  * Writes bench/results.json and docs/BENCHMARKS.md, and prints a table.
- * BENCH_SIZES (MiB, comma-separated; default 64,256,1024) and BENCH_RUNS (default 3) adjust it.
+ * BENCH_SIZES (MiB, comma-separated; default 64,256,1024) and BENCH_RUNS (default 3) adjust it;
+ * BENCH_FLOOD=0 skips the flood benchmark (bench/flood.ts).
  */
 import { copyFileSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ import { systemClock } from '../server/clock.ts';
 import { MiB } from '../shared/units.ts';
 import { CHROMIUM_ARGS, CHROMIUM_HELP, findChromium } from '../tests/support/chromium.ts';
 import { measureBaseline } from './baseline.ts';
+import { measureFlood } from './flood.ts';
 import { median, writeReports, type Figure } from './report.ts';
 
 const SIZES_MIB = (process.env.BENCH_SIZES ?? '64,256,1024').split(',').map(Number);
@@ -45,6 +47,10 @@ async function main(): Promise<void> {
   const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
   const version = browser.version();
   const figures: Figure[] = [];
+  if (process.env.BENCH_FLOOD !== '0') {
+    console.log('Flood: a quiet client’s latency while another floods the tracker…');
+    figures.push(...(await measureFlood()));
+  }
 
   try {
     // The machine is noisy (shared cores): a baseline is measured right before every run, and

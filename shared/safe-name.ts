@@ -9,6 +9,16 @@ const UNSAFE = /[\u0000-\u001f\u007f<>:"/\\|?*\u200e\u200f\u202a-\u202e\u2066-\u
 const RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
 const MAX_LENGTH = 200;
 
+const BIDI_CONTROLS = /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * A name as shown on the page: literally, except that invisible direction controls are made
+ * visible, so that "invoice‮fdp.exe" can't pass for "invoiceexe.pdf".
+ */
+export function visibleName(name: string): string {
+  return name.replace(BIDI_CONTROLS, (char) => `⟨U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}⟩`);
+}
+
 export function safeFileName(name: string): string {
   let safe = name.replace(UNSAFE, '_').replace(/^[.\s]+|[.\s]+$/g, '');
   if (RESERVED.test(safe)) safe = `_${safe}`;

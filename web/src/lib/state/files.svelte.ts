@@ -12,7 +12,7 @@
 import { chunkCount, chunkRange, sealedChunkSize } from '../../../../shared/chunking.ts';
 import { toHex } from '../../../../shared/encoding.ts';
 import { PeercloudError } from '../../../../shared/errors.ts';
-import type { FileSummary, TransferEnded, TransferOffer } from '../../../../shared/protocol.ts';
+import { describeIssue, FileName, type FileSummary, type TransferEnded, type TransferOffer } from '../../../../shared/protocol.ts';
 import { MiB } from '../../../../shared/units.ts';
 import { generateFileKey, IntegrityError, openChunk, RootHash, sealChunk, sha256 } from '../crypto/chunk-cipher.ts';
 import { Vault } from '../crypto/vault.ts';
@@ -220,6 +220,8 @@ export class Files {
   }
 
   async #upload(job: UploadJob, file: File): Promise<void> {
+    const name = FileName.safeParse(file.name);
+    if (!name.success) throw new PeercloudError('INVALID', `This file name can’t be stored: it ${describeIssue(name.error)}. Rename the file and try again.`);
     const tracker = this.#requireTracker();
     const config = this.#session.config;
     if (!config) throw new PeercloudError('OFFLINE', 'Not connected to the tracker yet.');

@@ -32,7 +32,7 @@ const TRANSFER_WORDS: Record<TransferErrorCode, string> = {
 
 /** A sentence for any error this app can meet. */
 export function describeError(error: unknown): string {
-  if (error instanceof PeercloudError) return ERROR_WORDS[error.code] && error.code !== 'INTERNAL' ? ERROR_WORDS[error.code]! : error.message;
+  if (error instanceof PeercloudError) return ERROR_WORDS[error.code] ?? error.message;
   if (error instanceof TransferFailure) return `Transfer failed: ${TRANSFER_WORDS[error.code]}.`;
   if (error instanceof DOMException && error.name === 'QuotaExceededError') return 'This browser ran out of storage space.';
   return error instanceof Error ? error.message : String(error);
