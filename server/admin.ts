@@ -3,7 +3,9 @@
  * its replicas live. Read-only queries for the operator API and, later, the dashboard.
  */
 import { RELIABILITY_WINDOW_MS } from '../shared/reliability.ts';
+import { fileHealth, type FileHealth } from '../shared/file-health.ts';
 import type { Clock } from './clock.ts';
+import type { Config } from './config.ts';
 import type { ExpressionBuilder } from 'kysely';
 import type { Db } from './db/database.ts';
 import type { Database, PeerEventKind } from './db/schema.ts';
@@ -29,7 +31,8 @@ export interface AdminPeer {
 export interface AdminFile {
   id: string;
   ownerId: string;
-  name: string;
+  /** Null unless the operator opted in (ADMIN_SHOW_NAMES): names are their owners' business. */
+  name: string | null;
   size: number;
   storedBytes: number;
   sha256: string | null;
@@ -39,6 +42,8 @@ export interface AdminFile {
   createdAt: number;
   replicasWanted: number;
   replicas: { hostId: string; state: string; online: boolean; storedAt: number | null }[];
+  health: FileHealth;
+  repairedAt: number | null;
 }
 
 export interface AdminTransfer {
@@ -52,11 +57,64 @@ export interface AdminTransfer {
   updatedAt: number;
 }
 
+export interface AdminRepair {
+  id: string;
+  fileId: string;
+  sourceId: string;
+  targetId: string;
+  replacesId: string | null;
+  state: string;
+  startedAt: number;
+  endedAt: number | null;
+  error: string | null;
+}
+
+export interface Overview {
+  generatedAt: number;
+  peers: AdminPeer[];
+  files: AdminFile[];
+  repairs: { active: AdminRepair[]; recent: AdminRepair[] };
+}
+
 export class AdminQueries {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
+    private readonly config: Pick<Config, 'adminShowNames'>,
   ) {}
+
+  /** Everything the dashboard shows, in one answer. */
+  async overview(): Promise<Overview> {
+    const [peers, files, repairs] = await Promise.all([this.peers(), this.files(), this.repairs()]);
+    return { generatedAt: this.clock.now(), peers, files, repairs };
+  }
+
+  /** Repairs under way, and the last ones that ended. */
+  async repairs(): Promise<Overview['repairs']> {
+    const rows = await this.db.selectFrom('transfers').selectAll().where('kind', '=', 'repair').orderBy('created_at', 'desc').limit(200).execute();
+    const repairs = rows.map((row) => ({
+      id: row.id,
+      fileId: row.file_id,
+      sourceId: row.sender_id,
+      targetId: row.receiver_id,
+      replacesId: row.replaces_host_id,
+      state: row.state,
+      startedAt: row.created_at,
+      endedAt: row.state === 'done' || row.state === 'failed' ? row.updated_at : null,
+      error: row.error_message,
+    }));
+    return { active: repairs.filter((r) => r.endedAt === null), recent: repairs.filter((r) => r.endedAt !== null).slice(0, 50) };
+  }
+
+  /** Gauges for /metrics. */
+  async gauges(): Promise<{ peersOnlineByLevel: Record<string, number>; filesByHealth: Record<string, number> }> {
+    const levels = await this.db.selectFrom('peers').select(['level', (eb) => eb.fn.countAll<number>().as('n')]).where('online', '=', 1).groupBy('level').execute();
+    const peersOnlineByLevel: Record<string, number> = { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 };
+    for (const row of levels) peersOnlineByLevel[row.level] = Number(row.n);
+    const filesByHealth: Record<string, number> = {};
+    for (const file of await this.files()) filesByHealth[file.health] = (filesByHealth[file.health] ?? 0) + 1;
+    return { peersOnlineByLevel, filesByHealth };
+  }
 
   async peers(): Promise<AdminPeer[]> {
     const since = this.clock.now() - RELIABILITY_WINDOW_MS;
@@ -126,10 +184,14 @@ export class AdminQueries {
       .execute();
     const byFile = new Map<string, typeof replicas>();
     for (const replica of replicas) byFile.set(replica.file_id, [...(byFile.get(replica.file_id) ?? []), replica]);
-    return files.map((file) => ({
+    return files.map((file) => {
+      const held = (byFile.get(file.id) ?? []).map((r) => ({ hostId: r.host_id, state: r.state, online: r.online === 1, storedAt: r.stored_at }));
+      const stored = held.filter((r) => r.state === 'stored');
+      const counts = { wanted: file.replicas_wanted, stored: stored.length, online: stored.filter((r) => r.online).length };
+      return {
       id: file.id,
       ownerId: file.owner_id,
-      name: file.name,
+      name: this.config.adminShowNames ? file.name : null,
       size: file.size,
       storedBytes: file.stored_bytes,
       sha256: file.sha256,
@@ -138,7 +200,10 @@ export class AdminQueries {
       state: file.state,
       createdAt: file.created_at,
       replicasWanted: file.replicas_wanted,
-      replicas: (byFile.get(file.id) ?? []).map((r) => ({ hostId: r.host_id, state: r.state, online: r.online === 1, storedAt: r.stored_at })),
-    }));
+      replicas: held,
+      health: fileHealth({ state: file.state, replicas: counts }),
+      repairedAt: file.repaired_at,
+      };
+    });
   }
 }

@@ -82,6 +82,10 @@ const Environment = z.object({
   UPLOAD_RESUME_GRACE: duration(1000).default(24 * 3_600_000),
   MAX_HOST_TRANSFERS: integer(1, 64).default(4),
   INTEGRITY_EXCLUSION: integer(1, 1000).default(3),
+  REPAIR_GRACE: duration(100).default(15 * 60_000),
+  REPAIR_CONCURRENCY: integer(1, 1000).default(4),
+  REPAIR_RATE: integer(1, 100_000).default(60),
+  ADMIN_SHOW_NAMES: z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1').default(false),
   MAX_MESSAGE_BYTES: bytes(16 * 1024, 16 * MiB).default(64 * 1024),
   RATE_LIMIT: integer(1, 100_000).default(50),
   RATE_BURST: integer(1, 100_000).default(200),
@@ -115,6 +119,13 @@ export interface Config {
   maxHostTransfers: number;
   /** Integrity failures in 24 h after which a host gets no new replicas. */
   integrityExclusion: number;
+  /** How long a host may be offline before its replicas are copied elsewhere. */
+  repairGraceMs: number;
+  repairConcurrency: number;
+  /** Repairs started a minute, at most. */
+  repairRatePerMinute: number;
+  /** Whether the operator's dashboard and API show the names of users' files. */
+  adminShowNames: boolean;
   maxMessageBytes: number;
   /** Requests a second a connection may make on average, and in a burst. */
   rateLimit: number;
@@ -169,6 +180,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     uploadResumeGraceMs: e.UPLOAD_RESUME_GRACE,
     maxHostTransfers: e.MAX_HOST_TRANSFERS,
     integrityExclusion: e.INTEGRITY_EXCLUSION,
+    repairGraceMs: e.REPAIR_GRACE,
+    repairConcurrency: e.REPAIR_CONCURRENCY,
+    repairRatePerMinute: e.REPAIR_RATE,
+    adminShowNames: e.ADMIN_SHOW_NAMES,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     rateLimit: e.RATE_LIMIT,
     rateBurst: e.RATE_BURST,

@@ -69,6 +69,7 @@ export class FileService {
         created_at: now,
         state: 'uploading',
         interrupted_at: null,
+        repaired_at: null,
       };
       await trx.insertInto('files').values(file).execute();
       const result = await this.#transfers.placeIn(trx, file, file.replicas_wanted);
@@ -319,7 +320,7 @@ export class FileService {
   #summaries() {
     return this.#db
       .selectFrom('files')
-      .select(['files.id', 'files.owner_id', 'files.name', 'files.size', 'files.created_at', 'files.state', 'files.replicas_wanted'])
+      .select(['files.id', 'files.owner_id', 'files.name', 'files.size', 'files.created_at', 'files.state', 'files.replicas_wanted', 'files.repaired_at'])
       .select((eb) => [
         eb.selectFrom('replicas').select(eb.fn.countAll<number>().as('n')).whereRef('replicas.file_id', '=', 'files.id').where('replicas.state', '=', 'stored').as('stored'),
         eb
@@ -337,6 +338,13 @@ export class FileService {
           .where('transfers.kind', '=', 'store')
           .where('transfers.state', 'in', ['offered', 'open'])
           .as('pending'),
+        eb
+          .selectFrom('transfers')
+          .select(eb.fn.countAll<number>().as('n'))
+          .whereRef('transfers.file_id', '=', 'files.id')
+          .where('transfers.kind', '=', 'repair')
+          .where('transfers.state', 'in', ['offered', 'open'])
+          .as('repairing'),
       ]);
   }
 }
@@ -350,9 +358,11 @@ function toSummary(row: {
   created_at: number;
   state: FileRow['state'];
   replicas_wanted: number;
+  repaired_at: number | null;
   stored: number | null;
   online: number | null;
   pending: number | null;
+  repairing: number | null;
 }): FileSummary {
   return {
     id: row.id,
@@ -360,6 +370,13 @@ function toSummary(row: {
     size: row.size,
     createdAt: row.created_at,
     state: row.state,
-    replicas: { wanted: row.replicas_wanted, stored: Number(row.stored ?? 0), online: Number(row.online ?? 0), pending: Number(row.pending ?? 0) },
+    replicas: {
+      wanted: row.replicas_wanted,
+      stored: Number(row.stored ?? 0),
+      online: Number(row.online ?? 0),
+      pending: Number(row.pending ?? 0),
+      repairing: Number(row.repairing ?? 0),
+    },
+    repairedAt: row.repaired_at,
   };
 }

@@ -11,6 +11,7 @@ import type { Config } from './config.ts';
 import type { Db } from './db/database.ts';
 import type { PeerEventKind, PeerRow } from './db/schema.ts';
 import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
 import type { Sessions } from './sessions.ts';
 
 /** Events older than this are pruned; the level only looks at the last 24 hours. */
@@ -29,6 +30,7 @@ interface Deps {
   config: Config;
   log: Logger;
   sessions: Sessions;
+  metrics: Metrics;
 }
 
 export class PeerService {
@@ -37,6 +39,7 @@ export class PeerService {
   readonly #config: Config;
   readonly #log: Logger;
   readonly #sessions: Sessions;
+  readonly #metrics: Metrics;
 
   constructor(deps: Deps) {
     this.#db = deps.db;
@@ -44,6 +47,7 @@ export class PeerService {
     this.#config = deps.config;
     this.#log = deps.log;
     this.#sessions = deps.sessions;
+    this.#metrics = deps.metrics;
   }
 
   /** A peer proved its identity: create it the first time, mark it online, count the connection. */
@@ -91,6 +95,7 @@ export class PeerService {
   /** A host refused or failed a storage request. */
   async rejected(peerId: string, detail: string): Promise<void> {
     await this.#addEvent(peerId, 'rejection', detail);
+    this.#metrics.rejections.inc();
     this.#log.info({ event: 'rejection', peerId, detail }, 'storage request rejected');
     await this.refresh(peerId);
   }
@@ -98,6 +103,7 @@ export class PeerService {
   /** A host's bytes failed verification. */
   async integrityFailed(peerId: string, detail: string): Promise<void> {
     await this.#addEvent(peerId, 'integrity_failure', detail);
+    this.#metrics.integrityFailures.inc();
     this.#log.warn({ event: 'integrity_failure', peerId, detail }, 'integrity failure');
     await this.refresh(peerId);
   }

@@ -21,6 +21,18 @@ import { authenticate } from './socket/authenticate.ts';
 import { Challenges } from './socket/challenges.ts';
 import { bindRequests, type RequestHandlers } from './socket/requests.ts';
 import { TransferService } from './transfers.ts';
+import { Metrics } from './metrics.ts';
+import { RepairService } from './repairs.ts';
+
+/** Fills the gauges that describe the database, then renders every metric in Prometheus' text format. */
+async function scrape(admin: AdminQueries, metrics: Metrics): Promise<string> {
+  const { peersOnlineByLevel, filesByHealth } = await admin.gauges();
+  metrics.peersOnline.reset();
+  for (const [level, count] of Object.entries(peersOnlineByLevel)) metrics.peersOnline.set({ level }, count);
+  metrics.filesByHealth.reset();
+  for (const [health, count] of Object.entries(filesByHealth)) metrics.filesByHealth.set({ health }, count);
+  return metrics.registry.metrics();
+}
 
 export interface TrackerDeps {
   db: Db;
@@ -42,9 +54,11 @@ export interface Tracker {
 
 export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker {
   const sessions = new Sessions();
-  const peers = new PeerService({ db, clock, config, log, sessions });
-  const transfers = new TransferService({ db, clock, config, log, sessions, peers });
+  const metrics = new Metrics();
+  const peers = new PeerService({ db, clock, config, log, sessions, metrics });
+  const transfers = new TransferService({ db, clock, config, log, sessions, peers, metrics });
   const files = new FileService({ db, clock, config, log, sessions, peers, transfers });
+  const repairs = new RepairService({ db, clock, config, log, metrics, transfers });
   const challenges = new Challenges(clock);
   const counters = { socketBytesIn: 0, socketMessagesIn: 0 };
   const stats = (): TrackerStats => ({ ...counters, peersOnline: sessions.size });
@@ -76,7 +90,8 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
     'replica:stored': async (peerId, { transferId, sha256 }) => ({ file: await transfers.replicaStored(peerId, transferId, sha256) }),
   };
 
-  const app = createHttpApp({ config, log, challenges, admin: new AdminQueries(db, clock), stats });
+  const admin = new AdminQueries(db, clock, config);
+  const app = createHttpApp({ config, log, challenges, admin, stats, metrics: () => scrape(admin, metrics) });
   const http = createServer(app);
   const io: TrackerServer = new Server(http, {
     serveClient: false,
@@ -119,7 +134,9 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
     const { peerId } = socket.data;
     const address = socket.handshake.address;
     perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    metrics.connections.inc();
     socket.once('disconnect', () => {
+      metrics.connections.dec();
       const left = (perAddress.get(address) ?? 1) - 1;
       if (left <= 0) perAddress.delete(address);
       else perAddress.set(address, left);
@@ -163,6 +180,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   const sweep = async () => {
     await transfers.expire();
     await files.expireInterrupted();
+    await repairs.schedule();
     await peers.refreshAll();
   };
   const scheduledSweep = () => {

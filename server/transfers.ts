@@ -25,6 +25,7 @@ import type { Config } from './config.ts';
 import type { Db } from './db/database.ts';
 import type { Database, FileRow, TransferKindColumn, TransferRow } from './db/schema.ts';
 import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
 import type { PeerService } from './peers.ts';
 import type { Sessions } from './sessions.ts';
 
@@ -50,6 +51,7 @@ interface Deps {
   log: Logger;
   sessions: Sessions;
   peers: PeerService;
+  metrics: Metrics;
 }
 
 export class TransferService {
@@ -59,6 +61,7 @@ export class TransferService {
   readonly #log: Logger;
   readonly #sessions: Sessions;
   readonly #peers: PeerService;
+  readonly #metrics: Metrics;
   #events: TransferEvents = { fileChanged: async () => {} };
 
   constructor(deps: Deps) {
@@ -68,6 +71,7 @@ export class TransferService {
     this.#log = deps.log;
     this.#sessions = deps.sessions;
     this.#peers = deps.peers;
+    this.#metrics = deps.metrics;
   }
 
   /** Wired by the tracker once the file service exists (they know of each other). */
@@ -83,7 +87,13 @@ export class TransferService {
    * transaction so that concurrent uploads can't promise the same bytes twice.
    * Returns the transfers opened and the effects to run once the transaction commits.
    */
-  async placeIn(trx: Trx, file: FileRow, count: number): Promise<{ transfers: TransferRow[]; effects: Effect[] }> {
+  async placeIn(
+    trx: Trx,
+    file: FileRow,
+    count: number,
+    /** A repair: the new replica is copied from `source`'s, replacing `replaces`'s. */
+    repair?: { source: string; replaces: string | null },
+  ): Promise<{ transfers: TransferRow[]; effects: Effect[] }> {
     const owner = await trx.selectFrom('peers').select(['id', 'level']).where('id', '=', file.owner_id).executeTakeFirstOrThrow();
     const candidates = await trx
       .selectFrom('peers')
@@ -117,9 +127,20 @@ export class TransferService {
     for (const host of chosen) {
       await trx.insertInto('replicas').values({ file_id: file.id, host_id: host.id, state: 'reserved', bytes: file.stored_bytes, sha256: null, created_at: now, stored_at: null }).execute();
       await trx.updateTable('peers').set((eb) => ({ bytes_reserved: eb('bytes_reserved', '+', file.stored_bytes) })).where('id', '=', host.id).execute();
-      const transfer = await this.#insert(trx, { kind: 'store', file, sender: file.owner_id, receiver: host.id, responder: host.id });
+      const transfer = await this.#insert(trx, {
+        kind: repair ? 'repair' : 'store',
+        file,
+        sender: repair?.source ?? file.owner_id,
+        receiver: host.id,
+        responder: host.id,
+        replaces: repair?.replaces ?? null,
+      });
       transfers.push(transfer);
-      this.#log.info({ event: 'placement', fileId: file.id, ownerId: owner.id, ownerLevel: owner.level, hostId: host.id, hostLevel: host.level, hostFree: host.free, bytes: file.stored_bytes }, 'replica placed');
+      this.#metrics.placements.inc({ kind: transfer.kind });
+      this.#log.info(
+        { event: 'placement', kind: transfer.kind, fileId: file.id, ownerId: owner.id, ownerLevel: owner.level, hostId: host.id, hostLevel: host.level, hostFree: host.free, bytes: file.stored_bytes },
+        'replica placed',
+      );
       effects.push(() => this.#offer(transfer, file), () => this.#peers.refresh(host.id).then(() => undefined));
     }
     return { transfers, effects };
@@ -257,9 +278,14 @@ export class TransferService {
     if (isStorage(transfer.kind) && peerId === transfer.receiver_id && code === 'STORAGE') {
       await this.#peers.rejected(peerId, `failed to store (file ${transfer.file_id}): ${message}`);
     }
-    // The owner got bytes that failed authentication: the host that served them is to blame.
+    // The owner got bytes that failed authentication: the host that served them is to blame,
+    // and its copy is worthless; the repair sweep makes a new one from a good replica.
     if (transfer.kind === 'fetch' && peerId === transfer.receiver_id && code === 'INTEGRITY') {
       await this.#peers.integrityFailed(transfer.sender_id, `served corrupt data (file ${transfer.file_id})`);
+      const drop = await this.#db.transaction().execute((trx) => this.dropStoredIn(trx, transfer.file_id, transfer.sender_id));
+      await drop();
+      await this.#peers.refresh(transfer.sender_id);
+      await this.#events.fileChanged(transfer.file_id);
     }
   }
 
@@ -366,11 +392,21 @@ export class TransferService {
         } else if (replica && !resumable) {
           drops.push(await this.releaseIn(trx, replica.file_id, replica.host_id, replica.bytes));
         }
+        // A repair done: the file is whole again, and the replica it replaces is let go (if its
+        // host comes back, its inventory is answered with a drop, and its space is free already).
+        if (outcome.ok && transfer.kind === 'repair') {
+          await trx.updateTable('files').set({ repaired_at: now }).where('id', '=', transfer.file_id).execute();
+          if (transfer.replaces_host_id) drops.push(await this.dropStoredIn(trx, transfer.file_id, transfer.replaces_host_id));
+        }
       }
-      return transfer;
+      const bytes = await trx.selectFrom('files').select('stored_bytes').where('id', '=', transfer.file_id).executeTakeFirst();
+      return { ...transfer, bytes: bytes?.stored_bytes ?? 0 };
     });
     if (!result) return false;
     await runEffects(drops);
+    this.#metrics.transfers.inc({ kind: result.kind, outcome: outcome.ok ? 'done' : outcome.code });
+    if (outcome.ok) this.#metrics.transferBytes.inc({ kind: result.kind }, result.bytes);
+    if (result.kind === 'repair') this.#metrics.repairs.inc({ outcome: outcome.ok ? 'done' : 'failed' });
 
     const ended = { transferId, fileId: result.file_id, kind: result.kind, ok: outcome.ok, ...(outcome.ok ? { message: 'done' } : { code: outcome.code, message: outcome.message }) };
     this.#sessions.emit(result.sender_id, 'transfer:ended', ended);
@@ -448,6 +484,19 @@ export class TransferService {
     };
   }
 
+  /** Forgets a stored replica in the caller's transaction; once committed, its host is told to drop it. */
+  async dropStoredIn(trx: Trx, fileId: string, hostId: string): Promise<Effect> {
+    const replica = await trx.selectFrom('replicas').selectAll().where('file_id', '=', fileId).where('host_id', '=', hostId).executeTakeFirst();
+    if (replica) {
+      await trx.deleteFrom('replicas').where('file_id', '=', fileId).where('host_id', '=', hostId).execute();
+      const column = replica.state === 'stored' ? 'bytes_used' : 'bytes_reserved';
+      await trx.updateTable('peers').set((eb) => ({ [column]: eb(column, '-', replica.bytes) })).where('id', '=', hostId).execute();
+    }
+    return () => {
+      this.#sessions.emit(hostId, 'replica:drop', { fileIds: [fileId] });
+    };
+  }
+
   /**
    * Resumes an interrupted upload: each host holding part of it is asked to continue, the
    * replicas whose host is offline are released, and missing replicas are placed anew.
@@ -482,7 +531,7 @@ export class TransferService {
 
   // ─── Helpers ────────────────────────────────────────────────────────────────
 
-  async #insert(trx: Trx, t: { kind: TransferKindColumn; file: FileRow; sender: string; receiver: string; responder: string }): Promise<TransferRow> {
+  async #insert(trx: Trx, t: { kind: TransferKindColumn; file: FileRow; sender: string; receiver: string; responder: string; replaces?: string | null }): Promise<TransferRow> {
     const now = this.#clock.now();
     const row: TransferRow = {
       id: randomId(),
@@ -497,6 +546,7 @@ export class TransferService {
       expires_at: now + this.#config.acceptTimeoutMs,
       error_code: null,
       error_message: null,
+      replaces_host_id: t.replaces ?? null,
     };
     await trx.insertInto('transfers').values(row).execute();
     return row;

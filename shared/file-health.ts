@@ -3,7 +3,9 @@ import type { FileSummary } from './protocol.ts';
 
 export type FileHealth = 'uploading' | 'interrupted' | 'failed' | 'healthy' | 'under-replicated' | 'unavailable' | 'lost';
 
-export function fileHealth(file: Pick<FileSummary, 'state' | 'replicas'>): FileHealth {
+type HealthInput = { state: FileSummary['state']; replicas: Pick<FileSummary['replicas'], 'wanted' | 'stored' | 'online'> };
+
+export function fileHealth(file: HealthInput): FileHealth {
   if (file.state === 'uploading') return 'uploading';
   if (file.state === 'interrupted') return 'interrupted';
   if (file.state === 'failed') return 'failed';
@@ -14,7 +16,7 @@ export function fileHealth(file: Pick<FileSummary, 'state' | 'replicas'>): FileH
   return 'healthy';
 }
 
-export function describeFileHealth(file: Pick<FileSummary, 'state' | 'replicas'>): string {
+export function describeFileHealth(file: HealthInput): string {
   const { wanted, stored, online } = file.replicas;
   switch (fileHealth(file)) {
     case 'uploading':

@@ -102,7 +102,11 @@ export const FileSummary = z.object({
     online: z.number().int().nonnegative(),
     /** Store transfers still under way. */
     pending: z.number().int().nonnegative(),
+    /** Repairs under way: new copies being made from a live one. */
+    repairing: z.number().int().nonnegative(),
   }),
+  /** When a repair last brought the file back to its wanted replicas. */
+  repairedAt: Timestamp.nullable(),
 });
 export type FileSummary = z.infer<typeof FileSummary>;
 

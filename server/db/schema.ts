@@ -57,6 +57,7 @@ export interface FilesTable {
   created_at: number;
   state: FileStateColumn;
   interrupted_at: number | null;
+  repaired_at: number | null;
 }
 
 export type ReplicaState = 'reserved' | 'stored';
@@ -90,6 +91,7 @@ export interface TransfersTable {
   expires_at: number;
   error_code: string | null;
   error_message: string | null;
+  replaces_host_id: string | null;
 }
 
 export interface Database {

@@ -29,15 +29,22 @@ interface Deps {
   challenges: Challenges;
   admin: AdminQueries;
   stats: () => TrackerStats;
+  /** The Prometheus text exposition. */
+  metrics: () => Promise<string>;
 }
 
-export function createHttpApp({ config, log, challenges, admin, stats }: Deps): express.Express {
+export function createHttpApp({ config, log, challenges, admin, stats, metrics }: Deps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders());
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
+  });
+
+  // For Prometheus: counts and gauges only, never a name, an id or an address.
+  app.get('/metrics', async (_req, res) => {
+    res.type('text/plain; version=0.0.4').send(await metrics());
   });
 
   // Nonces cost memory until used or expired: a client asking for them in a loop is slowed down.
@@ -65,6 +72,9 @@ export function createHttpApp({ config, log, challenges, admin, stats }: Deps): 
   });
   operator.get('/transfers', async (_req, res) => {
     res.json({ transfers: await admin.transfers() });
+  });
+  operator.get('/overview', async (_req, res) => {
+    res.json(await admin.overview());
   });
   operator.get('/stats', (_req, res) => {
     res.json(stats());

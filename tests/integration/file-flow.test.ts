@@ -50,7 +50,7 @@ describe('place → accept → stored → list → locate → delete', () => {
     await owner.request('file:seal', { fileId: placed.file.id, sha256: ROOT });
     await hostB.request('replica:stored', { transferId: offerB.transferId, sha256: ROOT });
     const stored = await owner.next('file:updated', (f) => f.state === 'stored');
-    expect(stored.replicas).toEqual({ wanted: 2, stored: 2, online: 2, pending: 0 });
+    expect(stored.replicas).toEqual({ wanted: 2, stored: 2, online: 2, pending: 0, repairing: 0 });
     expect(peerRow(hostA.id)).toEqual({ used: bytes, reserved: 0 });
 
     const { files } = await owner.request('file:list', {});

@@ -15,7 +15,7 @@ export class SimulatedHost {
     readonly held: Map<string, string | null>,
   ) {
     peer.client.on('transfer:open', (offer) => {
-      if (offer.kind !== 'store') return;
+      if (offer.kind === 'fetch') return;
       void (async () => {
         await peer.request('transfer:accept', { transferId: offer.transferId });
         // Like the browser host: written and verified first, then confirmed.

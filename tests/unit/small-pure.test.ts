@@ -111,7 +111,7 @@ describe('sizes and durations', () => {
 describe('file health in words', () => {
   const file = (state: 'uploading' | 'interrupted' | 'stored' | 'failed', wanted: number, stored: number, online: number) => ({
     state,
-    replicas: { wanted, stored, online, pending: 0 },
+    replicas: { wanted, stored, online },
   });
   it.each([
     [file('stored', 2, 2, 2), 'Stored on 2 of 2 peers'],

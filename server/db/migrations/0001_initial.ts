@@ -45,6 +45,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('uploading', 'interrupted', 'stored', 'failed')`))
     // When an upload's owner left before any host had all of it: its partial replicas wait for a resume until then + UPLOAD_RESUME_GRACE.
     .addColumn('interrupted_at', 'integer')
+    // When a repair last brought the file back to its wanted number of replicas.
+    .addColumn('repaired_at', 'integer')
     .execute();
   await db.schema.createIndex('files_by_owner').on('files').columns(['owner_id', 'created_at']).execute();
 
@@ -75,6 +77,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('expires_at', 'integer', (c) => c.notNull())
     .addColumn('error_code', 'text')
     .addColumn('error_message', 'text')
+    // A repair: the host whose replica this one replaces (offline too long, or corrupt).
+    .addColumn('replaces_host_id', 'text')
     .execute();
   await db.schema.createIndex('transfers_by_state_expiry').on('transfers').columns(['state', 'expires_at']).execute();
   await db.schema.createIndex('transfers_by_file').on('transfers').columns(['file_id', 'kind']).execute();

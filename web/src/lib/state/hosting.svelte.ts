@@ -93,7 +93,11 @@ export class Hosting {
     });
     tracker.on('transfer:open', (offer) => {
       if (offer.role === 'receiver') void this.#receive(tracker, offer);
-      else void this.#serve(tracker, offer);
+      else void this.#serve(tracker, offer, false);
+    });
+    // A repair: the new host is listening, and this host, holding a live copy, sends it.
+    tracker.on('transfer:ready', (offer) => {
+      if (offer.kind === 'repair' && offer.role === 'sender') void this.#serve(tracker, offer, true);
     });
     tracker.on('replica:drop', ({ fileIds }) => {
       void this.#drop(fileIds);
@@ -183,7 +187,8 @@ export class Hosting {
         onProgress: this.#progressReporter(tracker, offer.transferId),
       });
       const rootHex = await root.hex();
-      if (end.root !== rootHex) throw new TransferFailure('INTEGRITY', 'The chunks received do not add up to the root hash the owner sent.');
+      // The root the owner sealed, when the tracker knows it (a repair); the one sent along otherwise.
+      if ((offer.sha256 ?? end.root) !== rootHex) throw new TransferFailure('INTEGRITY', 'The chunks received do not add up to the root hash the owner sent.');
       await hostedStore.saveReplica({ ...replica, state: 'stored', root: rootHex });
       try {
         await tracker.request('replica:stored', { transferId: offer.transferId, sha256: rootHex });
@@ -253,24 +258,38 @@ export class Hosting {
     }
   }
 
-  /** Sends a held replica (to its owner, or to a new host during a repair). */
-  async #serve(tracker: TrackerClient, offer: TransferOffer): Promise<void> {
+  /**
+   * Sends a held replica: to its owner (a download: this host was asked, and answers), or to a
+   * new host (a repair: the new host was asked, and this one starts the connection).
+   */
+  async #serve(tracker: TrackerClient, offer: TransferOffer, initiator: boolean): Promise<void> {
     const replica = await hostedStore.replica(offer.fileId);
     const config = this.#session.config;
-    if (!replica || replica.state !== 'stored' || (config && this.activeTransfers >= config.maxHostTransfers)) {
-      const reason = replica?.state === 'stored' ? 'busy' : 'error';
-      await tracker.request('transfer:reject', { transferId: offer.transferId, reason, message: reason === 'error' ? 'replica not held here' : undefined }).catch((error: unknown) => this.#notices.debug('reject', error));
+    const refusal = !replica || replica.state !== 'stored' ? 'error' : !initiator && config && this.activeTransfers >= config.maxHostTransfers ? 'busy' : undefined;
+    if (refusal) {
+      const message = refusal === 'error' ? 'replica not held here' : undefined;
+      const answer = initiator
+        ? tracker.request('transfer:fail', { transferId: offer.transferId, code: 'STORAGE', message: 'The replica to copy is not held here.' })
+        : tracker.request('transfer:reject', { transferId: offer.transferId, reason: refusal, message });
+      await answer.catch((error: unknown) => this.#notices.debug('refuse to serve', error));
       return;
     }
-    const link = this.#open(tracker, offer, false);
+    const link = this.#open(tracker, offer, initiator);
     this.activeTransfers++;
     try {
-      await tracker.request('transfer:accept', { transferId: offer.transferId });
+      if (!initiator) await tracker.request('transfer:accept', { transferId: offer.transferId });
       await link.connected();
       const want = await link.nextControl();
       if (want.t !== 'want') throw new TransferFailure('INTERNAL', 'Expected the receiver to say where to start.');
-      const source = { count: replica.chunkCount, read: batchedReader(offer.fileId, replica.chunkCount) };
-      await sendChunks(link, source, { from: want.from, chunkSize: replica.chunkSize, onProgress: this.#progressReporter(tracker, offer.transferId) });
+      const source = { count: replica!.chunkCount, read: batchedReader(offer.fileId, replica!.chunkCount) };
+      const root = replica!.root;
+      await sendChunks(link, source, {
+        from: want.from,
+        chunkSize: replica!.chunkSize,
+        // A new host checks what it stored against the root; an owner checks every chunk itself.
+        root: offer.kind === 'repair' && root ? async () => root : undefined,
+        onProgress: this.#progressReporter(tracker, offer.transferId),
+      });
       link.close();
     } catch (error) {
       await this.#failed(tracker, link, offer, error);

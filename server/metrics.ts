@@ -1,0 +1,24 @@
+/**
+ * Prometheus metrics, in a registry of the tracker's own (two trackers in one process, as in
+ * the tests, don't share counters). Counters move where things happen; gauges that describe
+ * the database are read from it when /metrics is scraped.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly placements = new Counter({ name: 'peercloud_placements_total', help: 'Replicas placed on a host (uploads and repairs).', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly rejections = new Counter({ name: 'peercloud_rejections_total', help: 'Storage requests refused or failed by a host.', registers: [this.registry] });
+  readonly integrityFailures = new Counter({ name: 'peercloud_integrity_failures_total', help: 'Data served by a host that failed verification.', registers: [this.registry] });
+  readonly transfers = new Counter({ name: 'peercloud_transfers_total', help: 'Transfers ended, by kind and outcome.', labelNames: ['kind', 'outcome'] as const, registers: [this.registry] });
+  readonly transferBytes = new Counter({ name: 'peercloud_transfer_bytes_total', help: 'Bytes moved peer to peer by successful transfers, by kind.', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly repairs = new Counter({ name: 'peercloud_repairs_total', help: 'Repairs started and ended, by outcome.', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly connections = new Gauge({ name: 'peercloud_socketio_connections', help: 'Socket.IO connections open now.', registers: [this.registry] });
+  readonly peersOnline = new Gauge({ name: 'peercloud_peers_online', help: 'Peers online now, by reliability level.', labelNames: ['level'] as const, registers: [this.registry] });
+  readonly filesByHealth = new Gauge({ name: 'peercloud_files', help: 'Files by health.', labelNames: ['health'] as const, registers: [this.registry] });
+
+  constructor() {
+    // Process metrics, event loop lag among them.
+    collectDefaultMetrics({ register: this.registry, prefix: 'peercloud_' });
+  }
+}

@@ -1,0 +1,123 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GiB, MiB } from '../../shared/units.ts';
+import { ROOT, storeFile } from '../support/flows.ts';
+import { NodePeer } from '../support/node-peer.ts';
+import { SimulatedHost } from '../support/simulated-host.ts';
+import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
+
+const GRACE = 10 * 60_000;
+let t: RunningTracker;
+beforeEach(async () => {
+  t = await startTracker({ REPLICAS: '2', REPAIR_GRACE: '10m', REPAIR_CONCURRENCY: '2', REPAIR_RATE: '60' });
+});
+afterEach(async () => {
+  await t.stop();
+});
+
+const holders = (fileId: string) =>
+  (t.database.sqlite.prepare("select host_id from replicas where file_id = ? and state = 'stored' order by host_id").all(fileId) as { host_id: string }[]).map((r) => r.host_id);
+const activeRepairs = () => (t.database.sqlite.prepare("select count(*) as n from transfers where kind = 'repair' and state in ('offered', 'open')").get() as { n: number }).n;
+
+async function goOffline(peer: NodePeer): Promise<void> {
+  const online = t.tracker.stats().peersOnline;
+  peer.disconnect();
+  await expect.poll(() => t.tracker.stats().peersOnline).toBe(online - 1);
+}
+
+describe('repair', () => {
+  it('copies a replica whose host stayed away past the grace to a new host, host to host, with the owner offline', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const a = await NodePeer.join(t.url, 4 * GiB);
+    const b = await NodePeer.join(t.url, 4 * GiB);
+    const { file } = await storeFile(owner, [a, b], 'precious.bin', MiB);
+    const spare = await SimulatedHost.start(t.url);
+    await goOffline(owner);
+    await goOffline(a);
+
+    // A reload, a short drop: no repair.
+    await t.tracker.sweep();
+    expect(activeRepairs()).toBe(0);
+
+    t.clock.advance(GRACE + 1);
+    await t.tracker.sweep();
+    // B, holding a live copy, is told to send it; the spare accepts and confirms it.
+    const ready = await b.next('transfer:ready', (offer) => offer.fileId === file.id);
+    expect(ready).toMatchObject({ kind: 'repair', role: 'sender', sha256: ROOT });
+    await expect.poll(() => holders(file.id)).toEqual([b.id, spare.peer.id].sort());
+
+    // A comes back with its old copy: it is told to drop it, and its space is already free.
+    const aBack = await NodePeer.join(t.url, 4 * GiB, a.keys);
+    expect((await aBack.request('host:inventory', { replicas: [{ fileId: file.id, root: ROOT }], last: true })).drop).toEqual([file.id]);
+    expect(t.database.sqlite.prepare('select bytes_used from peers where id = ?').get(a.id)).toEqual({ bytes_used: 0 });
+
+    const ownerBack = await NodePeer.connect(t.url, owner.keys);
+    const [listed] = (await ownerBack.request('file:list', {})).files;
+    expect(listed).toMatchObject({ replicas: { wanted: 2, stored: 2, online: 2, repairing: 0 }, repairedAt: t.clock.now() });
+  });
+
+  it('keeps to its concurrency cap when many hosts leave at once, and loses nothing that had a live copy', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const a = await NodePeer.join(t.url, 4 * GiB);
+    const b = await NodePeer.join(t.url, 4 * GiB);
+    const files = [];
+    for (let i = 0; i < 4; i++) files.push((await storeFile(owner, [a, b], `f${i}.bin`, MiB)).file);
+    // Two new hosts that accept but take their time.
+    const c = await NodePeer.join(t.url, 4 * GiB);
+    const d = await NodePeer.join(t.url, 4 * GiB);
+    await goOffline(a);
+    t.clock.advance(GRACE + 1);
+
+    await t.tracker.sweep();
+    expect(activeRepairs()).toBe(2);
+    await t.tracker.sweep();
+    expect(activeRepairs()).toBe(2);
+
+    // As repairs finish, the next ones start, until every file is whole again.
+    for (let done = 0; done < 4; done++) {
+      const isRepair = (o: { kind: string }) => o.kind === 'repair';
+      await expect.poll(() => [c, d].some((host) => host.peek('transfer:open', isRepair))).toBe(true);
+      const host = [c, d].find((candidate) => candidate.peek('transfer:open', isRepair))!;
+      const offer = await host.next('transfer:open', isRepair);
+      await host.request('transfer:accept', { transferId: offer.transferId });
+      await host.request('replica:stored', { transferId: offer.transferId, sha256: ROOT });
+      t.clock.advance(1_000);
+      await t.tracker.sweep();
+      expect(activeRepairs()).toBeLessThanOrEqual(2);
+    }
+    for (const file of files) {
+      expect(holders(file.id)).toHaveLength(2);
+      expect(holders(file.id)).toContain(b.id);
+    }
+  });
+
+  it('replaces at once a copy that served corrupt data', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const a = await NodePeer.join(t.url, 4 * GiB);
+    const b = await NodePeer.join(t.url, 4 * GiB);
+    const { file } = await storeFile(owner, [a, b], 'x.bin', MiB);
+    const spare = await SimulatedHost.start(t.url);
+    const { transferId } = await owner.request('file:locate', { fileId: file.id });
+    const sender = [a, b].find((host) => host.peek('transfer:open', (o) => o.transferId === transferId))!;
+    await sender.request('transfer:accept', { transferId });
+    await owner.request('transfer:fail', { transferId, code: 'INTEGRITY', message: 'chunk 3 failed authentication' });
+    expect(await sender.next('replica:drop')).toEqual({ fileIds: [file.id] });
+
+    await t.tracker.sweep(); // no grace for a corrupt copy
+    const good = sender === a ? b : a;
+    await expect.poll(() => holders(file.id)).toEqual([good.id, spare.peer.id].sort());
+  });
+
+  it('does not repair what has no live copy, and forgets nothing', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const a = await NodePeer.join(t.url, 4 * GiB);
+    const b = await NodePeer.join(t.url, 4 * GiB);
+    const { file } = await storeFile(owner, [a, b], 'dormant.bin', MiB);
+    await SimulatedHost.start(t.url);
+    await goOffline(a);
+    await goOffline(b);
+    t.clock.advance(GRACE + 1);
+    await t.tracker.sweep();
+    expect(activeRepairs()).toBe(0);
+    expect(holders(file.id)).toEqual([a.id, b.id].sort());
+  });
+});
