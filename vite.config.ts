@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'vitest/config';
@@ -8,6 +9,8 @@ export default defineConfig({
   root: 'web',
   plugins: [svelte({ configFile: false })],
   build: {
+    // The peer's page, and the tracker's dashboard (served at /admin).
+    rollupOptions: { input: { main: resolve(root, 'web/index.html'), admin: resolve(root, 'web/admin.html') } },
     outDir: '../dist/web',
     emptyOutDir: true,
     sourcemap: true,

@@ -3,7 +3,10 @@
  * its replicas live. Read-only queries for the operator API and, later, the dashboard.
  */
 import { RELIABILITY_WINDOW_MS } from '../shared/reliability.ts';
-import { fileHealth, type FileHealth } from '../shared/file-health.ts';
+import { fileHealth } from '../shared/file-health.ts';
+import type { AdminFile, AdminPeer, AdminTransfer, Overview } from '../shared/operator-api.ts';
+
+export type { AdminFile, AdminPeer, AdminTransfer, Overview };
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { ExpressionBuilder } from 'kysely';
@@ -11,70 +14,10 @@ import type { Db } from './db/database.ts';
 import type { Database, PeerEventKind } from './db/schema.ts';
 import { freeSpace } from './peers.ts';
 
-export interface AdminPeer {
-  id: string;
-  address: string | null;
-  firstSeen: number;
-  lastSeen: number;
-  online: boolean;
-  capacity: number;
-  used: number;
-  reserved: number;
-  free: number;
-  reportedUsed: number;
-  metrics: { disconnections: number; rejections: number; integrityFailures: number };
-  scores: { trust: number; dynamism: number; availability: number };
-  level: number;
-  replicas: number;
-}
 
-export interface AdminFile {
-  id: string;
-  ownerId: string;
-  /** Null unless the operator opted in (ADMIN_SHOW_NAMES): names are their owners' business. */
-  name: string | null;
-  size: number;
-  storedBytes: number;
-  sha256: string | null;
-  chunkSize: number;
-  chunkCount: number;
-  state: string;
-  createdAt: number;
-  replicasWanted: number;
-  replicas: { hostId: string; state: string; online: boolean; storedAt: number | null }[];
-  health: FileHealth;
-  repairedAt: number | null;
-}
 
-export interface AdminTransfer {
-  id: string;
-  kind: string;
-  fileId: string;
-  senderId: string;
-  receiverId: string;
-  state: string;
-  createdAt: number;
-  updatedAt: number;
-}
 
-export interface AdminRepair {
-  id: string;
-  fileId: string;
-  sourceId: string;
-  targetId: string;
-  replacesId: string | null;
-  state: string;
-  startedAt: number;
-  endedAt: number | null;
-  error: string | null;
-}
 
-export interface Overview {
-  generatedAt: number;
-  peers: AdminPeer[];
-  files: AdminFile[];
-  repairs: { active: AdminRepair[]; recent: AdminRepair[] };
-}
 
 export class AdminQueries {
   constructor(

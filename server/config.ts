@@ -193,3 +193,36 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
   };
 }
+
+/** What each variable means, for `--help` (the README's table says the same). */
+export const CONFIG_HELP: Record<(typeof CONFIG_VARIABLES)[number], { description: string; fallback: string }> = {
+  PORT: { description: 'HTTP and Socket.IO port', fallback: '3000' },
+  HOST: { description: 'interface to listen on (0.0.0.0 for a LAN)', fallback: 'localhost' },
+  DB_PATH: { description: 'SQLite database file', fallback: './data/peercloud.db' },
+  WEB_ROOT: { description: 'the built web app', fallback: './dist/web' },
+  ADMIN_TOKEN: { description: 'enables the operator API and dashboard (16+ characters)', fallback: 'unset' },
+  REPLICAS: { description: 'replicas per file', fallback: '2' },
+  CHUNK_SIZE: { description: 'plaintext bytes per chunk', fallback: '1MiB' },
+  ICE_SERVERS: { description: 'JSON array of RTCIceServer for the peers', fallback: '[]' },
+  HEARTBEAT_INTERVAL: { description: 'Socket.IO ping interval', fallback: '10s' },
+  HEARTBEAT_TIMEOUT: { description: 'Socket.IO ping timeout', fallback: '10s' },
+  ACCEPT_TIMEOUT: { description: 'time a host has to answer a storage request', fallback: '15s' },
+  TRANSFER_IDLE_TIMEOUT: { description: 'a transfer without progress for this long fails', fallback: '30s' },
+  SWEEP_INTERVAL: { description: 'how often expiries, repairs and level changes are applied', fallback: '5s' },
+  UPLOAD_RESUME_GRACE: { description: 'how long partial replicas wait for their owner to resume', fallback: '24h' },
+  MAX_HOST_TRANSFERS: { description: 'transfers a host takes at once', fallback: '4' },
+  INTEGRITY_EXCLUSION: { description: 'corrupt-data failures in 24 h after which a host gets nothing new', fallback: '3' },
+  REPAIR_GRACE: { description: 'how long a host may be away before its replicas are copied elsewhere', fallback: '15m' },
+  REPAIR_CONCURRENCY: { description: 'repairs under way at once, at most', fallback: '4' },
+  REPAIR_RATE: { description: 'repairs started a minute, at most', fallback: '60' },
+  ADMIN_SHOW_NAMES: { description: "show users' file names to the operator", fallback: 'false' },
+  MAX_MESSAGE_BYTES: { description: 'largest Socket.IO message', fallback: '64KiB' },
+  RATE_LIMIT: { description: 'requests a second per connection, on average', fallback: '50' },
+  RATE_BURST: { description: 'requests per connection in a burst', fallback: '200' },
+  MAX_CONNECTIONS_PER_ADDRESS: { description: 'connections one address may hold', fallback: '64' },
+  ALLOWED_ORIGINS: { description: 'other origins whose pages may connect (comma-separated)', fallback: 'none' },
+  TRUST_THRESHOLDS: { description: 'minimum capacity for trust 5, 4, 3, 2', fallback: '4GiB,1GiB,256MiB,64MiB' },
+  DYNAMISM_THRESHOLDS: { description: 'maximum disconnections in 24 h for dynamism 5, 4, 3, 2', fallback: '0,1,3,7' },
+  AVAILABILITY_THRESHOLDS: { description: 'maximum rejections in 24 h for availability 5, 4, 3, 2', fallback: '0,1,3,7' },
+  LOG_LEVEL: { description: 'fatal, error, warn, info, debug, trace or silent', fallback: 'info' },
+};

@@ -156,7 +156,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
       log.error({ err: error, event: 'connect_error', peerId }, 'could not register peer');
       socket.disconnect(true);
     });
-    bindRequests(socket, handlers, { ready, log, limits: { rate: config.rateLimit, burst: config.rateBurst, now: () => clock.now() } });
+    bindRequests(socket, handlers, { ready, log, inflight, limits: { rate: config.rateLimit, burst: config.rateBurst, now: () => clock.now() } });
     log.info({ event: 'connect', peerId, address: socket.handshake.address, replaced: Boolean(previous) }, 'peer connected');
     announceCount();
 
@@ -175,6 +175,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   });
 
   let closing = false;
+  const inflight = new Set<Promise<unknown>>();
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | undefined;
   const sweep = async () => {
@@ -210,11 +211,17 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
     },
     sweep,
     stats,
+    /**
+     * Graceful: stop accepting connections, let the requests under way and the sweep finish
+     * their database writes (a few seconds at most), then close every socket.
+     */
     async close() {
       closing = true;
       clearInterval(sweepTimer);
       clearTimeout(statsTimer);
-      await sweeping;
+      http.close();
+      const settled = Promise.allSettled([...inflight, sweeping]);
+      await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
       sessions.disconnectAll();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await peers.markAllOffline();

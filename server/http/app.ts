@@ -84,6 +84,11 @@ export function createHttpApp({ config, log, challenges, admin, stats, metrics }
   const webRoot = resolve(config.webRoot);
   if (existsSync(resolve(webRoot, 'index.html'))) {
     app.use(express.static(webRoot, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
+    // The operator's dashboard: a page like any other; its data needs the admin token.
+    app.get('/admin', (_req, res) => {
+      res.setHeader('Cache-Control', 'no-cache');
+      res.sendFile(resolve(webRoot, 'admin.html'));
+    });
   } else {
     log.warn({ webRoot }, 'web app not built: run `npm run build` (npm start does it for you)');
     app.get('/', (_req, res) => {

@@ -22,8 +22,12 @@ export interface RequestLimits {
   now: () => number;
 }
 
-export function bindRequests(socket: TrackerSocket, handlers: RequestHandlers, options: { ready: Promise<void>; log: Logger; limits: RequestLimits }): void {
-  const { ready, log, limits } = options;
+export function bindRequests(
+  socket: TrackerSocket,
+  handlers: RequestHandlers,
+  options: { ready: Promise<void>; log: Logger; limits: RequestLimits; inflight: Set<Promise<unknown>> },
+): void {
+  const { ready, log, limits, inflight } = options;
   const bucket = fullBucket(limits.burst, limits.now());
   let refusedSince = 0;
 
@@ -54,6 +58,9 @@ export function bindRequests(socket: TrackerSocket, handlers: RequestHandlers, o
       ack?.(fail('INVALID', `unknown event "${String(event).slice(0, 64)}"`));
       return;
     }
-    void handle(event as ClientRequestName, args[0]).then((result) => ack?.(result));
+    // Tracked, so that a graceful shutdown finishes the database writes under way.
+    const handled = handle(event as ClientRequestName, args[0]).then((result) => ack?.(result));
+    inflight.add(handled);
+    void handled.finally(() => inflight.delete(handled));
   });
 }

@@ -1,0 +1,42 @@
+/**
+ * Runs the tracker the way `npm start` and `npx peercloud` do: configuration from the given
+ * environment, the database opened and migrated, graceful shutdown on SIGTERM and SIGINT.
+ */
+import { loadConfig, ConfigError } from './config.ts';
+import { migrate, openDatabase } from './db/database.ts';
+import { createLogger } from './logger.ts';
+import { createTracker } from './tracker.ts';
+import { systemClock } from './clock.ts';
+
+export async function runTracker(env: Record<string, string | undefined>): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel);
+  const database = openDatabase(config.dbPath);
+  await migrate(database.db);
+  const tracker = createTracker({ db: database.db, clock: systemClock, config, log });
+  const { url } = await tracker.listen();
+  log.info({ event: 'listening', url, dbPath: config.dbPath }, 'tracker listening');
+  console.log(`\n  Peercloud is running at ${url}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'shutdown', signal }, 'shutting down: no new connections, finishing what is under way');
+    await tracker.close();
+    await database.close();
+    log.info({ event: 'shutdown', signal }, 'stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

@@ -1,0 +1,71 @@
+/**
+ * The operator API's answers (`/api/peers`, `/api/files`, `/api/transfers`, `/api/overview`),
+ * shared by the tracker that builds them and the dashboard that shows them.
+ */
+import type { FileHealth } from './file-health.ts';
+import type { FileState } from './protocol.ts';
+
+export interface AdminPeer {
+  id: string;
+  address: string | null;
+  firstSeen: number;
+  lastSeen: number;
+  online: boolean;
+  capacity: number;
+  used: number;
+  reserved: number;
+  free: number;
+  reportedUsed: number;
+  metrics: { disconnections: number; rejections: number; integrityFailures: number };
+  scores: { trust: number; dynamism: number; availability: number };
+  level: number;
+  replicas: number;
+}
+
+export interface AdminFile {
+  id: string;
+  ownerId: string;
+  /** Null unless the operator opted in (ADMIN_SHOW_NAMES): names are their owners' business. */
+  name: string | null;
+  size: number;
+  storedBytes: number;
+  sha256: string | null;
+  chunkSize: number;
+  chunkCount: number;
+  state: FileState;
+  createdAt: number;
+  replicasWanted: number;
+  replicas: { hostId: string; state: string; online: boolean; storedAt: number | null }[];
+  health: FileHealth;
+  repairedAt: number | null;
+}
+
+export interface AdminTransfer {
+  id: string;
+  kind: string;
+  fileId: string;
+  senderId: string;
+  receiverId: string;
+  state: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AdminRepair {
+  id: string;
+  fileId: string;
+  sourceId: string;
+  targetId: string;
+  replacesId: string | null;
+  state: string;
+  startedAt: number;
+  endedAt: number | null;
+  error: string | null;
+}
+
+export interface Overview {
+  generatedAt: number;
+  peers: AdminPeer[];
+  files: AdminFile[];
+  repairs: { active: AdminRepair[]; recent: AdminRepair[] };
+}

@@ -1,0 +1,115 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import SQLite from 'better-sqlite3';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../server/config.ts';
+import { migrate, openDatabase } from '../../server/db/database.ts';
+import { createTracker } from '../../server/tracker.ts';
+import { GiB, MiB } from '../../shared/units.ts';
+import { CHUNK, offerFor, storeFile } from '../support/flows.ts';
+import { ManualClock } from '../support/manual-clock.ts';
+import { NodePeer } from '../support/node-peer.ts';
+import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
+import { startTrackerProcess } from '../support/tracker-process.ts';
+
+let t: RunningTracker | undefined;
+afterEach(async () => {
+  await t?.stop();
+  t = undefined;
+});
+
+/** Parses Prometheus' text exposition strictly enough to reject anything malformed. */
+function parsePrometheus(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || /^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$/.test(line)) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.e+-]+|[Nn]a[Nn]|[+-]?[Ii]nf)$/.exec(line); // Go's ParseFloat: NaN and Inf in any case
+    if (!match) throw new Error(`not Prometheus text: ${line}`);
+    samples.set(match[1]!, Number(match[2]));
+  }
+  return samples;
+}
+
+describe('operations', () => {
+  it('serves /metrics in Prometheus text, and its counters move with what happened', async () => {
+    t = await startTracker({ REPLICAS: '1' });
+    const before = parsePrometheus(await (await fetch(`${t.url}/metrics`)).text());
+    expect(before.get('peercloud_placements_total{kind="store"}') ?? 0).toBe(0);
+
+    const owner = await NodePeer.join(t.url, 0); // trust 1 → level 4
+    const host = await NodePeer.join(t.url, 4 * GiB); // level 5
+    await storeFile(owner, [host], 'a.bin', MiB);
+    const refusing = await owner.request('file:place', { name: 'b.bin', size: MiB, chunkSize: CHUNK });
+    const offer = await offerFor(host, refusing.file.id);
+    await host.request('transfer:reject', { transferId: offer.transferId, reason: 'busy' });
+
+    const response = await fetch(`${t.url}/metrics`);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+    const after = parsePrometheus(await response.text());
+    expect(after.get('peercloud_placements_total{kind="store"}')).toBe(2);
+    expect(after.get('peercloud_transfers_total{kind="store",outcome="done"}')).toBe(1);
+    expect(after.get('peercloud_transfers_total{kind="store",outcome="REJECTED"}')).toBe(1);
+    expect(after.get('peercloud_rejections_total')).toBe(1);
+    expect(after.get('peercloud_transfer_bytes_total{kind="store"}')).toBeGreaterThan(MiB);
+    expect(after.get('peercloud_socketio_connections')).toBe(2);
+    expect(after.get('peercloud_peers_online{level="5"}')).toBe(1);
+    expect(after.get('peercloud_peers_online{level="4"}')).toBe(1);
+    expect(after.has('peercloud_nodejs_eventloop_lag_seconds')).toBe(true);
+    expect(after.get('peercloud_files{health="under-replicated"}') ?? after.get('peercloud_files{health="healthy"}')).toBe(1);
+  });
+
+  it('logs one structured line per placement, rejection and transfer, with ids and never names', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'peercloud-logs-'));
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const config = loadConfig({ DB_PATH: join(dir, 'tracker.db'), WEB_ROOT: dir, REPLICAS: '1', SWEEP_INTERVAL: '1h' });
+    const database = openDatabase(config.dbPath);
+    await migrate(database.db);
+    const tracker = createTracker({ db: database.db, clock: new ManualClock(), config, log: pino({ level: 'info' }, sink) });
+    const { url } = await tracker.listen(0, '127.0.0.1');
+    try {
+      const owner = await NodePeer.join(url, GiB);
+      const host = await NodePeer.join(url, GiB);
+      await storeFile(owner, [host], 'secret-name.txt', 1000);
+      const placed = await owner.request('file:place', { name: 'other-secret.txt', size: 10, chunkSize: CHUNK });
+      await host.request('transfer:reject', { transferId: (await offerFor(host, placed.file.id)).transferId, reason: 'no_space' });
+      const events = lines.map((line) => line.event);
+      expect(events.filter((event) => event === 'placement')).toHaveLength(2);
+      expect(events.filter((event) => event === 'rejection')).toHaveLength(1);
+      expect(events).toContain('transfer_end');
+      expect(lines.find((line) => line.event === 'placement')).toMatchObject({ fileId: expect.any(String), hostId: host.id, hostLevel: expect.any(Number) });
+      expect(JSON.stringify(lines)).not.toContain('secret');
+    } finally {
+      await tracker.close();
+      await database.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('shuts down gracefully on SIGTERM: stops, finishes its writes, leaves a sound database', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'peercloud-term-'));
+    const dbPath = join(dir, 'tracker.db');
+    const tracker = await startTrackerProcess({ DB_PATH: dbPath });
+    const peers = await Promise.all([0, 1, 2].map(() => NodePeer.join(tracker.url, GiB)));
+    const exited = new Promise<number | null>((resolve) => tracker.child.once('exit', (code) => resolve(code)));
+    const requests = peers.map((peer) => peer.request('file:list', {}).then(() => 'answered', () => 'refused'));
+    tracker.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(await Promise.all(requests)).toHaveLength(3);
+    const db = new SQLite(dbPath, { readonly: true });
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    // A tracker going away is not its peers' fault: they are offline, and no disconnection is counted.
+    expect(db.prepare('select count(*) as n from peers where online = 1').get()).toEqual({ n: 0 });
+    expect(db.prepare("select count(*) as n from peer_events where kind = 'disconnect'").get()).toEqual({ n: 0 });
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
