@@ -51,6 +51,12 @@ export default defineConfig({
       TRANSFER_IDLE_TIMEOUT: '10s',
       SWEEP_INTERVAL: '500ms',
       CHUNK_SIZE: '256KiB',
+      // Repairs within a test's time: a host away for 3 s is gone (a reload takes about 1 s).
+      REPAIR_GRACE: '3s',
+      REPAIR_CONCURRENCY: '2',
+      REPAIR_RATE: '120',
+      // The tests find files by name through the operator API.
+      ADMIN_SHOW_NAMES: 'true',
     },
   },
 });
