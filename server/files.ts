@@ -137,6 +137,49 @@ export class FileService {
     }
   }
 
+  /**
+   * Settles uploads left 'uploading' with no transfer under way. Settling follows the end of a
+   * transfer; a crash between the two leaves such a file behind, and this (run at start and by
+   * the sweep) finishes the job.
+   */
+  async settleStale(): Promise<void> {
+    const stale = await this.#db
+      .selectFrom('files')
+      .select('id')
+      .where('state', '=', 'uploading')
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('transfers').select('transfers.id').whereRef('transfers.file_id', '=', 'files.id').where('transfers.kind', '=', 'store').where('transfers.state', 'in', ['offered', 'open']))),
+      )
+      .execute();
+    for (const { id } of stale) await this.#changed(id);
+
+    // A reservation with no transfer filling it, for a file no longer uploading (or waiting for
+    // a resume), holds space for nothing: it is released and its host told to drop the bytes.
+    const orphans = await this.#db
+      .selectFrom('replicas')
+      .innerJoin('files', 'files.id', 'replicas.file_id')
+      .select(['replicas.file_id', 'replicas.host_id', 'replicas.bytes'])
+      .where('replicas.state', '=', 'reserved')
+      .where('files.state', 'in', ['stored', 'failed'])
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('transfers')
+              .select('transfers.id')
+              .whereRef('transfers.file_id', '=', 'replicas.file_id')
+              .whereRef('transfers.receiver_id', '=', 'replicas.host_id')
+              .where('transfers.state', 'in', ['offered', 'open']),
+          ),
+        ),
+      )
+      .execute();
+    for (const orphan of orphans) {
+      const drop = await this.#db.transaction().execute((trx) => this.#transfers.releaseIn(trx, orphan.file_id, orphan.host_id, orphan.bytes));
+      await drop();
+      this.#log.info({ event: 'reconcile', fileId: orphan.file_id, hostId: orphan.host_id, outcome: 'released' }, 'released a reservation nothing was filling');
+    }
+  }
+
   async list(ownerId: string): Promise<FileSummary[]> {
     const rows = await this.#summaries().where('files.owner_id', '=', ownerId).orderBy('files.created_at', 'desc').limit(MAX_LISTED_FILES).execute();
     return rows.map(toSummary);

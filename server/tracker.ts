@@ -180,6 +180,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   let sweeping: Promise<void> | undefined;
   const sweep = async () => {
     await transfers.expire();
+    await files.settleStale();
     await files.expireInterrupted();
     await repairs.schedule();
     await peers.refreshAll();
@@ -196,6 +197,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
     async listen(port = config.port, host = config.host) {
       await peers.markAllOffline();
       const abandoned = await transfers.abandonAll();
+      await files.settleStale();
       if (abandoned > 0) log.info({ event: 'recovery', abandoned }, 'released transfers left from before the restart');
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
