@@ -10,6 +10,7 @@ import type { FileSummary } from '../shared/protocol.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Db } from './db/database.ts';
+import { activeTransfers, storedReplicas } from './db/counts.ts';
 import type { Database, FileRow } from './db/schema.ts';
 import type { Logger } from './logger.ts';
 import type { PeerService } from './peers.ts';
@@ -318,10 +319,7 @@ export class FileService {
       if (file?.state !== 'uploading') return [];
       const counts = await trx
         .selectFrom('files')
-        .select((eb) => [
-          eb.selectFrom('transfers').select(eb.fn.countAll<number>().as('n')).where('transfers.file_id', '=', fileId).where('transfers.kind', '=', 'store').where('transfers.state', 'in', ['offered', 'open']).as('pending'),
-          eb.selectFrom('replicas').select(eb.fn.countAll<number>().as('n')).where('replicas.file_id', '=', fileId).where('replicas.state', '=', 'stored').as('stored'),
-        ])
+        .select((eb) => [activeTransfers(eb, 'store').as('pending'), storedReplicas(eb).as('stored')])
         .where('id', '=', fileId)
         .executeTakeFirstOrThrow();
       if (Number(counts.pending) > 0) return [];
@@ -365,29 +363,10 @@ export class FileService {
       .selectFrom('files')
       .select(['files.id', 'files.owner_id', 'files.name', 'files.size', 'files.created_at', 'files.state', 'files.replicas_wanted', 'files.repaired_at'])
       .select((eb) => [
-        eb.selectFrom('replicas').select(eb.fn.countAll<number>().as('n')).whereRef('replicas.file_id', '=', 'files.id').where('replicas.state', '=', 'stored').as('stored'),
-        eb
-          .selectFrom('replicas')
-          .innerJoin('peers', 'peers.id', 'replicas.host_id')
-          .select(eb.fn.countAll<number>().as('n'))
-          .whereRef('replicas.file_id', '=', 'files.id')
-          .where('replicas.state', '=', 'stored')
-          .where('peers.online', '=', 1)
-          .as('online'),
-        eb
-          .selectFrom('transfers')
-          .select(eb.fn.countAll<number>().as('n'))
-          .whereRef('transfers.file_id', '=', 'files.id')
-          .where('transfers.kind', '=', 'store')
-          .where('transfers.state', 'in', ['offered', 'open'])
-          .as('pending'),
-        eb
-          .selectFrom('transfers')
-          .select(eb.fn.countAll<number>().as('n'))
-          .whereRef('transfers.file_id', '=', 'files.id')
-          .where('transfers.kind', '=', 'repair')
-          .where('transfers.state', 'in', ['offered', 'open'])
-          .as('repairing'),
+        storedReplicas(eb).as('stored'),
+        storedReplicas(eb, { online: true }).as('online'),
+        activeTransfers(eb, 'store').as('pending'),
+        activeTransfers(eb, 'repair').as('repairing'),
       ]);
   }
 }

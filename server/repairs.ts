@@ -14,6 +14,7 @@ import { sql } from 'kysely';
 import { fullBucket, take } from '../shared/token-bucket.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
+import { activeTransfers, storedReplicas } from './db/counts.ts';
 import type { Db } from './db/database.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
@@ -65,29 +66,9 @@ export class RepairService {
       .selectFrom('files')
       .select(['files.id', 'files.replicas_wanted'])
       .select((eb) => [
-        eb
-          .selectFrom('replicas')
-          .innerJoin('peers', 'peers.id', 'replicas.host_id')
-          .select(eb.fn.countAll<number>().as('n'))
-          .whereRef('replicas.file_id', '=', 'files.id')
-          .where('replicas.state', '=', 'stored')
-          .where((w) => w.or([w('peers.online', '=', 1), w('peers.last_seen', '>', graceEnd)]))
-          .as('counted'),
-        eb
-          .selectFrom('replicas')
-          .innerJoin('peers', 'peers.id', 'replicas.host_id')
-          .select(eb.fn.countAll<number>().as('n'))
-          .whereRef('replicas.file_id', '=', 'files.id')
-          .where('replicas.state', '=', 'stored')
-          .where('peers.online', '=', 1)
-          .as('live'),
-        eb
-          .selectFrom('transfers')
-          .select(eb.fn.countAll<number>().as('n'))
-          .whereRef('transfers.file_id', '=', 'files.id')
-          .where('transfers.kind', '=', 'repair')
-          .where('transfers.state', 'in', ['offered', 'open'])
-          .as('repairing'),
+        storedReplicas(eb, { orSeenAfter: graceEnd }).as('counted'),
+        storedReplicas(eb, { online: true }).as('live'),
+        activeTransfers(eb, 'repair').as('repairing'),
       ])
       .where('files.state', '=', 'stored')
       .execute();

@@ -1,0 +1,35 @@
+/**
+ * Per-file counts used by several queries (the owner's summaries, repair scheduling), written
+ * once: replicas a file has, replicas whose host is online, transfers of a kind under way.
+ */
+import type { ExpressionBuilder } from 'kysely';
+import type { Database, TransferKindColumn } from './schema.ts';
+
+type FilesScope = ExpressionBuilder<Database, 'files'>;
+
+/** Verified replicas of the file; `online` keeps those whose host is online now. */
+export function storedReplicas(eb: FilesScope, options: { online?: boolean; orSeenAfter?: number } = {}) {
+  let query = eb
+    .selectFrom('replicas')
+    .innerJoin('peers', 'peers.id', 'replicas.host_id')
+    .select(eb.fn.countAll<number>().as('n'))
+    .whereRef('replicas.file_id', '=', 'files.id')
+    .where('replicas.state', '=', 'stored');
+  if (options.orSeenAfter !== undefined) {
+    const since = options.orSeenAfter;
+    query = query.where((w) => w.or([w('peers.online', '=', 1), w('peers.last_seen', '>', since)]));
+  } else if (options.online) {
+    query = query.where('peers.online', '=', 1);
+  }
+  return query;
+}
+
+/** Transfers of this kind for the file that are under way. */
+export function activeTransfers(eb: FilesScope, kind: TransferKindColumn) {
+  return eb
+    .selectFrom('transfers')
+    .select(eb.fn.countAll<number>().as('n'))
+    .whereRef('transfers.file_id', '=', 'files.id')
+    .where('transfers.kind', '=', kind)
+    .where('transfers.state', 'in', ['offered', 'open']);
+}
