@@ -9,7 +9,7 @@ import type { WorkerReply, WorkerRequest } from './download-protocol.ts';
 const PREFIX = 'peercloud-download-';
 /** Finished downloads still on disk here, and when the browser was handed each one. */
 const handedOver = new Map<string, number>();
-const HANDOVER_MS = 60_000;
+const HANDOVER_MS = 10_000;
 
 export interface DownloadFile {
   write(position: number, bytes: Uint8Array<ArrayBuffer>): Promise<void>;
@@ -46,7 +46,8 @@ export async function openDownloadFile(fileId: string, { keep }: { keep: boolean
       await close();
       const file = await (await root.getFileHandle(entry)).getFile();
       // The browser copies the file in the background; give it time before our copy goes (at the
-      // latest when another download starts a minute later: a browser keeps little room per site).
+      // latest when another download starts 10 s later: a browser keeps little room per site, and
+      // copies even a large file to the downloads folder in a few seconds).
       offerDownload(file, name, 10 * 60_000, () => void removeQuietly(root, entry));
       handedOver.set(entry, Date.now());
     },
