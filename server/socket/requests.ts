@@ -50,6 +50,13 @@ export function bindRequests(
     // Before any parsing: a flood costs the tracker as little as possible.
     if (!take(bucket, limits.now(), limits.rate, limits.burst)) {
       if (refusedSince++ === 0) log.warn({ event: 'rate_limited', peerId: socket.data.peerId }, 'connection rate-limited');
+      // A client that goes on after a burst's worth of refusals is flooding: answering it would
+      // cost the others their share of the tracker, so it is disconnected instead.
+      if (refusedSince > limits.burst) {
+        log.warn({ event: 'flood', peerId: socket.data.peerId, address: socket.handshake.address }, 'disconnected a flooding connection');
+        socket.disconnect(true);
+        return;
+      }
       ack?.(fail('RATE_LIMITED', `Too many requests: at most ${limits.rate} a second. Slow down and retry.`));
       return;
     }

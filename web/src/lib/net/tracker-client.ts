@@ -78,8 +78,8 @@ export class TrackerClient {
     this.socket.on('disconnect', (reason) => {
       if (reason === 'io client disconnect') return this.#setState('closed');
       if (reason === 'io server disconnect') {
-        // The tracker closed us on purpose: another tab of this peer took over.
-        return this.#setState('replaced', 'Another tab of this browser is now the peer.');
+        // The tracker closed us on purpose: another tab of this peer took over (or this one flooded it).
+        return this.#setState('replaced', 'The tracker closed this connection: another tab of this browser is now the peer.');
       }
       this.#setState('offline', reason);
       this.#scheduleReconnect();
