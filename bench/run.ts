@@ -191,7 +191,7 @@ async function timeUpload(page: Page, path: string, name: string, size: number, 
 /** MB/s from clicking Download until the browser has saved the whole file, and the time to first byte. */
 async function timeDownload(page: Page, name: string, size: number): Promise<{ mbps: number; firstByteMs: number }> {
   await page.evaluate(() => performance.clearMarks());
-  const downloaded = page.waitForEvent('download', { timeout: 600_000 });
+  const downloaded = page.waitForEvent('download', { timeout: 300_000 });
   const start = performance.now();
   await page.getByRole('button', { name: `Download ${name}`, exact: true }).click();
   const download = await downloaded;
