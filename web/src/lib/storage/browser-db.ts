@@ -21,6 +21,15 @@ function store(name: keyof typeof stores): UseStore {
   return handle;
 }
 
+/** A store of one record per file, keyed by its file id: what an unfinished transfer keeps. */
+function perFileStore<T extends { fileId: string }>(name: 'uploads' | 'downloads') {
+  return {
+    all: async (): Promise<T[]> => (await entries<string, T>(store(name))).map(([, record]) => record),
+    put: (record: T) => set(record.fileId, record, store(name)),
+    remove: (fileId: string) => del(fileId, store(name)),
+  };
+}
+
 // ─── Identity ─────────────────────────────────────────────────────────────────
 
 export interface StoredIdentity {
@@ -132,11 +141,7 @@ export interface UploadIntent {
   chunkSize: number;
 }
 
-export const uploadStore = {
-  all: async (): Promise<UploadIntent[]> => (await entries<string, UploadIntent>(store('uploads'))).map(([, intent]) => intent),
-  put: (intent: UploadIntent) => set(intent.fileId, intent, store('uploads')),
-  remove: (fileId: string) => del(fileId, store('uploads')),
-};
+export const uploadStore = perFileStore<UploadIntent>('uploads');
 
 /** A download under way: its decrypted chunks before `next` are on disk already. */
 export interface DownloadProgress {
@@ -146,8 +151,4 @@ export interface DownloadProgress {
   count: number;
 }
 
-export const downloadStore = {
-  all: async (): Promise<DownloadProgress[]> => (await entries<string, DownloadProgress>(store('downloads'))).map(([, progress]) => progress),
-  put: (progress: DownloadProgress) => set(progress.fileId, progress, store('downloads')),
-  remove: (fileId: string) => del(fileId, store('downloads')),
-};
+export const downloadStore = perFileStore<DownloadProgress>('downloads');
