@@ -89,7 +89,9 @@ export class FileService {
     const file = await this.#owned(ownerId, fileId);
     if (file.sha256 !== null && file.sha256 !== sha256) throw new PeercloudError('CONFLICT', 'This file is already sealed with another hash.');
     if (file.sha256 === null) {
-      await this.#db.updateTable('files').set({ sha256 }).where('id', '=', fileId).where('sha256', 'is', null).execute();
+      const set = await this.#db.updateTable('files').set({ sha256 }).where('id', '=', fileId).where('sha256', 'is', null).executeTakeFirst();
+      // Two seals raced and the other one won: claims are settled against the hash recorded.
+      if (set.numUpdatedRows === 0n) return this.seal(ownerId, fileId, sha256);
     }
     await this.#transfers.sealed(fileId, sha256);
     return this.summary(fileId);
@@ -257,13 +259,22 @@ export class FileService {
             .execute();
     const byId = new Map(known.map((row) => [row.file_id, row]));
     for (const { fileId, root } of replicas) {
+      // A file listed twice (in one page or across pages) is reconciled once.
+      if (listed.has(fileId)) continue;
       listed.add(fileId);
       const row = byId.get(fileId);
       if (!row) {
         drop.push(fileId);
       } else if (row.state === 'reserved' && root !== null && root === row.sha256 && Number(row.active) === 0) {
         await this.#db.transaction().execute(async (trx) => {
-          await trx.updateTable('replicas').set({ state: 'stored', sha256: root, stored_at: this.#clock.now() }).where('file_id', '=', fileId).where('host_id', '=', hostId).execute();
+          const promoted = await trx
+            .updateTable('replicas')
+            .set({ state: 'stored', sha256: root, stored_at: this.#clock.now() })
+            .where('file_id', '=', fileId)
+            .where('host_id', '=', hostId)
+            .where('state', '=', 'reserved')
+            .executeTakeFirst();
+          if (promoted.numUpdatedRows === 0n) return;
           await trx.updateTable('peers').set((eb) => ({ bytes_reserved: eb('bytes_reserved', '-', row.bytes), bytes_used: eb('bytes_used', '+', row.bytes) })).where('id', '=', hostId).execute();
           await trx.updateTable('files').set({ state: 'stored', interrupted_at: null }).where('id', '=', fileId).where('state', 'in', ['uploading', 'interrupted', 'failed']).execute();
         });
@@ -291,8 +302,9 @@ export class FileService {
   /** A stored replica is gone from its host: forget it and free its space. */
   async #lose(hostId: string, fileId: string, bytes: number): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('replicas').where('file_id', '=', fileId).where('host_id', '=', hostId).where('state', '=', 'stored').execute();
-      await trx.updateTable('peers').set((eb) => ({ bytes_used: eb('bytes_used', '-', bytes) })).where('id', '=', hostId).execute();
+      const deleted = await trx.deleteFrom('replicas').where('file_id', '=', fileId).where('host_id', '=', hostId).where('state', '=', 'stored').executeTakeFirst();
+      // Read before this transaction: a delete may have taken the row meanwhile.
+      if (deleted.numDeletedRows > 0n) await trx.updateTable('peers').set((eb) => ({ bytes_used: eb('bytes_used', '-', bytes) })).where('id', '=', hostId).execute();
     });
     this.#log.warn({ event: 'reconcile', fileId, hostId, outcome: 'lost' }, 'replica lost from its host');
   }

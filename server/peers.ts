@@ -196,7 +196,9 @@ export class PeerService {
 
   /** At start nobody is connected yet, whatever the database says from before a crash. */
   async markAllOffline(): Promise<void> {
-    await this.#db.updateTable('peers').set({ online: 0 }).where('online', '=', 1).execute();
+    // They were there until the tracker stopped, as far as anyone knows: the repair grace
+    // counts from now, so a restart never makes healthy replicas look long gone.
+    await this.#db.updateTable('peers').set({ online: 0, last_seen: this.#clock.now() }).where('online', '=', 1).execute();
   }
 
   async onlineCount(): Promise<number> {

@@ -162,7 +162,8 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
 
     socket.on('disconnect', (reason) => {
       void (async () => {
-        await ready;
+        // A peer that never registered still leaves its session.
+        await ready.catch(() => undefined);
         // A tracker shutting down is not the peer's fault: its disconnection is not counted.
         if (closing || socket.data.replaced || !sessions.detach(socket)) return;
         log.info({ event: 'disconnect', peerId, reason }, 'peer disconnected');

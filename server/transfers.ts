@@ -115,7 +115,7 @@ export class TransferService {
       )
       // A host holds at most one replica of a file, and a host that failed this file isn't asked again.
       .where('id', 'not in', (eb) => eb.selectFrom('replicas').select('host_id').where('file_id', '=', file.id))
-      .where('id', 'not in', (eb) => eb.selectFrom('transfers').select('receiver_id').where('file_id', '=', file.id).where('kind', 'in', ['store', 'repair']))
+      .where('id', 'not in', (eb) => eb.selectFrom('transfers').select('receiver_id').where('file_id', '=', file.id).where('kind', 'in', ['store', 'repair']).where('state', '=', 'failed'))
       .execute();
     const chosen = chooseHosts(
       { uploaderId: owner.id, uploaderLevel: owner.level, bytes: file.stored_bytes, replicas: count },
@@ -360,11 +360,14 @@ export class TransferService {
    * failed store asks another host while the owner is still online. False when the
    * transfer had already ended.
    */
-  async end(transferId: string, outcome: TransferOutcome, options: { ownerLeft?: string } = {}): Promise<boolean> {
+  async end(transferId: string, outcome: TransferOutcome, options: { ownerLeft?: string; onlyIfExpired?: TransferRow['state'] } = {}): Promise<boolean> {
     const now = this.#clock.now();
     const drops: Effect[] = [];
     const result = await this.#db.transaction().execute(async (trx) => {
-      const transfer = await trx.selectFrom('transfers').selectAll().where('id', '=', transferId).where('state', 'in', ACTIVE).executeTakeFirst();
+      let query = trx.selectFrom('transfers').selectAll().where('id', '=', transferId).where('state', 'in', ACTIVE);
+      // The sweep's list was read before this transaction: a peer may have answered or made progress since.
+      if (options.onlyIfExpired) query = query.where('state', '=', options.onlyIfExpired).where('expires_at', '<=', now);
+      const transfer = await query.executeTakeFirst();
       if (!transfer) return undefined;
       await trx
         .updateTable('transfers')
@@ -452,11 +455,11 @@ export class TransferService {
     const expired = await this.#db.selectFrom('transfers').selectAll().where('state', 'in', ACTIVE).where('expires_at', '<=', now).execute();
     for (const transfer of expired) {
       const unanswered = transfer.state === 'offered';
-      const ended = await this.end(transfer.id, {
-        ok: false,
-        code: 'TIMEOUT',
-        message: unanswered ? 'The host did not answer in time.' : 'The transfer made no progress for too long.',
-      });
+      const ended = await this.end(
+        transfer.id,
+        { ok: false, code: 'TIMEOUT', message: unanswered ? 'The host did not answer in time.' : 'The transfer made no progress for too long.' },
+        { onlyIfExpired: transfer.state },
+      );
       if (ended && unanswered && isStorage(transfer.kind)) await this.#peers.rejected(transfer.responder_id, `timeout (file ${transfer.file_id})`);
     }
     return expired.length;
@@ -477,8 +480,11 @@ export class TransferService {
    * reservation shrinks, and once committed the host is told to drop what it received.
    */
   async releaseIn(trx: Trx, fileId: string, hostId: string, bytes: number): Promise<Effect> {
-    await trx.deleteFrom('replicas').where('file_id', '=', fileId).where('host_id', '=', hostId).where('state', '=', 'reserved').execute();
-    await trx.updateTable('peers').set((eb) => ({ bytes_reserved: eb('bytes_reserved', '-', bytes) })).where('id', '=', hostId).execute();
+    const deleted = await trx.deleteFrom('replicas').where('file_id', '=', fileId).where('host_id', '=', hostId).where('state', '=', 'reserved').executeTakeFirst();
+    // The caller may have read the row before another request released it: count it once.
+    if (deleted.numDeletedRows > 0n) {
+      await trx.updateTable('peers').set((eb) => ({ bytes_reserved: eb('bytes_reserved', '-', bytes) })).where('id', '=', hostId).execute();
+    }
     return () => {
       this.#sessions.emit(hostId, 'replica:drop', { fileIds: [fileId] });
     };
@@ -586,15 +592,18 @@ function isActive(transfer: TransferRow): boolean {
 }
 
 export function toOffer(transfer: TransferRow, file: FileRow, forPeer: string): TransferOffer {
+  const role = transfer.sender_id === forPeer ? 'sender' : 'receiver';
   return {
     transferId: transfer.id,
     kind: transfer.kind,
-    role: transfer.sender_id === forPeer ? 'sender' : 'receiver',
+    role,
     fileId: file.id,
     size: file.size,
     chunkSize: file.chunk_size,
     bytes: file.stored_bytes,
-    sha256: file.sha256,
+    // A receiver learns the root only from what it receives: told it in advance, a new host
+    // could confirm a repair copy it never took (the tracker checks its claim against the seal).
+    sha256: role === 'sender' ? file.sha256 : null,
   };
 }
 

@@ -56,4 +56,14 @@ describe('a host’s inventory, reconciled with the replica table', () => {
     expect(listed).toMatchObject({ id: placed.file.id, state: 'stored', replicas: { stored: 1, online: 1 } });
     expect(usage(host.id)).toEqual({ used: storedSize(MiB, CHUNK), reserved: 0 });
   });
+
+  it('reconciles a file listed twice only once', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const host = await NodePeer.join(t.url, GiB);
+    const { file } = await storeFile(owner, [host], 'twice.bin', MiB);
+    const changed = { fileId: file.id, root: 'b'.repeat(64) };
+    expect((await host.request('host:inventory', { replicas: [changed, changed], last: false })).drop).toEqual([file.id]);
+    await host.request('host:inventory', { replicas: [changed], last: true });
+    expect(usage(host.id)).toEqual({ used: 0, reserved: 0 });
+  });
 });

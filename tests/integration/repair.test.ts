@@ -78,6 +78,8 @@ describe('repair', () => {
       await expect.poll(() => [c, d].some((host) => host.peek('transfer:open', isRepair))).toBe(true);
       const host = [c, d].find((candidate) => candidate.peek('transfer:open', isRepair))!;
       const offer = await host.next('transfer:open', isRepair);
+      // The new host is not told the root it must produce: it can't confirm a copy it never took.
+      expect(offer).toMatchObject({ role: 'receiver', sha256: null });
       await host.request('transfer:accept', { transferId: offer.transferId });
       await host.request('replica:stored', { transferId: offer.transferId, sha256: ROOT });
       t.clock.advance(1_000);
@@ -119,5 +121,41 @@ describe('repair', () => {
     await t.tracker.sweep();
     expect(activeRepairs()).toBe(0);
     expect(holders(file.id)).toEqual([a.id, b.id].sort());
+  });
+
+  it('does not mistake a restart of the tracker for hosts gone past the grace', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const a = await NodePeer.join(t.url, 4 * GiB);
+    const b = await NodePeer.join(t.url, 4 * GiB);
+    const { file } = await storeFile(owner, [a, b], 'steady.bin', MiB);
+    // Both hosts stay online for longer than the grace; then the tracker restarts.
+    t.clock.advance(GRACE + 1);
+    await t.restart();
+    // A is back first, B is on its way; a spare that a repair could go to is there.
+    await NodePeer.join(t.url, 4 * GiB, a.keys);
+    await SimulatedHost.start(t.url);
+    await t.tracker.sweep();
+    expect(activeRepairs()).toBe(0);
+    expect(holders(file.id)).toEqual([a.id, b.id].sort());
+  });
+
+  it('may copy a file back to a host that held it before', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const a = await NodePeer.join(t.url, 4 * GiB);
+    const b = await NodePeer.join(t.url, 4 * GiB);
+    const { file } = await storeFile(owner, [a, b], 'again.bin', MiB);
+    const spare = await SimulatedHost.start(t.url);
+    await goOffline(owner);
+    await goOffline(a);
+    t.clock.advance(GRACE + 1);
+    await t.tracker.sweep();
+    await expect.poll(() => holders(file.id)).toEqual([b.id, spare.peer.id].sort());
+
+    // A comes back empty-handed (its copy was replaced); later B leaves for good.
+    await SimulatedHost.start(t.url, { keys: a.keys });
+    await goOffline(b);
+    t.clock.advance(GRACE + 1);
+    await t.tracker.sweep();
+    await expect.poll(() => holders(file.id)).toEqual([a.id, spare.peer.id].sort());
   });
 });
