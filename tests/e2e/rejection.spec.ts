@@ -1,5 +1,5 @@
 import { MiB } from '../../shared/units.ts';
-import { expect, randomFile, test } from './fixtures/peers.ts';
+import { expect, randomFile, randomFileOnDisk, test } from './fixtures/peers.ts';
 
 test('a host without space rejects: the rejection is counted, its level drops, and the next host is used', async ({ peers, operator }) => {
   const [owner, full, second, third] = await peers(4);
@@ -28,4 +28,20 @@ test('a host without space rejects: the rejection is counted, its level drops, a
   expect(rejecter.scores).toEqual({ trust: 4, dynamism: 5, availability: 4 });
   await expect(full!.level()).toHaveText('4');
   expect((await owner!.download(file.name)).sha256).toBe(file.sha256);
+});
+
+test('a host receiving one upload takes another that fits beside it, without a rejection', async ({ peers, operator }) => {
+  const [owner, host] = await peers(2);
+  await host!.offer(100);
+  const first = randomFileOnDisk('first.bin', 64 * MiB);
+  const second = randomFileOnDisk('second.bin', 24 * MiB);
+  await owner!.upload(first);
+  // The host has made room for the first replica and is writing it when the second is offered:
+  // 100 MiB offered, 64 MiB taken, 36 MiB free.
+  await expect.poll(() => owner!.progress(`Uploading ${first.name}`), { timeout: 30_000, intervals: [50] }).toBeGreaterThan(0);
+  await owner!.upload(second);
+  await owner!.waitStored(first.name, /Stored on 1 of|Under-replicated: 1 of/);
+  await owner!.waitStored(second.name, /Stored on 1 of|Under-replicated: 1 of/);
+  expect((await operator.peer(await host!.id())).metrics.rejections).toBe(0);
+  expect((await owner!.download(second.name)).sha256).toBe(second.sha256);
 });

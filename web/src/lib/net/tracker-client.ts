@@ -48,6 +48,8 @@ export class TrackerClient {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #stateListeners = new Set<(state: ConnectionState, detail?: string) => void>();
   readonly #onlineListeners = new Set<() => void>();
+  /** Set once this tab is no longer the peer: see `mute`. */
+  #muted = false;
   readonly #options: Required<Omit<TrackerClientOptions, 'onInvalidMessage'>> & Pick<TrackerClientOptions, 'onInvalidMessage'>;
 
   constructor(options: TrackerClientOptions) {
@@ -69,7 +71,7 @@ export class TrackerClient {
     this.socket.on('connect', () => {
       this.#attempt = 0;
       this.#setState('online');
-      for (const listener of this.#onlineListeners) listener();
+      if (!this.#muted) for (const listener of this.#onlineListeners) listener();
     });
     this.socket.on('connect_error', (error: Error & { data?: { code?: string } }) => {
       this.#setState('offline', error.data?.code ? `${error.data.code}: ${error.message}` : error.message);
@@ -96,6 +98,15 @@ export class TrackerClient {
     this.socket.connect();
   }
 
+  /**
+   * Stops handing tracker events to this tab (it is no longer the peer) while the socket
+   * stays open until the new peer tab's connection replaces it: closing it first would count
+   * as a disconnection. Requests fail as OFFLINE.
+   */
+  mute(): void {
+    this.#muted = true;
+  }
+
   close(): void {
     clearTimeout(this.#retryTimer);
     this.socket.disconnect();
@@ -118,6 +129,7 @@ export class TrackerClient {
     const schema = serverEvents[event];
     const wrapped = (payload: unknown) => {
       const parsed = schema.safeParse(payload);
+      if (this.#muted) return;
       if (parsed.success) listener(parsed.data as ServerEvent<K>);
       else this.#options.onInvalidMessage?.(event, parsed.error.message);
     };
@@ -131,7 +143,7 @@ export class TrackerClient {
    * queueing silently; no answer in time is TIMEOUT; a refusal is the tracker's own code.
    */
   async request<K extends ClientRequestName>(name: K, payload: ClientRequest<K>): Promise<ClientResponse<K>> {
-    if (!this.socket.connected) throw new PeercloudError('OFFLINE', 'Not connected to the tracker.');
+    if (!this.socket.connected || this.#muted) throw new PeercloudError('OFFLINE', 'Not connected to the tracker.');
     let raw: unknown;
     try {
       // Socket.IO's typed emitWithAck can't follow a generic event name through its overloads.
@@ -160,7 +172,7 @@ export class TrackerClient {
   }
 
   #scheduleReconnect(): void {
-    if (!this.#options.reconnect || this.#state === 'closed' || this.#state === 'replaced') return;
+    if (!this.#options.reconnect || this.#muted || this.#state === 'closed' || this.#state === 'replaced') return;
     clearTimeout(this.#retryTimer);
     const delay = backoffDelay(this.#attempt++, this.#options.backoff);
     this.#retryTimer = setTimeout(() => {

@@ -10,6 +10,7 @@
  * chunk on another replica; after a reload it continues from there too.
  */
 import { chunkCount, chunkRange, sealedChunkSize } from '../../../../shared/chunking.ts';
+import { backoffDelay } from '../../../../shared/backoff.ts';
 import { toHex } from '../../../../shared/encoding.ts';
 import { PeercloudError } from '../../../../shared/errors.ts';
 import { describeIssue, FileName, type FileSummary, type TransferEnded, type TransferOffer } from '../../../../shared/protocol.ts';
@@ -50,6 +51,8 @@ const PARALLEL_UPLOADS = 2;
 /** Downloads try this many hosts (or the same one again) before giving up. */
 const DOWNLOAD_ATTEMPTS = 6;
 const DOWNLOAD_BATCH_BYTES = 2 * MiB;
+/** Times the owner asks the tracker to record a file's root before giving up. */
+const SEAL_ATTEMPTS = 5;
 /** A `transfer:ready` for an upload whose answer hasn't arrived is kept this long at most. */
 const EARLY_READY_MS = 60_000;
 
@@ -91,7 +94,11 @@ export class Files {
     this.#notices = notices;
     session.whenPeer((tracker) => this.#start(tracker));
     session.whenStopped(() => {
-      for (const link of this.#links) link.fail('CANCELLED', 'This tab is no longer the peer.');
+      const reason = 'This tab is no longer the peer.';
+      for (const link of this.#links) link.fail('CANCELLED', reason);
+      for (const upload of this.#uploads.values()) this.#abandon(upload, reason);
+      for (const waiter of this.#waiters.values()) waiter.reject(new TransferFailure('CANCELLED', reason, 'tracker'));
+      this.#waiters.clear();
       this.#tracker = undefined;
     });
   }
@@ -120,6 +127,13 @@ export class Files {
     const { files } = await this.#requireTracker().request('file:list', {});
     this.items = files;
     this.loaded = true;
+    // An upload that ended while this peer was offline (its owner's absence interrupts it)
+    // missed the news: it learns it here, so that its job ends and frees its place in the queue.
+    for (const [fileId, upload] of this.#uploads) {
+      const file = files.find((item) => item.id === fileId);
+      if (file) this.#upsert(file);
+      else this.#abandon(upload, 'The file is no longer in the cloud.');
+    }
     // Upload intents of files that are no longer uploading (or no longer exist) are done with.
     for (const intent of await uploadStore.all()) {
       const file = files.find((item) => item.id === intent.fileId);
@@ -137,14 +151,19 @@ export class Files {
 
   /**
    * Resumes an interrupted upload with the file the person picked again. It must be the same
-   * file: same size (and, when this browser remembers it, same name and modification time);
-   * the root hash check catches any other difference.
+   * file, as this browser remembers it: same name, size and modification time. Other content
+   * would be sealed under the same key and nonces as chunks the hosts already hold, which
+   * AES-GCM must never do; so without that memory (another browser) there is no resuming.
    */
   async resume(fileId: string, file: File): Promise<void> {
     const summary = this.items.find((item) => item.id === fileId);
     if (!summary) return;
     const intent = (await uploadStore.all()).find((candidate) => candidate.fileId === fileId);
-    const same = file.size === summary.size && (!intent || (intent.name === file.name && intent.lastModified === file.lastModified));
+    if (!intent) {
+      this.#notices.error(`Could not resume ${summary.name}`, new Error('it can only be resumed in the browser that started it; delete it and upload the file again'));
+      return;
+    }
+    const same = file.size === summary.size && intent.name === file.name && intent.lastModified === file.lastModified;
     if (!same) {
       this.#notices.error(`Could not resume ${summary.name}`, new Error('that is not the same file (its size or date differs)'));
       return;
@@ -170,12 +189,13 @@ export class Files {
     const summary = this.items.find((item) => item.id === fileId);
     const current = this.downloads[fileId];
     if (!summary || current?.state === 'downloading' || current?.state === 'locating') return;
-    const resumeAt = current?.state === 'interrupted' ? ((await downloadStore.all()).find((p) => p.fileId === fileId)?.next ?? 0) : 0;
     // User Timing marks: the benchmark reads them, and so can anyone in the browser's profiler.
     performance.mark('peercloud:download-start', { detail: fileId });
+    // Marked as started before anything is awaited, so that a second click does nothing.
     this.downloads[fileId] = { fileId, name: summary.name, progress: current?.progress ?? 0, state: 'locating' };
     const job = this.downloads[fileId]!;
     try {
+      const resumeAt = current?.state === 'interrupted' ? ((await downloadStore.all()).find((p) => p.fileId === fileId)?.next ?? 0) : 0;
       const wrapped = await fileKeyStore.get(fileId);
       if (!wrapped) throw new PeercloudError('NOT_FOUND', 'This browser does not have the key for this file. Import the recovery kit of the browser that uploaded it.');
       const key = await (await this.#openVault()).unwrapFileKey(wrapped);
@@ -296,8 +316,12 @@ export class Files {
         },
       });
       // Every replica has the same sealed bytes (the nonce is the chunk index), so one seal serves all.
-      upload.sealed ??= rootHex().then((sha) => tracker.request('file:seal', { fileId: upload.fileId, sha256: sha }).then(() => undefined));
-      await upload.sealed;
+      const sealed = (upload.sealed ??= rootHex().then((sha) => this.#seal(tracker, upload.fileId, sha)));
+      // A seal that failed is asked again by the next replica to finish, not remembered.
+      sealed.catch(() => {
+        if (upload.sealed === sealed) upload.sealed = undefined;
+      });
+      await sealed;
       link.close();
     } catch (error) {
       const failure = toFailure(error, link);
@@ -313,6 +337,25 @@ export class Files {
     } finally {
       reader.cancel();
       this.#links.delete(link);
+    }
+  }
+
+  /**
+   * Records the file's root with the tracker, asking again while it is busy or slow. A seal
+   * that fails in the end is the tracker's failure, not the host's: no host is blamed for it.
+   */
+  async #seal(tracker: TrackerClient, fileId: string, sha256: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await tracker.request('file:seal', { fileId, sha256 });
+        return;
+      } catch (error) {
+        const passing = error instanceof PeercloudError && (error.code === 'RATE_LIMITED' || error.code === 'TIMEOUT');
+        if (!passing || attempt + 1 >= SEAL_ATTEMPTS) {
+          throw new TransferFailure('INTERNAL', `The tracker did not record the upload: ${describeError(error)}`, 'tracker');
+        }
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt)));
+      }
     }
   }
 
@@ -359,7 +402,17 @@ export class Files {
     if (file.state === 'stored' || file.state === 'failed') void uploadStore.remove(file.id);
   }
 
+  /** Ends an upload's job as failed, for a reason other than its file's state. */
+  #abandon(upload: Upload, reason: string): void {
+    this.#uploads.delete(upload.fileId);
+    upload.job.state = 'failed';
+    upload.job.error = reason;
+    upload.finished();
+  }
+
   async #forget(fileId: string): Promise<void> {
+    const upload = this.#uploads.get(fileId);
+    if (upload) this.#abandon(upload, 'The file was deleted.');
     this.items = this.items.filter((item) => item.id !== fileId);
     delete this.downloads[fileId];
     await Promise.all([fileKeyStore.remove(fileId), uploadStore.remove(fileId), downloadStore.remove(fileId)]);
@@ -413,7 +466,7 @@ export class Files {
                 );
                 next = chunks.at(-1)!.index + 1;
                 job.progress = next / count;
-                await downloadStore.put({ fileId, name: summary.name, next, count } satisfies DownloadProgress);
+                if (out.resumable) await downloadStore.put({ fileId, name: summary.name, next, count } satisfies DownloadProgress);
               },
             },
             {

@@ -4,7 +4,7 @@
  * cannot take, verifies every chunk it wrote before confirming a replica, serves replicas
  * back to their owners, and drops those the tracker says are no longer wanted.
  */
-import { chunkCount, sealedChunkSize } from '../../../../shared/chunking.ts';
+import { chunkCount, sealedChunkSize, storedSize } from '../../../../shared/chunking.ts';
 import { fromHex, toHex } from '../../../../shared/encoding.ts';
 import { INVENTORY_PAGE, type RejectReason, type TransferOffer } from '../../../../shared/protocol.ts';
 import { formatBytes, GiB, MiB } from '../../../../shared/units.ts';
@@ -23,6 +23,17 @@ const DEFAULT_OFFER = GiB;
 /** Host-side batches: one IndexedDB transaction per few MiB, verified by reading it back. */
 const WRITE_BATCH_BYTES = 2 * MiB;
 
+/** Room a receive holds while it runs: offer bytes not yet in a replica record, and bytes not yet written. */
+interface Hold {
+  unrecorded: number;
+  unwritten: number;
+}
+
+/** Bytes of the chunks a partly received replica holds already. */
+function heldBytes(replica: HostedReplica, offer: TransferOffer): number {
+  return replica.received === 0 ? 0 : storedSize(Math.min(offer.size, replica.received * offer.chunkSize), offer.chunkSize);
+}
+
 export class Hosting {
   /** Bytes offered to the cloud. */
   capacity = $state(0);
@@ -38,8 +49,8 @@ export class Hosting {
   readonly #session: Session;
   readonly #notices: Notices;
   #tracker: TrackerClient | undefined;
-  /** Bytes promised to transfers under way, so two at once can't both take the last space. */
-  #incoming = 0;
+  /** Room held by the receives under way, so that two at once can't both take the last space. */
+  readonly #holds = new Set<Hold>();
   /** A write hit the browser's quota: the offer is lowered once the transfer is over. */
   #overQuota = false;
   readonly #links = new Set<PeerLink>();
@@ -91,16 +102,17 @@ export class Hosting {
     tracker.onOnline(() => {
       this.#reconcile().catch((error: unknown) => this.#notices.error('Could not report this peer’s storage to the tracker', error));
     });
+    // What fails before a transfer has its own error handling (storage unreadable) is shown, not lost.
+    const shown = (work: Promise<void>) => work.catch((error: unknown) => this.#notices.error('A hosting task failed', error));
     tracker.on('transfer:open', (offer) => {
-      if (offer.role === 'receiver') void this.#receive(tracker, offer);
-      else void this.#serve(tracker, offer, false);
+      void shown(offer.role === 'receiver' ? this.#receive(tracker, offer) : this.#serve(tracker, offer, false));
     });
     // A repair: the new host is listening, and this host, holding a live copy, sends it.
     tracker.on('transfer:ready', (offer) => {
-      if (offer.kind === 'repair' && offer.role === 'sender') void this.#serve(tracker, offer, true);
+      if (offer.kind === 'repair' && offer.role === 'sender') void shown(this.#serve(tracker, offer, true));
     });
     tracker.on('replica:drop', ({ fileIds }) => {
-      void this.#drop(fileIds);
+      void shown(this.#drop(fileIds));
     });
   }
 
@@ -128,15 +140,31 @@ export class Hosting {
     await this.report().catch((error: unknown) => this.#notices.error('Could not report this peer’s storage to the tracker', error));
   }
 
-  /** Why this host can't take `bytes` more now, or undefined when it can. */
-  async #refusal(bytes: number): Promise<RejectReason | undefined> {
+  /**
+   * Takes a receive on if there is room: `recordBytes` new bytes of offer (a replica record
+   * not saved yet; saved ones are in `hostedBytes`) and `writeBytes` still to be written to the
+   * browser's storage. The room is held before anything is awaited, so that offers arriving
+   * together are weighed one after the other. Returns the hold, or why not.
+   */
+  async #admit(recordBytes: number, writeBytes: number): Promise<Hold | RejectReason> {
     const config = this.#session.config;
     if (config && this.activeTransfers >= config.maxHostTransfers) return 'busy';
-    if (bytes > this.capacity - this.hostedBytes - this.#incoming) return 'no_space';
+    const held = (key: keyof Hold) => [...this.#holds].reduce((sum, hold) => sum + hold[key], 0);
+    if (recordBytes > this.capacity - this.hostedBytes - held('unrecorded')) return 'no_space';
+    const hold: Hold = { unrecorded: recordBytes, unwritten: writeBytes };
+    this.#holds.add(hold);
+    this.activeTransfers++;
     await this.#refreshEstimate();
     // The browser itself may have less room than was offered (the disk filled up since).
-    if (this.quota !== undefined && this.usage !== undefined && bytes + this.#incoming > this.quota - this.usage - HEADROOM) return 'no_space';
-    return undefined;
+    if (this.quota !== undefined && this.usage !== undefined && held('unwritten') > this.quota - this.usage - HEADROOM) {
+      this.#release(hold);
+      return 'no_space';
+    }
+    return hold;
+  }
+
+  #release(hold: Hold): void {
+    if (this.#holds.delete(hold)) this.activeTransfers--;
   }
 
   /**
@@ -149,30 +177,32 @@ export class Hosting {
     const existing = await hostedStore.replica(offer.fileId);
     const resuming = existing?.state === 'receiving' && existing.chunkCount === count && existing.bytes === offer.bytes;
     // What is already here was counted when it arrived: only new bytes need room.
-    const refusal = await this.#refusal(resuming ? 0 : offer.bytes);
-    if (refusal) {
-      await tracker.request('transfer:reject', { transferId: offer.transferId, reason: refusal }).catch((error: unknown) => this.#notices.debug('reject', error));
+    const written = resuming ? heldBytes(existing, offer) : 0;
+    const hold = await this.#admit(resuming ? 0 : offer.bytes, offer.bytes - written);
+    if (typeof hold === 'string') {
+      await tracker.request('transfer:reject', { transferId: offer.transferId, reason: hold }).catch((error: unknown) => this.#notices.debug('reject', error));
       return;
     }
-    if (existing && !resuming) await hostedStore.remove(offer.fileId);
     const replica: HostedReplica = resuming
       ? existing
       : { fileId: offer.fileId, bytes: offer.bytes, size: offer.size, chunkSize: offer.chunkSize, chunkCount: count, received: 0, state: 'receiving', root: null, createdAt: Date.now() };
     const link = this.#open(tracker, offer, false);
-    this.#incoming += resuming ? 0 : offer.bytes;
-    this.activeTransfers++;
     try {
+      if (existing && !resuming) await hostedStore.remove(offer.fileId);
       await tracker.request('transfer:accept', { transferId: offer.transferId });
       await link.connected();
       if (!resuming) {
         await hostedStore.saveReplica(replica);
         await this.#refreshHosted();
+        // Counted in `hostedBytes` from now on.
+        hold.unrecorded = 0;
       }
       const root = await this.#rootSoFar(replica);
       await link.sendControl({ t: 'want', from: replica.received });
       const sink: ChunkSink = {
         write: async (chunks) => {
           await this.#writeVerified(offer.fileId, chunks, root);
+          hold.unwritten = Math.max(0, hold.unwritten - chunks.reduce((sum, chunk) => sum + chunk.length, 0));
           replica.received = chunks.at(-1)!.index + 1;
           await hostedStore.saveReplica(replica);
         },
@@ -187,8 +217,9 @@ export class Hosting {
         onProgress: this.#progressReporter(tracker, offer.transferId),
       });
       const rootHex = await root.hex();
-      // The root the owner sealed, when the tracker knows it (a repair); the one sent along otherwise.
-      if ((offer.sha256 ?? end.root) !== rootHex) throw new TransferFailure('INTEGRITY', 'The chunks received do not add up to the root hash the owner sent.');
+      // The root sent along: the owner's, or on a repair the one its source holds (the tracker
+      // checks the claim against the owner's seal, which a receiver is not told).
+      if (end.root !== rootHex) throw new TransferFailure('INTEGRITY', 'The chunks received do not add up to the root hash the owner sent.');
       await hostedStore.saveReplica({ ...replica, state: 'stored', root: rootHex });
       try {
         await tracker.request('replica:stored', { transferId: offer.transferId, sha256: rootHex });
@@ -207,8 +238,7 @@ export class Hosting {
       // it keeps it for the owner to resume, or says to drop it.
       if (failure.source === 'self') await hostedStore.remove(offer.fileId);
     } finally {
-      this.#incoming -= resuming ? 0 : offer.bytes;
-      this.activeTransfers--;
+      this.#release(hold);
       this.#links.delete(link);
       await this.#refreshHosted();
       if (this.#overQuota) {

@@ -109,6 +109,7 @@ export class Session {
     // The tracker closes this tab's socket when the new tab connects; if that never happens, close it ourselves.
     const tracker = this.#tracker;
     this.#tracker = undefined;
+    tracker?.mute();
     setTimeout(() => tracker?.close(), 10_000);
     // Queue up again, to become the peer when the other tab closes.
     void this.#identity().then((identity) => this.#holdLock(identity, false));

@@ -12,6 +12,12 @@ const handedOver = new Map<string, number>();
 const HANDOVER_MS = 10_000;
 
 export interface DownloadFile {
+  /**
+   * Whether what `write` resolved for is in the file even if the page goes away: so with a
+   * synchronous access handle, not with a writable stream (its swap file is dropped unless
+   * closed). Only then is progress worth remembering for a resume after a reload.
+   */
+  readonly resumable: boolean;
   write(position: number, bytes: Uint8Array<ArrayBuffer>): Promise<void>;
   /** Closes the file and gives the browser a normal download of it under `name`. */
   save(name: string): Promise<void>;
@@ -40,6 +46,7 @@ export async function openDownloadFile(fileId: string, { keep }: { keep: boolean
     else await fallback!.close();
   };
   return {
+    resumable: writer !== undefined,
     // Where the browser has no synchronous access handles, a writable stream does the same, slower.
     write: (position, bytes) => (writer ? writer.write(position, bytes) : fallback!.write({ type: 'write', position, data: bytes })),
     async save(name) {

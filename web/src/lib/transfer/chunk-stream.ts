@@ -55,9 +55,12 @@ export async function sendChunks(
   const sizes = new Map<number, number>();
   let acked = options.from;
   let ackedBytes = 0;
+  /** Chunks before this one have been sent: nobody can have persisted more. */
+  let sent = options.from;
 
   const onAck = (message: WireMessage) => {
     if (message.t !== 'ack') throw fail(link, 'INTERNAL', `Unexpected "${message.t}" from the receiver.`);
+    if (message.next > sent) throw fail(link, 'INTEGRITY', `The receiver acknowledged chunk ${message.next - 1}, which was not sent yet.`);
     for (let index = acked; index < message.next; index++) ackedBytes += sizes.get(index) ?? 0;
     for (let index = acked; index < message.next; index++) sizes.delete(index);
     acked = Math.max(acked, message.next);
@@ -81,6 +84,7 @@ export async function sendChunks(
     sizes.set(index, chunk.bytes.byteLength);
     await link.sendControl({ t: 'chunk', i: index, len: chunk.bytes.byteLength, sha: chunk.sha256 });
     await link.sendBytes(chunk.bytes);
+    sent = index + 1;
   }
   await link.sendControl(options.root ? { t: 'end', root: await options.root() } : { t: 'end' });
   for (;;) {
