@@ -133,6 +133,11 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   io.on('connection', (socket: TrackerSocket) => {
     const { peerId } = socket.data;
     const address = socket.handshake.address;
+    // Handshakes that passed the check above together may have filled the last places meanwhile.
+    if ((perAddress.get(address) ?? 0) >= config.maxConnectionsPerAddress) {
+      socket.disconnect(true);
+      return;
+    }
     perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     metrics.connections.inc();
     socket.once('disconnect', () => {

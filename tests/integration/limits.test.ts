@@ -43,6 +43,13 @@ describe('limits', () => {
     await expect(NodePeer.connect(t.url)).rejects.toThrow(/RATE_LIMITED/);
   });
 
+  it('holds the cap when many handshakes arrive at once', async () => {
+    t = await startTracker({ MAX_CONNECTIONS_PER_ADDRESS: '2' });
+    await Promise.allSettled(Array.from({ length: 8 }, () => NodePeer.connect(t.url)));
+    await expect.poll(() => t.tracker.stats().peersOnline).toBeLessThanOrEqual(2);
+    expect(t.tracker.stats().peersOnline).toBeGreaterThan(0);
+  });
+
   it('lets only its own pages (and listed origins) open a socket', async () => {
     t = await startTracker({ ALLOWED_ORIGINS: 'https://peercloud.example' });
     const attempt = (origin: string) =>
