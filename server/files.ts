@@ -38,8 +38,8 @@ export class FileService {
   readonly #sessions: Sessions;
   readonly #peers: PeerService;
   readonly #transfers: TransferService;
-  /** Files each connected host has listed so far in its inventory. */
-  readonly #inventories = new Map<string, Set<string>>();
+  /** Per connected host: when its inventory began (its session), and the files it has listed so far. */
+  readonly #inventories = new Map<string, { since: number; listed: Set<string> }>();
 
   constructor(deps: Deps) {
     this.#db = deps.db;
@@ -221,7 +221,7 @@ export class FileService {
 
   /** A new session of this host: its inventory starts from nothing. */
   startInventory(hostId: string): void {
-    this.#inventories.set(hostId, new Set());
+    this.#inventories.set(hostId, { since: this.#clock.now(), listed: new Set() });
   }
 
   /**
@@ -233,8 +233,9 @@ export class FileService {
    * files' owners hear they have one copy fewer.
    */
   async inventory(hostId: string, replicas: readonly { fileId: string; root: string | null }[], last: boolean): Promise<string[]> {
-    const listed = this.#inventories.get(hostId) ?? new Set<string>();
-    this.#inventories.set(hostId, listed);
+    const inventory = this.#inventories.get(hostId) ?? { since: this.#clock.now(), listed: new Set<string>() };
+    this.#inventories.set(hostId, inventory);
+    const { listed } = inventory;
     const drop: string[] = [];
     const changed = new Set<string>();
     const ids = replicas.map((replica) => replica.fileId);
@@ -288,7 +289,15 @@ export class FileService {
     }
     if (last) {
       this.#inventories.delete(hostId);
-      const missing = await this.#db.selectFrom('replicas').select(['file_id', 'bytes']).where('host_id', '=', hostId).where('state', '=', 'stored').execute();
+      // Only what was stored before this session began: the host listed what it held then, and a
+      // replica confirmed since may simply be newer than its list.
+      const missing = await this.#db
+        .selectFrom('replicas')
+        .select(['file_id', 'bytes'])
+        .where('host_id', '=', hostId)
+        .where('state', '=', 'stored')
+        .where('stored_at', '<=', inventory.since)
+        .execute();
       for (const row of missing.filter((replica) => !listed.has(replica.file_id))) {
         await this.#lose(hostId, row.file_id, row.bytes);
         changed.add(row.file_id);

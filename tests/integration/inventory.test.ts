@@ -66,4 +66,16 @@ describe('a host’s inventory, reconciled with the replica table', () => {
     await host.request('host:inventory', { replicas: [changed], last: true });
     expect(usage(host.id)).toEqual({ used: 0, reserved: 0 });
   });
+
+  it('does not take a replica confirmed after the host listed what it held for a lost one', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const host = await NodePeer.join(t.url, GiB);
+    // The host has read what it holds (nothing yet) and is sending its list when a store completes.
+    t.clock.advance(1_000);
+    const { file } = await storeFile(owner, [host], 'newer.bin', MiB);
+    expect((await host.request('host:inventory', { replicas: [], last: true })).drop).toEqual([]);
+    expect(usage(host.id).used).toBe(storedSize(MiB, CHUNK));
+    const [listed] = (await owner.request('file:list', {})).files;
+    expect(listed).toMatchObject({ id: file.id, replicas: { stored: 1 } });
+  });
 });
