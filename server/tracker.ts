@@ -185,11 +185,12 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | undefined;
   const sweep = async () => {
-    await transfers.expire();
-    await files.settleStale();
-    await files.expireInterrupted();
-    await repairs.schedule();
-    await peers.refreshAll();
+    // Every step runs even if one before it failed: a bad row must not stop repairs or levels
+    // for everyone. The first failure is rethrown once all have run.
+    const steps = [() => transfers.expire(), () => files.settleStale(), () => files.expireInterrupted(), () => repairs.schedule(), () => peers.refreshAll()];
+    const failures: unknown[] = [];
+    for (const step of steps) await step().catch((error: unknown) => failures.push(error));
+    if (failures.length > 0) throw failures[0];
   };
   const scheduledSweep = () => {
     sweeping ??= sweep()
