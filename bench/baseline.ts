@@ -6,7 +6,7 @@
 import type { Browser } from '@playwright/test';
 import { FRAME_BYTES, sendWatermarks } from '../shared/wire.ts';
 
-export async function measureBaseline(browser: Browser, url: string, bytes: number): Promise<number> {
+export async function measureBaseline(browser: Browser, url: string, bytes: number, options: { onStart?: () => void; beforeClose?: () => void } = {}): Promise<number> {
   // bypassCSP: the policy function is handed to the page as source, which the tracker's CSP forbids.
   const [a, b] = await Promise.all([browser.newContext({ bypassCSP: true }), browser.newContext({ bypassCSP: true })]);
   try {
@@ -50,6 +50,7 @@ export async function measureBaseline(browser: Browser, url: string, bytes: numb
       return pc.localDescription!.toJSON();
     }, offer);
 
+    options.onStart?.();
     const elapsed = await sender.evaluate(
       async ({ answer, bytes, frame, policy }) => {
         const { pc, channel } = window as unknown as { pc: RTCPeerConnection; channel: RTCDataChannel };
@@ -73,6 +74,7 @@ export async function measureBaseline(browser: Browser, url: string, bytes: numb
     );
     const end = await receiver.evaluate(async () => ({ at: await (window as unknown as { done: Promise<number> }).done, origin: performance.timeOrigin }));
     const seconds = (end.origin + end.at - (elapsed.origin + elapsed.start)) / 1000;
+    options.beforeClose?.();
     return bytes / 1e6 / seconds;
   } finally {
     await Promise.all([a.close(), b.close()]);

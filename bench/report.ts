@@ -1,15 +1,41 @@
 /** The benchmark's outputs: a printed table, bench/results.json, and docs/BENCHMARKS.md. */
 import { cpus, totalmem, release, platform } from 'node:os';
 import { writeFileSync } from 'node:fs';
+import { MiB } from '../shared/units.ts';
 
 export interface Figure {
   name: string;
   value: number;
-  unit: 'MB/s' | 'ms' | 'MiB';
+  unit: 'MB/s' | 'ms' | 'MiB' | 'ms/MB';
   /** Every run's value, when there were several. */
   runs?: number[];
   /** Median over runs of this figure divided by the baseline measured just before it. */
   ratio?: number;
+}
+
+/** Where the CPU went, per thread group, in one run of the largest size and the baseline before it. */
+export interface CpuBreakdown {
+  sizeMiB: number;
+  baselineMiB: number;
+  baseline: { totalMs: number; groups: [string, number][] };
+  upload: { totalMs: number; groups: [string, number][] };
+  download: { totalMs: number; groups: [string, number][] };
+}
+
+/** A markdown table of CPU ms per MB by thread group: the groups that cost most in any column. */
+function breakdownTable(breakdown: CpuBreakdown): string {
+  const perMB = (groups: [string, number][], mebibytes: number) => new Map(groups.map(([label, ms]) => [label, ms / ((mebibytes * MiB) / 1e6)]));
+  const columns = [perMB(breakdown.baseline.groups, breakdown.baselineMiB), perMB(breakdown.upload.groups, breakdown.sizeMiB), perMB(breakdown.download.groups, breakdown.sizeMiB)];
+  const labels = [...new Set(columns.flatMap((column) => [...column].filter(([, value]) => value >= 0.5).map(([label]) => label)))];
+  labels.sort((a, b) => Math.max(...columns.map((c) => c.get(b) ?? 0)) - Math.max(...columns.map((c) => c.get(a) ?? 0)));
+  const cell = (value: number | undefined) => (value === undefined ? '' : value.toFixed(1));
+  const totals = columns.map((column) => [...column.values()].reduce((sum, value) => sum + value, 0));
+  return [
+    `| process \\| thread | baseline | upload ${breakdown.sizeMiB} MiB | download ${breakdown.sizeMiB} MiB |`,
+    '| --- | ---: | ---: | ---: |',
+    ...labels.map((label) => `| ${label.replace('|', '\\|')} | ${columns.map((column) => cell(column.get(label))).join(' | ')} |`),
+    `| **all** | **${totals.map((total) => total.toFixed(1)).join('** | **')}** |`,
+  ].join('\n');
 }
 
 export function median(values: number[]): number {
@@ -21,7 +47,7 @@ export function median(values: number[]): number {
 
 const round = (value: number) => (Number.isFinite(value) ? Math.round(value * 10) / 10 : value);
 
-export function writeReports(figures: Figure[], meta: { chromium: string; runs: number }): void {
+export function writeReports(figures: Figure[], meta: { chromium: string; runs: number; breakdown?: CpuBreakdown | undefined }): void {
   const machine = {
     date: new Date().toISOString(),
     cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`,
@@ -52,9 +78,9 @@ Produced by \`npm run bench\` (\`bench/run.ts\`): one headless Chromium, the own
 their own browser contexts, one replica, in the private network namespace the end-to-end tests
 use. Throughput is MB/s (10^6 bytes per second); each figure is the median of ${meta.runs} runs.
 The baseline is a raw RTCDataChannel between two contexts, with the same message size (64 KiB)
-and backpressure policy (pause above 1 MiB buffered, resume below 256 KiB), measured again right
-before every run because the machine's speed drifts; "× baseline" is the median of each run's
-throughput divided by its own baseline.
+and backpressure policy (\`sendWatermarks\` in \`shared/wire.ts\`), measured again right before every
+run because the machine's speed drifts; "× baseline" is the median of each run's figure divided
+by its own baseline's.
 
 - Upload: from choosing the file until the tracker has recorded the verified replica (sealed,
   hashed, sent, written, read back and verified on the host, confirmed to the tracker).
@@ -63,6 +89,9 @@ throughput divided by its own baseline.
 - Time to first byte: from clicking Download until the first chunk bytes reach the owner's page.
 - Peak JS heap growth: the most the page's JS heap rose above its level before the transfer.
 - Longest main-thread task: the longest task the owner's page ran during the transfers.
+- CPU per MB: the CPU time every Chromium process and the Node process (tracker and driver)
+  spent, from \`/proc\`, divided by the megabytes moved: for the baseline, from connecting its two
+  pages to the last byte; for a transfer, over the same span as its throughput.
 - Flood: the ack latency of a client sending \`file:list\` every 20 ms for 8 s, first on a quiet
   tracker, then while another client (its own process) sends requests as fast as its socket
   takes them. The tracker runs as its own process with its default rate limits.
@@ -81,16 +110,24 @@ another client floods, a quiet client's p99 ack latency under 200 ms.
 
 ## What limits throughput here
 
-Measured with per-process and per-thread CPU accounting (\`/proc\`) during the same transfers:
+The data channel is CPU-bound on this machine: the baseline alone keeps both cores busy (its CPU
+per MB times its MB/s is about 2 000 ms per second). Then a transfer's speed relative to the
+baseline is about the inverse of its CPU cost per MB relative to the baseline's, and the table
+shows it: compare "CPU per MB … × baseline" with the throughput ratios. Where the CPU went, in
+ms per MB, in the last run of the largest size and the baseline before it:
 
-- The raw channel alone keeps both cores about 95 % busy: SCTP/DTLS on the renderers' WebRTC
-  threads, their IPC threads and the network service cost about 45 ms of CPU per MB. The channel
-  is CPU-bound, so every cycle Peercloud spends elsewhere is throughput lost.
-- Peercloud adds about 8–10 ms per MB: sealing (AES-GCM) and hashing on the owner, and on the
-  host writing each batch to IndexedDB, reading it back and hashing it (the verification the
-  host must do before it confirms a replica), plus the browser process's share of IndexedDB.
-  That bounds the ratio near 0.8–0.85 on two cores; on a machine with cores to spare the
-  channel, not Peercloud, sets the pace.
+${meta.breakdown ? breakdownTable(meta.breakdown) : '(CPU accounting needs Linux /proc.)'}
+
+- The channel itself (both sides): the network service's IPC thread that carries every UDP
+  packet, each renderer's WebRTC thread (SCTP, DTLS) and IPC thread. It costs the same per MB
+  with or without Peercloud; it is most of the CPU.
+- What Peercloud adds, all of it work the product must do: on the owner, reading the file,
+  sealing (AES-GCM) and hashing each chunk; on the host, writing each batch to IndexedDB
+  (a Blob per chunk, the browser process's IPC and storage threads), reading it back and
+  hashing it before confirming (the verification a replica needs); on a download, the host's
+  reads and the owner's opening and writing to disk through a worker. About a quarter more
+  CPU per MB than the bare channel, hence ratios near 0.75–0.8 when the baseline has both
+  cores; on a machine with cores to spare the channel, not Peercloud, sets the pace.
 - What was removed on the way: a hash on receipt on top of the read-back check (hosts) and of
   AES-GCM (owners); simple-peer's stream path for incoming messages; one
   \`slice().arrayBuffer()\` per chunk (a byte stream instead); the contiguous copy of each
@@ -98,8 +135,8 @@ Measured with per-process and per-thread CPU accounting (\`/proc\`) during the s
   downloads (a synchronous access handle in a worker instead); and the slow start of a new
   channel with megabytes queued (the queue starts at 256 KiB and grows to 4 MiB after 8 MiB).
 - Long main-thread tasks: under this full CPU load the owner's page tasks are stretched by
-  preemption; the longest one recorded is in the table. Moving sealing off the main thread
-  would not remove the contention itself.
+  preemption. Moving work to a worker moves CPU between threads; it does not make the two
+  cores any less busy.
 - The machine's speed drifts between runs (the baseline has ranged from 21 to 47 MB/s in the
   same hour), hence a baseline before every run and ratios per run.
 `;

@@ -22,8 +22,9 @@ import { systemClock } from '../server/clock.ts';
 import { MiB } from '../shared/units.ts';
 import { CHROMIUM_ARGS, CHROMIUM_HELP, findChromium } from '../tests/support/chromium.ts';
 import { measureBaseline } from './baseline.ts';
+import { CpuMeter, cpuBetween, type CpuReading } from './cpu.ts';
 import { measureFlood } from './flood.ts';
-import { median, writeReports, type Figure } from './report.ts';
+import { median, writeReports, type CpuBreakdown, type Figure } from './report.ts';
 
 const SIZES_MIB = (process.env.BENCH_SIZES ?? '64,256,1024').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -47,6 +48,9 @@ async function main(): Promise<void> {
   const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
   const version = browser.version();
   const figures: Figure[] = [];
+  const meter = new CpuMeter();
+  meter.start();
+  let breakdown: CpuBreakdown | undefined;
   if (process.env.BENCH_FLOOD !== '0') {
     console.log('Flood: a quiet client’s latency while another floods the tracker…');
     figures.push(...(await measureFlood()));
@@ -56,9 +60,17 @@ async function main(): Promise<void> {
     // The machine is noisy (shared cores): a baseline is measured right before every run, and
     // each throughput is compared with its own run's baseline.
     const baselineRuns: number[] = [];
+    const baselineCpuRuns: number[] = [];
+    let baselineCpu: ReturnType<typeof cpuBetween> = { totalMs: 0, groups: [] };
     const baselineFor = async () => {
-      const value = await measureBaseline(browser, url, BASELINE_MIB * MiB);
+      // From the moment the two pages start connecting to the last byte: opening the pages is
+      // not the channel's cost. Read before they close, while their threads still exist.
+      let before: CpuReading = new Map();
+      let after: CpuReading = new Map();
+      const value = await measureBaseline(browser, url, BASELINE_MIB * MiB, { onStart: () => (before = meter.now()), beforeClose: () => (after = meter.now()) });
+      baselineCpu = cpuBetween(before, after);
       baselineRuns.push(value);
+      baselineCpuRuns.push(baselineCpu.totalMs / ((BASELINE_MIB * MiB) / 1e6));
       return value;
     };
 
@@ -75,13 +87,17 @@ async function main(): Promise<void> {
       const downRatios: number[] = [];
       const firstBytes: number[] = [];
       const heap = { ownerUp: 0, hostUp: 0, ownerDown: 0, hostDown: 0 };
+      const cpu = { up: [] as number[], down: [] as number[], upRatios: [] as number[], downRatios: [] as number[] };
+      const megabytes = (sizeMiB * MiB) / 1e6;
       let longestTask = 0;
       for (let run = 0; run < RUNS; run++) {
         const name = `bench-${sizeMiB}-${run}.bin`;
         const baseline = await baselineFor();
         console.log(`${sizeMiB} MiB, run ${run + 1}/${RUNS}: baseline ${baseline.toFixed(1)} MB/s; upload…`);
+        const baselineMsPerMB = baselineCpuRuns.at(-1)!;
         const watchUp = await watchHeaps([owner, host]);
         await resetLongTasks(owner.page);
+        const cpuBeforeUp = meter.now();
         const upload = await timeUpload(owner.page, path, name, sizeMiB * MiB, async () => {
           const row = await database.db
             .selectFrom('files')
@@ -92,6 +108,7 @@ async function main(): Promise<void> {
             .executeTakeFirst();
           return row !== undefined;
         });
+        const upCpu = cpuBetween(cpuBeforeUp, meter.now());
         const upHeaps = await watchUp();
         longestTask = Math.max(longestTask, await longestTaskMs(owner.page));
         uploads.push(upload);
@@ -100,7 +117,16 @@ async function main(): Promise<void> {
         console.log(`${sizeMiB} MiB, run ${run + 1}/${RUNS}: download…`);
         const watchDown = await watchHeaps([owner, host]);
         await resetLongTasks(owner.page);
+        const cpuBeforeDown = meter.now();
         const download = await timeDownload(owner.page, name, sizeMiB * MiB);
+        const downCpu = cpuBetween(cpuBeforeDown, meter.now());
+        if (CpuMeter.available) {
+          cpu.up.push(upCpu.totalMs / megabytes);
+          cpu.down.push(downCpu.totalMs / megabytes);
+          cpu.upRatios.push(upCpu.totalMs / megabytes / baselineMsPerMB);
+          cpu.downRatios.push(downCpu.totalMs / megabytes / baselineMsPerMB);
+          breakdown = { sizeMiB, baselineMiB: BASELINE_MIB, baseline: baselineCpu, upload: upCpu, download: downCpu };
+        }
         const downHeaps = await watchDown();
         longestTask = Math.max(longestTask, await longestTaskMs(owner.page));
         downloads.push(download.mbps);
@@ -124,15 +150,23 @@ async function main(): Promise<void> {
         { name: `peak JS heap growth, host, ${sizeMiB} MiB`, value: Math.max(heap.hostUp, heap.hostDown) / MiB, unit: 'MiB' },
         { name: `longest main-thread task, owner, ${sizeMiB} MiB`, value: longestTask, unit: 'ms' },
       );
+      if (cpu.up.length > 0) {
+        figures.push(
+          { name: `CPU per MB, upload ${sizeMiB} MiB`, value: median(cpu.up), unit: 'ms/MB', runs: cpu.up, ratio: median(cpu.upRatios) },
+          { name: `CPU per MB, download ${sizeMiB} MiB`, value: median(cpu.down), unit: 'ms/MB', runs: cpu.down, ratio: median(cpu.downRatios) },
+        );
+      }
     }
+    if (CpuMeter.available) figures.unshift({ name: 'CPU per MB, baseline', value: median(baselineCpuRuns), unit: 'ms/MB', runs: baselineCpuRuns });
     figures.unshift({ name: 'baseline raw RTCDataChannel', value: median(baselineRuns), unit: 'MB/s', runs: baselineRuns });
   } finally {
+    meter.stop();
     await browser.close();
     await tracker.close();
     await database.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  writeReports(figures, { chromium: version, runs: RUNS });
+  writeReports(figures, { chromium: version, runs: RUNS, breakdown });
 }
 
 async function openPeer(browser: Browser, url: string): Promise<PeerTab> {
@@ -154,7 +188,6 @@ async function openPeer(browser: Browser, url: string): Promise<PeerTab> {
   await page.goto('/');
   await page.getByTestId('connection').filter({ hasText: 'Online' }).waitFor({ timeout: 30_000 });
   const cdp = await context.newCDPSession(page);
-  await cdp.send('Performance.enable');
   return { context, page, cdp };
 }
 
@@ -208,12 +241,13 @@ async function timeDownload(page: Page, name: string, size: number): Promise<{ m
   return { mbps: size / 1e6 / seconds, firstByteMs };
 }
 
-/** Starts sampling each page's JS heap; the returned function stops and gives each peak growth in bytes. */
+/**
+ * Starts sampling each page's JS heap; the returned function stops and gives each peak growth in
+ * bytes. Twice a second, with the lightest DevTools call: sampling costs CPU the transfer being
+ * measured would otherwise have, and the heap of a streaming transfer barely moves.
+ */
 async function watchHeaps(tabs: PeerTab[]): Promise<() => Promise<number[]>> {
-  const heapOf = async (tab: PeerTab) => {
-    const { metrics } = await tab.cdp.send('Performance.getMetrics');
-    return metrics.find((metric) => metric.name === 'JSHeapUsedSize')?.value ?? 0;
-  };
+  const heapOf = async (tab: PeerTab) => (await tab.cdp.send('Runtime.getHeapUsage')).usedSize;
   for (const tab of tabs) await tab.cdp.send('HeapProfiler.collectGarbage');
   const base = await Promise.all(tabs.map(heapOf));
   const peaks = [...base];
@@ -222,7 +256,7 @@ async function watchHeaps(tabs: PeerTab[]): Promise<() => Promise<number[]>> {
     while (sampling) {
       const now = await Promise.all(tabs.map(heapOf));
       now.forEach((value, index) => (peaks[index] = Math.max(peaks[index]!, value)));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 500));
     }
   })();
   return async () => {
