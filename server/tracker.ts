@@ -110,16 +110,34 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
     });
   });
 
-  // Connections per address, checked before the signature (the cheaper refusal first). Counted
-  // once connected, so that a refused handshake never holds a place.
+  // Connections per address: checked before the signature (the cheaper refusal first), then
+  // checked again and counted in one step once authenticated, so that handshakes passing the
+  // first check together cannot all take the last places, and a refused one holds none.
   const perAddress = new Map<string, number>();
-  io.use((socket, next) => {
-    if ((perAddress.get(socket.handshake.address) ?? 0) < config.maxConnectionsPerAddress) return next();
+  const tooMany = () => {
     const error: Error & { data?: unknown } = new Error('Too many connections from your address.');
     error.data = { code: 'RATE_LIMITED', message: error.message };
-    next(error);
-  });
+    return error;
+  };
+  const full = (address: string) => (perAddress.get(address) ?? 0) >= config.maxConnectionsPerAddress;
+  io.use((socket, next) => next(full(socket.handshake.address) ? tooMany() : undefined));
   io.use(authenticate(challenges, log));
+  io.use((socket, next) => {
+    const address = socket.handshake.address;
+    if (full(address)) return next(tooMany());
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    let counted = true;
+    const release = () => {
+      if (!counted) return;
+      counted = false;
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(address);
+      else perAddress.set(address, left);
+    };
+    socket.once('disconnect', release);
+    socket.conn.once('close', release);
+    next();
+  });
 
   // Peers-online counts go to everyone; batching them keeps a wave of joins from being O(n²).
   let statsTimer: NodeJS.Timeout | undefined;
@@ -132,20 +150,8 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
 
   io.on('connection', (socket: TrackerSocket) => {
     const { peerId } = socket.data;
-    const address = socket.handshake.address;
-    // Handshakes that passed the check above together may have filled the last places meanwhile.
-    if ((perAddress.get(address) ?? 0) >= config.maxConnectionsPerAddress) {
-      socket.disconnect(true);
-      return;
-    }
-    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     metrics.connections.inc();
-    socket.once('disconnect', () => {
-      metrics.connections.dec();
-      const left = (perAddress.get(address) ?? 1) - 1;
-      if (left <= 0) perAddress.delete(address);
-      else perAddress.set(address, left);
-    });
+    socket.once('disconnect', () => metrics.connections.dec());
     const previous = sessions.attach(socket);
     const ready = (async () => {
       if (previous) {
@@ -167,8 +173,12 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
 
     socket.on('disconnect', (reason) => {
       void (async () => {
-        // A peer that never registered still leaves its session.
-        await ready.catch(() => undefined);
+        // A peer whose registration failed (the tracker's fault, logged above) leaves its
+        // session, and the disconnection is not counted against it.
+        if (!(await ready.then(() => true, () => false))) {
+          sessions.detach(socket);
+          return;
+        }
         // A tracker shutting down is not the peer's fault: its disconnection is not counted.
         if (closing || socket.data.replaced || !sessions.detach(socket)) return;
         log.info({ event: 'disconnect', peerId, reason }, 'peer disconnected');

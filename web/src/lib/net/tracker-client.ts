@@ -105,6 +105,9 @@ export class TrackerClient {
    */
   mute(): void {
     this.#muted = true;
+    // Never to come back on its own: a late reconnection would replace the new peer tab's.
+    clearTimeout(this.#retryTimer);
+    if (!this.socket.connected) this.close();
   }
 
   close(): void {
@@ -176,7 +179,7 @@ export class TrackerClient {
     clearTimeout(this.#retryTimer);
     const delay = backoffDelay(this.#attempt++, this.#options.backoff);
     this.#retryTimer = setTimeout(() => {
-      if (this.#state === 'closed' || this.#state === 'replaced') return;
+      if (this.#muted || this.#state === 'closed' || this.#state === 'replaced') return;
       this.#setState('connecting');
       this.socket.connect();
     }, delay);

@@ -154,7 +154,8 @@ export class Hosting {
     const hold: Hold = { unrecorded: recordBytes, unwritten: writeBytes };
     this.#holds.add(hold);
     this.activeTransfers++;
-    await this.#refreshEstimate();
+    // Without a fresh estimate, the last one serves: the hold must not be left behind by a throw.
+    await this.#refreshEstimate().catch((error: unknown) => this.#notices.debug('storage estimate', error));
     // The browser itself may have less room than was offered (the disk filled up since).
     if (this.quota !== undefined && this.usage !== undefined && held('unwritten') > this.quota - this.usage - HEADROOM) {
       this.#release(hold);
@@ -176,9 +177,11 @@ export class Hosting {
     const count = chunkCount(offer.size, offer.chunkSize);
     const existing = await hostedStore.replica(offer.fileId);
     const resuming = existing?.state === 'receiving' && existing.chunkCount === count && existing.bytes === offer.bytes;
-    // What is already here was counted when it arrived: only new bytes need room.
+    // What is already here was counted when it arrived: only new bytes need room (an old copy
+    // that this one replaces is removed before anything is written).
     const written = resuming ? heldBytes(existing, offer) : 0;
-    const hold = await this.#admit(resuming ? 0 : offer.bytes, offer.bytes - written);
+    const recordBytes = resuming ? 0 : Math.max(0, offer.bytes - (existing?.bytes ?? 0));
+    const hold = await this.#admit(recordBytes, offer.bytes - written);
     if (typeof hold === 'string') {
       await tracker.request('transfer:reject', { transferId: offer.transferId, reason: hold }).catch((error: unknown) => this.#notices.debug('reject', error));
       return;
@@ -186,7 +189,13 @@ export class Hosting {
     const replica: HostedReplica = resuming
       ? existing
       : { fileId: offer.fileId, bytes: offer.bytes, size: offer.size, chunkSize: offer.chunkSize, chunkCount: count, received: 0, state: 'receiving', root: null, createdAt: Date.now() };
-    const link = this.#open(tracker, offer, false);
+    let link: PeerLink;
+    try {
+      link = this.#open(tracker, offer, false);
+    } catch (error) {
+      this.#release(hold);
+      throw error;
+    }
     try {
       if (existing && !resuming) await hostedStore.remove(offer.fileId);
       await tracker.request('transfer:accept', { transferId: offer.transferId });

@@ -94,6 +94,8 @@ export class Session {
     const tracker = new TrackerClient({ url: '', privateKey: identity.privateKey, publicKey: identity.publicKey });
     this.#tracker = tracker;
     tracker.onState((state, detail) => {
+      // A connection this tab has handed over (see #stepDown) speaks for it no more.
+      if (this.#tracker !== tracker) return;
       this.connection = state;
       this.connectionDetail = state === 'online' ? undefined : detail;
     });
