@@ -158,7 +158,7 @@ export class Files {
   async resume(fileId: string, file: File): Promise<void> {
     const summary = this.items.find((item) => item.id === fileId);
     if (!summary) return;
-    const intent = (await uploadStore.all()).find((candidate) => candidate.fileId === fileId);
+    const intent = await uploadStore.get(fileId);
     if (!intent) {
       this.#notices.error(`Could not resume ${summary.name}`, new Error('it can only be resumed in the browser that started it; delete it and upload the file again'));
       return;
@@ -195,7 +195,7 @@ export class Files {
     this.downloads[fileId] = { fileId, name: summary.name, progress: current?.progress ?? 0, state: 'locating' };
     const job = this.downloads[fileId]!;
     try {
-      const resumeAt = current?.state === 'interrupted' ? ((await downloadStore.all()).find((p) => p.fileId === fileId)?.next ?? 0) : 0;
+      const resumeAt = current?.state === 'interrupted' ? ((await downloadStore.get(fileId))?.next ?? 0) : 0;
       const wrapped = await fileKeyStore.get(fileId);
       if (!wrapped) throw new PeercloudError('NOT_FOUND', 'This browser does not have the key for this file. Import the recovery kit of the browser that uploaded it.');
       const key = await (await this.#openVault()).unwrapFileKey(wrapped);
@@ -267,7 +267,7 @@ export class Files {
   /** Streams to every host the tracker names for this file until the upload is over. */
   async #follow(tracker: TrackerClient, job: UploadJob, file: File, summary: FileSummary, key: CryptoKey): Promise<void> {
     const fileId = summary.id;
-    const chunkSize = (await uploadStore.all()).find((intent) => intent.fileId === fileId)?.chunkSize ?? this.#session.config!.chunkSize;
+    const chunkSize = (await uploadStore.get(fileId))?.chunkSize ?? this.#session.config!.chunkSize;
     job.fileId = fileId;
     job.state = 'uploading';
     const finished = new Promise<void>((resolve) => {

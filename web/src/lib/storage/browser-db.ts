@@ -25,6 +25,7 @@ function store(name: keyof typeof stores): UseStore {
 function perFileStore<T extends { fileId: string }>(name: 'uploads' | 'downloads') {
   return {
     all: async (): Promise<T[]> => (await entries<string, T>(store(name))).map(([, record]) => record),
+    get: (fileId: string) => get<T>(fileId, store(name)),
     put: (record: T) => set(record.fileId, record, store(name)),
     remove: (fileId: string) => del(fileId, store(name)),
   };
