@@ -2,6 +2,7 @@
  * The tracker's configuration: environment variables with defaults, validated once at
  * start. A bad value stops the tracker with a message that names the variable.
  */
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../shared/chunking.ts';
 import { IceServer } from '../shared/protocol.ts';
@@ -65,6 +66,35 @@ const iceServers = z.string().transform((text, ctx) => {
   return z.NEVER;
 });
 
+/** Express's meaning: a hop count, or the addresses/CIDRs (or loopback, linklocal, uniquelocal) of trusted proxies. */
+const trustProxy = z.string().transform((text, ctx): TrustProxy | typeof z.NEVER => {
+  const value = text.trim();
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops >= 1 && hops <= 10) return { hops };
+    ctx.addIssue({ code: 'custom', message: 'a hop count must be between 1 and 10' });
+    return z.NEVER;
+  }
+  if (value === 'true' || value === 'false') {
+    // `true` would let any client name its own address: every per-address limit would be void.
+    ctx.addIssue({ code: 'custom', message: 'must be the number of proxies in front of the tracker (e.g. 1) or their addresses (e.g. 127.0.0.1,10.0.0.0/8), not true/false' });
+    return z.NEVER;
+  }
+  const addresses = value.split(',').map((part) => part.trim()).filter(Boolean);
+  try {
+    proxyAddr.compile(addresses);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `must be a hop count or comma-separated addresses/CIDRs: ${error instanceof Error ? error.message : String(error)}` });
+    return z.NEVER;
+  }
+  return { addresses };
+});
+
+const turnUrls = z
+  .string()
+  .transform((text) => text.split(',').map((url) => url.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^turns?:[^\s]+$/, 'must be a comma-separated list of turn: or turns: URLs (e.g. turn:turn.example.org:3478)')).min(1));
+
 const Environment = z.object({
   PORT: integer(0, 65_535).default(3000),
   HOST: z.string().min(1).default('localhost'),
@@ -74,6 +104,14 @@ const Environment = z.object({
   REPLICAS: integer(1, 16).default(2),
   CHUNK_SIZE: bytes(MIN_CHUNK_SIZE, MAX_CHUNK_SIZE).default(MiB),
   ICE_SERVERS: iceServers.default([]),
+  TURN_URLS: turnUrls.optional(),
+  TURN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  TURN_TTL: duration(60_000).default(6 * 3_600_000),
+  CONNECT_TIMEOUT: duration(1000).default(15_000),
+  TLS_CERT: z.string().min(1).optional(),
+  TLS_KEY: z.string().min(1).optional(),
+  TRUST_PROXY: trustProxy.optional(),
+  PUBLIC_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://peercloud.example' }).optional(),
   HEARTBEAT_INTERVAL: duration(100).default(10_000),
   HEARTBEAT_TIMEOUT: duration(100).default(10_000),
   ACCEPT_TIMEOUT: duration(100).default(15_000),
@@ -101,9 +139,21 @@ const Environment = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** Which proxies in front of the tracker may say who the client is (X-Forwarded-For). */
+export type TrustProxy = { hops: number } | { addresses: string[] };
+
 export interface Config {
   port: number;
   host: string;
+  /** PEM files: with both, the tracker serves https and wss; reloaded on SIGHUP or when they change. */
+  tls: { certPath: string; keyPath: string } | undefined;
+  trustProxy: TrustProxy | undefined;
+  /** The address other devices should open, when it is not what the tracker can work out itself. */
+  publicUrl: string | undefined;
+  /** TURN relays for peers whose networks allow no direct path; credentials are made per peer. */
+  turn: { urls: string[]; secret: string; ttlMs: number } | undefined;
+  /** How long two peers try to open a data channel before the transfer fails with CONNECTION. */
+  connectTimeoutMs: number;
   dbPath: string;
   webRoot: string;
   adminToken: string | undefined;
@@ -149,7 +199,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const present = Object.fromEntries(CONFIG_VARIABLES.filter((name) => env[name] !== undefined && env[name] !== '').map((name) => [name, env[name]]));
   const parsed = Environment.safeParse(present);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    const lines = parsed.error.issues.map((issue) => `  ${String(issue.path[0])}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
@@ -163,9 +213,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const variable = problem.startsWith('trust') ? 'TRUST_THRESHOLDS' : problem.startsWith('dynamism') ? 'DYNAMISM_THRESHOLDS' : 'AVAILABILITY_THRESHOLDS';
     throw new ConfigError(`Invalid configuration:\n  ${variable}: ${problem}`);
   }
+  if ((e.TLS_CERT === undefined) !== (e.TLS_KEY === undefined)) {
+    throw new ConfigError(`Invalid configuration:\n  ${e.TLS_CERT === undefined ? 'TLS_CERT' : 'TLS_KEY'}: must be set together with ${e.TLS_CERT === undefined ? 'TLS_KEY' : 'TLS_CERT'}`);
+  }
+  if ((e.TURN_URLS === undefined) !== (e.TURN_SECRET === undefined)) {
+    throw new ConfigError(`Invalid configuration:\n  ${e.TURN_URLS === undefined ? 'TURN_URLS' : 'TURN_SECRET'}: must be set together with ${e.TURN_URLS === undefined ? 'TURN_SECRET' : 'TURN_URLS'}`);
+  }
   return {
     port: e.PORT,
     host: e.HOST,
+    tls: e.TLS_CERT && e.TLS_KEY ? { certPath: e.TLS_CERT, keyPath: e.TLS_KEY } : undefined,
+    trustProxy: e.TRUST_PROXY,
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    turn: e.TURN_URLS && e.TURN_SECRET ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, ttlMs: e.TURN_TTL } : undefined,
+    connectTimeoutMs: e.CONNECT_TIMEOUT,
     dbPath: e.DB_PATH,
     webRoot: e.WEB_ROOT,
     adminToken: e.ADMIN_TOKEN,
@@ -203,7 +264,15 @@ export const CONFIG_HELP: Record<(typeof CONFIG_VARIABLES)[number], { descriptio
   ADMIN_TOKEN: { description: 'enables the operator API and dashboard (16+ characters)', fallback: 'unset' },
   REPLICAS: { description: 'replicas per file', fallback: '2' },
   CHUNK_SIZE: { description: 'plaintext bytes per chunk', fallback: '1MiB' },
-  ICE_SERVERS: { description: 'JSON array of RTCIceServer for the peers', fallback: '[]' },
+  ICE_SERVERS: { description: 'JSON array of static RTCIceServer (STUN, or TURN with fixed credentials) for the peers', fallback: '[]' },
+  TURN_URLS: { description: 'TURN relays (comma-separated turn:/turns: URLs) whose credentials the tracker makes per peer', fallback: 'unset' },
+  TURN_SECRET: { description: "the TURN server's shared secret (coturn static-auth-secret); never leaves the tracker", fallback: 'unset' },
+  TURN_TTL: { description: 'how long a peer’s TURN credentials last (renewed before they expire)', fallback: '6h' },
+  CONNECT_TIMEOUT: { description: 'how long two peers try to connect before the transfer fails', fallback: '15s' },
+  TLS_CERT: { description: 'PEM certificate (chain): serve https/wss; reloaded on SIGHUP or change', fallback: 'unset' },
+  TLS_KEY: { description: 'PEM private key of TLS_CERT', fallback: 'unset' },
+  TRUST_PROXY: { description: 'proxies trusted for X-Forwarded-For: a hop count or addresses/CIDRs', fallback: 'unset' },
+  PUBLIC_URL: { description: 'the address other devices open, when not the one the tracker works out', fallback: 'unset' },
   HEARTBEAT_INTERVAL: { description: 'Socket.IO ping interval', fallback: '10s' },
   HEARTBEAT_TIMEOUT: { description: 'Socket.IO ping timeout', fallback: '10s' },
   ACCEPT_TIMEOUT: { description: 'time a host has to answer a storage request', fallback: '15s' },

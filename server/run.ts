@@ -23,9 +23,15 @@ export async function runTracker(env: Record<string, string | undefined>): Promi
   const database = openDatabase(config.dbPath);
   await migrate(database.db);
   const tracker = createTracker({ db: database.db, clock: systemClock, config, log });
-  const { url } = await tracker.listen();
-  log.info({ event: 'listening', url, dbPath: config.dbPath }, 'tracker listening');
-  console.log(`\n  Peercloud is running at ${url}\n`);
+  const { urls, warnings } = await tracker.listen();
+  log.info({ event: 'listening', urls, dbPath: config.dbPath }, 'tracker listening');
+  console.log(['', '  Peercloud is running at:', ...urls.map((url) => `    ${url}`), ''].join('\n'));
+  for (const warning of warnings) console.warn(`  Warning: ${warning}\n`);
+  // A renewed certificate: new connections get it, peers already connected stay.
+  process.on('SIGHUP', () => {
+    if (!config.tls) log.warn({ event: 'sighup' }, 'SIGHUP ignored: TLS is not configured');
+    else tracker.reloadTls();
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {

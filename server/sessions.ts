@@ -9,6 +9,8 @@ import type { ClientToServer, ServerEvent, ServerEventName, ServerToClient } fro
 export interface SocketData {
   peerId: string;
   publicKey: string;
+  /** The client's address: the connection's, or through trusted proxies the one they name. */
+  address: string;
   /** Set when a newer connection of the same peer took over this one. */
   replaced: boolean;
 }

@@ -6,6 +6,7 @@
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { Server } from 'socket.io';
 import { AdminQueries } from './admin.ts';
 import type { Clock } from './clock.ts';
@@ -23,6 +24,11 @@ import { bindRequests, type RequestHandlers } from './socket/requests.ts';
 import { TransferService } from './transfers.ts';
 import { Metrics } from './metrics.ts';
 import { RepairService } from './repairs.ts';
+import { clientAddressOf } from './http/client-address.ts';
+import { listenUrls, listenWarnings, shareableUrl, type ListenFacts } from './http/listen-addresses.ts';
+import { TlsServer } from './http/tls.ts';
+import { iceGrant } from './turn.ts';
+import type { ClientConfig } from '../shared/protocol.ts';
 
 /** Fills the gauges that describe the database, then renders every metric in Prometheus' text format. */
 async function scrape(admin: AdminQueries, metrics: Metrics): Promise<string> {
@@ -41,11 +47,23 @@ export interface TrackerDeps {
   log: Logger;
 }
 
+export interface Listening {
+  port: number;
+  /** The first address the page answers on (localhost when listening everywhere). */
+  url: string;
+  /** Every address the page answers on, with the scheme it is served with. */
+  urls: string[];
+  /** What an operator should know before other devices try to join. */
+  warnings: string[];
+}
+
 export interface Tracker {
   readonly http: HttpServer;
   readonly io: TrackerServer;
   /** Marks everyone offline and abandons transfers left from before, then listens. */
-  listen(port?: number, host?: string): Promise<{ port: number; url: string }>;
+  listen(port?: number, host?: string): Promise<Listening>;
+  /** Reads TLS_CERT and TLS_KEY again (a renewal); false when TLS is off or the new files are unusable. */
+  reloadTls(): boolean;
   /** Expires transfers and recomputes levels that time changed. Runs on SWEEP_INTERVAL; tests call it. */
   sweep(): Promise<void>;
   stats(): TrackerStats;
@@ -63,17 +81,27 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   const counters = { socketBytesIn: 0, socketMessagesIn: 0 };
   const stats = (): TrackerStats => ({ ...counters, peersOnline: sessions.size });
 
-  const clientConfig = {
-    chunkSize: config.chunkSize,
-    replicas: config.replicas,
-    iceServers: config.iceServers,
-    transferIdleTimeoutMs: config.transferIdleTimeoutMs,
-    maxHostTransfers: config.maxHostTransfers,
-    maxMessageBytes: config.maxMessageBytes,
+  const clientAddress = clientAddressOf(config.trustProxy);
+  /** Known once listening: the address other devices should open, if the tracker can tell. */
+  let publicUrl: string | undefined = config.publicUrl;
+  const clientConfig = (peerId: string): ClientConfig => {
+    const ice = iceGrant(config.iceServers, config.turn, peerId, clock.now());
+    return {
+      chunkSize: config.chunkSize,
+      replicas: config.replicas,
+      iceServers: ice.iceServers,
+      iceExpiresAt: ice.expiresAt,
+      connectTimeoutMs: config.connectTimeoutMs,
+      ...(publicUrl ? { publicUrl } : {}),
+      transferIdleTimeoutMs: config.transferIdleTimeoutMs,
+      maxHostTransfers: config.maxHostTransfers,
+      maxMessageBytes: config.maxMessageBytes,
+    };
   };
 
   const handlers: RequestHandlers = {
-    'peer:report': async (peerId, { capacity, used }) => ({ peer: await peers.reported(peerId, capacity, used), config: clientConfig }),
+    'peer:report': async (peerId, { capacity, used }) => ({ peer: await peers.reported(peerId, capacity, used), config: clientConfig(peerId) }),
+    'peer:ice': async (peerId) => iceGrant(config.iceServers, config.turn, peerId, clock.now()),
     'host:inventory': async (peerId, { replicas, last }) => ({ drop: await files.inventory(peerId, replicas, last) }),
     'file:place': (peerId, request) => files.place(peerId, request),
     'file:resume': (peerId, { fileId }) => files.resume(peerId, fileId),
@@ -91,8 +119,10 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   };
 
   const admin = new AdminQueries(db, clock, config);
-  const app = createHttpApp({ config, log, challenges, admin, stats, metrics: () => scrape(admin, metrics) });
-  const http = createServer(app);
+  const app = createHttpApp({ config, clock, log, challenges, admin, stats, clientAddress, metrics: () => scrape(admin, metrics) });
+  const tls = config.tls ? new TlsServer(config.tls, app, log) : undefined;
+  // Socket.IO only needs the server's request and upgrade events, which https has too.
+  const http: HttpServer = (tls?.server as unknown as HttpServer | undefined) ?? createServer(app);
   const io: TrackerServer = new Server(http, {
     serveClient: false,
     allowRequest: (request, callback) => callback(null, originAllowed(request, config.allowedOrigins)),
@@ -120,10 +150,14 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
     return error;
   };
   const full = (address: string) => (perAddress.get(address) ?? 0) >= config.maxConnectionsPerAddress;
-  io.use((socket, next) => next(full(socket.handshake.address) ? tooMany() : undefined));
+  io.use((socket, next) => {
+    // The client's own address (through trusted proxies), for limits and logs alike.
+    socket.data.address = clientAddress(socket.request);
+    next(full(socket.data.address) ? tooMany() : undefined);
+  });
   io.use(authenticate(challenges, log));
   io.use((socket, next) => {
-    const address = socket.handshake.address;
+    const address = socket.data.address;
     if (full(address)) return next(tooMany());
     perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     let counted = true;
@@ -160,7 +194,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
         await transfers.peerGone(peerId);
       }
       files.startInventory(peerId);
-      await peers.connected(peerId, socket.data.publicKey, socket.handshake.address);
+      await peers.connected(peerId, socket.data.publicKey, socket.data.address);
       await files.hostChanged(peerId);
     })();
     ready.catch((error: unknown) => {
@@ -168,7 +202,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
       socket.disconnect(true);
     });
     bindRequests(socket, handlers, { ready, log, inflight, limits: { rate: config.rateLimit, burst: config.rateBurst, now: () => clock.now() } });
-    log.info({ event: 'connect', peerId, address: socket.handshake.address, replaced: Boolean(previous) }, 'peer connected');
+    log.info({ event: 'connect', peerId, address: socket.data.address, replaced: Boolean(previous) }, 'peer connected');
     announceCount();
 
     socket.on('disconnect', (reason) => {
@@ -224,10 +258,20 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
         });
       });
       sweepTimer = setInterval(scheduledSweep, config.sweepIntervalMs);
-      const address = http.address() as AddressInfo;
-      const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
-      return { port: address.port, url: `http://${shown}:${address.port}` };
+      tls?.watch();
+      const facts: ListenFacts = {
+        host,
+        port: (http.address() as AddressInfo).port,
+        scheme: tls ? 'https' : 'http',
+        interfaces: networkInterfaces(),
+        trustProxy: config.trustProxy !== undefined,
+        publicUrl: config.publicUrl,
+      };
+      const urls = listenUrls(facts);
+      publicUrl = shareableUrl(facts, urls);
+      return { port: facts.port, url: urls[0]!, urls, warnings: listenWarnings(facts) };
     },
+    reloadTls: () => tls?.reload() ?? false,
     sweep,
     stats,
     /**
@@ -237,6 +281,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
     async close() {
       closing = true;
       clearInterval(sweepTimer);
+      tls?.close();
       clearTimeout(statsTimer);
       http.close();
       const settled = Promise.allSettled([...inflight, sweeping]);

@@ -117,11 +117,26 @@ export const IceServer = z.object({
 });
 export type IceServer = z.infer<typeof IceServer>;
 
+/** ICE servers for this peer: static STUN/TURN, and TURN relays with credentials made for it. */
+export const IceGrant = z.object({
+  iceServers: z.array(IceServer).max(20),
+  /** When the TURN credentials in it stop working; ask `peer:ice` again before. Null: nothing expires. */
+  expiresAt: Timestamp.nullable(),
+});
+export type IceGrant = z.infer<typeof IceGrant>;
+
 /** Settings the tracker hands to each peer, so one configuration drives the whole cloud. */
 export const ClientConfig = z.object({
   chunkSize: ChunkSize,
   replicas: z.number().int().positive(),
-  iceServers: z.array(IceServer),
+  /** Static STUN/TURN servers and TURN relays with credentials made for this peer. */
+  iceServers: IceGrant.shape.iceServers,
+  /** When the TURN credentials in `iceServers` stop working: `peer:ice` gives fresh ones. Null: nothing expires. */
+  iceExpiresAt: IceGrant.shape.expiresAt,
+  /** How long two peers try to open their data channel before the transfer fails with CONNECTION. */
+  connectTimeoutMs: z.number().int().positive(),
+  /** The address other devices should open to join this cloud, when the tracker knows a better one than the page's own. */
+  publicUrl: z.url({ protocol: /^https?$/ }).max(500).optional(),
   /** A transfer with no progress for this long is failed by the tracker. */
   transferIdleTimeoutMs: z.number().int().positive(),
   /** A host takes at most this many transfers at once and rejects the rest as busy. */
@@ -193,6 +208,8 @@ export const INVENTORY_PAGE = 500;
 export const clientRequests = {
   /** A peer states what it offers and what its storage holds. Answered with its status and the cloud's settings. */
   'peer:report': z.strictObject({ capacity: ByteCount, used: ByteCount }),
+  /** Fresh ICE servers (TURN credentials expire): asked before the last ones do. */
+  'peer:ice': Empty,
   /**
    * A host lists the replicas it holds, a page at a time, `last` on the final page: with the root
    * it verified (complete) or null (partial). The tracker answers those it must drop and, after
@@ -229,6 +246,7 @@ const Nothing = z.object({});
 
 export const clientResponses = {
   'peer:report': z.object({ peer: PeerStatus, config: ClientConfig }),
+  'peer:ice': IceGrant,
   'host:inventory': z.object({ drop: z.array(ObjectId) }),
   'file:place': z.object({ file: FileSummary, transferIds: z.array(ObjectId) }),
   'file:seal': z.object({ file: FileSummary }),

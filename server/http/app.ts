@@ -6,11 +6,13 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import express, { type ErrorRequestHandler } from 'express';
 import type { AdminQueries } from '../admin.ts';
+import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Challenges } from '../socket/challenges.ts';
 import { fullBucket, take, type Bucket } from '../../shared/token-bucket.ts';
 import { requireAdmin } from './admin-auth.ts';
+import { trustFunction, type ClientAddress } from './client-address.ts';
 import { securityHeaders } from './security.ts';
 
 const CHALLENGE_RATE = 20;
@@ -25,17 +27,22 @@ export interface TrackerStats {
 
 interface Deps {
   config: Config;
+  clock: Clock;
   log: Logger;
   challenges: Challenges;
   admin: AdminQueries;
   stats: () => TrackerStats;
+  /** Who a request comes from (the client, not a trusted proxy in front of it). */
+  clientAddress: ClientAddress;
   /** The Prometheus text exposition. */
   metrics: () => Promise<string>;
 }
 
-export function createHttpApp({ config, log, challenges, admin, stats, metrics }: Deps): express.Express {
+export function createHttpApp({ config, clock, log, challenges, admin, stats, clientAddress, metrics }: Deps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // req.ip and req.protocol as the trusted proxies say, for anything Express itself decides.
+  app.set('trust proxy', trustFunction(config.trustProxy));
   app.use(securityHeaders());
 
   app.get('/healthz', (_req, res) => {
@@ -50,8 +57,8 @@ export function createHttpApp({ config, log, challenges, admin, stats, metrics }
   // Nonces cost memory until used or expired: a client asking for them in a loop is slowed down.
   const challengeBuckets = new Map<string, Bucket>();
   app.get('/api/challenge', (req, res) => {
-    const address = req.socket.remoteAddress ?? 'unknown';
-    const now = Date.now();
+    const address = clientAddress(req);
+    const now = clock.now();
     if (challengeBuckets.size > 100_000) challengeBuckets.clear();
     const bucket = challengeBuckets.get(address) ?? fullBucket(CHALLENGE_BURST, now);
     challengeBuckets.set(address, bucket);

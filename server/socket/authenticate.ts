@@ -24,7 +24,7 @@ export function authenticate(challenges: Challenges, log: Logger) {
     const { publicKey, nonce, signature } = parsed.data;
     if (!challenges.consume(nonce)) return next(refusal('UNAUTHORIZED', 'The challenge is unknown, expired or already used. Ask for a new one.'));
     if (!(await verifyChallenge(publicKey, nonce, signature))) {
-      log.warn({ event: 'auth_failed', address: socket.handshake.address }, 'bad handshake signature');
+      log.warn({ event: 'auth_failed', address: socket.data.address }, 'bad handshake signature');
       return next(refusal('UNAUTHORIZED', 'The signature does not match the public key.'));
     }
     socket.data.peerId = await peerIdFromPublicKey(publicKey);

@@ -53,7 +53,7 @@ export function bindRequests(
       // A client that goes on after a burst's worth of refusals is flooding: answering it would
       // cost the others their share of the tracker, so it is disconnected instead.
       if (refusedSince > limits.burst) {
-        log.warn({ event: 'flood', peerId: socket.data.peerId, address: socket.handshake.address }, 'disconnected a flooding connection');
+        log.warn({ event: 'flood', peerId: socket.data.peerId, address: socket.data.address }, 'disconnected a flooding connection');
         socket.disconnect(true);
         return;
       }

@@ -10,6 +10,8 @@ export interface TrackerProcess {
   url: string;
   port: number;
   child: ChildProcess;
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string;
   /** Resident memory of the tracker process, in bytes (Linux). */
   rss(): number;
   /** SIGKILL: no chance to finish anything. */
@@ -35,8 +37,8 @@ export async function startTrackerProcess(env: Record<string, string>, port?: nu
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let output = '';
   await new Promise<void>((resolve, reject) => {
-    let output = '';
     const onData = (data: Buffer) => {
       output += data.toString();
       if (output.includes('is running at')) resolve();
@@ -49,6 +51,7 @@ export async function startTrackerProcess(env: Record<string, string>, port?: nu
     url: `http://127.0.0.1:${chosen}`,
     port: chosen,
     child,
+    output: () => output,
     rss: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024,
     async kill9() {
       child.kill('SIGKILL');

@@ -34,7 +34,16 @@ export interface PeerLinkOptions {
   initiator: boolean;
   tracker: TrackerClient;
   iceServers: IceServer[];
-  connectTimeoutMs?: number;
+  /** ICE that fails here often never reaches 'failed' (it stays 'checking'): this bounds the wait. */
+  connectTimeoutMs: number;
+}
+
+/** Why a data channel never opened, in words a person can act on. */
+export function unreachableMessage(iceServers: readonly IceServer[]): string {
+  const relayed = iceServers.some((server) => [server.urls].flat().some((url) => /^turns?:/.test(url)));
+  return relayed
+    ? 'This browser and the other peer could not reach each other, not even through the cloud’s relay server. One of the two networks blocks it; try another network.'
+    : 'This browser and the other peer could not reach each other: their networks allow no direct connection, and this cloud has no relay (TURN) server. Its operator can add one.';
 }
 
 export class PeerLink {
@@ -49,7 +58,7 @@ export class PeerLink {
   #drained: (() => void) | undefined;
   #bytesSent = 0;
 
-  constructor({ transferId, initiator, tracker, iceServers, connectTimeoutMs = 20_000 }: PeerLinkOptions) {
+  constructor({ transferId, initiator, tracker, iceServers, connectTimeoutMs }: PeerLinkOptions) {
     this.transferId = transferId;
     this.#peer = new SimplePeer({
       initiator,
@@ -62,7 +71,7 @@ export class PeerLink {
     });
 
     this.#connected = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail('CONNECTION', 'The peer-to-peer connection could not be made in time.'), connectTimeoutMs);
+      const timer = setTimeout(() => this.fail('CONNECTION', unreachableMessage(iceServers)), connectTimeoutMs);
       this.#peer.once('connect', () => {
         clearTimeout(timer);
         const channel = this.#channel();

@@ -509,7 +509,7 @@ export class Files {
   }
 
   #link(tracker: TrackerClient, offer: TransferOffer, initiator: boolean): PeerLink {
-    const link = new PeerLink({ transferId: offer.transferId, initiator, tracker, iceServers: this.#session.config?.iceServers ?? [] });
+    const link = new PeerLink({ transferId: offer.transferId, initiator, tracker, ...this.#session.linkSettings });
     this.#links.add(link);
     return link;
   }

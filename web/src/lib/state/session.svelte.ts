@@ -8,12 +8,16 @@
  * with the new one without counting a disconnection.
  */
 import { exportPublicKey, generateIdentity, peerIdFromPublicKey } from '../../../../shared/identity.ts';
-import type { ClientConfig, PeerStatus } from '../../../../shared/protocol.ts';
+import type { ClientConfig, IceServer, PeerStatus } from '../../../../shared/protocol.ts';
 import { TrackerClient, type ConnectionState } from '../net/tracker-client.ts';
 import { Vault } from '../crypto/vault.ts';
 import { identityStore } from '../storage/browser-db.ts';
 
 const LOCK_NAME = 'peercloud-peer';
+/** TURN credentials are renewed this long before they expire (short-lived ones at 80 % of their life). */
+const ICE_RENEW_MARGIN_MS = 5 * 60_000;
+/** Before the tracker has said anything: no ICE servers, and the tracker's default connect timeout. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 
 export type TabRole = 'starting' | 'peer' | 'waiting' | 'unsupported';
 
@@ -28,6 +32,7 @@ export class Session {
   config = $state<ClientConfig | undefined>();
 
   #tracker: TrackerClient | undefined;
+  #iceTimer: ReturnType<typeof setTimeout> | undefined;
   #releaseLock: (() => void) | undefined;
   readonly #onPeer: ((tracker: TrackerClient) => void)[] = [];
   readonly #onStop: (() => void)[] = [];
@@ -65,14 +70,44 @@ export class Session {
   }
 
   stop(): void {
+    clearTimeout(this.#iceTimer);
     this.#tracker?.close();
     this.#releaseLock?.();
+  }
+
+  /** What a new peer-to-peer link needs from the tracker's settings. */
+  get linkSettings(): { iceServers: IceServer[]; connectTimeoutMs: number } {
+    return { iceServers: this.config?.iceServers ?? [], connectTimeoutMs: this.config?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS };
   }
 
   /** Applies what the tracker said of this peer after a report. */
   setReport(status: PeerStatus, config: ClientConfig): void {
     this.status = status;
     this.config = config;
+    this.#renewIceBefore(config.iceExpiresAt);
+  }
+
+  /**
+   * TURN credentials expire: fresh ones are asked for in time, so that a transfer started an
+   * hour from now can still use the relay. A failed renewal is tried again a minute later;
+   * reconnecting to the tracker brings fresh ones too (with the next report).
+   */
+  #renewIceBefore(expiresAt: number | null): void {
+    clearTimeout(this.#iceTimer);
+    if (expiresAt === null) return;
+    const life = expiresAt - Date.now();
+    const delay = Math.max(1_000, life > 2 * ICE_RENEW_MARGIN_MS ? life - ICE_RENEW_MARGIN_MS : life * 0.8);
+    this.#iceTimer = setTimeout(() => {
+      const tracker = this.#tracker;
+      if (!tracker || tracker.state !== 'online' || !this.config) return this.#renewIceBefore(Date.now() + 60_000 + ICE_RENEW_MARGIN_MS);
+      tracker.request('peer:ice', {}).then(
+        (grant) => {
+          if (this.config) this.config = { ...this.config, iceServers: grant.iceServers, iceExpiresAt: grant.expiresAt };
+          this.#renewIceBefore(grant.expiresAt);
+        },
+        () => this.#renewIceBefore(Date.now() + 60_000 + ICE_RENEW_MARGIN_MS),
+      );
+    }, delay);
   }
 
   async #holdLock(identity: { privateKey: CryptoKey; publicKey: string }, steal: boolean): Promise<void> {
