@@ -12,12 +12,9 @@ import type { Config } from './config.ts';
 import type { ExpressionBuilder } from 'kysely';
 import type { Db } from './db/database.ts';
 import type { Database, PeerEventKind } from './db/schema.ts';
-import { freeSpace } from './peers.ts';
-
-
-
-
-
+import { ACTIVE_TRANSFER_STATES } from './db/states.ts';
+import type { Metrics } from './metrics.ts';
+import { freeSpace } from './space-ledger.ts';
 
 export class AdminQueries {
   constructor(
@@ -47,6 +44,16 @@ export class AdminQueries {
       error: row.error_message,
     }));
     return { active: repairs.filter((r) => r.endedAt === null), recent: repairs.filter((r) => r.endedAt !== null).slice(0, 50) };
+  }
+
+  /** Fills the gauges that describe the database, then renders every metric in Prometheus' text format. */
+  async scrape(metrics: Metrics): Promise<string> {
+    const { peersOnlineByLevel, filesByHealth } = await this.gauges();
+    metrics.peersOnline.reset();
+    for (const [level, count] of Object.entries(peersOnlineByLevel)) metrics.peersOnline.set({ level }, count);
+    metrics.filesByHealth.reset();
+    for (const [health, count] of Object.entries(filesByHealth)) metrics.filesByHealth.set({ health }, count);
+    return metrics.registry.metrics();
   }
 
   /** Gauges for /metrics. */
@@ -104,7 +111,7 @@ export class AdminQueries {
 
   /** Transfers under way (offered or open). */
   async transfers(): Promise<AdminTransfer[]> {
-    const rows = await this.db.selectFrom('transfers').selectAll().where('state', 'in', ['offered', 'open']).orderBy('created_at').execute();
+    const rows = await this.db.selectFrom('transfers').selectAll().where('state', 'in', ACTIVE_TRANSFER_STATES).orderBy('created_at').execute();
     return rows.map((row) => ({
       id: row.id,
       kind: row.kind,

@@ -4,6 +4,7 @@
  * it here and tells the peer.
  */
 import { sql } from 'kysely';
+import type { Blame } from '../shared/blame.ts';
 import type { PeerStatus } from '../shared/protocol.ts';
 import { reliability, RELIABILITY_WINDOW_MS, type Reliability, type ReliabilityMetrics } from '../shared/reliability.ts';
 import type { Clock } from './clock.ts';
@@ -13,6 +14,7 @@ import type { PeerEventKind, PeerRow } from './db/schema.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { Sessions } from './sessions.ts';
+import { freeSpace } from './space-ledger.ts';
 
 /** Events older than this are pruned; the level only looks at the last 24 hours. */
 const EVENT_RETENTION_MS = 7 * RELIABILITY_WINDOW_MS;
@@ -33,7 +35,7 @@ interface Deps {
   metrics: Metrics;
 }
 
-export class PeerService {
+export class Peers {
   readonly #db: Db;
   readonly #clock: Clock;
   readonly #config: Config;
@@ -92,20 +94,19 @@ export class PeerService {
     return this.refresh(peerId);
   }
 
-  /** A host refused or failed a storage request. */
-  async rejected(peerId: string, detail: string): Promise<void> {
-    await this.#addEvent(peerId, 'rejection', detail);
-    this.#metrics.rejections.inc();
-    this.#log.info({ event: 'rejection', peerId, detail }, 'storage request rejected');
-    await this.refresh(peerId);
-  }
-
-  /** A host's bytes failed verification. */
-  async integrityFailed(peerId: string, detail: string): Promise<void> {
-    await this.#addEvent(peerId, 'integrity_failure', detail);
-    this.#metrics.integrityFailures.inc();
-    this.#log.warn({ event: 'integrity_failure', peerId, detail }, 'integrity failure');
-    await this.refresh(peerId);
+  /** Counts what a transfer's end was blamed on (shared/blame.ts) and recomputes those levels. */
+  async blamed(blames: readonly Blame[], fileId: string): Promise<void> {
+    for (const blame of blames) {
+      await this.#addEvent(blame.peerId, blame.kind, `${blame.reason} (file ${fileId})`);
+      if (blame.kind === 'rejection') {
+        this.#metrics.rejections.inc();
+        this.#log.info({ event: 'rejection', peerId: blame.peerId, reason: blame.reason, fileId }, 'storage request rejected');
+      } else {
+        this.#metrics.integrityFailures.inc();
+        this.#log.warn({ event: 'integrity_failure', peerId: blame.peerId, reason: blame.reason, fileId }, 'integrity failure');
+      }
+      await this.refresh(blame.peerId);
+    }
   }
 
   async #addEvent(peerId: string, kind: PeerEventKind, detail: string): Promise<void> {
@@ -209,10 +210,6 @@ export class PeerService {
 
 function sameReliability(peer: Pick<PeerRow, 'level' | 'trust' | 'dynamism' | 'availability'>, next: Reliability): boolean {
   return peer.level === next.level && peer.trust === next.trust && peer.dynamism === next.dynamism && peer.availability === next.availability;
-}
-
-export function freeSpace(peer: Pick<PeerRow, 'capacity' | 'bytes_used' | 'bytes_reserved'>): number {
-  return peer.capacity - peer.bytes_used - peer.bytes_reserved;
 }
 
 export function toStatus(peer: PeerRow, metrics: PeerMetrics): PeerStatus {

@@ -10,15 +10,19 @@
  * (REPAIR_CONCURRENCY at once, REPAIR_RATE a minute) so that a mass departure can't start a
  * storm; the files closest to being lost go first.
  */
-import { sql } from 'kysely';
+import { rankSources, RECENT_FAILURE_WINDOW_MS } from '../shared/host-ranking.ts';
 import { fullBucket, take } from '../shared/token-bucket.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { activeTransfers, storedReplicas } from './db/counts.ts';
 import type { Db } from './db/database.ts';
+import { sourceCandidates } from './db/sources.ts';
+import { ACTIVE_TRANSFER_STATES } from './db/states.ts';
+import type { TrackerEvents } from './events.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
-import { runEffects, type TransferService } from './transfers.ts';
+import type { Placement } from './placement.ts';
+import { runEffects, type Effect, type Transfers } from './transfers.ts';
 
 interface Deps {
   db: Db;
@@ -26,16 +30,20 @@ interface Deps {
   config: Config;
   log: Logger;
   metrics: Metrics;
-  transfers: TransferService;
+  events: TrackerEvents;
+  placement: Placement;
+  transfers: Transfers;
 }
 
-export class RepairService {
+export class Repairs {
   readonly #db: Db;
   readonly #clock: Clock;
   readonly #config: Config;
   readonly #log: Logger;
   readonly #metrics: Metrics;
-  readonly #transfers: TransferService;
+  readonly #events: TrackerEvents;
+  readonly #placement: Placement;
+  readonly #transfers: Transfers;
   readonly #bucket;
 
   constructor(deps: Deps) {
@@ -44,6 +52,8 @@ export class RepairService {
     this.#config = deps.config;
     this.#log = deps.log;
     this.#metrics = deps.metrics;
+    this.#events = deps.events;
+    this.#placement = deps.placement;
     this.#transfers = deps.transfers;
     this.#bucket = fullBucket(deps.config.repairConcurrency, deps.clock.now());
   }
@@ -55,7 +65,7 @@ export class RepairService {
       .selectFrom('transfers')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('kind', '=', 'repair')
-      .where('state', 'in', ['offered', 'open'])
+      .where('state', 'in', ACTIVE_TRANSFER_STATES)
       .executeTakeFirstOrThrow();
     let slots = this.#config.repairConcurrency - Number(active.n);
     if (slots <= 0) return 0;
@@ -92,26 +102,8 @@ export class RepairService {
   async #start(fileId: string, graceEnd: number): Promise<boolean> {
     const placed = await this.#db.transaction().execute(async (trx) => {
       const file = await trx.selectFrom('files').selectAll().where('id', '=', fileId).executeTakeFirstOrThrow();
-      // The source: a live copy, on the most reliable, least busy host.
-      const source = await trx
-        .selectFrom('replicas')
-        .innerJoin('peers', 'peers.id', 'replicas.host_id')
-        .select(['peers.id', 'peers.level'])
-        .select((eb) =>
-          eb
-            .selectFrom('transfers')
-            .select(eb.fn.countAll<number>().as('n'))
-            .where((w) => w.or([w('transfers.sender_id', '=', w.ref('peers.id')), w('transfers.receiver_id', '=', w.ref('peers.id'))]))
-            .where('transfers.state', 'in', ['offered', 'open'])
-            .as('busy'),
-        )
-        .where('replicas.file_id', '=', fileId)
-        .where('replicas.state', '=', 'stored')
-        .where('peers.online', '=', 1)
-        .orderBy('peers.level', 'desc')
-        .orderBy(sql`busy`)
-        .orderBy('peers.id')
-        .executeTakeFirst();
+      // The source: a live copy, ranked as downloads rank them.
+      const source = rankSources(await sourceCandidates(trx, { fileId, kind: 'repair', failedSince: this.#clock.now() - RECENT_FAILURE_WINDOW_MS }))[0];
       if (!source) return undefined;
       // The copy it replaces, if one has been gone past the grace (otherwise the file was short already).
       const gone = await trx
@@ -123,16 +115,27 @@ export class RepairService {
         .where('peers.online', '=', 0)
         .where('peers.last_seen', '<=', graceEnd)
         .where('peers.id', 'not in', (eb) =>
-          eb.selectFrom('transfers').select('replaces_host_id').where('file_id', '=', fileId).where('kind', '=', 'repair').where('state', 'in', ['offered', 'open']).where('replaces_host_id', 'is not', null).$narrowType<{ replaces_host_id: string }>(),
+          eb
+            .selectFrom('transfers')
+            .select('replaces_host_id')
+            .where('file_id', '=', fileId)
+            .where('kind', '=', 'repair')
+            .where('state', 'in', ACTIVE_TRANSFER_STATES)
+            .where('replaces_host_id', 'is not', null)
+            .$narrowType<{ replaces_host_id: string }>(),
         )
         .orderBy('peers.last_seen')
         .executeTakeFirst();
-      const result = await this.#transfers.placeIn(trx, file, 1, { source: source.id, replaces: gone?.id ?? null });
-      return result.transfers.length > 0 ? { ...result, source: source.id, replaces: gone?.id ?? null } : undefined;
+      const [target] = await this.#placement.reserveIn(trx, file, 1, 'repair');
+      if (!target) return undefined;
+      const replaces = gone?.id ?? null;
+      const { offer } = await this.#transfers.createIn(trx, { kind: 'repair', file, sender: source.id, receiver: target.id, responder: target.id, replaces });
+      const effects: Effect[] = [offer, () => this.#events.emit('host:space', { hostId: target.id })];
+      return { effects, source: source.id, target: target.id, replaces };
     });
     if (!placed) return false;
     this.#metrics.repairs.inc({ outcome: 'started' });
-    this.#log.info({ event: 'repair', fileId, sourceId: placed.source, targetId: placed.transfers[0]!.receiver_id, replaces: placed.replaces }, 'repair started');
+    this.#log.info({ event: 'repair', fileId, sourceId: placed.source, targetId: placed.target, replaces: placed.replaces }, 'repair started');
     await runEffects(placed.effects);
     return true;
   }

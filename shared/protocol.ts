@@ -186,14 +186,11 @@ export const TransferOffer = z.object({
 });
 export type TransferOffer = z.infer<typeof TransferOffer>;
 
-export const TransferEnded = z.object({
-  transferId: ObjectId,
-  fileId: ObjectId,
-  kind: TransferKind,
-  ok: z.boolean(),
-  code: TransferErrorCode.optional(),
-  message: ShortText,
-});
+/** How a transfer ended: done, or failed with a code and the tracker's words for it (never the other peer's). */
+export const TransferEnded = z.discriminatedUnion('ok', [
+  z.object({ transferId: ObjectId, fileId: ObjectId, kind: TransferKind, ok: z.literal(true) }),
+  z.object({ transferId: ObjectId, fileId: ObjectId, kind: TransferKind, ok: z.literal(false), code: TransferErrorCode, message: ShortText }),
+]);
 export type TransferEnded = z.infer<typeof TransferEnded>;
 
 // ─── Client → server requests ──────────────────────────────────────────────────

@@ -4,6 +4,7 @@
  */
 import type { ExpressionBuilder } from 'kysely';
 import type { Database, TransferKindColumn } from './schema.ts';
+import { ACTIVE_TRANSFER_STATES } from './states.ts';
 
 type FilesScope = ExpressionBuilder<Database, 'files'>;
 
@@ -31,5 +32,5 @@ export function activeTransfers(eb: FilesScope, kind: TransferKindColumn) {
     .select(eb.fn.countAll<number>().as('n'))
     .whereRef('transfers.file_id', '=', 'files.id')
     .where('transfers.kind', '=', kind)
-    .where('transfers.state', 'in', ['offered', 'open']);
+    .where('transfers.state', 'in', ACTIVE_TRANSFER_STATES);
 }

@@ -101,7 +101,7 @@ export class PeerLink {
       }),
       tracker.on('transfer:ended', (ended) => {
         if (ended.transferId !== transferId || this.#closed) return;
-        if (!ended.ok) this.#end(new TransferFailure(ended.code ?? 'INTERNAL', ended.message, 'tracker'));
+        if (!ended.ok) this.#end(new TransferFailure(ended.code, ended.message, 'tracker'));
       }),
     );
     this.#peer.on('data', (data: unknown) => this.#receive(data));

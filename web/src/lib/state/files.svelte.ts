@@ -380,7 +380,7 @@ export class Files {
     const waiter = this.#waiters.get(ended.transferId);
     if (waiter && !ended.ok) {
       this.#waiters.delete(ended.transferId);
-      waiter.reject(new TransferFailure(ended.code ?? 'INTERNAL', ended.message, 'tracker'));
+      waiter.reject(new TransferFailure(ended.code, ended.message, 'tracker'));
     }
     const upload = this.#uploads.get(ended.fileId);
     if (upload && !ended.ok) upload.lastFailure = ended.message;

@@ -1,0 +1,88 @@
+/**
+ * Files as their owners see them: one summary row per file, with replica counts and never
+ * where they live, and the `file:updated` that tells an owner its file changed.
+ */
+import { PeercloudError } from '../shared/errors.ts';
+import type { FileSummary } from '../shared/protocol.ts';
+import { activeTransfers, storedReplicas } from './db/counts.ts';
+import type { Db } from './db/database.ts';
+import type { FileRow } from './db/schema.ts';
+import type { Sessions } from './sessions.ts';
+
+/** An owner lists at most this many files in one answer. */
+export const MAX_LISTED_FILES = 10_000;
+
+export class FileSummaries {
+  readonly #db: Db;
+  readonly #sessions: Sessions;
+
+  constructor(deps: { db: Db; sessions: Sessions }) {
+    this.#db = deps.db;
+    this.#sessions = deps.sessions;
+  }
+
+  async list(ownerId: string): Promise<FileSummary[]> {
+    const rows = await this.#query().where('files.owner_id', '=', ownerId).orderBy('files.created_at', 'desc').limit(MAX_LISTED_FILES).execute();
+    return rows.map(toSummary);
+  }
+
+  async summary(fileId: string): Promise<FileSummary> {
+    const row = await this.#query().where('files.id', '=', fileId).executeTakeFirst();
+    if (!row) throw new PeercloudError('NOT_FOUND', 'No such file.');
+    return toSummary(row);
+  }
+
+  /** Tells the file's owner (if online) what its file looks like now. */
+  async notify(fileId: string): Promise<void> {
+    const row = await this.#query().where('files.id', '=', fileId).executeTakeFirst();
+    if (row) this.#sessions.emit(row.owner_id, 'file:updated', toSummary(row));
+  }
+
+  /** Tells the owners of every file this host holds a verified replica of: its coming or going changes what they can read. */
+  async notifyHostedBy(hostId: string): Promise<void> {
+    const files = await this.#db.selectFrom('replicas').select('file_id').where('host_id', '=', hostId).where('state', '=', 'stored').execute();
+    for (const { file_id } of files) await this.notify(file_id);
+  }
+
+  #query() {
+    return this.#db
+      .selectFrom('files')
+      .select(['files.id', 'files.owner_id', 'files.name', 'files.size', 'files.created_at', 'files.state', 'files.replicas_wanted', 'files.repaired_at'])
+      .select((eb) => [
+        storedReplicas(eb).as('stored'),
+        storedReplicas(eb, { online: true }).as('online'),
+        activeTransfers(eb, 'store').as('pending'),
+        activeTransfers(eb, 'repair').as('repairing'),
+      ]);
+  }
+}
+
+function toSummary(row: {
+  id: string;
+  name: string;
+  size: number;
+  created_at: number;
+  state: FileRow['state'];
+  replicas_wanted: number;
+  repaired_at: number | null;
+  stored: number | null;
+  online: number | null;
+  pending: number | null;
+  repairing: number | null;
+}): FileSummary {
+  return {
+    id: row.id,
+    name: row.name,
+    size: row.size,
+    createdAt: row.created_at,
+    state: row.state,
+    replicas: {
+      wanted: row.replicas_wanted,
+      stored: Number(row.stored ?? 0),
+      online: Number(row.online ?? 0),
+      pending: Number(row.pending ?? 0),
+      repairing: Number(row.repairing ?? 0),
+    },
+    repairedAt: row.repaired_at,
+  };
+}

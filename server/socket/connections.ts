@@ -1,0 +1,79 @@
+/**
+ * A peer's session, from the moment its socket is admitted to the moment it goes: it is
+ * registered (online, one more connection counted), its requests are bound, its inventory
+ * starts; when it goes, its disconnection is counted unless the tracker caused it, its
+ * transfers end and the owners of what it hosts hear their files' availability changed.
+ */
+import type { CloudStats } from '../cloud-stats.ts';
+import type { TrackerEvents } from '../events.ts';
+import type { Inventory } from '../inventory.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Peers } from '../peers.ts';
+import type { Sessions, TrackerServer, TrackerSocket } from '../sessions.ts';
+import type { Transfers } from '../transfers.ts';
+import { bindRequests, type RequestHandlers, type RequestLimits } from './requests.ts';
+
+export interface ConnectionDeps {
+  sessions: Sessions;
+  peers: Peers;
+  transfers: Transfers;
+  inventory: Inventory;
+  events: TrackerEvents;
+  cloudStats: CloudStats;
+  metrics: Metrics;
+  log: Logger;
+  handlers: RequestHandlers;
+  limits: RequestLimits;
+  /** Requests under way, so that a graceful shutdown can let them finish. */
+  inflight: Set<Promise<unknown>>;
+  /** True once the tracker is shutting down: disconnections then are not the peers' doing. */
+  closing: () => boolean;
+}
+
+export function acceptConnections(io: TrackerServer, deps: ConnectionDeps): void {
+  const { sessions, peers, transfers, inventory, events, cloudStats, metrics, log } = deps;
+
+  io.on('connection', (socket: TrackerSocket) => {
+    const { peerId } = socket.data;
+    metrics.connections.inc();
+    socket.once('disconnect', () => metrics.connections.dec());
+    const previous = sessions.attach(socket);
+    const ready = (async () => {
+      if (previous) {
+        // Same peer, newer connection (another tab took over): the old one's transfers can't go on.
+        previous.disconnect(true);
+        await transfers.peerGone(peerId);
+      }
+      inventory.start(peerId);
+      await peers.connected(peerId, socket.data.publicKey, socket.data.address);
+      await events.emit('peer:presence', { peerId });
+    })();
+    ready.catch((error: unknown) => {
+      log.error({ err: error, event: 'connect_error', peerId }, 'could not register peer');
+      socket.disconnect(true);
+    });
+    bindRequests(socket, deps.handlers, { ready, log, inflight: deps.inflight, limits: deps.limits });
+    log.info({ event: 'connect', peerId, address: socket.data.address, replaced: Boolean(previous) }, 'peer connected');
+    cloudStats.changed();
+
+    socket.on('disconnect', (reason) => {
+      void (async () => {
+        // A peer whose registration failed (the tracker's fault, logged above) leaves its
+        // session, and the disconnection is not counted against it.
+        if (!(await ready.then(() => true, () => false))) {
+          sessions.detach(socket);
+          return;
+        }
+        // A tracker shutting down, or a newer tab of the same peer, is not the peer's loss of connection.
+        if (deps.closing() || socket.data.replaced || !sessions.detach(socket)) return;
+        log.info({ event: 'disconnect', peerId, reason }, 'peer disconnected');
+        inventory.end(peerId);
+        await peers.disconnected(peerId, reason);
+        await transfers.peerGone(peerId);
+        await events.emit('peer:presence', { peerId });
+        cloudStats.changed();
+      })().catch((error: unknown) => log.error({ err: error, event: 'disconnect_error', peerId }, 'could not record disconnection'));
+    });
+  });
+}

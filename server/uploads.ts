@@ -1,0 +1,327 @@
+/**
+ * Uploads, from `file:place` to a stored (or failed, or interrupted) file: hosts are placed and
+ * store transfers opened; the owner's seal settles the hosts' claims; a host that fails is
+ * replaced while the owner is there; an owner who leaves mid-upload can resume on the hosts
+ * holding part of it, within UPLOAD_RESUME_GRACE. A file's upload is over once no store
+ * transfer is pending: stored if a host verified it, otherwise interrupted or failed.
+ */
+import type { Transaction } from 'kysely';
+import { chunkCount, storedSize } from '../shared/chunking.ts';
+import { randomId } from '../shared/encoding.ts';
+import { PeercloudError } from '../shared/errors.ts';
+import type { FileSummary } from '../shared/protocol.ts';
+import type { Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import { activeTransfers, storedReplicas } from './db/counts.ts';
+import type { Db } from './db/database.ts';
+import type { Database, FileRow } from './db/schema.ts';
+import { ACTIVE_TRANSFER_STATES } from './db/states.ts';
+import type { TrackerEvents, TransferEnded } from './events.ts';
+import type { FileSummaries } from './file-summaries.ts';
+import type { Logger } from './logger.ts';
+import type { Placement } from './placement.ts';
+import type { Sessions } from './sessions.ts';
+import { spaceLedger } from './space-ledger.ts';
+import { runEffects, type Effect, type Transfers } from './transfers.ts';
+
+type Trx = Transaction<Database>;
+
+interface Deps {
+  db: Db;
+  clock: Clock;
+  config: Config;
+  log: Logger;
+  sessions: Sessions;
+  events: TrackerEvents;
+  summaries: FileSummaries;
+  placement: Placement;
+  transfers: Transfers;
+}
+
+class NoHost extends Error {}
+
+export class Uploads {
+  readonly #db: Db;
+  readonly #clock: Clock;
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #sessions: Sessions;
+  readonly #events: TrackerEvents;
+  readonly #summaries: FileSummaries;
+  readonly #placement: Placement;
+  readonly #transfers: Transfers;
+
+  constructor(deps: Deps) {
+    this.#db = deps.db;
+    this.#clock = deps.clock;
+    this.#config = deps.config;
+    this.#log = deps.log;
+    this.#sessions = deps.sessions;
+    this.#events = deps.events;
+    this.#summaries = deps.summaries;
+    this.#placement = deps.placement;
+    this.#transfers = deps.transfers;
+  }
+
+  /** Creates the file, reserves space on its hosts and opens a store transfer to each. */
+  async place(ownerId: string, request: { name: string; size: number; chunkSize: number }): Promise<{ file: FileSummary; transferIds: string[] }> {
+    const bytes = storedSize(request.size, request.chunkSize);
+    const placed = await this.#db
+      .transaction()
+      .execute(async (trx) => {
+        const file: FileRow = {
+          id: randomId(),
+          owner_id: ownerId,
+          name: request.name,
+          size: request.size,
+          sha256: null,
+          chunk_size: request.chunkSize,
+          chunk_count: chunkCount(request.size, request.chunkSize),
+          stored_bytes: bytes,
+          replicas_wanted: this.#config.replicas,
+          created_at: this.#clock.now(),
+          state: 'uploading',
+          interrupted_at: null,
+          repaired_at: null,
+        };
+        await trx.insertInto('files').values(file).execute();
+        const opened = await this.#placeStoresIn(trx, file, file.replicas_wanted);
+        // Throwing rolls the file back: no host, no file.
+        if (opened.transferIds.length === 0) throw new NoHost();
+        return { file, ...opened };
+      })
+      .catch(async (error: unknown) => {
+        if (error instanceof NoHost) throw new PeercloudError('NO_HOST', await this.#placement.noHostMessage(ownerId, bytes));
+        throw error;
+      });
+    await runEffects(placed.effects);
+    return { file: await this.#summaries.summary(placed.file.id), transferIds: placed.transferIds };
+  }
+
+  async seal(ownerId: string, fileId: string, sha256: string): Promise<FileSummary> {
+    const file = await this.#owned(ownerId, fileId);
+    if (file.sha256 !== null && file.sha256 !== sha256) throw new PeercloudError('CONFLICT', 'This file is already sealed with another hash.');
+    if (file.sha256 === null) {
+      const set = await this.#db.updateTable('files').set({ sha256 }).where('id', '=', fileId).where('sha256', 'is', null).executeTakeFirst();
+      // Two seals raced and the other one won: claims are settled against the hash recorded.
+      if (set.numUpdatedRows === 0n) return this.seal(ownerId, fileId, sha256);
+    }
+    await this.#transfers.sealed(fileId, sha256);
+    return this.#summaries.summary(fileId);
+  }
+
+  /** Continues an interrupted upload on the hosts holding part of it, and new ones for the rest. */
+  async resume(ownerId: string, fileId: string): Promise<{ file: FileSummary; transferIds: string[] }> {
+    const file = await this.#owned(ownerId, fileId);
+    if (file.state !== 'interrupted') throw new PeercloudError('CONFLICT', 'This upload is not interrupted: there is nothing to resume.');
+    const resumed = await this.#db
+      .transaction()
+      .execute(async (trx) => {
+        const updated = await trx.updateTable('files').set({ state: 'uploading', interrupted_at: null }).where('id', '=', fileId).where('state', '=', 'interrupted').executeTakeFirst();
+        if (updated.numUpdatedRows === 0n) throw new PeercloudError('CONFLICT', 'This upload is being resumed already.');
+        const result = await this.#resumeIn(trx, { ...file, state: 'uploading', interrupted_at: null });
+        if (result.transferIds.length === 0) throw new NoHost();
+        return result;
+      })
+      .catch(async (error: unknown) => {
+        if (error instanceof NoHost) throw new PeercloudError('NO_HOST', await this.#placement.noHostMessage(ownerId, file.stored_bytes));
+        throw error;
+      });
+    this.#log.info({ event: 'resume', fileId, ownerId, transfers: resumed.transferIds.length }, 'upload resumed');
+    await runEffects(resumed.effects);
+    return { file: await this.#summaries.summary(fileId), transferIds: resumed.transferIds };
+  }
+
+  /**
+   * A store or repair ended. A failed store is placed on another host while its owner is
+   * there; then the upload is settled if nothing more is pending.
+   */
+  async transferEnded({ transfer, outcome, ownerLeft }: TransferEnded): Promise<void> {
+    if (transfer.kind !== 'store') return;
+    const ownerStillHere = !ownerLeft && this.#sessions.isOnline(transfer.sender_id);
+    if (!outcome.ok && ownerStillHere && outcome.code !== 'CANCELLED') await this.#replace(transfer.file_id);
+    await this.settle(transfer.file_id);
+  }
+
+  /**
+   * An upload is over once no store transfer is pending: stored if at least one host verified
+   * its bytes (partial replicas are then of no more use), interrupted if partial ones wait for
+   * an owner who left, failed otherwise. Its owner hears of it either way.
+   */
+  async settle(fileId: string): Promise<void> {
+    const effects = await this.#db.transaction().execute(async (trx) => {
+      const file = await trx.selectFrom('files').select(['owner_id', 'state']).where('id', '=', fileId).executeTakeFirst();
+      if (file?.state !== 'uploading') return [];
+      const counts = await trx
+        .selectFrom('files')
+        .select((eb) => [activeTransfers(eb, 'store').as('pending'), storedReplicas(eb).as('stored')])
+        .where('id', '=', fileId)
+        .executeTakeFirstOrThrow();
+      if (Number(counts.pending) > 0) return [];
+      const partials = await trx.selectFrom('replicas').select('host_id').where('file_id', '=', fileId).where('state', '=', 'reserved').execute();
+      if (Number(counts.stored) > 0 || partials.length === 0) {
+        await trx.updateTable('files').set({ state: Number(counts.stored) > 0 ? 'stored' : 'failed' }).where('id', '=', fileId).execute();
+        return this.#releasePartialsIn(trx, fileId);
+      }
+      await trx.updateTable('files').set({ state: 'interrupted', interrupted_at: this.#clock.now() }).where('id', '=', fileId).execute();
+      this.#log.info({ event: 'interrupted', fileId, partials: partials.length }, 'upload interrupted: its owner left');
+      return [];
+    });
+    await runEffects(effects);
+    await this.#events.emit('file:changed', { fileId });
+  }
+
+  /**
+   * The sweep: an interrupted upload whose owner didn't come back within UPLOAD_RESUME_GRACE
+   * has failed; its partial replicas are released and their hosts told to drop them.
+   */
+  async expireInterrupted(): Promise<void> {
+    const stale = await this.#db
+      .selectFrom('files')
+      .select('id')
+      .where('state', '=', 'interrupted')
+      .where('interrupted_at', '<=', this.#clock.now() - this.#config.uploadResumeGraceMs)
+      .execute();
+    for (const { id } of stale) {
+      const effects = await this.#db.transaction().execute(async (trx) => {
+        await trx.updateTable('files').set({ state: 'failed', interrupted_at: null }).where('id', '=', id).where('state', '=', 'interrupted').execute();
+        return this.#releasePartialsIn(trx, id);
+      });
+      await runEffects(effects);
+      await this.#events.emit('file:changed', { fileId: id });
+    }
+  }
+
+  /**
+   * Settles uploads left 'uploading' with no transfer under way. Settling follows the end of a
+   * transfer; a crash between the two leaves such a file behind, and this (run at start and by
+   * the sweep) finishes the job. A reservation nothing is filling, for a file no longer
+   * uploading or waiting for a resume, holds space for nothing: it is released.
+   */
+  async settleStale(): Promise<void> {
+    const stale = await this.#db
+      .selectFrom('files')
+      .select('id')
+      .where('state', '=', 'uploading')
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('transfers').select('transfers.id').whereRef('transfers.file_id', '=', 'files.id').where('transfers.kind', '=', 'store').where('transfers.state', 'in', ACTIVE_TRANSFER_STATES),
+          ),
+        ),
+      )
+      .execute();
+    for (const { id } of stale) await this.settle(id);
+
+    const orphans = await this.#db
+      .selectFrom('replicas')
+      .innerJoin('files', 'files.id', 'replicas.file_id')
+      .select(['replicas.file_id', 'replicas.host_id'])
+      .where('replicas.state', '=', 'reserved')
+      .where('files.state', 'in', ['stored', 'failed'])
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('transfers')
+              .select('transfers.id')
+              .whereRef('transfers.file_id', '=', 'replicas.file_id')
+              .whereRef('transfers.receiver_id', '=', 'replicas.host_id')
+              .where('transfers.state', 'in', ACTIVE_TRANSFER_STATES),
+          ),
+        ),
+      )
+      .execute();
+    for (const orphan of orphans) {
+      const released = await this.#db.transaction().execute((trx) => spaceLedger.release(trx, orphan.file_id, orphan.host_id));
+      this.#sessions.emit(orphan.host_id, 'replica:drop', { fileIds: [orphan.file_id] });
+      if (released) await this.#events.emit('host:space', { hostId: orphan.host_id });
+      this.#log.info({ event: 'reconcile', fileId: orphan.file_id, hostId: orphan.host_id, outcome: 'released' }, 'released a reservation nothing was filling');
+    }
+  }
+
+  /** Places one more replica after a failed store, if a host is left. */
+  async #replace(fileId: string): Promise<void> {
+    const effects = await this.#db.transaction().execute(async (trx) => {
+      const file = await trx.selectFrom('files').selectAll().where('id', '=', fileId).executeTakeFirst();
+      if (!file || file.state !== 'uploading') return [];
+      const placed = await trx.selectFrom('replicas').select((eb) => eb.fn.countAll<number>().as('n')).where('file_id', '=', fileId).executeTakeFirstOrThrow();
+      const missing = file.replicas_wanted - Number(placed.n);
+      if (missing <= 0) return [];
+      return (await this.#placeStoresIn(trx, file, missing)).effects;
+    });
+    await runEffects(effects);
+  }
+
+  /** Reserves `count` hosts and opens a store transfer to each; effects offer them once committed. */
+  async #placeStoresIn(trx: Trx, file: FileRow, count: number): Promise<{ transferIds: string[]; effects: Effect[] }> {
+    const hosts = await this.#placement.reserveIn(trx, file, count, 'store');
+    const transferIds: string[] = [];
+    const effects: Effect[] = [];
+    for (const host of hosts) {
+      const { transfer, offer } = await this.#transfers.createIn(trx, { kind: 'store', file, sender: file.owner_id, receiver: host.id, responder: host.id });
+      transferIds.push(transfer.id);
+      effects.push(offer, () => this.#events.emit('host:space', { hostId: host.id }));
+    }
+    return { transferIds, effects };
+  }
+
+  /**
+   * Each host holding part of the upload is asked to continue, the replicas whose host is
+   * offline are released, and missing replicas are placed anew.
+   */
+  async #resumeIn(trx: Trx, file: FileRow): Promise<{ transferIds: string[]; effects: Effect[] }> {
+    const partials = await trx
+      .selectFrom('replicas')
+      .innerJoin('peers', 'peers.id', 'replicas.host_id')
+      .select(['replicas.host_id', 'peers.online'])
+      .where('replicas.file_id', '=', file.id)
+      .where('replicas.state', '=', 'reserved')
+      .execute();
+    const transferIds: string[] = [];
+    const effects: Effect[] = [];
+    for (const partial of partials) {
+      if (partial.online !== 1 || !this.#sessions.isOnline(partial.host_id)) {
+        effects.push(...(await this.#releaseIn(trx, file.id, partial.host_id)));
+        continue;
+      }
+      const { transfer, offer } = await this.#transfers.createIn(trx, { kind: 'store', file, sender: file.owner_id, receiver: partial.host_id, responder: partial.host_id });
+      transferIds.push(transfer.id);
+      effects.push(offer);
+    }
+    const missing = file.replicas_wanted - transferIds.length;
+    if (missing > 0) {
+      const placed = await this.#placeStoresIn(trx, file, missing);
+      transferIds.push(...placed.transferIds);
+      effects.push(...placed.effects);
+    }
+    return { transferIds, effects };
+  }
+
+  /** Releases every replica of the file that is still only reserved (no transfer is filling it). */
+  async #releasePartialsIn(trx: Trx, fileId: string): Promise<Effect[]> {
+    const partials = await trx.selectFrom('replicas').select('host_id').where('file_id', '=', fileId).where('state', '=', 'reserved').execute();
+    const effects: Effect[] = [];
+    for (const partial of partials) effects.push(...(await this.#releaseIn(trx, fileId, partial.host_id)));
+    return effects;
+  }
+
+  async #releaseIn(trx: Trx, fileId: string, hostId: string): Promise<Effect[]> {
+    const released = await spaceLedger.release(trx, fileId, hostId);
+    return [
+      () => void this.#sessions.emit(hostId, 'replica:drop', { fileIds: [fileId] }),
+      ...(released ? [() => this.#events.emit('host:space', { hostId })] : []),
+    ];
+  }
+
+  async #owned(ownerId: string, fileId: string): Promise<FileRow> {
+    return ownedFile(this.#db, ownerId, fileId);
+  }
+}
+
+/** The file, if it exists and belongs to this owner; typed refusals otherwise. */
+export async function ownedFile(db: Db, ownerId: string, fileId: string): Promise<FileRow> {
+  const file = await db.selectFrom('files').selectAll().where('id', '=', fileId).executeTakeFirst();
+  if (!file) throw new PeercloudError('NOT_FOUND', 'No such file.');
+  if (file.owner_id !== ownerId) throw new PeercloudError('FORBIDDEN', 'This file belongs to another peer.');
+  return file;
+}

@@ -1,0 +1,152 @@
+/**
+ * Every path that moves a host's space counters, driven through the protocol, with the
+ * counters checked against the rows they count after each step.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { storedSize } from '../../shared/chunking.ts';
+import { GiB, MiB } from '../../shared/units.ts';
+import { CHUNK, offerFor, ROOT, storeFile } from '../support/flows.ts';
+import { NodePeer } from '../support/node-peer.ts';
+import { spaceMismatches } from '../support/space-invariant.ts';
+import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
+
+let t: RunningTracker;
+beforeEach(async () => {
+  t = await startTracker({ REPLICAS: '2', REPAIR_GRACE: '1m', UPLOAD_RESUME_GRACE: '1m' });
+});
+afterEach(async () => {
+  await t.stop();
+});
+
+const SIZE = 3 * MiB;
+const BYTES = storedSize(SIZE, CHUNK);
+
+async function counters(hostId: string): Promise<{ reserved: number; used: number }> {
+  const row = await t.database.db.selectFrom('peers').select(['bytes_reserved', 'bytes_used']).where('id', '=', hostId).executeTakeFirstOrThrow();
+  return { reserved: Number(row.bytes_reserved), used: Number(row.bytes_used) };
+}
+
+async function expectBalanced(): Promise<void> {
+  expect(await spaceMismatches(t.database.db)).toEqual([]);
+}
+
+describe('the space ledger', () => {
+  it('reserves on placement, promotes on a verified replica, and drops on delete', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const [a, b] = [await NodePeer.join(t.url, GiB), await NodePeer.join(t.url, GiB)];
+    const placed = await owner.request('file:place', { name: 'a.bin', size: SIZE, chunkSize: CHUNK });
+    expect(await counters(a.id)).toEqual({ reserved: BYTES, used: 0 });
+    await expectBalanced();
+    for (const host of [a, b]) {
+      const offer = await offerFor(host, placed.file.id);
+      await host.request('transfer:accept', { transferId: offer.transferId });
+      await host.request('replica:stored', { transferId: offer.transferId, sha256: ROOT });
+    }
+    await owner.request('file:seal', { fileId: placed.file.id, sha256: ROOT });
+    await owner.next('file:updated', (f) => f.state === 'stored');
+    expect(await counters(a.id)).toEqual({ reserved: 0, used: BYTES });
+    await expectBalanced();
+    await owner.request('file:delete', { fileId: placed.file.id });
+    expect(await counters(a.id)).toEqual({ reserved: 0, used: 0 });
+    await expectBalanced();
+  });
+
+  it('releases a refused reservation and the one a wrong root leaves, and reserves the replacement', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const hosts = [await NodePeer.join(t.url, GiB), await NodePeer.join(t.url, GiB), await NodePeer.join(t.url, GiB)];
+    const placed = await owner.request('file:place', { name: 'b.bin', size: SIZE, chunkSize: CHUNK });
+    const asked = hosts.filter((host) => host.peek('transfer:open', (o) => o.fileId === placed.file.id));
+    const refuser = asked[0]!;
+    await refuser.request('transfer:reject', { transferId: (await offerFor(refuser, placed.file.id)).transferId, reason: 'busy' });
+    expect(await counters(refuser.id)).toEqual({ reserved: 0, used: 0 });
+    await expectBalanced();
+    // The third host took the refused place.
+    const third = hosts.find((host) => !asked.includes(host))!;
+    await expect.poll(() => third.peek('transfer:open', (o) => o.fileId === placed.file.id)).toBeTruthy();
+    expect(await counters(third.id)).toEqual({ reserved: BYTES, used: 0 });
+
+    await owner.request('file:seal', { fileId: placed.file.id, sha256: ROOT });
+    const liar = asked[1]!;
+    const offer = await offerFor(liar, placed.file.id);
+    await liar.request('transfer:accept', { transferId: offer.transferId });
+    await liar.request('replica:stored', { transferId: offer.transferId, sha256: 'b'.repeat(64) });
+    expect(await counters(liar.id)).toEqual({ reserved: 0, used: 0 });
+    await expectBalanced();
+  });
+
+  it('keeps an interrupted upload’s reservation for a resume, then releases it when the grace ends', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const host = await NodePeer.join(t.url, GiB);
+    await NodePeer.join(t.url, GiB);
+    const placed = await owner.request('file:place', { name: 'c.bin', size: SIZE, chunkSize: CHUNK });
+    const offer = await offerFor(host, placed.file.id);
+    await host.request('transfer:accept', { transferId: offer.transferId });
+    owner.disconnect();
+    await expect.poll(async () => (await t.database.db.selectFrom('files').select('state').where('id', '=', placed.file.id).executeTakeFirstOrThrow()).state).toBe('interrupted');
+    expect(await counters(host.id)).toEqual({ reserved: BYTES, used: 0 });
+    await expectBalanced();
+    t.clock.advance(2 * 60_000);
+    await t.tracker.sweep();
+    expect(await counters(host.id)).toEqual({ reserved: 0, used: 0 });
+    await expectBalanced();
+  });
+
+  it('loses a replica its host no longer lists, once, even when a page lists others twice', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const hosts = [await NodePeer.join(t.url, GiB), await NodePeer.join(t.url, GiB)];
+    const { file } = await storeFile(owner, hosts, 'd.bin', SIZE);
+    const other = await storeFile(owner, hosts, 'e.bin', SIZE);
+    const [host] = hosts;
+    await host!.request('host:inventory', { replicas: [{ fileId: other.file.id, root: ROOT }, { fileId: other.file.id, root: ROOT }], last: false });
+    await host!.request('host:inventory', { replicas: [{ fileId: other.file.id, root: ROOT }], last: true });
+    expect(await counters(host!.id)).toEqual({ reserved: 0, used: BYTES });
+    await expectBalanced();
+    expect((await owner.request('file:list', {})).files.find((f) => f.id === file.id)!.replicas.stored).toBe(1);
+  });
+
+  it('drops the copy a host served corrupt, and the copy a repair replaced', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const hosts = [await NodePeer.join(t.url, GiB), await NodePeer.join(t.url, GiB), await NodePeer.join(t.url, GiB)];
+    const { file, holders } = await storeFile(owner, hosts, 'f.bin', SIZE);
+    const { transferId } = await owner.request('file:locate', { fileId: file.id });
+    const server = holders.find((host) => host.peek('transfer:open', (o) => o.transferId === transferId))!;
+    await server.request('transfer:accept', { transferId });
+    await owner.request('transfer:fail', { transferId, code: 'INTEGRITY', message: 'chunk 0 failed authentication' });
+    expect(await counters(server.id)).toEqual({ reserved: 0, used: 0 });
+    await expectBalanced();
+
+    // The corrupt copy is gone: a repair copies the keeper's replica to the spare host.
+    const keeper = holders.find((host) => host !== server)!;
+    const spare = hosts.find((host) => !holders.includes(host))!;
+    await t.tracker.sweep();
+    const repair = await offerFor(spare, file.id);
+    expect(repair.kind).toBe('repair');
+    expect(await counters(spare.id)).toEqual({ reserved: BYTES, used: 0 });
+    await spare.request('transfer:accept', { transferId: repair.transferId });
+    await spare.request('replica:stored', { transferId: repair.transferId, sha256: ROOT });
+    expect(await counters(spare.id)).toEqual({ reserved: 0, used: BYTES });
+    expect(await counters(keeper.id)).toEqual({ reserved: 0, used: BYTES });
+    await expectBalanced();
+
+    // The keeper leaves for good: the repair that replaces its copy lets its space go.
+    keeper.disconnect();
+    await expect.poll(async () => (await t.database.db.selectFrom('peers').select('online').where('id', '=', keeper.id).executeTakeFirstOrThrow()).online).toBe(0);
+    t.clock.advance(2 * 60_000);
+    await t.tracker.sweep();
+    const replacing = await server.next('transfer:open', (o) => o.fileId === file.id && o.kind === 'repair');
+    await server.request('transfer:accept', { transferId: replacing.transferId });
+    await server.request('replica:stored', { transferId: replacing.transferId, sha256: ROOT });
+    expect(await counters(keeper.id)).toEqual({ reserved: 0, used: 0 });
+    expect(await counters(server.id)).toEqual({ reserved: 0, used: BYTES });
+    await expectBalanced();
+  });
+
+  it('never promises the same bytes twice when placements race', async () => {
+    const host = await NodePeer.join(t.url, 5 * BYTES);
+    const owners = await Promise.all(Array.from({ length: 12 }, () => NodePeer.join(t.url, 0)));
+    const answers = await Promise.allSettled(owners.map((owner) => owner.request('file:place', { name: 'g.bin', size: SIZE, chunkSize: CHUNK })));
+    expect(answers.filter((answer) => answer.status === 'fulfilled')).toHaveLength(5);
+    expect(await counters(host.id)).toEqual({ reserved: 5 * BYTES, used: 0 });
+    await expectBalanced();
+  });
+});
