@@ -7,27 +7,10 @@
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import type { IceServer, TransferErrorCode } from '../../../../shared/protocol.ts';
 import { FRAME_BYTES, sendWatermarks, WireMessage } from '../../../../shared/wire.ts';
+import { TransferFailure, type Incoming, type Link } from '../transfer/link.ts';
 import type { TrackerClient } from './tracker-client.ts';
 
-/**
- * Where a failure was noticed: here ('self'), by the other peer or its connection going away
- * ('peer'), or by the tracker, which then has already ended the transfer ('tracker').
- */
-export type FailureSource = 'self' | 'peer' | 'tracker';
-
-export class TransferFailure extends Error {
-  override name = 'TransferFailure';
-  constructor(
-    readonly code: TransferErrorCode,
-    message: string,
-    readonly source: FailureSource = 'self',
-  ) {
-    super(message);
-  }
-}
-
-export type Incoming = { kind: 'control'; message: WireMessage } | { kind: 'bytes'; bytes: Uint8Array<ArrayBuffer> };
-
+export { TransferFailure, type FailureSource, type Incoming } from '../transfer/link.ts';
 
 export interface PeerLinkOptions {
   transferId: string;
@@ -46,7 +29,7 @@ export function unreachableMessage(iceServers: readonly IceServer[]): string {
     : 'This browser and the other peer could not reach each other: their networks allow no direct connection, and this cloud has no relay (TURN) server. Its operator can add one.';
 }
 
-export class PeerLink {
+export class PeerLink implements Link {
   readonly transferId: string;
   readonly #peer: SimplePeer.Instance;
   readonly #queue: Incoming[] = [];

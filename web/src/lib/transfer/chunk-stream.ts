@@ -1,5 +1,5 @@
 /**
- * Moving sealed chunks over a PeerLink, the same way for every kind of transfer:
+ * Moving sealed chunks over a Link (a WebRTC data channel, or an in-memory pair in tests), the same way for every kind of transfer:
  * the sender reads ahead a little and never runs more than a window past the receiver's
  * last ack; the receiver assembles frames, checks each chunk's hash, hands batches to its
  * sink and acks what the sink persisted. Neither side ever holds more than a window.
@@ -7,7 +7,7 @@
 import { toHex } from '../../../../shared/encoding.ts';
 import { sendWindow, type WireMessage } from '../../../../shared/wire.ts';
 import { sha256 } from '../crypto/chunk-cipher.ts';
-import { TransferFailure, type PeerLink } from '../net/peer-link.ts';
+import { TransferFailure, type Link } from './link.ts';
 
 export interface SourceChunk {
   bytes: Uint8Array<ArrayBuffer>;
@@ -47,7 +47,7 @@ const READ_AHEAD = 4;
  * `root` gives the root hash for `end`; it is asked for once every chunk has been read.
  */
 export async function sendChunks(
-  link: PeerLink,
+  link: Link,
   source: ChunkSource,
   options: { from: number; chunkSize: number; root?: () => Promise<string>; onProgress?: Progress },
 ): Promise<void> {
@@ -103,7 +103,7 @@ export async function sendChunks(
  * message (with the owner's root, on a store).
  */
 export async function receiveChunks(
-  link: PeerLink,
+  link: Link,
   sink: ChunkSink,
   options: {
     from: number;
@@ -130,18 +130,21 @@ export async function receiveChunks(
     batchBytes = 0;
     const upTo = chunks.at(-1)!.index + 1;
     // One write in flight at a time, overlapping with receiving the next batch.
-    persisted = persisted.then(async () => {
-      await sink.write(chunks);
-      persistedBytes += bytes;
-      persistedChunks = upTo;
-      options.onProgress?.(persistedBytes, persistedChunks);
-      await link.sendControl({ t: 'ack', next: upTo });
-    });
-    // A failed write must fail the link now, not when the next batch awaits it.
-    persisted.catch((error: unknown) => {
-      if (error instanceof TransferFailure) link.fail(error.code, error.message);
-      else link.fail('STORAGE', `Could not store the data: ${error instanceof Error ? error.message : String(error)}`);
-    });
+    persisted = persisted
+      .then(async () => {
+        await sink.write(chunks);
+        persistedBytes += bytes;
+        persistedChunks = upTo;
+        options.onProgress?.(persistedBytes, persistedChunks);
+        await link.sendControl({ t: 'ack', next: upTo });
+      })
+      // A failed write fails the link now, not when the next batch awaits it, and whoever
+      // awaits it gets the link's typed failure, never a raw storage error.
+      .catch((error: unknown) => {
+        if (error instanceof TransferFailure) throw fail(link, error.code, error.message);
+        throw fail(link, 'STORAGE', `Could not store the data: ${error instanceof Error ? error.message : String(error)}`);
+      });
+    persisted.catch(() => undefined);
   };
 
   for (;;) {
@@ -189,7 +192,7 @@ export function joinParts(parts: Uint8Array<ArrayBuffer>[], length: number): Uin
   return bytes;
 }
 
-function fail(link: PeerLink, code: TransferFailure['code'], message: string): TransferFailure {
+function fail(link: Link, code: TransferFailure['code'], message: string): TransferFailure {
   link.fail(code, message);
   return link.failure ?? new TransferFailure(code, message);
 }

@@ -5,7 +5,7 @@
  * they are served one after the other.
  */
 import { chunkRange } from '../../../../shared/chunking.ts';
-import { TransferFailure } from '../net/peer-link.ts';
+import { TransferFailure } from './link.ts';
 
 export class FileChunkReader {
   readonly #file: File;

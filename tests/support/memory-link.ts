@@ -1,0 +1,112 @@
+/**
+ * Two Links joined in memory, with PeerLink's contract: messages arrive in order, bytes in
+ * frames of at most FRAME_BYTES, a failure on one side reaches the other as the peer's, a
+ * closed side looks to the other like a closed channel. Every message sent is recorded, and a
+ * test can slip in messages of its own (a lying peer) with `inject`.
+ */
+import type { TransferErrorCode } from '../../shared/protocol.ts';
+import { FRAME_BYTES, WireMessage } from '../../shared/wire.ts';
+import { TransferFailure, type Incoming, type Link } from '../../web/src/lib/transfer/link.ts';
+
+export class MemoryLink implements Link {
+  other!: MemoryLink;
+  /** Everything this side sent, in order (bytes as their length). */
+  readonly sent: (WireMessage | { bytes: number })[] = [];
+  #queue: Incoming[] = [];
+  #waiter: { resolve: (item: Incoming) => void; reject: (error: TransferFailure) => void } | undefined;
+  #failure: TransferFailure | undefined;
+  #closed = false;
+
+  constructor(readonly name: string) {}
+
+  get failure(): TransferFailure | undefined {
+    return this.#failure;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  next(): Promise<Incoming> {
+    const item = this.#queue.shift();
+    if (item) return Promise.resolve(item);
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
+  }
+
+  async nextControl(): Promise<WireMessage> {
+    const item = await this.next();
+    if (item.kind === 'control') return item.message;
+    this.fail('INTERNAL', 'The other peer sent data out of turn.');
+    throw this.#failure!;
+  }
+
+  async sendControl(message: WireMessage): Promise<void> {
+    this.#check();
+    this.sent.push(message);
+    // As over the wire: text, parsed by the receiver's schema.
+    this.other.#arrive({ kind: 'control', message: WireMessage.parse(JSON.parse(JSON.stringify(message))) });
+    await Promise.resolve();
+  }
+
+  async sendBytes(bytes: Uint8Array<ArrayBuffer>): Promise<void> {
+    for (let at = 0; at < bytes.byteLength; at += FRAME_BYTES) {
+      this.#check();
+      const frame = bytes.slice(at, Math.min(bytes.byteLength, at + FRAME_BYTES));
+      this.sent.push({ bytes: frame.byteLength });
+      this.other.#arrive({ kind: 'bytes', bytes: frame });
+      await Promise.resolve();
+    }
+  }
+
+  /** A message as if the other peer had sent it (a lying or broken peer). */
+  inject(item: Incoming): void {
+    this.#arrive(item);
+  }
+
+  fail(code: TransferErrorCode, message: string): void {
+    if (this.#closed) return;
+    this.other.#end(new TransferFailure(code, `The other peer stopped: ${message}`, 'peer'));
+    this.#end(new TransferFailure(code, message, 'self'));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#failure ??= new TransferFailure('CANCELLED', 'The transfer is over.');
+    this.#closed = true;
+    this.#waiter?.reject(this.#failure);
+    this.#waiter = undefined;
+    this.other.#end(new TransferFailure('PEER_GONE', 'The other peer closed the connection.', 'peer'));
+  }
+
+  #check(): void {
+    if (this.#failure) throw this.#failure;
+  }
+
+  #arrive(item: Incoming): void {
+    if (this.#closed) return;
+    if (this.#waiter) {
+      const waiter = this.#waiter;
+      this.#waiter = undefined;
+      waiter.resolve(item);
+    } else {
+      this.#queue.push(item);
+    }
+  }
+
+  #end(failure: TransferFailure): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#failure = failure;
+    this.#waiter?.reject(failure);
+    this.#waiter = undefined;
+  }
+}
+
+export function memoryLinkPair(): [MemoryLink, MemoryLink] {
+  const a = new MemoryLink('a');
+  const b = new MemoryLink('b');
+  a.other = b;
+  b.other = a;
+  return [a, b];
+}

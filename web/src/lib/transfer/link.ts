@@ -1,0 +1,42 @@
+/**
+ * What the transfer protocols need from a connection between two peers, and nothing more:
+ * pull the next message, send a control message or bytes, fail once with a typed reason.
+ * `PeerLink` is the WebRTC data channel; tests use an in-memory pair with the same contract,
+ * so the sending window, the acks and every failure path run without a browser.
+ */
+import type { TransferErrorCode } from '../../../../shared/protocol.ts';
+import type { WireMessage } from '../../../../shared/wire.ts';
+
+/**
+ * Where a failure was noticed: here ('self'), by the other peer or its connection going away
+ * ('peer'), or by the tracker, which then has already ended the transfer ('tracker').
+ */
+export type FailureSource = 'self' | 'peer' | 'tracker';
+
+export class TransferFailure extends Error {
+  override name = 'TransferFailure';
+  constructor(
+    readonly code: TransferErrorCode,
+    message: string,
+    readonly source: FailureSource = 'self',
+  ) {
+    super(message);
+  }
+}
+
+export type Incoming = { kind: 'control'; message: WireMessage } | { kind: 'bytes'; bytes: Uint8Array<ArrayBuffer> };
+
+export interface Link {
+  /** The next message from the other peer; rejects once the link has failed. */
+  next(): Promise<Incoming>;
+  /** The next control message; bytes out of turn fail the link. */
+  nextControl(): Promise<WireMessage>;
+  sendControl(message: WireMessage): Promise<void>;
+  /** Sends a chunk's bytes, in frames, waiting while the connection's queue is full. */
+  sendBytes(bytes: Uint8Array<ArrayBuffer>): Promise<void>;
+  /** Ends the link with a failure noticed here, once, telling the other peer its code. */
+  fail(code: TransferErrorCode, message: string): void;
+  /** Ends the link normally. */
+  close(): void;
+  readonly failure: TransferFailure | undefined;
+}
