@@ -15,7 +15,7 @@
  * tracker as a `transfer:ended` event.
  */
 import type { Transaction } from 'kysely';
-import { blameFor, type Blame } from '../shared/blame.ts';
+import { blameFor, REACHABILITY_WINDOW_MS, type Blame, type EndedTransferFacts } from '../shared/blame.ts';
 import { PeercloudError } from '../shared/errors.ts';
 import { randomId } from '../shared/encoding.ts';
 import type { RejectReason, SignalData, TransferErrorCode, TransferOffer } from '../shared/protocol.ts';
@@ -307,7 +307,15 @@ export class Transfers {
         .execute();
       const blames: Blame[] = outcome.ok
         ? []
-        : blameFor({ kind: transfer.kind, senderId: transfer.sender_id, receiverId: transfer.receiver_id, responderId: transfer.responder_id, code: outcome.code, cause });
+        : blameFor({
+            kind: transfer.kind,
+            senderId: transfer.sender_id,
+            receiverId: transfer.receiver_id,
+            responderId: transfer.responder_id,
+            code: outcome.code,
+            cause,
+            ...(outcome.code === 'CONNECTION' ? { connection: await connectionEvidence(trx, transfer, now) } : {}),
+          });
       // The owner left mid-upload: the host keeps what it has, so that the owner can resume there.
       const ownerLeft = transfer.kind === 'store' && (options.ownerLeft === transfer.sender_id || !this.#sessions.isOnline(transfer.sender_id));
       const fate = await settleReplicaIn(trx, { transfer, outcome, ownerLeft, blames, now });
@@ -361,6 +369,36 @@ export class Transfers {
     if (transfer.responder_id !== peerId) throw new PeercloudError('FORBIDDEN', 'Only the host asked can answer this transfer.');
     return transfer;
   }
+}
+
+/** What the tracker's own records say of two peers that could not connect (see shared/blame.ts). */
+async function connectionEvidence(trx: Trx, transfer: TransferRow, now: number): Promise<NonNullable<EndedTransferFacts['connection']>> {
+  const a = transfer.sender_id;
+  const b = transfer.receiver_id;
+  const connectedElsewhere = async (peer: string, other: string) => {
+    const done = await trx
+      .selectFrom('transfers')
+      .select('id')
+      .where('state', '=', 'done')
+      .where('updated_at', '>', now - REACHABILITY_WINDOW_MS)
+      .where((eb) =>
+        eb.or([eb.and([eb('sender_id', '=', peer), eb('receiver_id', '!=', other)]), eb.and([eb('receiver_id', '=', peer), eb('sender_id', '!=', other)])]),
+      )
+      .limit(1)
+      .executeTakeFirst();
+    return done !== undefined;
+  };
+  const before = await trx
+    .selectFrom('transfers')
+    .select('id')
+    .where('state', '=', 'failed')
+    .where('error_code', '=', 'CONNECTION')
+    .where('id', '!=', transfer.id)
+    .where('updated_at', '>', now - 24 * 3_600_000)
+    .where((eb) => eb.or([eb.and([eb('sender_id', '=', a), eb('receiver_id', '=', b)]), eb.and([eb('sender_id', '=', b), eb('receiver_id', '=', a)])]))
+    .limit(1)
+    .executeTakeFirst();
+  return { connectedElsewhere: { [a]: await connectedElsewhere(a, b), [b]: await connectedElsewhere(b, a) }, pairFailedBefore: before !== undefined };
 }
 
 export function toOffer(transfer: TransferRow, file: FileRow, forPeer: string): TransferOffer {

@@ -31,3 +31,22 @@ describe('what a failed transfer counts against', () => {
     expect(blameFor(facts).map(({ peerId, kind }) => ({ peerId, kind }))).toEqual(expected);
   });
 });
+
+describe('a connection that could not be made', () => {
+  const failed = (connectedElsewhere: Record<string, boolean>, pairFailedBefore = false) =>
+    blameFor(store({ code: 'CONNECTION', cause: { by: 'peer', peerId: OWNER, how: 'fail' }, connection: { connectedElsewhere, pairFailedBefore } })).map((b) => b.peerId);
+
+  it.each([
+    ['counts against a host nobody reaches when the owner connects to others', { owner: true, host: false }, false, [HOST]],
+    ['counts against a badly connected owner, never the good host, when only the host connects to others', { owner: false, host: true }, false, [OWNER]],
+    ['counts against nobody when both connect to others (their two networks just do not meet)', { owner: true, host: true }, false, []],
+    ['counts against nobody when neither does (a fresh cloud, or both cut off)', { owner: false, host: false }, false, []],
+    ['counts once a day per pair', { owner: true, host: false }, true, []],
+  ] as const)('%s', (_, connectedElsewhere, before, expected) => {
+    expect(failed(connectedElsewhere, before)).toEqual(expected);
+  });
+
+  it('counts against nobody without evidence', () => {
+    expect(blameFor(store({ code: 'CONNECTION', cause: { by: 'peer', peerId: HOST, how: 'fail' } }))).toEqual([]);
+  });
+});
