@@ -1,43 +1,96 @@
 /**
- * Where a file goes. The paper: a peer's content goes to hosts of its own reliability
- * level, and among equals to the one with the most free space. When the uploader's
- * level has too few hosts we widen to the closest levels, preferring the more reliable
- * one at equal distance, so an upload never fails while any host can take it.
+ * Where a file goes. The paper: a peer's content goes to hosts of its own reliability level,
+ * and among equals to the one with the most free space. When the uploader's level has too few
+ * hosts we widen to the closest levels, preferring the more reliable one at equal distance, so
+ * an upload never fails while any host can take it.
+ *
+ * Because identities are free, three rules sit on top (the tracker passes what they need):
+ * - copies of one file go to distinct networks (a network is null on the tracker's own LAN,
+ *   where the rule can't apply), so that one household or one rented server never holds two;
+ * - hosts that are still new (unvetted) never hold every copy of a file while a vetted host
+ *   can take one;
+ * - among otherwise equal hosts, vetted and proven ones first, then an order that depends on
+ *   the file (so that nobody can pick an identity that wins every tie).
+ * "Free space" is what the tracker credits a host with (shared/earned.ts), not what it claims.
  */
 export interface HostCandidate {
   id: string;
   level: number;
-  /** offered − used − reserved, in bytes */
+  /** Credited capacity − used − reserved, in bytes. */
   free: number;
+  /** The host's network (shared/network.ts); null or absent: no network rule applies. */
+  network?: string | null;
+  /** Whether the host has passed enough audits for long enough (absent: yes). */
+  vetted?: boolean;
+  /** Bytes it has proven it holds (a tie-break). */
+  proven?: number;
 }
 
 export interface PlacementRequest {
   uploaderId: string;
   uploaderLevel: number;
-  /** Bytes each replica occupies on its host. */
+  /** Bytes each copy occupies on its host. */
   bytes: number;
+  /** Copies to place now. */
   replicas: number;
+  /** Ties are broken by a hash of the file and the host: unpredictable before the file exists. */
+  fileId?: string;
+  /** Networks already holding (or about to hold) a copy of this file. */
+  heldNetworks?: readonly string[];
+  /** Copies of this file already on unvetted hosts, and all copies it should have. */
+  unvettedHolders?: number;
+  copiesWanted?: number;
 }
 
-/** Sort order: same level, then closest level (higher wins a tie), then most free space, then id. */
-export function compareCandidates(level: number): (a: HostCandidate, b: HostCandidate) => number {
+/** FNV-1a, 32 bits: a stable, well-spread order of hosts per file (not a security primitive). */
+export function tieBreak(fileId: string, hostId: string): number {
+  let hash = 0x811c9dc5;
+  const text = `${fileId}:${hostId}`;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/** Sort order: same level, then closest level (higher wins a tie), then most free space, vetted, proven, then the file's own order. */
+export function compareCandidates(level: number, fileId?: string): (a: HostCandidate, b: HostCandidate) => number {
   return (a, b) => {
     const distance = Math.abs(a.level - level) - Math.abs(b.level - level);
     if (distance !== 0) return distance;
     if (a.level !== b.level) return b.level - a.level;
     if (a.free !== b.free) return b.free - a.free;
+    const vetted = Number(b.vetted ?? true) - Number(a.vetted ?? true);
+    if (vetted !== 0) return vetted;
+    if ((a.proven ?? 0) !== (b.proven ?? 0)) return (b.proven ?? 0) - (a.proven ?? 0);
+    if (fileId !== undefined) {
+      const order = tieBreak(fileId, a.id) - tieBreak(fileId, b.id);
+      if (order !== 0) return order;
+    }
     return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   };
 }
 
 /**
- * The hosts for one upload, best first; at most `replicas` of them, fewer when fewer
- * candidates can take the bytes (the caller marks the file under-replicated), none when
- * no one can (the caller answers NO_HOST).
+ * The hosts for one upload (or its next copies), best first; at most `replicas` of them,
+ * fewer when fewer candidates can take the bytes under the rules (the caller marks the file
+ * under-replicated), none when no one can (the caller answers NO_HOST).
  */
 export function chooseHosts(request: PlacementRequest, candidates: readonly HostCandidate[]): HostCandidate[] {
-  return candidates
-    .filter((candidate) => candidate.id !== request.uploaderId && candidate.free >= request.bytes)
-    .sort(compareCandidates(request.uploaderLevel))
-    .slice(0, request.replicas);
+  const eligible = candidates.filter((candidate) => candidate.id !== request.uploaderId && candidate.free >= request.bytes).sort(compareCandidates(request.uploaderLevel, request.fileId));
+  const networks = new Set(request.heldNetworks ?? []);
+  const anyVetted = eligible.some((candidate) => candidate.vetted ?? true);
+  // With a vetted host available, new ones may hold all copies but one.
+  let unvettedRoom = anyVetted ? Math.max(0, (request.copiesWanted ?? request.replicas) - 1 - (request.unvettedHolders ?? 0)) : Number.POSITIVE_INFINITY;
+  const chosen: HostCandidate[] = [];
+  for (const candidate of eligible) {
+    if (chosen.length >= request.replicas) break;
+    if (candidate.network && networks.has(candidate.network)) continue;
+    const vetted = candidate.vetted ?? true;
+    if (!vetted && unvettedRoom <= 0) continue;
+    chosen.push(candidate);
+    if (candidate.network) networks.add(candidate.network);
+    if (!vetted) unvettedRoom--;
+  }
+  return chosen;
 }

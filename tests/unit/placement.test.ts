@@ -60,4 +60,44 @@ describe('chooseHosts', () => {
     ];
     expect(ids(chooseHosts({ uploaderId: 'u', uploaderLevel: 3, bytes: 100, replicas: 1 }, candidates))).toEqual(['high']);
   });
+
+  it('puts copies of one file on distinct networks; hosts on the tracker’s LAN (no network) are exempt', () => {
+    const candidates: HostCandidate[] = [
+      { id: 'a1', level: 5, free: 900, network: '203.0.113.0/24' },
+      { id: 'a2', level: 5, free: 800, network: '203.0.113.0/24' },
+      { id: 'b', level: 5, free: 100, network: '198.51.100.0/24' },
+      { id: 'lan1', level: 5, free: 50, network: null },
+      { id: 'lan2', level: 5, free: 40, network: null },
+    ];
+    const request = { uploaderId: 'u', uploaderLevel: 5, bytes: 10, replicas: 4 };
+    expect(ids(chooseHosts(request, candidates))).toEqual(['a1', 'b', 'lan1', 'lan2']);
+    // A network that already holds a copy is passed over.
+    expect(ids(chooseHosts({ ...request, replicas: 1, heldNetworks: ['203.0.113.0/24'] }, candidates))).toEqual(['b']);
+  });
+
+  it('never lets new hosts hold every copy while a vetted one can take one', () => {
+    const candidates: HostCandidate[] = [
+      { id: 'new1', level: 5, free: 900, vetted: false },
+      { id: 'new2', level: 5, free: 800, vetted: false },
+      { id: 'old', level: 5, free: 100, vetted: true },
+    ];
+    expect(ids(chooseHosts({ uploaderId: 'u', uploaderLevel: 5, bytes: 10, replicas: 2 }, candidates))).toEqual(['new1', 'old']);
+    // One copy only: it goes to the vetted host.
+    expect(ids(chooseHosts({ uploaderId: 'u', uploaderLevel: 5, bytes: 10, replicas: 1 }, candidates))).toEqual(['old']);
+    // Replacing one of two copies when the other is already on a new host.
+    expect(ids(chooseHosts({ uploaderId: 'u', uploaderLevel: 5, bytes: 10, replicas: 1, copiesWanted: 2, unvettedHolders: 1 }, candidates))).toEqual(['old']);
+    // A young cloud, where nobody is vetted yet: new hosts take everything.
+    const young = candidates.filter((c) => c.vetted === false);
+    expect(ids(chooseHosts({ uploaderId: 'u', uploaderLevel: 5, bytes: 10, replicas: 2 }, young))).toEqual(['new1', 'new2']);
+  });
+
+  it('breaks ties by vetting, then proven bytes, then an order of its own for each file', () => {
+    const tied = (extra: Partial<HostCandidate>[]): HostCandidate[] => extra.map((e, k) => ({ id: `h${k}`, level: 4, free: 500, ...e }));
+    expect(ids(chooseHosts({ uploaderId: 'u', uploaderLevel: 4, bytes: 1, replicas: 1 }, tied([{ vetted: false }, { vetted: true }])))).toEqual(['h1']);
+    expect(ids(chooseHosts({ uploaderId: 'u', uploaderLevel: 4, bytes: 1, replicas: 1 }, tied([{ proven: 10 }, { proven: 20 }])))).toEqual(['h1']);
+    // With a file id, who wins a full tie changes from file to file: no identity wins them all.
+    const hosts = tied(Array.from({ length: 8 }, () => ({})));
+    const winners = new Set(Array.from({ length: 40 }, (_, k) => chooseHosts({ uploaderId: 'u', uploaderLevel: 4, bytes: 1, replicas: 1, fileId: `file${k}` }, hosts)[0]!.id));
+    expect(winners.size).toBeGreaterThan(4);
+  });
 });
