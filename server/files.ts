@@ -203,7 +203,8 @@ export class FileService {
     await this.#owned(ownerId, fileId);
     await this.#transfers.cancelFile(fileId);
     const hosts = await this.#db.transaction().execute(async (trx) => {
-      const replicas = await trx.selectFrom('replicas').selectAll().where('file_id', '=', fileId).execute();
+      // In host id order, as placements lock hosts: on PostgreSQL a delete and a placement can't deadlock.
+      const replicas = await trx.selectFrom('replicas').selectAll().where('file_id', '=', fileId).orderBy('host_id').execute();
       for (const replica of replicas) {
         const column = replica.state === 'stored' ? 'bytes_used' : 'bytes_reserved';
         await trx.updateTable('peers').set((eb) => ({ [column]: eb(column, '-', replica.bytes) })).where('id', '=', replica.host_id).execute();

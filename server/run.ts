@@ -20,11 +20,14 @@ export async function runTracker(env: Record<string, string | undefined>): Promi
     throw error;
   }
   const log = createLogger(config.logLevel);
-  const database = openDatabase(config.dbPath);
-  await migrate(database.db);
+  const database = openDatabase(config, { log });
+  const migrated = await migrate(database.db);
+  if (migrated.length > 0) log.info({ event: 'migrated', migrations: migrated }, 'database schema brought up to date');
   const tracker = createTracker({ db: database.db, clock: systemClock, config, log });
   const { url } = await tracker.listen();
-  log.info({ event: 'listening', url, dbPath: config.dbPath }, 'tracker listening');
+  // Never the URL itself: it may carry a password.
+  const where = config.databaseUrl ? { database: 'postgres', databaseHost: new URL(config.databaseUrl).host } : { database: 'sqlite', dbPath: config.dbPath };
+  log.info({ event: 'listening', url, ...where }, 'tracker listening');
   console.log(`\n  Peercloud is running at ${url}\n`);
 
   let stopping = false;

@@ -16,7 +16,7 @@
 import type { Transaction } from 'kysely';
 import { PeercloudError } from '../shared/errors.ts';
 import { randomId } from '../shared/encoding.ts';
-import { chooseHosts } from '../shared/placement.ts';
+import { chooseHosts, compareCandidates, type HostCandidate, type PlacementRequest } from '../shared/placement.ts';
 import { RELIABILITY_WINDOW_MS } from '../shared/reliability.ts';
 import type { RejectReason, SignalData, TransferErrorCode, TransferOffer } from '../shared/protocol.ts';
 import { formatBytes } from '../shared/units.ts';
@@ -117,7 +117,8 @@ export class TransferService {
       .where('id', 'not in', (eb) => eb.selectFrom('replicas').select('host_id').where('file_id', '=', file.id))
       .where('id', 'not in', (eb) => eb.selectFrom('transfers').select('receiver_id').where('file_id', '=', file.id).where('kind', 'in', ['store', 'repair']).where('state', '=', 'failed'))
       .execute();
-    const chosen = chooseHosts(
+    const chosen = await this.#reserveHosts(
+      trx,
       { uploaderId: owner.id, uploaderLevel: owner.level, bytes: file.stored_bytes, replicas: count },
       candidates.map((c) => ({ id: c.id, level: c.level, free: Number(c.free) })),
     );
@@ -126,7 +127,6 @@ export class TransferService {
     const effects: Effect[] = [];
     for (const host of chosen) {
       await trx.insertInto('replicas').values({ file_id: file.id, host_id: host.id, state: 'reserved', bytes: file.stored_bytes, sha256: null, created_at: now, stored_at: null }).execute();
-      await trx.updateTable('peers').set((eb) => ({ bytes_reserved: eb('bytes_reserved', '+', file.stored_bytes) })).where('id', '=', host.id).execute();
       const transfer = await this.#insert(trx, {
         kind: repair ? 'repair' : 'store',
         file,
@@ -144,6 +144,33 @@ export class TransferService {
       effects.push(() => this.#offer(transfer, file), () => this.#peers.refresh(host.id).then(() => undefined));
     }
     return { transfers, effects };
+  }
+
+  /**
+   * Reserves the space of the hosts the placement rules choose, best first. Each reservation is
+   * a conditional update that re-checks the host's free space as it locks the host's row: the
+   * candidates were read without locks, and on PostgreSQL (READ COMMITTED, many connections)
+   * another placement may have taken that space since; such a host is replaced by the next
+   * candidate. Rows are locked in id order, so that two placements can't deadlock on two hosts.
+   */
+  async #reserveHosts(trx: Trx, request: PlacementRequest, candidates: HostCandidate[]): Promise<HostCandidate[]> {
+    const reserved: HostCandidate[] = [];
+    let left = candidates;
+    while (reserved.length < request.replicas) {
+      const chosen = chooseHosts({ ...request, replicas: request.replicas - reserved.length }, left);
+      if (chosen.length === 0) break;
+      for (const host of [...chosen].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+        const updated = await trx
+          .updateTable('peers')
+          .set((eb) => ({ bytes_reserved: eb('bytes_reserved', '+', request.bytes) }))
+          .where('id', '=', host.id)
+          .where((eb) => eb(eb(eb('capacity', '-', eb.ref('bytes_used')), '-', eb.ref('bytes_reserved')), '>=', request.bytes))
+          .executeTakeFirst();
+        if (updated.numUpdatedRows > 0n) reserved.push(host);
+      }
+      left = left.filter((candidate) => !chosen.includes(candidate));
+    }
+    return reserved.sort(compareCandidates(request.uploaderLevel));
   }
 
   /** A person-readable reason why no host could take `bytes`. */
