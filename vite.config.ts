@@ -32,6 +32,8 @@ export default defineConfig({
           environment: 'node',
         },
       },
+      // The integration suite runs twice: on SQLite files, and on PostgreSQL (a throw-away cluster
+      // started for the run by tests/support/postgres-setup.ts, a fresh database per test).
       {
         test: {
           name: 'integration',
@@ -40,6 +42,19 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 30_000,
           hookTimeout: 30_000,
+          provide: { database: 'sqlite' },
+        },
+      },
+      {
+        test: {
+          name: 'integration-pg',
+          root,
+          include: ['tests/integration/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+          globalSetup: ['tests/support/postgres-setup.ts'],
+          provide: { database: 'postgres' },
         },
       },
     ],

@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   if (!executablePath) throw new Error(CHROMIUM_HELP);
   const dir = mkdtempSync(join(tmpdir(), 'peercloud-bench-'));
   const config = loadConfig({ DB_PATH: join(dir, 'tracker.db'), WEB_ROOT: 'dist/web', REPLICAS: '1', TRANSFER_IDLE_TIMEOUT: '60s', LOG_LEVEL: 'warn', ...(process.env.BENCH_CHUNK_SIZE ? { CHUNK_SIZE: process.env.BENCH_CHUNK_SIZE } : {}) });
-  const database = openDatabase(config.dbPath);
+  const database = openDatabase(config);
   await migrate(database.db);
   const tracker = createTracker({ db: database.db, clock: systemClock, config, log: silentLogger });
   const { url } = await tracker.listen(0, '127.0.0.1');

@@ -37,7 +37,8 @@ export function helpText(): string {
   return [
     'Usage: peercloud [options]',
     '',
-    'Runs a Peercloud tracker: the web app and Socket.IO on one origin, with its SQLite database.',
+    'Runs a Peercloud tracker: the web app and Socket.IO on one origin, with its database',
+    '(an SQLite file, or PostgreSQL with --database-url).',
     'Every option can also be given as the environment variable in parentheses; an option wins.',
     '',
     'Options:',

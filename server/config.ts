@@ -94,11 +94,21 @@ const turnUrls = z
   .string()
   .transform((text) => text.split(',').map((url) => url.trim()).filter(Boolean))
   .pipe(z.array(z.string().regex(/^turns?:[^\s]+$/, 'must be a comma-separated list of turn: or turns: URLs (e.g. turn:turn.example.org:3478)')).min(1));
+/** A PostgreSQL connection URL, as `pg` reads it: postgres://user:password@host:port/database?options. */
+const postgresUrl = z.string().refine((text) => {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'postgres:' || url.protocol === 'postgresql:';
+  } catch {
+    return false;
+  }
+}, 'must be a PostgreSQL URL such as postgres://user:password@localhost:5432/peercloud');
 
 const Environment = z.object({
   PORT: integer(0, 65_535).default(3000),
   HOST: z.string().min(1).default('localhost'),
   DB_PATH: z.string().min(1).default('./data/peercloud.db'),
+  DATABASE_URL: postgresUrl.optional(),
   WEB_ROOT: z.string().min(1).default('./dist/web'),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   REPLICAS: integer(1, 16).default(2),
@@ -155,6 +165,8 @@ export interface Config {
   /** How long two peers try to open a data channel before the transfer fails with CONNECTION. */
   connectTimeoutMs: number;
   dbPath: string;
+  /** PostgreSQL instead of the SQLite file at dbPath, when set. */
+  databaseUrl: string | undefined;
   webRoot: string;
   adminToken: string | undefined;
   replicas: number;
@@ -228,6 +240,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     turn: e.TURN_URLS && e.TURN_SECRET ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, ttlMs: e.TURN_TTL } : undefined,
     connectTimeoutMs: e.CONNECT_TIMEOUT,
     dbPath: e.DB_PATH,
+    databaseUrl: e.DATABASE_URL,
     webRoot: e.WEB_ROOT,
     adminToken: e.ADMIN_TOKEN,
     replicas: e.REPLICAS,
@@ -259,7 +272,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 export const CONFIG_HELP: Record<(typeof CONFIG_VARIABLES)[number], { description: string; fallback: string }> = {
   PORT: { description: 'HTTP and Socket.IO port', fallback: '3000' },
   HOST: { description: 'interface to listen on (0.0.0.0 for a LAN)', fallback: 'localhost' },
-  DB_PATH: { description: 'SQLite database file', fallback: './data/peercloud.db' },
+  DB_PATH: { description: 'SQLite database file (unless DATABASE_URL is set)', fallback: './data/peercloud.db' },
+  DATABASE_URL: { description: 'PostgreSQL instead of SQLite: postgres://user:password@host:port/database', fallback: 'unset' },
   WEB_ROOT: { description: 'the built web app', fallback: './dist/web' },
   ADMIN_TOKEN: { description: 'enables the operator API and dashboard (16+ characters)', fallback: 'unset' },
   REPLICAS: { description: 'replicas per file', fallback: '2' },

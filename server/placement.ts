@@ -6,7 +6,7 @@
  * is decided here too; so is the explanation when none can.
  */
 import type { Transaction } from 'kysely';
-import { chooseHosts, type HostCandidate } from '../shared/placement.ts';
+import { chooseHosts, compareCandidates, type HostCandidate } from '../shared/placement.ts';
 import { RELIABILITY_WINDOW_MS } from '../shared/reliability.ts';
 import { formatBytes } from '../shared/units.ts';
 import type { Clock } from './clock.ts';
@@ -42,23 +42,27 @@ export class Placement {
    */
   async reserveIn(trx: Trx, file: FileRow, count: number, kind: 'store' | 'repair'): Promise<HostCandidate[]> {
     const owner = await trx.selectFrom('peers').select(['id', 'level']).where('id', '=', file.owner_id).executeTakeFirstOrThrow();
-    const ranked = chooseHosts(
-      { uploaderId: owner.id, uploaderLevel: owner.level, bytes: file.stored_bytes, replicas: Number.MAX_SAFE_INTEGER },
-      await this.#candidates(trx, file),
-    );
+    const request = { uploaderId: owner.id, uploaderLevel: owner.level, bytes: file.stored_bytes, replicas: count };
+    let left = await this.#candidates(trx, file);
     const reserved: HostCandidate[] = [];
     const now = this.#clock.now();
-    for (const host of ranked) {
-      if (reserved.length >= count) break;
-      if (!(await spaceLedger.reserve(trx, { fileId: file.id, hostId: host.id, bytes: file.stored_bytes, at: now }))) continue;
-      reserved.push(host);
-      this.#metrics.placements.inc({ kind });
-      this.#log.info(
-        { event: 'placement', kind, fileId: file.id, ownerId: owner.id, ownerLevel: owner.level, hostId: host.id, hostLevel: host.level, hostFree: host.free, bytes: file.stored_bytes },
-        'replica placed',
-      );
+    while (reserved.length < count) {
+      const chosen = chooseHosts({ ...request, replicas: count - reserved.length }, left);
+      if (chosen.length === 0) break;
+      // In id order: two placements locking the same hosts on PostgreSQL can then never deadlock.
+      for (const host of [...chosen].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+        if (!(await spaceLedger.reserve(trx, { fileId: file.id, hostId: host.id, bytes: file.stored_bytes, at: now }))) continue;
+        reserved.push(host);
+        this.#metrics.placements.inc({ kind });
+        this.#log.info(
+          { event: 'placement', kind, fileId: file.id, ownerId: owner.id, ownerLevel: owner.level, hostId: host.id, hostLevel: host.level, hostFree: host.free, bytes: file.stored_bytes },
+          'replica placed',
+        );
+      }
+      // A host whose room another placement took meanwhile is passed over for the next one.
+      left = left.filter((candidate) => !chosen.includes(candidate));
     }
-    return reserved;
+    return reserved.sort(compareCandidates(owner.level));
   }
 
   /** A person-readable reason why no host could take `bytes`. */

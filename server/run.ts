@@ -20,11 +20,14 @@ export async function runTracker(env: Record<string, string | undefined>): Promi
     throw error;
   }
   const log = createLogger(config.logLevel);
-  const database = openDatabase(config.dbPath);
-  await migrate(database.db);
+  const database = openDatabase(config, { log });
+  const migrated = await migrate(database.db);
+  if (migrated.length > 0) log.info({ event: 'migrated', migrations: migrated }, 'database schema brought up to date');
   const tracker = createTracker({ db: database.db, clock: systemClock, config, log });
   const { urls, warnings } = await tracker.listen();
-  log.info({ event: 'listening', urls, dbPath: config.dbPath }, 'tracker listening');
+  // Never the database URL itself: it may carry a password.
+  const where = config.databaseUrl ? { database: 'postgres', databaseHost: new URL(config.databaseUrl).host } : { database: 'sqlite', dbPath: config.dbPath };
+  log.info({ event: 'listening', urls, ...where }, 'tracker listening');
   console.log(['', '  Peercloud is running at:', ...urls.map((url) => `    ${url}`), ''].join('\n'));
   for (const warning of warnings) console.warn(`  Warning: ${warning}\n`);
   // A renewed certificate: new connections get it, peers already connected stay.

@@ -89,7 +89,8 @@ export const spaceLedger = {
 
   /** Every replica of a file (it is being deleted); returns their hosts. */
   async dropFile(trx: Trx, fileId: string): Promise<string[]> {
-    const replicas = await trx.selectFrom('replicas').select('host_id').where('file_id', '=', fileId).execute();
+    // In host id order, as placements lock hosts: on PostgreSQL a delete and a placement can't deadlock.
+    const replicas = await trx.selectFrom('replicas').select('host_id').where('file_id', '=', fileId).orderBy('host_id').execute();
     const hosts: string[] = [];
     for (const { host_id } of replicas) if (await remove(trx, fileId, host_id, undefined)) hosts.push(host_id);
     return hosts;

@@ -1,11 +1,15 @@
 /**
- * Opens the tracker's SQLite database through Kysely, so that the queries stay portable
- * (PostgreSQL can follow with another dialect) while SQLite stays embedded: no setup.
+ * Opens the tracker's database through Kysely: the embedded SQLite file by default (no setup),
+ * or PostgreSQL when DATABASE_URL is set, so that several trackers can share one database.
+ * The services see one `Db` type and plain numbers on both: the dialect stays in this folder.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import type { Logger } from '../logger.ts';
+import { dialectOf, type DialectName } from './dialect.ts';
 import type { Database } from './schema.ts';
 import * as initial from './migrations/0001_initial.ts';
 
@@ -18,14 +22,28 @@ const MIGRATIONS: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
+/** Every migration, in the order they run. */
+export const MIGRATION_NAMES = Object.keys(MIGRATIONS).sort();
+
 export interface OpenedDatabase {
   db: Db;
-  /** The underlying handle, for pragmas and integrity checks. */
-  sqlite: SQLite.Database;
+  dialect: DialectName;
+  /** SQLite's own handle, for pragmas and integrity checks; absent on PostgreSQL. */
+  sqlite?: SQLite.Database;
   close(): Promise<void>;
 }
 
-export function openDatabase(path: string): OpenedDatabase {
+/** Where the database is: DATABASE_URL wins over DB_PATH (see config.ts). */
+export interface DatabaseLocation {
+  dbPath: string;
+  databaseUrl?: string | undefined;
+}
+
+export function openDatabase(location: DatabaseLocation, options: { log?: Logger } = {}): OpenedDatabase {
+  return location.databaseUrl ? openPostgres(location.databaseUrl, options.log) : openSqlite(location.dbPath);
+}
+
+function openSqlite(path: string): OpenedDatabase {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new SQLite(path);
   // WAL: readers never block the writer, and a killed process loses no committed transaction.
@@ -35,19 +53,59 @@ export function openDatabase(path: string): OpenedDatabase {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return {
-    db,
-    sqlite,
-    close: () => db.destroy(),
-  };
+  return { db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
 }
 
-/** Brings the schema up to date; throws with the failing migration's name. */
-export async function migrate(db: Db): Promise<void> {
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+/**
+ * PostgreSQL's bigint (ms timestamps, byte counts, and every count(*)) and numeric (a sum of
+ * bigints) come from `pg` as strings, so that no precision is lost silently. Everything the
+ * tracker stores fits in 2^53 (byte counts are refused above Number.MAX_SAFE_INTEGER at the
+ * protocol's boundary, ms timestamps reach 2^53 in the year 287396), so they become numbers
+ * here, and a value that would not be exact fails the query instead of being rounded.
+ */
+export function parseExactNumber(text: string): number {
+  const value = Number(text);
+  if (/^-?\d+$/.test(text) ? !Number.isSafeInteger(value) : !Number.isFinite(value)) {
+    throw new RangeError(`the database returned ${text}, which a JavaScript number cannot hold exactly`);
+  }
+  return value;
+}
+
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID || oid === NUMERIC_OID ? parseExactNumber : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+function openPostgres(url: string, log: Logger | undefined): OpenedDatabase {
+  const pool = new pg.Pool({ connectionString: url, types, application_name: 'peercloud-tracker' });
+  // A pooled connection the server closes while idle (a restart, an admin's kill) is only
+  // dropped from the pool; without a listener `pg` would crash the tracker for it.
+  pool.on('error', (error) => log?.warn({ event: 'database_connection_lost', err: error }, 'an idle database connection was closed'));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', close: () => db.destroy() };
+}
+
+/**
+ * Brings the schema up to date and returns the names of the migrations it ran; throws with the
+ * failing migration's name. Several trackers may start at once on one database, and each
+ * migration must run once. On PostgreSQL Kysely's migrator holds an advisory lock
+ * (pg_advisory_lock) while it reads which migrations ran and runs the others, in one
+ * transaction. On SQLite it takes no lock across connections, so the whole run is one
+ * IMMEDIATE transaction: it holds the file's write lock from the start, and a second tracker
+ * waits for it (busy_timeout), then finds nothing left to do.
+ */
+export async function migrate(db: Db): Promise<string[]> {
   const migrator = new Migrator({ db, provider });
+  const sqlite = dialectOf(db) === 'sqlite';
+  if (sqlite) await sql`begin immediate`.execute(db);
   const { error, results } = await migrator.migrateToLatest();
-  const failed = results?.find((result) => result.status === 'Error');
+  if (sqlite) await sql.raw(error ? 'rollback' : 'commit').execute(db);
   if (error) {
+    const failed = results?.find((result) => result.status === 'Error');
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
+  return (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName);
 }

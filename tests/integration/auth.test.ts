@@ -87,7 +87,7 @@ describe('authentication', () => {
     expect(again.id).toBe(first.id);
     const { peer } = await again.request('peer:report', { capacity: 1024 ** 3, used: 0 });
     expect(peer.metrics.disconnections).toBe(1);
-    const rows = t.database.sqlite.prepare('select count(*) as n from peers').get() as { n: number };
+    const rows = await t.database.db.selectFrom('peers').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     expect(rows.n).toBe(1);
     again.disconnect();
   });

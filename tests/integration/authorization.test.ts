@@ -19,13 +19,13 @@ describe('only a file’s owner can see or touch it', () => {
     const host = await NodePeer.join(t.url, GiB);
     const { file } = await storeFile(alice, [host], 'diary.txt', 1234);
     const bob = await NodePeer.join(t.url, GiB);
-    const before = snapshot(t.database.sqlite);
+    const before = await snapshot(t.database.db);
 
     expect((await bob.request('file:list', {})).files).toEqual([]);
     await expect(bob.request('file:locate', { fileId: file.id })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(bob.request('file:delete', { fileId: file.id })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(bob.request('file:seal', { fileId: file.id, sha256: ROOT })).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    expect(snapshot(t.database.sqlite)).toEqual(before);
+    expect(await snapshot(t.database.db)).toEqual(before);
     expect(host.received('transfer:open').filter((o) => o.kind === 'fetch')).toEqual([]);
   });
 
@@ -35,18 +35,18 @@ describe('only a file’s owner can see or touch it', () => {
     const placed = await alice.request('file:place', { name: 'a', size: MiB, chunkSize: CHUNK });
     const { transferId } = await offerFor(host, placed.file.id);
     await host.request('transfer:accept', { transferId });
-    const before = snapshot(t.database.sqlite);
+    const before = await snapshot(t.database.db);
 
     // Neither the owner (the sender) nor a stranger can confirm what the host should have stored.
     await expect(alice.request('replica:stored', { transferId, sha256: ROOT })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     const mallory = await NodePeer.join(t.url, 0);
-    const afterJoin = snapshot(t.database.sqlite);
+    const afterJoin = await snapshot(t.database.db);
     await expect(mallory.request('replica:stored', { transferId, sha256: ROOT })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(mallory.request('transfer:accept', { transferId })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(mallory.request('transfer:fail', { transferId, code: 'CANCELLED', message: 'no' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     // The owner can't answer for the host either.
     await expect(alice.request('transfer:reject', { transferId, reason: 'busy' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     expect(before.replicas).toEqual(afterJoin.replicas);
-    expect(snapshot(t.database.sqlite)).toEqual(afterJoin);
+    expect(await snapshot(t.database.db)).toEqual(afterJoin);
   });
 });

@@ -1,27 +1,29 @@
 /**
- * The tracker killed with SIGKILL, as a real process on a real SQLite file: nothing it
- * acknowledged may be lost, the database must stay sound, and the cloud must heal itself.
+ * The tracker killed with SIGKILL, as a real process on a real database (an SQLite file, or
+ * PostgreSQL in integration-pg): nothing it acknowledged may be lost, the database must stay
+ * sound, and the cloud must heal itself.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import SQLite from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GiB } from '../../shared/units.ts';
 import { CHUNK, ROOT } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { SimulatedHost } from '../support/simulated-host.ts';
+import { createTestDatabase, expectSound, openTestDatabase, type TestDatabase } from '../support/test-database.ts';
 import { freePort, startTrackerProcess, type TrackerProcess } from '../support/tracker-process.ts';
 
 let dir: string;
-let dbPath: string;
+let database: TestDatabase;
 let tracker: TrackerProcess | undefined;
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'peercloud-crash-'));
-  dbPath = join(dir, 'tracker.db');
+  database = await createTestDatabase(dir);
 });
 afterEach(async () => {
   await tracker?.stop();
+  await database.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -67,28 +69,38 @@ async function ownerLoop(owner: NodePeer, acked: Acknowledged, stop: Stop, delet
   }
 }
 
-function checkDatabase(acked: Acknowledged): void {
-  const db = new SQLite(dbPath, { readonly: true });
+async function checkDatabase(acked: Acknowledged): Promise<void> {
+  const opened = openTestDatabase(database);
+  const { db } = opened;
   try {
-    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    expect(db.pragma('foreign_key_check')).toEqual([]);
-    const stored = db.prepare("select f.id from files f where f.state = 'stored' and exists (select 1 from replicas r where r.file_id = f.id and r.state = 'stored')").all() as { id: string }[];
+    await expectSound(opened);
+    const stored = await db
+      .selectFrom('files')
+      .select('id')
+      .where('state', '=', 'stored')
+      .where(({ exists, selectFrom }) => exists(selectFrom('replicas').select('replicas.file_id').whereRef('replicas.file_id', '=', 'files.id').where('replicas.state', '=', 'stored')))
+      .execute();
     const present = new Set(stored.map((row) => row.id));
     for (const id of acked.stored) {
-      const detail = () => JSON.stringify({ file: db.prepare('select * from files where id = ?').get(id), replicas: db.prepare('select * from replicas where file_id = ?').all(id), transfers: db.prepare('select * from transfers where file_id = ?').all(id) });
-      expect(present.has(id), `acknowledged file ${id}: ${present.has(id) ? '' : detail()}`).toBe(true);
+      if (present.has(id)) continue;
+      const detail = JSON.stringify({
+        file: await db.selectFrom('files').selectAll().where('id', '=', id).executeTakeFirst(),
+        replicas: await db.selectFrom('replicas').selectAll().where('file_id', '=', id).execute(),
+        transfers: await db.selectFrom('transfers').selectAll().where('file_id', '=', id).execute(),
+      });
+      expect.fail(`acknowledged file ${id} is not stored: ${detail}`);
     }
-    const any = new Set((db.prepare('select id from files').all() as { id: string }[]).map((row) => row.id));
+    const any = new Set((await db.selectFrom('files').select('id').execute()).map((row) => row.id));
     for (const id of acked.deleted) expect(any.has(id), `deleted file ${id}`).toBe(false);
   } finally {
-    db.close();
+    await opened.close();
   }
 }
 
 describe('the tracker killed with SIGKILL', () => {
   it('loses no acknowledged upload of 20 under way; peers come back by themselves and unfinished reservations are swept', async () => {
     const port = await freePort();
-    const env = { DB_PATH: dbPath, UPLOAD_RESUME_GRACE: '1s', SWEEP_INTERVAL: '100ms', REPLICAS: '2' };
+    const env = { ...database.env, UPLOAD_RESUME_GRACE: '1s', SWEEP_INTERVAL: '100ms', REPLICAS: '2' };
     tracker = await startTrackerProcess(env, port);
     const hosts = await Promise.all(Array.from({ length: 3 }, () => SimulatedHost.start(tracker!.url)));
     const owners = await Promise.all(Array.from({ length: 20 }, () => NodePeer.join(tracker!.url, 0)));
@@ -100,25 +112,28 @@ describe('the tracker killed with SIGKILL', () => {
     await tracker.kill9();
     stop.stop();
     await Promise.all(loops);
-    checkDatabase(acked);
+    await checkDatabase(acked);
 
     tracker = await startTrackerProcess(env, port);
     // The hosts reconnect on their own and report what they hold.
     await expect.poll(() => hosts.every((host) => host.peer.client.state === 'online'), { timeout: 10_000 }).toBe(true);
-    const db = new SQLite(dbPath, { readonly: true });
+    const opened = openTestDatabase(database);
+    const { db } = opened;
     try {
       // Interrupted uploads wait UPLOAD_RESUME_GRACE for their owners; then the sweep releases them.
-      await expect.poll(() => (db.prepare('select sum(bytes_reserved) as n from peers').get() as { n: number }).n, { timeout: 10_000 }).toBe(0);
+      await expect
+        .poll(async () => (await db.selectFrom('peers').select((eb) => eb.fn.sum<number>('bytes_reserved').as('n')).executeTakeFirstOrThrow()).n, { timeout: 10_000 })
+        .toBe(0);
       for (const host of hosts) {
-        const stored = (db.prepare("select file_id from replicas where host_id = ? and state = 'stored'").all(host.peer.id) as { file_id: string }[]).map((r) => r.file_id).sort();
+        const stored = (await db.selectFrom('replicas').select('file_id').where('host_id', '=', host.peer.id).where('state', '=', 'stored').execute()).map((r) => r.file_id).sort();
         const complete = [...host.held].filter(([, root]) => root !== null).map(([id]) => id).sort();
         // After reconciliation, the tracker's table and what each host holds agree.
         expect(stored).toEqual(complete);
       }
     } finally {
-      db.close();
+      await opened.close();
     }
-    checkDatabase(acked);
+    await checkDatabase(acked);
     for (const owner of owners.slice(0, 5)) {
       const again = await NodePeer.connect(tracker.url, owner.keys);
       const listed = (await again.request('file:list', {})).files;
@@ -129,7 +144,7 @@ describe('the tracker killed with SIGKILL', () => {
 
   it('keeps its database sound and every acknowledged operation through 100 kills at random moments', async () => {
     const port = await freePort();
-    const env = { DB_PATH: dbPath, REPLICAS: '1' };
+    const env = { ...database.env, REPLICAS: '1' };
     const acked: Acknowledged = { stored: new Set(), deleted: new Set() };
     // Two hosts that come back every round as themselves, with what they stored before.
     const hostKeys = await Promise.all([0, 1].map(() => crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])));
@@ -145,7 +160,7 @@ describe('the tracker killed with SIGKILL', () => {
       stop.stop();
       await Promise.all(loops);
       for (const peer of [...owners, ...hosts.map((h) => h.peer)]) peer.disconnect();
-      checkDatabase(acked);
+      await checkDatabase(acked);
     }
     tracker = undefined;
     expect(acked.stored.size + acked.deleted.size).toBeGreaterThan(100);

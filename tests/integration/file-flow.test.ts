@@ -13,8 +13,7 @@ afterEach(async () => {
   await t.stop();
 });
 
-const peerRow = (id: string) =>
-  t.database.sqlite.prepare('select bytes_used as used, bytes_reserved as reserved from peers where id = ?').get(id) as { used: number; reserved: number };
+const peerRow = (id: string) => t.database.db.selectFrom('peers').select(['bytes_used as used', 'bytes_reserved as reserved']).where('id', '=', id).executeTakeFirstOrThrow();
 
 describe('place → accept → stored → list → locate → delete', () => {
   it('runs the whole life of a file', async () => {
@@ -32,7 +31,7 @@ describe('place → accept → stored → list → locate → delete', () => {
     const offerA = await offerFor(hostA, placed.file.id);
     const offerB = await offerFor(hostB, placed.file.id);
     expect(offerA).toMatchObject({ kind: 'store', role: 'receiver', bytes, sha256: null });
-    expect(peerRow(hostA.id)).toEqual({ used: 0, reserved: bytes });
+    expect(await peerRow(hostA.id)).toEqual({ used: 0, reserved: bytes });
 
     for (const [host, offer] of [
       [hostA, offerA],
@@ -51,7 +50,7 @@ describe('place → accept → stored → list → locate → delete', () => {
     await hostB.request('replica:stored', { transferId: offerB.transferId, sha256: ROOT });
     const stored = await owner.next('file:updated', (f) => f.state === 'stored');
     expect(stored.replicas).toEqual({ wanted: 2, stored: 2, online: 2, pending: 0, repairing: 0 });
-    expect(peerRow(hostA.id)).toEqual({ used: bytes, reserved: 0 });
+    expect(await peerRow(hostA.id)).toEqual({ used: bytes, reserved: 0 });
 
     const { files } = await owner.request('file:list', {});
     expect(files.map((f) => [f.name, f.state])).toEqual([['report.pdf', 'stored']]);
@@ -71,7 +70,7 @@ describe('place → accept → stored → list → locate → delete', () => {
     expect(await hostB.next('replica:drop')).toEqual({ fileIds: [placed.file.id] });
     expect(await owner.next('file:removed')).toEqual({ fileId: placed.file.id });
     expect((await owner.request('file:list', {})).files).toEqual([]);
-    expect(peerRow(hostA.id)).toEqual({ used: 0, reserved: 0 });
+    expect(await peerRow(hostA.id)).toEqual({ used: 0, reserved: 0 });
   });
 
   it('refuses a replica whose hash does not match the seal, releasing the reservation', async () => {
@@ -85,7 +84,7 @@ describe('place → accept → stored → list → locate → delete', () => {
     expect(await host.next('transfer:ended')).toMatchObject({ ok: false, code: 'INTEGRITY' });
     const file = await owner.next('file:updated', (f) => f.state !== 'uploading');
     expect(file).toMatchObject({ state: 'failed', replicas: { stored: 0 } });
-    expect(peerRow(host.id)).toEqual({ used: 0, reserved: 0 });
+    expect(await peerRow(host.id)).toEqual({ used: 0, reserved: 0 });
   });
 
   it('tells a host that was offline during a delete to drop the replica when it reports its inventory', async () => {

@@ -5,17 +5,21 @@ import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MiB } from '../../shared/units.ts';
 import { NodePeer } from '../support/node-peer.ts';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 import { startTrackerProcess, type TrackerProcess } from '../support/tracker-process.ts';
 
 let tracker: TrackerProcess;
 let dir: string;
+let database: TestDatabase;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'peercloud-flood-'));
+  database = await createTestDatabase(dir);
   // The rate limit is tested on its own; here every message must reach the parser.
-  tracker = await startTrackerProcess({ DB_PATH: join(dir, 'tracker.db'), RATE_LIMIT: '100000', RATE_BURST: '100000' });
+  tracker = await startTrackerProcess({ ...database.env, RATE_LIMIT: '100000', RATE_BURST: '100000' });
 });
 afterAll(async () => {
   await tracker.stop();
+  await database.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -13,21 +13,21 @@ afterEach(async () => {
   await t.stop();
 });
 
-const usage = (id: string) => t.database.sqlite.prepare('select bytes_used as used, bytes_reserved as reserved from peers where id = ?').get(id) as { used: number; reserved: number };
+const usage = (id: string) => t.database.db.selectFrom('peers').select(['bytes_used as used', 'bytes_reserved as reserved']).where('id', '=', id).executeTakeFirstOrThrow();
 
 describe('a host’s inventory, reconciled with the replica table', () => {
   it('forgets stored replicas the host no longer has, and frees their space', async () => {
     const owner = await NodePeer.join(t.url, GiB);
     const host = await NodePeer.join(t.url, GiB);
     const { file } = await storeFile(owner, [host], 'gone.bin', MiB);
-    expect(usage(host.id).used).toBe(storedSize(MiB, CHUNK));
+    expect((await usage(host.id)).used).toBe(storedSize(MiB, CHUNK));
 
     // The host's browser lost its storage: it comes back holding nothing.
     host.disconnect();
     await owner.next('file:updated', (f) => f.replicas.online === 0);
     const back = await NodePeer.join(t.url, GiB, host.keys);
     expect((await back.request('host:inventory', { replicas: [], last: true })).drop).toEqual([]);
-    expect(usage(host.id)).toEqual({ used: 0, reserved: 0 });
+    expect(await usage(host.id)).toEqual({ used: 0, reserved: 0 });
     expect(await owner.next('file:updated', (f) => f.id === file.id && f.replicas.stored === 0)).toMatchObject({ state: 'stored', replicas: { stored: 0 } });
   });
 
@@ -37,7 +37,7 @@ describe('a host’s inventory, reconciled with the replica table', () => {
     const { file } = await storeFile(owner, [host], 'changed.bin', MiB);
     const { drop } = await host.request('host:inventory', { replicas: [{ fileId: file.id, root: 'b'.repeat(64) }], last: true });
     expect(drop).toEqual([file.id]);
-    expect(usage(host.id).used).toBe(0);
+    expect((await usage(host.id)).used).toBe(0);
   });
 
   it('records a replica the host completed while the tracker was down', async () => {
@@ -54,7 +54,7 @@ describe('a host’s inventory, reconciled with the replica table', () => {
     expect((await back.request('host:inventory', { replicas: [{ fileId: placed.file.id, root: ROOT }], last: true })).drop).toEqual([]);
     const [listed] = (await ownerBack.request('file:list', {})).files;
     expect(listed).toMatchObject({ id: placed.file.id, state: 'stored', replicas: { stored: 1, online: 1 } });
-    expect(usage(host.id)).toEqual({ used: storedSize(MiB, CHUNK), reserved: 0 });
+    expect(await usage(host.id)).toEqual({ used: storedSize(MiB, CHUNK), reserved: 0 });
   });
 
   it('reconciles a file listed twice only once', async () => {
@@ -64,7 +64,7 @@ describe('a host’s inventory, reconciled with the replica table', () => {
     const changed = { fileId: file.id, root: 'b'.repeat(64) };
     expect((await host.request('host:inventory', { replicas: [changed, changed], last: false })).drop).toEqual([file.id]);
     await host.request('host:inventory', { replicas: [changed], last: true });
-    expect(usage(host.id)).toEqual({ used: 0, reserved: 0 });
+    expect(await usage(host.id)).toEqual({ used: 0, reserved: 0 });
   });
 
   it('does not take a replica confirmed after the host listed what it held for a lost one', async () => {
@@ -74,7 +74,7 @@ describe('a host’s inventory, reconciled with the replica table', () => {
     t.clock.advance(1_000);
     const { file } = await storeFile(owner, [host], 'newer.bin', MiB);
     expect((await host.request('host:inventory', { replicas: [], last: true })).drop).toEqual([]);
-    expect(usage(host.id).used).toBe(storedSize(MiB, CHUNK));
+    expect((await usage(host.id)).used).toBe(storedSize(MiB, CHUNK));
     const [listed] = (await owner.request('file:list', {})).files;
     expect(listed).toMatchObject({ id: file.id, replicas: { stored: 1 } });
   });

@@ -22,7 +22,7 @@ function raw(peer: NodePeer, event: string, ...args: unknown[]): Promise<{ ok: b
 describe('malformed messages', () => {
   it('answers INVALID naming the field, and nothing else happens', async () => {
     const peer = await NodePeer.join(t.url, GiB);
-    const before = snapshot(t.database.sqlite);
+    const before = await snapshot(t.database.db);
     const cases: [string, unknown, string][] = [
       ['file:place', { name: 'a', size: '10', chunkSize: 1048576 }, 'size'],
       ['file:place', { name: 'a', chunkSize: 1048576 }, 'size'],
@@ -51,7 +51,7 @@ describe('malformed messages', () => {
     expect(await raw(peer, 'admin:grant', { all: true })).toMatchObject({ ok: false, code: 'INVALID', message: expect.stringContaining('unknown event') });
     // An ack as the only argument: the payload is missing.
     expect(await raw(peer, 'file:list')).toMatchObject({ ok: false, code: 'INVALID' });
-    expect(snapshot(t.database.sqlite).files).toEqual(before.files);
+    expect((await snapshot(t.database.db)).files).toEqual(before.files);
 
     // The tracker is still up and answers real requests.
     expect((await peer.request('file:list', {})).files).toEqual([]);

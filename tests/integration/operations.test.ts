@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import SQLite from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.ts';
@@ -13,6 +12,7 @@ import { CHUNK, offerFor, storeFile } from '../support/flows.ts';
 import { ManualClock } from '../support/manual-clock.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
+import { createTestDatabase, expectSound, openTestDatabase } from '../support/test-database.ts';
 import { startTrackerProcess } from '../support/tracker-process.ts';
 
 let t: RunningTracker | undefined;
@@ -70,8 +70,9 @@ describe('operations', () => {
         done();
       },
     });
-    const config = loadConfig({ DB_PATH: join(dir, 'tracker.db'), WEB_ROOT: dir, REPLICAS: '1', SWEEP_INTERVAL: '1h' });
-    const database = openDatabase(config.dbPath);
+    const testDatabase = await createTestDatabase(dir);
+    const config = loadConfig({ ...testDatabase.env, WEB_ROOT: dir, REPLICAS: '1', SWEEP_INTERVAL: '1h' });
+    const database = openDatabase(config);
     await migrate(database.db);
     const tracker = createTracker({ db: database.db, clock: new ManualClock(), config, log: pino({ level: 'info' }, sink) });
     const { url } = await tracker.listen(0, '127.0.0.1');
@@ -90,26 +91,29 @@ describe('operations', () => {
     } finally {
       await tracker.close();
       await database.close();
+      await testDatabase.drop();
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('shuts down gracefully on SIGTERM: stops, finishes its writes, leaves a sound database', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'peercloud-term-'));
-    const dbPath = join(dir, 'tracker.db');
-    const tracker = await startTrackerProcess({ DB_PATH: dbPath });
+    const testDatabase = await createTestDatabase(dir);
+    const tracker = await startTrackerProcess(testDatabase.env);
     const peers = await Promise.all([0, 1, 2].map(() => NodePeer.join(tracker.url, GiB)));
     const exited = new Promise<number | null>((resolve) => tracker.child.once('exit', (code) => resolve(code)));
     const requests = peers.map((peer) => peer.request('file:list', {}).then(() => 'answered', () => 'refused'));
     tracker.child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(await Promise.all(requests)).toHaveLength(3);
-    const db = new SQLite(dbPath, { readonly: true });
-    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    const database = openTestDatabase(testDatabase);
+    await expectSound(database);
     // A tracker going away is not its peers' fault: they are offline, and no disconnection is counted.
-    expect(db.prepare('select count(*) as n from peers where online = 1').get()).toEqual({ n: 0 });
-    expect(db.prepare("select count(*) as n from peer_events where kind = 'disconnect'").get()).toEqual({ n: 0 });
-    db.close();
+    const { db } = database;
+    expect(await db.selectFrom('peers').select((eb) => eb.fn.countAll<number>().as('n')).where('online', '=', 1).executeTakeFirst()).toEqual({ n: 0 });
+    expect(await db.selectFrom('peer_events').select((eb) => eb.fn.countAll<number>().as('n')).where('kind', '=', 'disconnect').executeTakeFirst()).toEqual({ n: 0 });
+    await database.close();
+    await testDatabase.drop();
     rmSync(dir, { recursive: true, force: true });
   });
 });

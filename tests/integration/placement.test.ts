@@ -22,8 +22,8 @@ async function peerWith(capacity: number, drops: number): Promise<NodePeer> {
   return peer;
 }
 
-const hostsOf = (fileId: string) =>
-  (t.database.sqlite.prepare('select host_id from replicas where file_id = ? order by host_id').all(fileId) as { host_id: string }[]).map((r) => r.host_id);
+const hostsOf = async (fileId: string) =>
+  (await t.database.db.selectFrom('replicas').select('host_id').where('file_id', '=', fileId).orderBy('host_id').execute()).map((r) => r.host_id);
 
 describe('placement by reliability level, then free space', () => {
   it("follows the paper's example: a level-3 uploader's file goes to the level-3 host with most free space", async () => {
@@ -35,12 +35,12 @@ describe('placement by reliability level, then free space', () => {
     const level3big = await peerWith(50 * MiB, 1); // 1, 4, 5 → 3
     const level1ish = await peerWith(60 * MiB, 8); // 1, 1, 5 → 2: the lowest these metrics reach without rejections
     const peers = [uploader, level5, level4, level3small, level3big, level1ish];
-    const table = t.database.sqlite.prepare('select id, level from peers').all() as { id: string; level: number }[];
+    const table = await t.database.db.selectFrom('peers').select(['id', 'level']).execute();
     const levelOf = (p: NodePeer) => table.find((row) => row.id === p.id)!.level;
     expect(peers.map(levelOf)).toEqual([3, 5, 4, 3, 3, 2]);
 
     const placed = await uploader.request('file:place', { name: 'paper.pdf', size: 5 * MiB, chunkSize: CHUNK });
-    expect(hostsOf(placed.file.id)).toEqual([level3big.id]);
+    expect(await hostsOf(placed.file.id)).toEqual([level3big.id]);
   });
 
   it('widens to the closest levels, the higher one winning a tie, when the own level runs out', async () => {
@@ -51,7 +51,7 @@ describe('placement by reliability level, then free space', () => {
     const level2 = await peerWith(60 * MiB, 8); // level 2: distance 1, lower
     await peerWith(4 * GiB, 0); // level 5: distance 2, most free space, still last
     const placed = await uploader.request('file:place', { name: 'a', size: 5 * MiB, chunkSize: CHUNK });
-    expect(hostsOf(placed.file.id)).toEqual([level3.id, level4.id, level2.id].sort());
+    expect(await hostsOf(placed.file.id)).toEqual([level3.id, level4.id, level2.id].sort());
   });
 
   it('reserves space atomically: concurrent uploads never over-commit a host', async () => {
@@ -64,7 +64,7 @@ describe('placement by reliability level, then free space', () => {
     // 3 × (3 MiB + tags) fit in 10 MiB; a fourth would not.
     expect(placed).toHaveLength(3);
     expect(refused.map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['NO_HOST', 'NO_HOST', 'NO_HOST']);
-    const row = t.database.sqlite.prepare('select capacity, bytes_reserved from peers where id = ?').get(host.id) as { capacity: number; bytes_reserved: number };
+    const row = await t.database.db.selectFrom('peers').select(['capacity', 'bytes_reserved']).where('id', '=', host.id).executeTakeFirstOrThrow();
     expect(row.bytes_reserved).toBe(3 * storedSize(3 * MiB, CHUNK));
     expect(row.bytes_reserved).toBeLessThanOrEqual(row.capacity);
   });

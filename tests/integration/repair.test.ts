@@ -14,9 +14,10 @@ afterEach(async () => {
   await t.stop();
 });
 
-const holders = (fileId: string) =>
-  (t.database.sqlite.prepare("select host_id from replicas where file_id = ? and state = 'stored' order by host_id").all(fileId) as { host_id: string }[]).map((r) => r.host_id);
-const activeRepairs = () => (t.database.sqlite.prepare("select count(*) as n from transfers where kind = 'repair' and state in ('offered', 'open')").get() as { n: number }).n;
+const holders = async (fileId: string) =>
+  (await t.database.db.selectFrom('replicas').select('host_id').where('file_id', '=', fileId).where('state', '=', 'stored').orderBy('host_id').execute()).map((r) => r.host_id);
+const activeRepairs = async () =>
+  (await t.database.db.selectFrom('transfers').select((eb) => eb.fn.countAll<number>().as('n')).where('kind', '=', 'repair').where('state', 'in', ['offered', 'open']).executeTakeFirstOrThrow()).n;
 
 async function goOffline(peer: NodePeer): Promise<void> {
   const online = t.tracker.stats().peersOnline;
@@ -36,7 +37,7 @@ describe('repair', () => {
 
     // A reload, a short drop: no repair.
     await t.tracker.sweep();
-    expect(activeRepairs()).toBe(0);
+    expect(await activeRepairs()).toBe(0);
 
     t.clock.advance(GRACE + 1);
     await t.tracker.sweep();
@@ -48,7 +49,7 @@ describe('repair', () => {
     // A comes back with its old copy: it is told to drop it, and its space is already free.
     const aBack = await NodePeer.join(t.url, 4 * GiB, a.keys);
     expect((await aBack.request('host:inventory', { replicas: [{ fileId: file.id, root: ROOT }], last: true })).drop).toEqual([file.id]);
-    expect(t.database.sqlite.prepare('select bytes_used from peers where id = ?').get(a.id)).toEqual({ bytes_used: 0 });
+    expect(await t.database.db.selectFrom('peers').select('bytes_used').where('id', '=', a.id).executeTakeFirst()).toEqual({ bytes_used: 0 });
 
     const ownerBack = await NodePeer.connect(t.url, owner.keys);
     const [listed] = (await ownerBack.request('file:list', {})).files;
@@ -68,9 +69,9 @@ describe('repair', () => {
     t.clock.advance(GRACE + 1);
 
     await t.tracker.sweep();
-    expect(activeRepairs()).toBe(2);
+    expect(await activeRepairs()).toBe(2);
     await t.tracker.sweep();
-    expect(activeRepairs()).toBe(2);
+    expect(await activeRepairs()).toBe(2);
 
     // As repairs finish, the next ones start, until every file is whole again.
     for (let done = 0; done < 4; done++) {
@@ -84,11 +85,11 @@ describe('repair', () => {
       await host.request('replica:stored', { transferId: offer.transferId, sha256: ROOT });
       t.clock.advance(1_000);
       await t.tracker.sweep();
-      expect(activeRepairs()).toBeLessThanOrEqual(2);
+      expect(await activeRepairs()).toBeLessThanOrEqual(2);
     }
     for (const file of files) {
-      expect(holders(file.id)).toHaveLength(2);
-      expect(holders(file.id)).toContain(b.id);
+      expect(await holders(file.id)).toHaveLength(2);
+      expect(await holders(file.id)).toContain(b.id);
     }
   });
 
@@ -119,8 +120,8 @@ describe('repair', () => {
     await goOffline(b);
     t.clock.advance(GRACE + 1);
     await t.tracker.sweep();
-    expect(activeRepairs()).toBe(0);
-    expect(holders(file.id)).toEqual([a.id, b.id].sort());
+    expect(await activeRepairs()).toBe(0);
+    expect(await holders(file.id)).toEqual([a.id, b.id].sort());
   });
 
   it('does not mistake a restart of the tracker for hosts gone past the grace', async () => {
@@ -135,8 +136,8 @@ describe('repair', () => {
     await NodePeer.join(t.url, 4 * GiB, a.keys);
     await SimulatedHost.start(t.url);
     await t.tracker.sweep();
-    expect(activeRepairs()).toBe(0);
-    expect(holders(file.id)).toEqual([a.id, b.id].sort());
+    expect(await activeRepairs()).toBe(0);
+    expect(await holders(file.id)).toEqual([a.id, b.id].sort());
   });
 
   it('may copy a file back to a host that held it before', async () => {

@@ -20,10 +20,11 @@ describe('a restart on the same database file', () => {
     // An unfinished upload whose reservation the restart must release.
     const pending = await owner.request('file:place', { name: 'half', size: MiB, chunkSize: CHUNK });
     await offerFor(hostA, pending.file.id);
-    const levelsBefore = t.database.sqlite.prepare('select id, level, trust, dynamism, availability, capacity, bytes_used from peers order by id').all();
+    const levels = () => t.database.db.selectFrom('peers').select(['id', 'level', 'trust', 'dynamism', 'availability', 'capacity', 'bytes_used']).orderBy('id').execute();
+    const levelsBefore = await levels();
 
     await t.restart();
-    expect(t.database.sqlite.prepare('select count(*) as n from peers where online = 1').get()).toEqual({ n: 0 });
+    expect(await t.database.db.selectFrom('peers').select((eb) => eb.fn.countAll<number>().as('n')).where('online', '=', 1).executeTakeFirst()).toEqual({ n: 0 });
 
     const ownerAgain = await NodePeer.connect(t.url, owner.keys);
     const hostAAgain = await NodePeer.connect(t.url, hostA.keys);
@@ -35,11 +36,10 @@ describe('a restart on the same database file', () => {
     expect(files.find((f) => f.id === pending.file.id)).toMatchObject({ state: 'interrupted', replicas: { stored: 0, pending: 0 } });
 
     // A tracker stop is not the peers' fault: no disconnection was counted for them.
-    const levelsAfter = t.database.sqlite.prepare('select id, level, trust, dynamism, availability, capacity, bytes_used from peers order by id').all();
-    expect(levelsAfter).toEqual(levelsBefore);
+    expect(await levels()).toEqual(levelsBefore);
     // No transfer survives a restart; only the interrupted upload's partial replica stays reserved.
-    expect(t.database.sqlite.prepare("select count(*) as n from transfers where state in ('offered', 'open')").get()).toEqual({ n: 0 });
-    const reserved = t.database.sqlite.prepare('select sum(bytes_reserved) as n from peers').get() as { n: number };
+    expect(await t.database.db.selectFrom('transfers').select((eb) => eb.fn.countAll<number>().as('n')).where('state', 'in', ['offered', 'open']).executeTakeFirst()).toEqual({ n: 0 });
+    const reserved = await t.database.db.selectFrom('peers').select((eb) => eb.fn.sum<number>('bytes_reserved').as('n')).executeTakeFirstOrThrow();
     expect(reserved.n).toBe(2 * storedSize(MiB, CHUNK)); // on both hosts it was placed on
 
     const inventoryA = [file.id, pending.file.id, 'z'.repeat(26)].map((fileId) => ({ fileId, root: fileId === file.id ? ROOT : null }));

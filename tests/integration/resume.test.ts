@@ -12,7 +12,7 @@ afterEach(async () => {
   await t.stop();
 });
 
-const reservedOn = (hostId: string) => (t.database.sqlite.prepare('select bytes_reserved as n from peers where id = ?').get(hostId) as { n: number }).n;
+const reservedOn = async (hostId: string) => (await t.database.db.selectFrom('peers').select('bytes_reserved').where('id', '=', hostId).executeTakeFirstOrThrow()).bytes_reserved;
 
 /** An owner starts an upload to `host` and leaves in the middle of it. */
 async function interruptedUpload(): Promise<{ owner: NodePeer; host: NodePeer; fileId: string }> {
@@ -23,13 +23,16 @@ async function interruptedUpload(): Promise<{ owner: NodePeer; host: NodePeer; f
   await host.request('transfer:accept', { transferId: offer.transferId });
   owner.disconnect();
   expect(await host.next('transfer:ended')).toMatchObject({ ok: false, code: 'PEER_GONE' });
+  // The host hears of the end before the file is marked interrupted (which starts the grace).
+  const state = async () => (await t.database.db.selectFrom('files').select('state').where('id', '=', placed.file.id).executeTakeFirstOrThrow()).state;
+  await expect.poll(state).toBe('interrupted');
   return { owner, host, fileId: placed.file.id };
 }
 
 describe('an upload whose owner leaves', () => {
   it('is interrupted, its partial replica kept, and resumes on the same host', async () => {
     const { owner, host, fileId } = await interruptedUpload();
-    expect(reservedOn(host.id)).toBeGreaterThan(5 * MiB);
+    expect(await reservedOn(host.id)).toBeGreaterThan(5 * MiB);
     expect(host.received('replica:drop')).toEqual([]);
 
     const back = await NodePeer.connect(t.url, owner.keys);
@@ -45,7 +48,7 @@ describe('an upload whose owner leaves', () => {
     await back.request('file:seal', { fileId, sha256: ROOT });
     expect(await back.next('file:updated', (f) => f.state === 'stored')).toMatchObject({ replicas: { stored: 1 } });
     // Resuming reserved nothing twice: the host's space is used once, for this one replica.
-    expect(reservedOn(host.id)).toBe(0);
+    expect(await reservedOn(host.id)).toBe(0);
   });
 
   it('refuses to resume what is not interrupted, and refuses other peers', async () => {
@@ -62,7 +65,7 @@ describe('an upload whose owner leaves', () => {
     t.clock.advance(3_600_000 + 1);
     await t.tracker.sweep();
     expect(await host.next('replica:drop')).toEqual({ fileIds: [fileId] });
-    expect(reservedOn(host.id)).toBe(0);
+    expect(await reservedOn(host.id)).toBe(0);
     const back = await NodePeer.connect(t.url, owner.keys);
     expect((await back.request('file:list', {})).files[0]).toMatchObject({ id: fileId, state: 'failed' });
   });
@@ -76,6 +79,6 @@ describe('an upload whose owner leaves', () => {
     await back.request('file:resume', { fileId });
     const offer = await offerFor(other, fileId);
     expect(offer.kind).toBe('store');
-    expect(reservedOn(host.id)).toBe(0);
+    expect(await reservedOn(host.id)).toBe(0);
   });
 });

@@ -64,7 +64,7 @@ describe('signaling relay', () => {
     t.clock.advance(t.config.transferIdleTimeoutMs + 1);
     await t.tracker.sweep();
     expect(await host.next('transfer:ended')).toMatchObject({ transferId, ok: false, code: 'TIMEOUT' });
-    const row = t.database.sqlite.prepare('select bytes_reserved from peers where id = ?').get(host.id) as { bytes_reserved: number };
+    const row = await t.database.db.selectFrom('peers').select('bytes_reserved').where('id', '=', host.id).executeTakeFirstOrThrow();
     expect(row.bytes_reserved).toBe(0);
     await expect(owner.request('transfer:signal', { transferId, signal: offer })).rejects.toMatchObject({ code: 'CONFLICT' });
   });

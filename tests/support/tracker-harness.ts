@@ -1,6 +1,7 @@
 /**
- * Starts a real tracker for a test: port 0, a real SQLite file in a temp directory,
- * silent logs and a clock the test controls. `restart()` reopens the same file.
+ * Starts a real tracker for a test: port 0, a fresh database of its own (an SQLite file in a
+ * temp directory, or a PostgreSQL database in the `integration-pg` project), silent logs and a
+ * clock the test controls. `restart()` reopens the same database.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,31 +11,34 @@ import { migrate, openDatabase, type OpenedDatabase } from '../../server/db/data
 import { silentLogger } from '../../server/logger.ts';
 import { createTracker, type Tracker } from '../../server/tracker.ts';
 import { ManualClock } from './manual-clock.ts';
+import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
 export interface RunningTracker {
   url: string;
   dir: string;
-  dbPath: string;
   config: Config;
   clock: ManualClock;
   tracker: Tracker;
+  /** The test's database, for its location and dialect. */
+  testDatabase: TestDatabase;
+  /** The tracker's own connection: `database.db` for queries in the test. */
   database: OpenedDatabase;
-  /** Stops the tracker and starts a new one on the same database file. */
+  /** Stops the tracker and starts a new one on the same database. */
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startTracker(env: Record<string, string> = {}, overrides: Partial<Config> = {}): Promise<RunningTracker> {
   const dir = mkdtempSync(join(tmpdir(), 'peercloud-test-'));
-  const dbPath = join(dir, 'tracker.db');
+  const testDatabase = await createTestDatabase(dir);
   const config: Config = {
-    ...loadConfig({ DB_PATH: dbPath, WEB_ROOT: join(dir, 'no-web'), LOG_LEVEL: 'silent', SWEEP_INTERVAL: '1h', ...env }),
+    ...loadConfig({ ...testDatabase.env, WEB_ROOT: join(dir, 'no-web'), LOG_LEVEL: 'silent', SWEEP_INTERVAL: '1h', ...env }),
     ...overrides,
   };
   const clock = new ManualClock();
 
   const boot = async () => {
-    const database = openDatabase(dbPath);
+    const database = openDatabase(config);
     await migrate(database.db);
     const tracker = createTracker({ db: database.db, clock, config, log: silentLogger });
     const { url } = await tracker.listen(0, '127.0.0.1');
@@ -43,9 +47,9 @@ export async function startTracker(env: Record<string, string> = {}, overrides: 
 
   const running: RunningTracker = {
     dir,
-    dbPath,
     config,
     clock,
+    testDatabase,
     ...(await boot()),
     async restart() {
       await running.tracker.close();
@@ -55,6 +59,7 @@ export async function startTracker(env: Record<string, string> = {}, overrides: 
     async stop() {
       await running.tracker.close();
       await running.database.close();
+      await testDatabase.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

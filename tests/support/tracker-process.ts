@@ -1,6 +1,7 @@
 /**
  * The tracker as its own process (`server/main.ts`, as `npm start` runs it), for the tests
- * that kill it, flood it or measure its memory: a real process on a real SQLite file.
+ * that kill it, flood it or measure its memory: a real process on a real database, the test's
+ * own (`createTestDatabase(dir).env`: an SQLite file, or PostgreSQL in `integration-pg`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -31,9 +32,12 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startTrackerProcess(env: Record<string, string>, port?: number): Promise<TrackerProcess> {
+  // Never ./data/peercloud.db, nor a database the developer's shell happens to name.
+  if (!env.DB_PATH && !env.DATABASE_URL) throw new Error("startTrackerProcess needs the test's database: pass createTestDatabase(dir).env");
+  const { DB_PATH: _path, DATABASE_URL: _url, ...inherited } = process.env;
   const chosen = port ?? (await freePort());
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(chosen), LOG_LEVEL: 'silent', ...env },
+    env: { ...inherited, HOST: '127.0.0.1', PORT: String(chosen), LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

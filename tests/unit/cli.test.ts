@@ -9,6 +9,7 @@ describe('command line', () => {
       help: false,
       version: false,
     });
+    expect(parseArguments(['--database-url', 'postgres://localhost/peercloud'])).toMatchObject({ env: { DATABASE_URL: 'postgres://localhost/peercloud' } });
     expect(parseArguments(['--help'])).toMatchObject({ help: true });
   });
 

@@ -6,7 +6,7 @@ import { GiB, MiB } from '../../shared/units.ts';
 describe('configuration from the environment', () => {
   it('has defaults for everything', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 3000, host: 'localhost', dbPath: './data/peercloud.db', replicas: 2, chunkSize: MiB, iceServers: [], adminToken: undefined });
+    expect(config).toMatchObject({ port: 3000, host: 'localhost', dbPath: './data/peercloud.db', databaseUrl: undefined, replicas: 2, chunkSize: MiB, iceServers: [], adminToken: undefined });
     expect(config.thresholds).toEqual(DEFAULT_THRESHOLDS);
   });
 
@@ -23,6 +23,12 @@ describe('configuration from the environment', () => {
     expect(config).toMatchObject({ port: 8080, chunkSize: 256 * 1024, heartbeatTimeoutMs: 2000, iceServers: [{ urls: 'stun:stun.example.org:3478' }] });
     expect(config.thresholds.trust).toEqual([8 * GiB, 2 * GiB, 512 * MiB, 128 * MiB]);
     expect(config.thresholds.dynamism).toEqual([0, 2, 4, 8]);
+  });
+
+  it('takes PostgreSQL from DATABASE_URL in either scheme', () => {
+    for (const url of ['postgres://peercloud:secret@db.example:5432/peercloud', 'postgresql:///peercloud?host=/var/run/postgresql']) {
+      expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
+    }
   });
 
   it('treats an empty variable as unset', () => {
@@ -42,6 +48,8 @@ describe('configuration from the environment', () => {
     [{ TRUST_THRESHOLDS: '1GiB,4GiB,256MiB,64MiB' }, 'TRUST_THRESHOLDS'],
     [{ DYNAMISM_THRESHOLDS: '0,1,3' }, 'DYNAMISM_THRESHOLDS'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ DATABASE_URL: 'mysql://localhost/peercloud' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: './data/peercloud.db' }, 'DATABASE_URL'],
   ])('stops on %j with a message naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`\\b${variable}\\b`));
