@@ -14,13 +14,14 @@ import type { Db } from './db/database.ts';
 import type { Database, PeerEventKind } from './db/schema.ts';
 import { ACTIVE_TRANSFER_STATES } from './db/states.ts';
 import type { Metrics } from './metrics.ts';
+import { effectiveCapacity } from '../shared/earned.ts';
 import { freeSpace } from './space-ledger.ts';
 
 export class AdminQueries {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-    private readonly config: Pick<Config, 'adminShowNames'>,
+    private readonly config: Pick<Config, 'adminShowNames' | 'earning'>,
   ) {}
 
   /** Everything the dashboard shows, in one answer. */
@@ -96,8 +97,13 @@ export class AdminQueries {
       capacity: row.capacity,
       used: row.bytes_used,
       reserved: row.bytes_reserved,
-      free: freeSpace(row),
+      free: freeSpace(row, this.config.earning),
       reportedUsed: row.reported_used,
+      proven: row.proven_bytes,
+      credited: effectiveCapacity(row.capacity, row.proven_bytes, this.config.earning),
+      vetted: row.vetted_at !== null,
+      network: row.network,
+      auditsPassed: row.audits_passed,
       metrics: {
         disconnections: Number(row.disconnections ?? 0),
         rejections: Number(row.rejections ?? 0),
@@ -129,15 +135,23 @@ export class AdminQueries {
     const replicas = await this.db
       .selectFrom('replicas')
       .innerJoin('peers', 'peers.id', 'replicas.host_id')
-      .select(['replicas.file_id', 'replicas.host_id', 'replicas.state', 'replicas.stored_at', 'peers.online'])
+      .select(['replicas.file_id', 'replicas.host_id', 'replicas.state', 'replicas.stored_at', 'replicas.proven_at', 'replicas.suspect_since', 'replicas.retired_at', 'peers.online'])
       .orderBy('replicas.created_at')
       .execute();
     const byFile = new Map<string, typeof replicas>();
     for (const replica of replicas) byFile.set(replica.file_id, [...(byFile.get(replica.file_id) ?? []), replica]);
     return files.map((file) => {
-      const held = (byFile.get(file.id) ?? []).map((r) => ({ hostId: r.host_id, state: r.state, online: r.online === 1, storedAt: r.stored_at }));
-      const stored = held.filter((r) => r.state === 'stored');
-      const counts = { wanted: file.replicas_wanted, stored: stored.length, online: stored.filter((r) => r.online).length };
+      const held = (byFile.get(file.id) ?? []).map((r) => ({
+        hostId: r.host_id,
+        state: r.state,
+        online: r.online === 1,
+        storedAt: r.stored_at,
+        provenAt: r.proven_at,
+        suspect: r.suspect_since !== null,
+        retired: r.retired_at !== null,
+      }));
+      const stored = held.filter((r) => r.state === 'stored' && !r.retired);
+      const counts = { wanted: file.replicas_wanted, stored: stored.length, online: stored.filter((r) => r.online && !r.suspect).length };
       return {
       id: file.id,
       ownerId: file.owner_id,

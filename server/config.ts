@@ -8,6 +8,8 @@ import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../shared/chunking.ts';
 import { IceServer } from '../shared/protocol.ts';
 import { DEFAULT_THRESHOLDS, validateThresholds, type ReliabilityThresholds } from '../shared/reliability.ts';
 import { MiB, parseByteSize, parseDuration } from '../shared/units.ts';
+import type { EarningPolicy, OwnerPolicy, VettingPolicy } from '../shared/earned.ts';
+import type { NetworkPrefixes } from '../shared/network.ts';
 
 const integer = (min: number, max: number) =>
   z
@@ -104,6 +106,25 @@ const postgresUrl = z.string().refine((text) => {
   }
 }, 'must be a PostgreSQL URL such as postgres://user:password@localhost:5432/peercloud');
 
+/** A non-negative decimal ratio such as 1 or 0.5. */
+const ratio = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/, 'must be a number such as 1 or 0.5')
+  .transform(Number)
+  .pipe(z.number().min(0).max(1000));
+
+/** "24,48": the IPv4 and IPv6 prefix lengths that make one network. */
+const networkPrefixes = z.string().transform((text, ctx) => {
+  const match = /^\s*(\d{1,2})\s*,\s*(\d{1,3})\s*$/.exec(text);
+  const v4 = Number(match?.[1]);
+  const v6 = Number(match?.[2]);
+  if (!match || v4 < 8 || v4 > 32 || v6 < 16 || v6 > 128) {
+    ctx.addIssue({ code: 'custom', message: 'must be an IPv4 and an IPv6 prefix length, such as 24,48' });
+    return z.NEVER;
+  }
+  return { v4, v6 };
+});
+
 const Environment = z.object({
   PORT: integer(0, 65_535).default(3000),
   HOST: z.string().min(1).default('localhost'),
@@ -146,6 +167,22 @@ const Environment = z.object({
   TRUST_THRESHOLDS: fourSteps(parseByteSize, 'sizes, largest first (e.g. 4GiB,1GiB,256MiB,64MiB)').default(steps(DEFAULT_THRESHOLDS.trust)),
   DYNAMISM_THRESHOLDS: fourSteps(count, 'counts, smallest first (e.g. 0,1,3,7)').default(steps(DEFAULT_THRESHOLDS.dynamism)),
   AVAILABILITY_THRESHOLDS: fourSteps(count, 'counts, smallest first (e.g. 0,1,3,7)').default(steps(DEFAULT_THRESHOLDS.availability)),
+  AUDIT_INTERVAL: duration(1000).default(6 * 3_600_000),
+  AUDIT_TIMEOUT: duration(100).default(30_000),
+  AUDITS_PER_SWEEP: integer(1, 10_000).default(50),
+  VETTING_AUDITS: integer(0, 10_000).default(10),
+  VETTING_PERIOD: duration(0).default(24 * 3_600_000),
+  NEWCOMER_SPACE: bytes(0, Number.MAX_SAFE_INTEGER).default(256 * MiB),
+  EARNED_GROWTH: ratio.default(2),
+  TRUST_MATURITY: duration(0).default(7 * 24 * 3_600_000),
+  OWNER_ALLOWANCE: bytes(0, Number.MAX_SAFE_INTEGER).default(1024 * MiB),
+  OWNER_RATIO: ratio.default(1),
+  MAX_PENDING_UPLOADS: integer(1, 1000).default(8),
+  MAX_FILES_PER_PEER: integer(1, 1_000_000).default(10_000),
+  NEW_PEERS_PER_NETWORK: integer(1, 1_000_000).default(10),
+  NETWORK_PREFIXES: networkPrefixes.default({ v4: 24, v6: 48 }),
+  SIGNAL_BUDGET: bytes(4 * 1024, 16 * MiB).default(128 * 1024),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -196,6 +233,18 @@ export interface Config {
   /** Origins besides the tracker's own whose pages may connect. */
   allowedOrigins: string[];
   thresholds: ReliabilityThresholds;
+  /** How hosts prove what they hold: a random audit per replica every `intervalMs` on average. */
+  audits: { intervalMs: number; timeoutMs: number; perSweep: number };
+  vetting: VettingPolicy;
+  earning: EarningPolicy;
+  owners: OwnerPolicy & { maxPendingUploads: number; maxFiles: number };
+  /** New identities a network may create an hour. */
+  newPeersPerNetwork: number;
+  networkPrefixes: NetworkPrefixes;
+  /** Signaling a transfer may relay through the tracker, in bytes. */
+  signalBudget: number;
+  /** When set, /metrics needs `Authorization: Bearer <token>` (or the admin token). */
+  metricsToken: string | undefined;
   logLevel: z.infer<typeof Environment>['LOG_LEVEL'];
 }
 
@@ -264,6 +313,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxConnectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
     allowedOrigins: e.ALLOWED_ORIGINS,
     thresholds,
+    audits: { intervalMs: e.AUDIT_INTERVAL, timeoutMs: e.AUDIT_TIMEOUT, perSweep: e.AUDITS_PER_SWEEP },
+    vetting: { audits: e.VETTING_AUDITS, periodMs: e.VETTING_PERIOD },
+    earning: { newcomerSpace: e.NEWCOMER_SPACE, growth: e.EARNED_GROWTH, maturityMs: e.TRUST_MATURITY },
+    owners: { allowance: e.OWNER_ALLOWANCE, ratio: e.OWNER_RATIO, maxPendingUploads: e.MAX_PENDING_UPLOADS, maxFiles: e.MAX_FILES_PER_PEER },
+    newPeersPerNetwork: e.NEW_PEERS_PER_NETWORK,
+    networkPrefixes: e.NETWORK_PREFIXES,
+    signalBudget: e.SIGNAL_BUDGET,
+    metricsToken: e.METRICS_TOKEN,
     logLevel: e.LOG_LEVEL,
   };
 }
@@ -307,5 +364,21 @@ export const CONFIG_HELP: Record<(typeof CONFIG_VARIABLES)[number], { descriptio
   TRUST_THRESHOLDS: { description: 'minimum capacity for trust 5, 4, 3, 2', fallback: '4GiB,1GiB,256MiB,64MiB' },
   DYNAMISM_THRESHOLDS: { description: 'maximum disconnections in 24 h for dynamism 5, 4, 3, 2', fallback: '0,1,3,7' },
   AVAILABILITY_THRESHOLDS: { description: 'maximum rejections in 24 h for availability 5, 4, 3, 2', fallback: '0,1,3,7' },
+  AUDIT_INTERVAL: { description: 'mean time between audits of each replica', fallback: '6h' },
+  AUDIT_TIMEOUT: { description: 'time a host has to answer an audit', fallback: '30s' },
+  AUDITS_PER_SWEEP: { description: 'routine audits started per sweep, at most', fallback: '50' },
+  VETTING_AUDITS: { description: 'audits a new host must pass before it is vetted', fallback: '10' },
+  VETTING_PERIOD: { description: 'and the time since it first joined', fallback: '24h' },
+  NEWCOMER_SPACE: { description: 'capacity credited to a host before it has proven anything', fallback: '256MiB' },
+  EARNED_GROWTH: { description: 'capacity credited per proven byte held', fallback: '2' },
+  TRUST_MATURITY: { description: 'how long a proven replica must be held to count in full', fallback: '7d' },
+  OWNER_ALLOWANCE: { description: 'bytes of copies anyone may store without hosting', fallback: '1GiB' },
+  OWNER_RATIO: { description: 'bytes of copies an owner may store per proven byte it hosts', fallback: '1' },
+  MAX_PENDING_UPLOADS: { description: 'uploads an owner may have under way at once', fallback: '8' },
+  MAX_FILES_PER_PEER: { description: 'files one owner may have', fallback: '10000' },
+  NEW_PEERS_PER_NETWORK: { description: 'new identities one network may create an hour', fallback: '10' },
+  NETWORK_PREFIXES: { description: 'IPv4 and IPv6 prefix lengths of one network', fallback: '24,48' },
+  SIGNAL_BUDGET: { description: 'signaling bytes a transfer may relay through the tracker', fallback: '128KiB' },
+  METRICS_TOKEN: { description: '/metrics needs this bearer token (or the admin token)', fallback: 'unset (public)' },
   LOG_LEVEL: { description: 'fatal, error, warn, info, debug, trace or silent', fallback: 'info' },
 };

@@ -6,14 +6,14 @@
  */
 import type { Blame } from '../shared/blame.ts';
 import type { TransferErrorCode } from '../shared/protocol.ts';
-import type { TransferRow } from './db/schema.ts';
+import type { AuditRow, TransferRow } from './db/schema.ts';
 
 export type TransferOutcome = { ok: true } | { ok: false; code: TransferErrorCode; message: string };
 
 /** Who or what ended a transfer: the evidence blame is decided on. */
 export type EndCause =
   | { by: 'peer'; peerId: string; how: 'reject' | 'fail' | 'finish' | 'stored' }
-  | { by: 'tracker'; reason: 'unanswered' | 'stalled' | 'peer_gone' | 'deleted' | 'restart' | 'root_mismatch' | 'verified' };
+  | { by: 'tracker'; reason: 'unanswered' | 'stalled' | 'peer_gone' | 'deleted' | 'restart' | 'root_mismatch' | 'verified' | 'audit_failed'; goneId?: string };
 
 export interface TransferEnded {
   /** The transfer as it was just before it ended (its state tells how far it got). */
@@ -32,6 +32,8 @@ export interface TrackerEventMap {
   'transfer:ended': TransferEnded;
   /** A file's replicas or pending transfers changed: its owner should hear of it. */
   'file:changed': { fileId: string };
+  /** An audit was decided (once). */
+  'audit:decided': { audit: AuditRow; verdict: 'passed' | 'wrong' | 'unanswered' };
   /** A peer came or went: the owners of what it hosts see their files' availability change. */
   'peer:presence': { peerId: string };
   /** A host's space counters moved (a reservation, a verified replica, a drop): it should hear its new status. */

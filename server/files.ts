@@ -7,6 +7,7 @@ import { PeercloudError } from '../shared/errors.ts';
 import { rankSources, RECENT_FAILURE_WINDOW_MS } from '../shared/host-ranking.ts';
 import type { FileSummary } from '../shared/protocol.ts';
 import type { Clock } from './clock.ts';
+import type { Config } from './config.ts';
 import type { Db } from './db/database.ts';
 import type { FileRow } from './db/schema.ts';
 import { sourceCandidates } from './db/sources.ts';
@@ -21,6 +22,7 @@ import { ownedFile } from './uploads.ts';
 interface Deps {
   db: Db;
   clock: Clock;
+  config: Pick<Config, 'maxHostTransfers'>;
   log: Logger;
   sessions: Sessions;
   events: TrackerEvents;
@@ -36,6 +38,7 @@ export class Files {
   readonly #events: TrackerEvents;
   readonly #summaries: FileSummaries;
   readonly #transfers: Transfers;
+  readonly #maxHostTransfers: number;
 
   constructor(deps: Deps) {
     this.#db = deps.db;
@@ -45,6 +48,7 @@ export class Files {
     this.#events = deps.events;
     this.#summaries = deps.summaries;
     this.#transfers = deps.transfers;
+    this.#maxHostTransfers = deps.config.maxHostTransfers;
   }
 
   list(ownerId: string): Promise<FileSummary[]> {
@@ -81,8 +85,10 @@ export class Files {
 
   async #openFetch(ownerId: string, file: FileRow): Promise<string> {
     const candidates = await sourceCandidates(this.#db, { fileId: file.id, kind: 'fetch', failedSince: this.#clock.now() - RECENT_FAILURE_WINDOW_MS });
-    const host = rankSources(candidates)[0];
-    if (!host) throw new PeercloudError('UNAVAILABLE', 'None of the peers holding this file is online right now. Try again when one of them is back.');
+    if (candidates.length === 0) throw new PeercloudError('UNAVAILABLE', 'None of the peers holding this file is online right now. Try again when one of them is back.');
+    // A host is never asked for more than it can take: its refusal would count against it.
+    const host = rankSources(candidates.filter((candidate) => candidate.busy < this.#maxHostTransfers))[0];
+    if (!host) throw new PeercloudError('UNAVAILABLE', 'The peers holding this file are busy with other transfers. Try again in a moment.');
     const { transfer, offer } = await this.#db
       .transaction()
       .execute((trx) => this.#transfers.createIn(trx, { kind: 'fetch', file, sender: host.id, receiver: ownerId, responder: host.id }));

@@ -10,11 +10,15 @@
  * (the ids of its own replica rows, nothing a host can make up), and it is freed when the
  * host's session ends.
  */
+import type { Audits } from './audits.ts';
 import type { Clock } from './clock.ts';
+import type { Config } from './config.ts';
 import type { Db } from './db/database.ts';
+import type { AuditRow } from './db/schema.ts';
 import { ACTIVE_TRANSFER_STATES } from './db/states.ts';
 import type { TrackerEvents } from './events.ts';
 import type { Logger } from './logger.ts';
+import type { Sessions } from './sessions.ts';
 import { spaceLedger } from './space-ledger.ts';
 
 interface Session {
@@ -27,31 +31,38 @@ interface Session {
 export class Inventory {
   readonly #db: Db;
   readonly #clock: Clock;
+  readonly #config: Config;
   readonly #log: Logger;
   readonly #events: TrackerEvents;
-  readonly #sessions = new Map<string, Session>();
+  readonly #audits: Audits;
+  /** Sends to a host (the peers' sessions, not to be confused with inventory sessions below). */
+  readonly #sessions: Sessions;
+  readonly #listing = new Map<string, Session>();
 
-  constructor(deps: { db: Db; clock: Clock; log: Logger; events: TrackerEvents }) {
+  constructor(deps: { db: Db; clock: Clock; config: Config; log: Logger; events: TrackerEvents; audits: Audits; sessions: Sessions }) {
     this.#db = deps.db;
     this.#clock = deps.clock;
+    this.#config = deps.config;
     this.#log = deps.log;
     this.#events = deps.events;
+    this.#audits = deps.audits;
+    this.#sessions = deps.sessions;
   }
 
   /** A new session of this host: its inventory starts from nothing. */
   start(hostId: string): void {
-    this.#sessions.set(hostId, { since: this.#clock.now(), listed: new Set() });
+    this.#listing.set(hostId, { since: this.#clock.now(), listed: new Set() });
   }
 
   /** The host's session ended: whatever it listed so far is forgotten. */
   end(hostId: string): void {
-    this.#sessions.delete(hostId);
+    this.#listing.delete(hostId);
   }
 
   /** Reconciles one page; returns the file ids the host should drop. */
   async page(hostId: string, replicas: readonly { fileId: string; root: string | null }[], last: boolean): Promise<string[]> {
-    let session = this.#sessions.get(hostId);
-    if (!session) this.#sessions.set(hostId, (session = { since: this.#clock.now(), listed: new Set() }));
+    let session = this.#listing.get(hostId);
+    if (!session) this.#listing.set(hostId, (session = { since: this.#clock.now(), listed: new Set() }));
     const drop: string[] = [];
     const changed = new Set<string>();
     const ids = [...new Set(replicas.map((replica) => replica.fileId))];
@@ -61,7 +72,7 @@ export class Inventory {
         : await this.#db
             .selectFrom('replicas')
             .innerJoin('files', 'files.id', 'replicas.file_id')
-            .select(['replicas.file_id', 'replicas.state', 'files.sha256'])
+            .select(['replicas.file_id', 'replicas.state', 'replicas.retired_at', 'replicas.suspect_since', 'replicas.proven_at', 'files.sha256'])
             .select((eb) =>
               eb
                 .selectFrom('transfers')
@@ -85,14 +96,21 @@ export class Inventory {
       if (session.listed.has(fileId)) continue;
       session.listed.add(fileId);
       if (row.state === 'reserved' && root !== null && root === row.sha256 && Number(row.active) === 0) {
-        if (await this.#storedAfterAll(hostId, fileId, root)) changed.add(fileId);
+        // Complete with the sealed root: stored after all, once it proves it.
+        await this.#audits.challenge({ fileId, hostId, purpose: 'promote' });
       } else if (row.state === 'stored' && root !== row.sha256) {
         if (await this.#lose(hostId, fileId)) changed.add(fileId);
         drop.push(fileId);
+      } else if (row.state === 'stored' && (row.retired_at !== null || row.suspect_since !== null)) {
+        // A copy a repair replaced, or one that missed its audits while away: it counts again only once it proves itself.
+        await this.#audits.challenge({ fileId, hostId, purpose: 'claim' });
+      } else if (row.state === 'stored' && (row.proven_at ?? 0) < this.#clock.now() - this.#config.audits.intervalMs) {
+        // Back after longer than an audit interval: checked soon, in turn with the routine audits.
+        await this.#db.updateTable('replicas').set({ audit_due_at: this.#clock.now() }).where('file_id', '=', fileId).where('host_id', '=', hostId).execute();
       }
     }
     if (last) {
-      this.#sessions.delete(hostId);
+      this.#listing.delete(hostId);
       // Only what was stored before this session began: the host listed what it held then.
       const missing = await this.#db
         .selectFrom('replicas')
@@ -110,10 +128,35 @@ export class Inventory {
     return drop;
   }
 
+  /** A claim or promotion this inventory asked to audit was decided. */
+  async auditDecided(audit: AuditRow, verdict: 'passed' | 'wrong' | 'unanswered'): Promise<void> {
+    if (audit.purpose === 'promote') {
+      if (verdict === 'passed' && (await this.#storedAfterAll(audit.host_id, audit.file_id))) {
+        await this.#events.emit('file:changed', { fileId: audit.file_id });
+        await this.#events.emit('host:space', { hostId: audit.host_id });
+      } else if (verdict === 'wrong') {
+        const released = await this.#db.transaction().execute((trx) => spaceLedger.release(trx, audit.file_id, audit.host_id));
+        this.#sessions.emit(audit.host_id, 'replica:drop', { fileIds: [audit.file_id] });
+        if (released) await this.#events.emit('host:space', { hostId: audit.host_id });
+      }
+    } else if (audit.purpose === 'claim' && verdict === 'passed') {
+      const reinstated = await this.#db
+        .updateTable('replicas')
+        .set({ retired_at: null })
+        .where('file_id', '=', audit.file_id)
+        .where('host_id', '=', audit.host_id)
+        .where('retired_at', 'is not', null)
+        .executeTakeFirst();
+      if (reinstated.numUpdatedRows > 0n) this.#log.info({ event: 'reconcile', fileId: audit.file_id, hostId: audit.host_id, outcome: 'reinstated' }, 'a returning copy proved itself and counts again');
+      await this.#events.emit('file:changed', { fileId: audit.file_id });
+    }
+  }
+
   /** A reserved replica found complete with the sealed root: stored, and its upload with it. */
-  async #storedAfterAll(hostId: string, fileId: string, root: string): Promise<boolean> {
+  async #storedAfterAll(hostId: string, fileId: string): Promise<boolean> {
     const promoted = await this.#db.transaction().execute(async (trx) => {
-      if (!(await spaceLedger.promote(trx, fileId, hostId, this.#clock.now(), root))) return false;
+      const file = await trx.selectFrom('files').select('sha256').where('id', '=', fileId).executeTakeFirst();
+      if (!file?.sha256 || !(await spaceLedger.promote(trx, fileId, hostId, this.#clock.now(), file.sha256))) return false;
       await trx.updateTable('files').set({ state: 'stored', interrupted_at: null }).where('id', '=', fileId).where('state', 'in', ['uploading', 'interrupted', 'failed']).execute();
       return true;
     });

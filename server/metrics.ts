@@ -13,6 +13,7 @@ export class Metrics {
   readonly transfers = new Counter({ name: 'peercloud_transfers_total', help: 'Transfers ended, by kind and outcome.', labelNames: ['kind', 'outcome'] as const, registers: [this.registry] });
   readonly transferBytes = new Counter({ name: 'peercloud_transfer_bytes_total', help: 'Bytes moved peer to peer by successful transfers, by kind.', labelNames: ['kind'] as const, registers: [this.registry] });
   readonly repairs = new Counter({ name: 'peercloud_repairs_total', help: 'Repairs started and ended, by outcome.', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly audits = new Counter({ name: 'peercloud_audits_total', help: 'Audits issued and decided, by purpose and outcome.', labelNames: ['purpose', 'outcome'] as const, registers: [this.registry] });
   readonly connections = new Gauge({ name: 'peercloud_socketio_connections', help: 'Socket.IO connections open now.', registers: [this.registry] });
   readonly peersOnline = new Gauge({ name: 'peercloud_peers_online', help: 'Peers online now, by reliability level.', labelNames: ['level'] as const, registers: [this.registry] });
   readonly filesByHealth = new Gauge({ name: 'peercloud_files', help: 'Files by health.', labelNames: ['health'] as const, registers: [this.registry] });

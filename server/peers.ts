@@ -1,16 +1,21 @@
 /**
- * Peers and their reliability: who is online, what each offers, and the events the
- * paper's metrics are counted from. Every change to an input of the level recomputes
- * it here and tells the peer.
+ * Peers and their reliability: who is online, what each offers and has proven, and the events
+ * the paper's metrics are counted from. Every change to an input of the level recomputes it
+ * here and tells the peer.
+ *
+ * Trust is the paper's "storage capacity", credited rather than claimed (shared/earned.ts):
+ * what the peer offers, up to a newcomer's allowance plus what it has proven it holds. A new
+ * identity claiming the moon is therefore credited like any newcomer.
  */
 import { sql } from 'kysely';
-import type { Blame } from '../shared/blame.ts';
+import { auditBlame, type Blame } from '../shared/blame.ts';
+import { effectiveCapacity, isVetted } from '../shared/earned.ts';
 import type { PeerStatus } from '../shared/protocol.ts';
 import { reliability, RELIABILITY_WINDOW_MS, type Reliability, type ReliabilityMetrics } from '../shared/reliability.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Db } from './db/database.ts';
-import type { PeerEventKind, PeerRow } from './db/schema.ts';
+import type { AuditRow, PeerEventKind, PeerRow } from './db/schema.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { Sessions } from './sessions.ts';
@@ -18,6 +23,8 @@ import { freeSpace } from './space-ledger.ts';
 
 /** Events older than this are pruned; the level only looks at the last 24 hours. */
 const EVENT_RETENTION_MS = 7 * RELIABILITY_WINDOW_MS;
+/** Peers whose proven replicas mature with time are looked at this many per sweep, in turn. */
+const MATURING_PER_SWEEP = 200;
 
 export interface PeerMetrics {
   capacity: number;
@@ -42,6 +49,10 @@ export class Peers {
   readonly #log: Logger;
   readonly #sessions: Sessions;
   readonly #metrics: Metrics;
+  /** Where the last sweep looked: events that left the window since then change levels. */
+  #lastSweep: number | undefined;
+  /** The turn of maturing peers: the last id looked at. */
+  #maturingCursor = '';
 
   constructor(deps: Deps) {
     this.#db = deps.db;
@@ -53,7 +64,7 @@ export class Peers {
   }
 
   /** A peer proved its identity: create it the first time, mark it online, count the connection. */
-  async connected(peerId: string, publicKey: string, address: string): Promise<void> {
+  async connected(peerId: string, publicKey: string, address: string, network: string | null): Promise<void> {
     const now = this.#clock.now();
     const initial = reliability({ capacity: 0, disconnections: 0, rejections: 0 }, this.#config.thresholds);
     await this.#db.transaction().execute(async (trx) => {
@@ -63,6 +74,7 @@ export class Peers {
           id: peerId,
           public_key: publicKey,
           last_address: address,
+          network,
           first_seen: now,
           last_seen: now,
           online: 1,
@@ -72,19 +84,22 @@ export class Peers {
           bytes_reserved: 0,
           ...initial,
         })
-        .onConflict((oc) => oc.column('id').doUpdateSet({ online: 1, last_seen: now, last_address: address }))
+        .onConflict((oc) => oc.column('id').doUpdateSet({ online: 1, last_seen: now, last_address: address, network }))
         .execute();
       await trx.insertInto('peer_events').values({ peer_id: peerId, kind: 'connect', at: now, detail: null }).execute();
     });
     await this.refresh(peerId);
   }
 
-  /** The peer's connection is lost (closed tab, network gone, heartbeat timeout). */
-  async disconnected(peerId: string, reason: string): Promise<void> {
+  /**
+   * The peer's connection is gone (closed tab, network gone, heartbeat timeout). A disconnection
+   * the tracker forced (a flood) is not the peer's loss of connection: it is not counted.
+   */
+  async disconnected(peerId: string, reason: string, counted = true): Promise<void> {
     const now = this.#clock.now();
     await this.#db.transaction().execute(async (trx) => {
       await trx.updateTable('peers').set({ online: 0, last_seen: now }).where('id', '=', peerId).execute();
-      await trx.insertInto('peer_events').values({ peer_id: peerId, kind: 'disconnect', at: now, detail: reason.slice(0, 200) }).execute();
+      if (counted) await trx.insertInto('peer_events').values({ peer_id: peerId, kind: 'disconnect', at: now, detail: reason.slice(0, 200) }).execute();
     });
     await this.refresh(peerId);
   }
@@ -94,23 +109,46 @@ export class Peers {
     return this.refresh(peerId);
   }
 
-  /** Counts what a transfer's end was blamed on (shared/blame.ts) and recomputes those levels. */
+  /** An audit was decided: what it counts against (shared/blame.ts). */
+  async auditDecided(audit: AuditRow, verdict: 'passed' | 'wrong' | 'unanswered'): Promise<void> {
+    const file = await this.#db.selectFrom('files').select('owner_id').where('id', '=', audit.file_id).executeTakeFirst();
+    await this.blamed(auditBlame({ hostId: audit.host_id, purpose: audit.purpose, ownerId: file?.owner_id ?? '' }, verdict), audit.file_id);
+    // Proven bytes and audits passed feed trust and vetting.
+    if (verdict === 'passed') await this.refresh(audit.host_id);
+  }
+
+  /**
+   * Counts what a transfer's end or an audit was blamed on (shared/blame.ts) and recomputes
+   * those levels. Blame resting on the other peer's word counts once a day per pair.
+   */
   async blamed(blames: readonly Blame[], fileId: string): Promise<void> {
+    const now = this.#clock.now();
     for (const blame of blames) {
-      await this.#addEvent(blame.peerId, blame.kind, `${blame.reason} (file ${fileId})`);
+      if (blame.counterpartyId) {
+        const already = await this.#db
+          .selectFrom('peer_events')
+          .select('id')
+          .where('peer_id', '=', blame.peerId)
+          .where('counterparty_id', '=', blame.counterpartyId)
+          .where('kind', '=', blame.kind)
+          .where('at', '>', now - RELIABILITY_WINDOW_MS)
+          .limit(1)
+          .executeTakeFirst();
+        if (already) continue;
+      }
+      await this.#db
+        .insertInto('peer_events')
+        .values({ peer_id: blame.peerId, kind: blame.kind, at: now, detail: `${blame.reason} (file ${fileId})`.slice(0, 200), counterparty_id: blame.counterpartyId ?? null })
+        .execute();
       if (blame.kind === 'rejection') {
         this.#metrics.rejections.inc();
-        this.#log.info({ event: 'rejection', peerId: blame.peerId, reason: blame.reason, fileId }, 'storage request rejected');
+        this.#log.info({ event: 'rejection', peerId: blame.peerId, reason: blame.reason, fileId }, 'broken promise counted');
       } else {
         this.#metrics.integrityFailures.inc();
         this.#log.warn({ event: 'integrity_failure', peerId: blame.peerId, reason: blame.reason, fileId }, 'integrity failure');
       }
       await this.refresh(blame.peerId);
     }
-  }
-
-  async #addEvent(peerId: string, kind: PeerEventKind, detail: string): Promise<void> {
-    await this.#db.insertInto('peer_events').values({ peer_id: peerId, kind, at: this.#clock.now(), detail: detail.slice(0, 200) }).execute();
   }
 
   async metrics(peerId: string, capacity: number): Promise<PeerMetrics> {
@@ -131,68 +169,96 @@ export class Peers {
     };
   }
 
-  /** What the level is computed from: corrupt data served counts against availability like a refusal. */
-  #levelInputs(metrics: PeerMetrics): ReliabilityMetrics {
-    return { capacity: metrics.capacity, disconnections: metrics.disconnections, rejections: metrics.rejections + metrics.integrityFailures };
+  /**
+   * Bytes of replicas the peer holds and has proven (its last audit passed, none unanswered
+   * since), each counted in proportion to how long it has been held, in full after TRUST_MATURITY.
+   */
+  async #provenBytes(peerId: string): Promise<number> {
+    const now = this.#clock.now();
+    const maturity = this.#config.earning.maturityMs;
+    const row = await this.#db
+      .selectFrom('replicas')
+      .select(
+        maturity <= 0
+          ? sql<number>`coalesce(sum(bytes), 0)`.as('proven')
+          : sql<number>`coalesce(sum(case when stored_at <= ${now - maturity} then bytes * 1.0 else bytes * ((${now} - stored_at) * 1.0 / ${maturity}) end), 0)`.as('proven'),
+      )
+      .where('host_id', '=', peerId)
+      .where('state', '=', 'stored')
+      .where('retired_at', 'is', null)
+      .where('suspect_since', 'is', null)
+      .where('proven_at', 'is not', null)
+      .executeTakeFirstOrThrow();
+    return Math.floor(Number(row.proven));
+  }
+
+  /** What the level is computed from: credited capacity; corrupt data served counts against availability like a refusal. */
+  #levelInputs(metrics: PeerMetrics, credited: number): ReliabilityMetrics {
+    return { capacity: credited, disconnections: metrics.disconnections, rejections: metrics.rejections + metrics.integrityFailures };
   }
 
   /**
-   * Recomputes the peer's scores and level from its current inputs, stores them when they
-   * changed, and tells the peer its status. Returns that status.
+   * Recomputes the peer's proven bytes, vetting, scores and level from its current inputs,
+   * stores them when they changed, and tells the peer its status. Returns that status.
    */
   async refresh(peerId: string): Promise<PeerStatus> {
     const peer = await this.#db.selectFrom('peers').selectAll().where('id', '=', peerId).executeTakeFirstOrThrow();
+    const now = this.#clock.now();
     const metrics = await this.metrics(peerId, peer.capacity);
-    const next = reliability(this.#levelInputs(metrics), this.#config.thresholds);
-    if (!sameReliability(peer, next)) {
-      await this.#db.updateTable('peers').set(next).where('id', '=', peerId).execute();
-      this.#log.info({ event: 'level', peerId, from: peer.level, to: next.level, ...next }, 'reliability changed');
+    const proven = await this.#provenBytes(peerId);
+    const credited = effectiveCapacity(peer.capacity, proven, this.#config.earning);
+    const next = reliability(this.#levelInputs(metrics, credited), this.#config.thresholds);
+    const vettedAt = peer.vetted_at ?? (isVetted({ firstSeen: peer.first_seen, auditsPassed: peer.audits_passed }, now, this.#config.vetting) ? now : null);
+    if (!sameReliability(peer, next) || proven !== peer.proven_bytes || vettedAt !== peer.vetted_at) {
+      await this.#db.updateTable('peers').set({ ...next, proven_bytes: proven, vetted_at: vettedAt }).where('id', '=', peerId).execute();
+      if (!sameReliability(peer, next)) this.#log.info({ event: 'level', peerId, from: peer.level, to: next.level, ...next }, 'reliability changed');
+      if (vettedAt !== peer.vetted_at) this.#log.info({ event: 'vetted', peerId, auditsPassed: peer.audits_passed }, 'host vetted');
     }
-    const status = toStatus({ ...peer, ...next }, metrics);
+    const status = toStatus({ ...peer, ...next, proven_bytes: proven, vetted_at: vettedAt }, metrics, this.#config);
     this.#sessions.emit(peerId, 'peer:status', status);
     return status;
   }
 
   /**
-   * Time alone changes levels (events leave the 24-hour window), so the sweep recomputes
-   * every peer whose counts moved, in one grouped query rather than one per peer.
+   * Time alone changes levels: events leave the 24-hour window, and proven replicas mature.
+   * Each sweep recomputes the peers with events that left the window since the last sweep, and
+   * a bounded batch of peers whose replicas are maturing, in turn: no sweep does work in
+   * proportion to the whole cloud.
    */
   async refreshAll(): Promise<void> {
     const now = this.#clock.now();
-    const since = now - RELIABILITY_WINDOW_MS;
-    const peers = await this.#db
-      .selectFrom('peers')
-      .select(['id', 'capacity', 'level', 'trust', 'dynamism', 'availability'])
-      .select((eb) => [
-        eb
-          .selectFrom('peer_events')
-          .select(eb.fn.countAll<number>().as('n'))
-          .whereRef('peer_events.peer_id', '=', 'peers.id')
-          .where('peer_events.kind', '=', 'disconnect')
-          .where('peer_events.at', '>', since)
-          .as('disconnections'),
-        eb
-          .selectFrom('peer_events')
-          .select(eb.fn.countAll<number>().as('n'))
-          .whereRef('peer_events.peer_id', '=', 'peers.id')
-          .where('peer_events.kind', 'in', ['rejection', 'integrity_failure'])
-          .where('peer_events.at', '>', since)
-          .as('rejections'),
-      ])
+    const leftSince = (this.#lastSweep ?? now - this.#config.sweepIntervalMs) - RELIABILITY_WINDOW_MS;
+    this.#lastSweep = now;
+    const crossed = await this.#db
+      .selectFrom('peer_events')
+      .select('peer_id')
+      .distinct()
+      .where('at', '>', leftSince)
+      .where('at', '<=', now - RELIABILITY_WINDOW_MS)
       .execute();
-    for (const peer of peers) {
-      const next = reliability(
-        { capacity: peer.capacity, disconnections: Number(peer.disconnections ?? 0), rejections: Number(peer.rejections ?? 0) },
-        this.#config.thresholds,
-      );
-      if (!sameReliability(peer, next)) await this.refresh(peer.id);
-    }
+    const maturity = this.#config.earning.maturityMs;
+    const maturing =
+      maturity <= 0
+        ? []
+        : await this.#db
+            .selectFrom('replicas')
+            .select('host_id')
+            .distinct()
+            .where('state', '=', 'stored')
+            .where('stored_at', '>', now - maturity - this.#config.sweepIntervalMs)
+            .where('host_id', '>', this.#maturingCursor)
+            .orderBy('host_id')
+            .limit(MATURING_PER_SWEEP)
+            .execute();
+    this.#maturingCursor = maturing.length < MATURING_PER_SWEEP ? '' : maturing.at(-1)!.host_id;
+    const ids = new Set([...crossed.map((row) => row.peer_id), ...maturing.map((row) => row.host_id)]);
+    for (const id of ids) await this.refresh(id);
     await this.#db.deleteFrom('peer_events').where('at', '<', now - EVENT_RETENTION_MS).execute();
   }
 
   async status(peerId: string): Promise<PeerStatus> {
     const peer = await this.#db.selectFrom('peers').selectAll().where('id', '=', peerId).executeTakeFirstOrThrow();
-    return toStatus(peer, await this.metrics(peerId, peer.capacity));
+    return toStatus(peer, await this.metrics(peerId, peer.capacity), this.#config);
   }
 
   /** At start nobody is connected yet, whatever the database says from before a crash. */
@@ -212,7 +278,7 @@ function sameReliability(peer: Pick<PeerRow, 'level' | 'trust' | 'dynamism' | 'a
   return peer.level === next.level && peer.trust === next.trust && peer.dynamism === next.dynamism && peer.availability === next.availability;
 }
 
-export function toStatus(peer: PeerRow, metrics: PeerMetrics): PeerStatus {
+export function toStatus(peer: PeerRow, metrics: PeerMetrics, config: Pick<Config, 'earning'>): PeerStatus {
   return {
     id: peer.id,
     level: peer.level,
@@ -220,6 +286,9 @@ export function toStatus(peer: PeerRow, metrics: PeerMetrics): PeerStatus {
     metrics: { capacity: peer.capacity, disconnections: metrics.disconnections, rejections: metrics.rejections, integrityFailures: metrics.integrityFailures },
     used: peer.bytes_used,
     reserved: peer.bytes_reserved,
-    free: freeSpace(peer),
+    free: freeSpace(peer, config.earning),
+    proven: peer.proven_bytes,
+    credited: effectiveCapacity(peer.capacity, peer.proven_bytes, config.earning),
+    vetted: peer.vetted_at !== null,
   };
 }

@@ -6,14 +6,14 @@
  * is decided here too; so is the explanation when none can.
  */
 import type { Transaction } from 'kysely';
-import { chooseHosts, compareCandidates, type HostCandidate } from '../shared/placement.ts';
+import { chooseHosts, compareCandidates, type HostCandidate, type PlacementRequest } from '../shared/placement.ts';
 import { RELIABILITY_WINDOW_MS } from '../shared/reliability.ts';
 import { formatBytes } from '../shared/units.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Db } from './db/database.ts';
 import type { Database, FileRow } from './db/schema.ts';
-import { STORAGE_KINDS } from './db/states.ts';
+import { ACTIVE_TRANSFER_STATES, STORAGE_KINDS } from './db/states.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { freeSpaceSql, spaceLedger } from './space-ledger.ts';
@@ -42,16 +42,33 @@ export class Placement {
    */
   async reserveIn(trx: Trx, file: FileRow, count: number, kind: 'store' | 'repair'): Promise<HostCandidate[]> {
     const owner = await trx.selectFrom('peers').select(['id', 'level']).where('id', '=', file.owner_id).executeTakeFirstOrThrow();
-    const request = { uploaderId: owner.id, uploaderLevel: owner.level, bytes: file.stored_bytes, replicas: count };
+    // Who holds the file already, for the rules on networks and new hosts.
+    const holders = await trx
+      .selectFrom('replicas')
+      .innerJoin('peers', 'peers.id', 'replicas.host_id')
+      .select(['peers.network', 'peers.vetted_at'])
+      .where('replicas.file_id', '=', file.id)
+      .where('replicas.retired_at', 'is', null)
+      .execute();
+    const request: PlacementRequest = {
+      uploaderId: owner.id,
+      uploaderLevel: owner.level,
+      bytes: file.stored_bytes,
+      replicas: count,
+      fileId: file.id,
+      heldNetworks: holders.flatMap((holder) => (holder.network ? [holder.network] : [])),
+      unvettedHolders: holders.filter((holder) => holder.vetted_at === null).length,
+      copiesWanted: file.replicas_wanted,
+    };
     let left = await this.#candidates(trx, file);
     const reserved: HostCandidate[] = [];
     const now = this.#clock.now();
     while (reserved.length < count) {
-      const chosen = chooseHosts({ ...request, replicas: count - reserved.length }, left);
+      const chosen = chooseHosts({ ...request, replicas: count - reserved.length, heldNetworks: [...(request.heldNetworks ?? []), ...reserved.flatMap((host) => (host.network ? [host.network] : []))], unvettedHolders: (request.unvettedHolders ?? 0) + reserved.filter((host) => host.vetted === false).length }, left);
       if (chosen.length === 0) break;
       // In id order: two placements locking the same hosts on PostgreSQL can then never deadlock.
       for (const host of [...chosen].sort((a, b) => (a.id < b.id ? -1 : 1))) {
-        if (!(await spaceLedger.reserve(trx, { fileId: file.id, hostId: host.id, bytes: file.stored_bytes, at: now }))) continue;
+        if (!(await spaceLedger.reserve(trx, { fileId: file.id, hostId: host.id, bytes: file.stored_bytes, at: now }, this.#config.earning))) continue;
         reserved.push(host);
         this.#metrics.placements.inc({ kind });
         this.#log.info(
@@ -62,30 +79,32 @@ export class Placement {
       // A host whose room another placement took meanwhile is passed over for the next one.
       left = left.filter((candidate) => !chosen.includes(candidate));
     }
-    return reserved.sort(compareCandidates(owner.level));
+    return reserved.sort(compareCandidates(owner.level, file.id));
   }
 
-  /** A person-readable reason why no host could take `bytes`. */
+  /**
+   * A person-readable reason why no host could take `bytes`. It says whether anyone is online,
+   * never how much room others have (that would tell an attacker how much to reserve).
+   */
   async noHostMessage(ownerId: string, bytes: number): Promise<string> {
-    const others = await this.#db
-      .selectFrom('peers')
-      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max(freeSpaceSql(eb)).as('largest')])
-      .where('online', '=', 1)
-      .where('id', '!=', ownerId)
-      .executeTakeFirstOrThrow();
+    const others = await this.#db.selectFrom('peers').select((eb) => eb.fn.countAll<number>().as('n')).where('online', '=', 1).where('id', '!=', ownerId).executeTakeFirstOrThrow();
     if (Number(others.n) === 0) return 'No other peer is online to store this file. Try again when another peer has joined.';
-    const largest = Math.max(0, Number(others.largest ?? 0));
-    return `Not enough space: this file needs ${formatBytes(bytes)} and the most any online peer has free is ${formatBytes(largest)}.`;
+    return `No online peer can take this file now (it needs ${formatBytes(bytes)} on each of its hosts). It will work when peers with more room are online: try again later, or with a smaller file.`;
   }
 
-  /** Hosts that may be asked to hold a new replica of the file, with their free space. */
+  /**
+   * Hosts that may be asked to hold a new copy of the file: online, not the owner, not caught
+   * serving corrupt data too often, not already holding, failing or failing an audit of this file, and not already
+   * busy with as many transfers as a host takes (a host is never offered more than it can take:
+   * its refusals would count against it for the tracker's doing).
+   */
   async #candidates(trx: Trx, file: FileRow): Promise<HostCandidate[]> {
+    const now = this.#clock.now();
     const rows = await trx
       .selectFrom('peers')
-      .select(['id', 'level', (eb) => freeSpaceSql(eb).as('free')])
+      .select(['id', 'level', 'network', 'vetted_at', 'proven_bytes', (eb) => freeSpaceSql(eb, this.#config.earning).as('free')])
       .where('online', '=', 1)
       .where('id', '!=', file.owner_id)
-      // A host caught serving corrupt data too often is trusted with nothing new.
       .where((eb) =>
         eb(
           eb
@@ -93,17 +112,29 @@ export class Placement {
             .select(eb.fn.countAll<number>().as('n'))
             .whereRef('peer_events.peer_id', '=', 'peers.id')
             .where('peer_events.kind', '=', 'integrity_failure')
-            .where('peer_events.at', '>', this.#clock.now() - RELIABILITY_WINDOW_MS),
+            .where('peer_events.at', '>', now - RELIABILITY_WINDOW_MS),
           '<',
           this.#config.integrityExclusion,
         ),
       )
-      // A host holds at most one replica of a file, and a host that failed this file isn't asked again.
+      .where((eb) =>
+        eb(
+          eb
+            .selectFrom('transfers')
+            .select(eb.fn.countAll<number>().as('n'))
+            .where((w) => w.or([w('transfers.receiver_id', '=', w.ref('peers.id')), w('transfers.sender_id', '=', w.ref('peers.id'))]))
+            .where('transfers.state', 'in', ACTIVE_TRANSFER_STATES),
+          '<',
+          this.#config.maxHostTransfers,
+        ),
+      )
       .where('id', 'not in', (eb) => eb.selectFrom('replicas').select('host_id').where('file_id', '=', file.id))
       .where('id', 'not in', (eb) =>
         eb.selectFrom('transfers').select('receiver_id').where('file_id', '=', file.id).where('kind', 'in', STORAGE_KINDS).where('state', '=', 'failed'),
       )
+      // Nor a host that failed an audit of this file.
+      .where('id', 'not in', (eb) => eb.selectFrom('audits').select('host_id').where('file_id', '=', file.id).where('state', '=', 'failed'))
       .execute();
-    return rows.map((row) => ({ id: row.id, level: row.level, free: Number(row.free) }));
+    return rows.map((row) => ({ id: row.id, level: row.level, free: Number(row.free), network: row.network, vetted: row.vetted_at !== null, proven: row.proven_bytes }));
   }
 }

@@ -22,7 +22,14 @@ import type { TrackerEvents } from './events.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { Placement } from './placement.ts';
+import type { Sessions } from './sessions.ts';
+import { spaceLedger } from './space-ledger.ts';
 import { runEffects, type Effect, type Transfers } from './transfers.ts';
+
+/** Crowded files looked at, and old retired copies forgotten, per sweep at most. */
+const TRIM_PER_SWEEP = 100;
+/** A copy a repair replaced is kept on the books this long, for its host to come back with it. */
+const RETIRED_RETENTION_MS = 7 * 24 * 3_600_000;
 
 interface Deps {
   db: Db;
@@ -30,6 +37,7 @@ interface Deps {
   config: Config;
   log: Logger;
   metrics: Metrics;
+  sessions: Sessions;
   events: TrackerEvents;
   placement: Placement;
   transfers: Transfers;
@@ -41,6 +49,7 @@ export class Repairs {
   readonly #config: Config;
   readonly #log: Logger;
   readonly #metrics: Metrics;
+  readonly #sessions: Sessions;
   readonly #events: TrackerEvents;
   readonly #placement: Placement;
   readonly #transfers: Transfers;
@@ -52,6 +61,7 @@ export class Repairs {
     this.#config = deps.config;
     this.#log = deps.log;
     this.#metrics = deps.metrics;
+    this.#sessions = deps.sessions;
     this.#events = deps.events;
     this.#placement = deps.placement;
     this.#transfers = deps.transfers;
@@ -99,11 +109,65 @@ export class Repairs {
     return started;
   }
 
+  /**
+   * Copies beyond what a file wants (a returning copy that proved itself after a repair had
+   * replaced it) are let go, the least trusted first: a host still new, then the one with the
+   * fewest audits passed. Retired copies whose host never came back are forgotten after
+   * RETIRED_RETENTION_MS. Both bounded per sweep.
+   */
+  async trim(): Promise<number> {
+    const now = this.#clock.now();
+    const crowded = await this.#db
+      .selectFrom('files')
+      .select(['files.id', 'files.replicas_wanted', (eb) => storedReplicas(eb, { online: true }).as('live')])
+      .where('files.state', '=', 'stored')
+      .where((eb) => eb(storedReplicas(eb, { online: true }), '>', eb.ref('files.replicas_wanted')))
+      .limit(TRIM_PER_SWEEP)
+      .execute();
+    let dropped = 0;
+    for (const file of crowded) {
+      const extra = Number(file.live) - file.replicas_wanted;
+      const holders = await this.#db
+        .selectFrom('replicas')
+        .innerJoin('peers', 'peers.id', 'replicas.host_id')
+        .select(['replicas.host_id'])
+        .where('replicas.file_id', '=', file.id)
+        .where('replicas.state', '=', 'stored')
+        .where('replicas.retired_at', 'is', null)
+        .where('replicas.suspect_since', 'is', null)
+        .where('peers.online', '=', 1)
+        .orderBy((eb) => eb.case().when('peers.vetted_at', 'is', null).then(0).else(1).end())
+        .orderBy('peers.audits_passed')
+        .orderBy('replicas.stored_at', 'desc')
+        .limit(extra)
+        .execute();
+      for (const { host_id } of holders) {
+        if (await this.#db.transaction().execute((trx) => spaceLedger.drop(trx, file.id, host_id))) {
+          dropped++;
+          this.#log.info({ event: 'trim', fileId: file.id, hostId: host_id }, 'an extra copy let go');
+          this.#sessions.emit(host_id, 'replica:drop', { fileIds: [file.id] });
+          await this.#events.emit('host:space', { hostId: host_id });
+        }
+      }
+    }
+    const forgotten = await this.#db
+      .selectFrom('replicas')
+      .select(['file_id', 'host_id'])
+      .where('retired_at', '<=', now - RETIRED_RETENTION_MS)
+      .limit(TRIM_PER_SWEEP)
+      .execute();
+    for (const row of forgotten) {
+      if (await this.#db.transaction().execute((trx) => spaceLedger.drop(trx, row.file_id, row.host_id))) await this.#events.emit('host:space', { hostId: row.host_id });
+    }
+    return dropped;
+  }
+
   async #start(fileId: string, graceEnd: number): Promise<boolean> {
     const placed = await this.#db.transaction().execute(async (trx) => {
       const file = await trx.selectFrom('files').selectAll().where('id', '=', fileId).executeTakeFirstOrThrow();
-      // The source: a live copy, ranked as downloads rank them.
-      const source = rankSources(await sourceCandidates(trx, { fileId, kind: 'repair', failedSince: this.#clock.now() - RECENT_FAILURE_WINDOW_MS }))[0];
+      // The source: a live copy on a host with a transfer to spare, ranked as downloads rank them.
+      const sources = await sourceCandidates(trx, { fileId, kind: 'repair', failedSince: this.#clock.now() - RECENT_FAILURE_WINDOW_MS });
+      const source = rankSources(sources.filter((candidate) => candidate.busy < this.#config.maxHostTransfers))[0];
       if (!source) return undefined;
       // The copy it replaces, if one has been gone past the grace (otherwise the file was short already).
       const gone = await trx
@@ -112,8 +176,9 @@ export class Repairs {
         .select('peers.id')
         .where('replicas.file_id', '=', fileId)
         .where('replicas.state', '=', 'stored')
-        .where('peers.online', '=', 0)
-        .where('peers.last_seen', '<=', graceEnd)
+        .where('replicas.retired_at', 'is', null)
+        // Away past the grace, or failing its audits.
+        .where((eb) => eb.or([eb.and([eb('peers.online', '=', 0), eb('peers.last_seen', '<=', graceEnd)]), eb('replicas.suspect_since', 'is not', null)]))
         .where('peers.id', 'not in', (eb) =>
           eb
             .selectFrom('transfers')

@@ -2,11 +2,10 @@
  * What the end of a transfer means for the replica it was filling or reading, decided in the
  * transaction that ends it: a verified store becomes a stored replica; a failed one releases
  * its reservation, unless its owner left mid-upload (the host keeps the part it has for a
- * resume); a repair that succeeded lets go of the copy it replaces; a host blamed for serving
- * corrupt data loses its copy (the repair sweep makes a new one from a good replica).
+ * resume); a repair that succeeded retires the copy it replaces (not counted any more, but
+ * kept on the books in case its host comes back with it and proves it: see inventory.ts).
  */
 import type { Transaction } from 'kysely';
-import type { Blame } from '../shared/blame.ts';
 import type { TransferErrorCode } from '../shared/protocol.ts';
 import type { Database, TransferRow } from './db/schema.ts';
 import { isStorageKind } from './db/states.ts';
@@ -27,38 +26,27 @@ export interface ReplicaFate {
 
 export async function settleReplicaIn(
   trx: Transaction<Database>,
-  ended: { transfer: TransferRow; outcome: TransferOutcome; ownerLeft: boolean; blames: Blame[]; now: number },
+  ended: { transfer: TransferRow; outcome: TransferOutcome; ownerLeft: boolean; now: number },
 ): Promise<ReplicaFate> {
-  const { transfer, outcome, ownerLeft, blames, now } = ended;
+  const { transfer, outcome, ownerLeft, now } = ended;
   const fate: ReplicaFate = { drops: [], spaceChanged: [], fileChanged: false };
   const fileId = transfer.file_id;
-  const drop = async (hostId: string) => {
-    if (await spaceLedger.drop(trx, fileId, hostId)) fate.spaceChanged.push(hostId);
-    fate.drops.push({ hostId, fileId });
-  };
 
   if (isStorageKind(transfer.kind)) {
     fate.fileChanged = transfer.kind === 'repair';
     fate.spaceChanged.push(transfer.receiver_id);
     if (outcome.ok) {
       await spaceLedger.promote(trx, fileId, transfer.receiver_id, now);
-      // A repair done: the file is whole again, and the replica it replaces is let go (if its
-      // host comes back, its inventory is answered with a drop; its space is free already).
+      // A repair done: the file is whole again, and the replica it replaces is retired.
       if (transfer.kind === 'repair') {
         await trx.updateTable('files').set({ repaired_at: now }).where('id', '=', fileId).execute();
-        if (transfer.replaces_host_id) await drop(transfer.replaces_host_id);
+        if (transfer.replaces_host_id) {
+          await trx.updateTable('replicas').set({ retired_at: now }).where('file_id', '=', fileId).where('host_id', '=', transfer.replaces_host_id).where('retired_at', 'is', null).execute();
+        }
       }
     } else if (!(transfer.kind === 'store' && ownerLeft && RESUMABLE.has(outcome.code))) {
       await spaceLedger.release(trx, fileId, transfer.receiver_id);
       fate.drops.push({ hostId: transfer.receiver_id, fileId });
-    }
-  }
-
-  // A copy that served corrupt data is worth nothing.
-  for (const blame of blames) {
-    if (blame.kind === 'integrity_failure' && transfer.kind === 'fetch' && blame.peerId === transfer.sender_id) {
-      await drop(blame.peerId);
-      fate.fileChanged = true;
     }
   }
   return fate;

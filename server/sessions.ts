@@ -11,6 +11,10 @@ export interface SocketData {
   publicKey: string;
   /** The client's address: the connection's, or through trusted proxies the one they name. */
   address: string;
+  /** Its network (shared/network.ts); null on the tracker's LAN. */
+  network: string | null;
+  /** Set when the tracker itself closed this connection (a flood): not the peer's disconnection. */
+  forced: boolean;
   /** Set when a newer connection of the same peer took over this one. */
   replaced: boolean;
 }

@@ -9,19 +9,25 @@
  * placements deciding at the same time, even on several trackers, can never promise the
  * same bytes twice.
  */
-import type { ExpressionBuilder, Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Transaction } from 'kysely';
+import { effectiveCapacity, type EarningPolicy } from '../shared/earned.ts';
 import type { Database, PeerRow, ReplicaRow } from './db/schema.ts';
 
 type Trx = Transaction<Database>;
 
-/** Free space: what a host offers, less what it stores and what it has promised. */
-export function freeSpace(peer: Pick<PeerRow, 'capacity' | 'bytes_used' | 'bytes_reserved'>): number {
-  return peer.capacity - peer.bytes_used - peer.bytes_reserved;
+/**
+ * Free space: what a host is credited with (what it offers, up to what it has earned: shared/
+ * earned.ts), less what it stores and what it has promised.
+ */
+export function freeSpace(peer: Pick<PeerRow, 'capacity' | 'proven_bytes' | 'bytes_used' | 'bytes_reserved'>, policy: EarningPolicy): number {
+  return effectiveCapacity(peer.capacity, peer.proven_bytes, policy) - peer.bytes_used - peer.bytes_reserved;
 }
 
 /** The same definition, for queries. */
-export function freeSpaceSql(eb: ExpressionBuilder<Database, 'peers'>) {
-  return eb(eb('peers.capacity', '-', eb.ref('peers.bytes_used')), '-', eb.ref('peers.bytes_reserved'));
+export function freeSpaceSql(eb: ExpressionBuilder<Database, 'peers'>, policy: EarningPolicy) {
+  const earned = sql<number>`(${policy.newcomerSpace} + cast(${policy.growth} * peers.proven_bytes as bigint))`;
+  const credited = sql<number>`(case when peers.capacity < ${earned} then peers.capacity else ${earned} end)`;
+  return eb(eb(credited, '-', eb.ref('peers.bytes_used')), '-', eb.ref('peers.bytes_reserved'));
 }
 
 export interface NewReplica {
@@ -37,12 +43,12 @@ export const spaceLedger = {
    * Reserves room for a new replica, if the host still has it: the counter moves only where
    * the database finds the room, and the row is written with it. False when it was taken.
    */
-  async reserve(trx: Trx, replica: NewReplica): Promise<boolean> {
+  async reserve(trx: Trx, replica: NewReplica, policy: EarningPolicy): Promise<boolean> {
     const updated = await trx
       .updateTable('peers')
       .set((eb) => ({ bytes_reserved: eb('bytes_reserved', '+', replica.bytes) }))
       .where('id', '=', replica.hostId)
-      .where((eb) => eb(freeSpaceSql(eb), '>=', replica.bytes))
+      .where((eb) => eb(freeSpaceSql(eb, policy), '>=', replica.bytes))
       .executeTakeFirst();
     if (updated.numUpdatedRows === 0n) return false;
     await trx

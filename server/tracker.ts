@@ -9,8 +9,12 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { Server } from 'socket.io';
+import { fromHex } from '../shared/encoding.ts';
 import type { ClientConfig } from '../shared/protocol.ts';
 import { AdminQueries } from './admin.ts';
+import { Audits } from './audits.ts';
+import { networkOf } from '../shared/network.ts';
+import { limitNewIdentities } from './socket/identity-limit.ts';
 import type { Clock } from './clock.ts';
 import { CloudStats } from './cloud-stats.ts';
 import type { Config } from './config.ts';
@@ -77,11 +81,12 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   const peers = new Peers({ db, clock, config, log, sessions, metrics });
   const summaries = new FileSummaries({ db, sessions });
   const placement = new Placement({ db, clock, config, log, metrics });
-  const transfers = new Transfers({ db, clock, config, log, sessions, metrics, events });
+  const audits = new Audits({ db, clock, config, log, sessions, events, metrics });
+  const transfers = new Transfers({ db, clock, config, log, sessions, metrics, events, audits });
   const uploads = new Uploads({ db, clock, config, log, sessions, events, summaries, placement, transfers });
-  const files = new Files({ db, clock, log, sessions, events, summaries, transfers });
-  const inventory = new Inventory({ db, clock, log, events });
-  const repairs = new Repairs({ db, clock, config, log, metrics, events, placement, transfers });
+  const files = new Files({ db, clock, config, log, sessions, events, summaries, transfers });
+  const inventory = new Inventory({ db, clock, config, log, events, audits, sessions });
+  const repairs = new Repairs({ db, clock, config, log, metrics, sessions, events, placement, transfers });
   const challenges = new Challenges(clock);
   const admin = new AdminQueries(db, clock, config);
   const cloudStats = new CloudStats(sessions);
@@ -89,12 +94,24 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   // Who hears what. Blame first: a replacement host is placed by the levels it leaves.
   events.on('transfer:ended', ({ blames, transfer }) => peers.blamed(blames, transfer.file_id));
   events.on('transfer:ended', (ended) => uploads.transferEnded(ended));
+  events.on('audit:decided', ({ audit, verdict }) => peers.auditDecided(audit, verdict));
+  events.on('audit:decided', ({ audit, verdict }) => transfers.auditDecided(audit, verdict));
+  events.on('audit:decided', ({ audit, verdict }) => inventory.auditDecided(audit, verdict));
   events.on('file:changed', ({ fileId }) => summaries.notify(fileId));
   events.on('host:space', ({ hostId }) => peers.refresh(hostId).then(() => undefined));
   events.on('peer:presence', ({ peerId }) => summaries.notifyHostedBy(peerId));
 
   const sweeper = new Sweeper(
-    [() => transfers.expire(), () => uploads.settleStale(), () => uploads.expireInterrupted(), () => repairs.schedule(), () => peers.refreshAll()],
+    [
+      () => transfers.expire(),
+      () => audits.expire(),
+      () => uploads.settleStale(),
+      () => uploads.expireInterrupted(),
+      () => repairs.schedule(),
+      () => repairs.trim(),
+      () => audits.schedule(),
+      () => peers.refreshAll(),
+    ],
     log,
   );
 
@@ -128,10 +145,12 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
     'transfer:accept': async (peerId, { transferId }) => (await transfers.accept(peerId, transferId), {}),
     'transfer:reject': async (peerId, { transferId, reason }) => (await transfers.reject(peerId, transferId, reason), {}),
     'transfer:signal': async (peerId, { transferId, signal }) => (await transfers.signal(peerId, transferId, signal), {}),
-    'transfer:progress': async (peerId, { transferId }) => (await transfers.progress(peerId, transferId), {}),
-    'transfer:fail': async (peerId, { transferId, code, message }) => (await transfers.fail(peerId, transferId, code, message), {}),
+    'transfer:progress': async (peerId, { transferId, bytes }) => (await transfers.progress(peerId, transferId, bytes), {}),
+    'transfer:fail': async (peerId, { transferId, code, message, chunk }) => (await transfers.fail(peerId, transferId, code, message, chunk), {}),
     'transfer:finish': async (peerId, { transferId }) => (await transfers.finish(peerId, transferId), {}),
     'replica:stored': async (peerId, { transferId, sha256 }) => ({ file: await transfers.claimStored(peerId, transferId, sha256) }),
+    'audit:answer': (peerId, { auditId, block, blockPath, chunkPath }) =>
+      audits.answer(peerId, auditId, { block, blockPath: blockPath.map(fromHex), chunkPath: chunkPath.map(fromHex) }),
   };
 
   const counters = { socketBytesIn: 0, socketMessagesIn: 0 };
@@ -161,10 +180,13 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   io.use((socket, next) => {
     // The client's own address (through trusted proxies), for limits and logs alike.
     socket.data.address = clientAddress(socket.request);
+    socket.data.network = networkOf(socket.data.address, config.networkPrefixes);
+    socket.data.forced = false;
     next();
   });
   io.use(addressLimit.precheck);
   io.use(authenticate(challenges, log));
+  io.use(limitNewIdentities(db, clock, config.newPeersPerNetwork));
   io.use(addressLimit.admit);
 
   let closing = false;

@@ -15,14 +15,15 @@
  * tracker as a `transfer:ended` event.
  */
 import type { Transaction } from 'kysely';
-import { blameFor, REACHABILITY_WINDOW_MS, type Blame, type EndedTransferFacts } from '../shared/blame.ts';
+import { blameFor, needsConnectionEvidence, REACHABILITY_WINDOW_MS, type Blame, type EndedTransferFacts } from '../shared/blame.ts';
 import { PeercloudError } from '../shared/errors.ts';
 import { randomId } from '../shared/encoding.ts';
 import type { RejectReason, SignalData, TransferErrorCode, TransferOffer } from '../shared/protocol.ts';
+import type { Audits } from './audits.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Db } from './db/database.ts';
-import type { Database, FileRow, TransferKindColumn, TransferRow } from './db/schema.ts';
+import type { AuditRow, Database, FileRow, TransferKindColumn, TransferRow } from './db/schema.ts';
 import { ACTIVE_TRANSFER_STATES, isActiveTransfer, isStorageKind } from './db/states.ts';
 import type { EndCause, TrackerEvents, TransferOutcome } from './events.ts';
 import type { Logger } from './logger.ts';
@@ -71,6 +72,7 @@ interface Deps {
   sessions: Sessions;
   metrics: Metrics;
   events: TrackerEvents;
+  audits: Audits;
 }
 
 export class Transfers {
@@ -81,6 +83,7 @@ export class Transfers {
   readonly #sessions: Sessions;
   readonly #metrics: Metrics;
   readonly #events: TrackerEvents;
+  readonly #audits: Audits;
 
   constructor(deps: Deps) {
     this.#db = deps.db;
@@ -90,6 +93,7 @@ export class Transfers {
     this.#sessions = deps.sessions;
     this.#metrics = deps.metrics;
     this.#events = deps.events;
+    this.#audits = deps.audits;
   }
 
   /**
@@ -112,11 +116,14 @@ export class Transfers {
       error_code: null,
       error_message: null,
       replaces_host_id: spec.replaces ?? null,
+      bytes_reported: 0,
+      signal_bytes: 0,
+      opened_at: null,
     };
     await trx.insertInto('transfers').values(transfer).execute();
     const offer = async () => {
       if (!this.#sessions.emit(transfer.responder_id, 'transfer:open', toOffer(transfer, spec.file, transfer.responder_id))) {
-        await this.#end(transfer.id, { ok: false, code: 'PEER_GONE', message: 'The host went offline.' }, { by: 'tracker', reason: 'peer_gone' });
+        await this.#end(transfer.id, { ok: false, code: 'PEER_GONE', message: 'The host went offline.' }, { by: 'tracker', reason: 'peer_gone', goneId: transfer.responder_id });
       }
     };
     return { transfer, offer };
@@ -130,7 +137,7 @@ export class Transfers {
     const initiator = transfer.responder_id === transfer.sender_id ? transfer.receiver_id : transfer.sender_id;
     const file = await this.#file(transfer.file_id);
     if (!file || !this.#sessions.emit(initiator, 'transfer:ready', toOffer(transfer, file, initiator))) {
-      await this.#end(transferId, { ok: false, code: 'PEER_GONE', message: 'The other peer went offline before the transfer started.' }, { by: 'tracker', reason: 'peer_gone' });
+      await this.#end(transferId, { ok: false, code: 'PEER_GONE', message: 'The other peer went offline before the transfer started.' }, { by: 'tracker', reason: 'peer_gone', goneId: initiator });
     }
   }
 
@@ -140,29 +147,66 @@ export class Transfers {
     await this.#end(transferId, { ok: false, code: 'REJECTED', message: REJECT_WORDS[reason] }, { by: 'peer', peerId, how: 'reject' });
   }
 
+  /**
+   * Relays a WebRTC signal to the other party. Signaling is for opening a connection, not a
+   * data channel through the tracker: a transfer may relay SIGNAL_BUDGET bytes, within twice
+   * CONNECT_TIMEOUT of being accepted.
+   */
   async signal(peerId: string, transferId: string, signal: SignalData): Promise<void> {
     const transfer = await this.#partyOf(peerId, transferId);
     if (transfer.state !== 'open') throw new PeercloudError('CONFLICT', 'Signals are only relayed while the transfer is open.');
+    if (this.#clock.now() > (transfer.opened_at ?? transfer.created_at) + 2 * this.#config.connectTimeoutMs) {
+      throw new PeercloudError('CONFLICT', 'This transfer is past the time for opening its connection.');
+    }
+    const size = JSON.stringify(signal).length;
+    const spent = await this.#db
+      .updateTable('transfers')
+      .set((eb) => ({ signal_bytes: eb('signal_bytes', '+', size) }))
+      .where('id', '=', transferId)
+      .where('signal_bytes', '<=', this.#config.signalBudget - size)
+      .executeTakeFirst();
+    if (spent.numUpdatedRows === 0n) throw new PeercloudError('QUOTA', 'This transfer has used up its signaling.');
     const other = transfer.sender_id === peerId ? transfer.receiver_id : transfer.sender_id;
     if (!this.#sessions.emit(other, 'transfer:signal', { transferId, signal })) {
-      await this.#end(transferId, { ok: false, code: 'PEER_GONE', message: 'The other peer went offline.' }, { by: 'tracker', reason: 'peer_gone' });
+      await this.#end(transferId, { ok: false, code: 'PEER_GONE', message: 'The other peer went offline.' }, { by: 'tracker', reason: 'peer_gone', goneId: other });
       throw new PeercloudError('CONFLICT', 'The other peer of this transfer is offline.');
     }
   }
 
-  /** Bytes are moving: the transfer's expiry moves on (not its state). */
-  async progress(peerId: string, transferId: string): Promise<void> {
+  /**
+   * Bytes are moving: the transfer's expiry moves on (not its state), but only when the count
+   * grew, so that a transfer can't be kept open by repeating itself. The count is kept as
+   * evidence that the two peers did connect.
+   */
+  async progress(peerId: string, transferId: string, bytes: number): Promise<void> {
     const transfer = await this.#partyOf(peerId, transferId);
     if (transfer.state !== 'open') throw new PeercloudError('CONFLICT', 'This transfer is not open.');
-    await this.#keepAlive(this.#db, transferId);
+    const file = await this.#file(transfer.file_id);
+    const reported = Math.min(bytes, file?.stored_bytes ?? 0);
+    if (reported <= transfer.bytes_reported) return;
+    const now = this.#clock.now();
+    await this.#db
+      .updateTable('transfers')
+      .set({ bytes_reported: reported, updated_at: now, expires_at: now + this.#config.transferIdleTimeoutMs })
+      .where('id', '=', transferId)
+      .where('state', '=', 'open')
+      .where('bytes_reported', '<', reported)
+      .execute();
   }
 
-  /** A party gives up. Its own words go to the logs only; the other party reads the tracker's. */
-  async fail(peerId: string, transferId: string, code: TransferErrorCode, message: string): Promise<void> {
+  /**
+   * A party gives up. Its own words go to the logs only; the other party reads the tracker's.
+   * An owner saying a download's bytes were corrupt is not believed on its word: if bytes did
+   * flow and it names the chunk, the host is audited on that chunk, and only a failed audit
+   * counts as an integrity failure.
+   */
+  async fail(peerId: string, transferId: string, code: TransferErrorCode, message: string, chunk?: number): Promise<void> {
     const transfer = await this.#partyOf(peerId, transferId);
     if (!isActiveTransfer(transfer.state)) throw new PeercloudError('CONFLICT', 'This transfer has already ended.');
-    this.#log.info({ event: 'transfer_fail_reported', transferId, peerId, code, said: message.slice(0, 200) }, 'a peer gave up on a transfer');
-    await this.#end(transferId, { ok: false, code, message: ENDED_WORDS[code] }, { by: 'peer', peerId, how: 'fail' });
+    this.#log.info({ event: 'transfer_fail_reported', transferId, peerId, code, chunk, said: message.slice(0, 200) }, 'a peer gave up on a transfer');
+    const ended = await this.#end(transferId, { ok: false, code, message: ENDED_WORDS[code] }, { by: 'peer', peerId, how: 'fail' });
+    const accusation = ended && code === 'INTEGRITY' && transfer.kind === 'fetch' && peerId === transfer.receiver_id && transfer.state === 'open' && chunk !== undefined;
+    if (accusation) await this.#audits.challenge({ fileId: transfer.file_id, hostId: transfer.sender_id, purpose: 'accusation', transferId, chunk });
   }
 
   /** The receiver of a fetch has all the bytes, verified. */
@@ -211,13 +255,30 @@ export class Transfers {
     for (const { claimed, ...transfer } of claims) await this.#settleClaim(transfer, sha256, claimed!);
   }
 
+  /**
+   * A claim that matches the owner's seal is not yet a replica: the host must first pass an
+   * audit of it (a host that never received the bytes cannot), then the transfer is done.
+   */
   async #settleClaim(transfer: TransferRow, expected: string, claimed: string): Promise<void> {
     if (expected !== claimed) {
       this.#log.warn({ event: 'replica_mismatch', transferId: transfer.id, fileId: transfer.file_id, hostId: transfer.receiver_id }, 'replica hash mismatch');
       await this.#end(transfer.id, { ok: false, code: 'INTEGRITY', message: 'The stored bytes do not match what the owner sent.' }, { by: 'tracker', reason: 'root_mismatch' });
       return;
     }
-    await this.#end(transfer.id, { ok: true }, { by: 'tracker', reason: 'verified' });
+    const pending = await this.#db.selectFrom('audits').select('id').where('transfer_id', '=', transfer.id).where('state', '=', 'pending').executeTakeFirst();
+    if (pending) return;
+    const audit = await this.#audits.challenge({ fileId: transfer.file_id, hostId: transfer.receiver_id, purpose: 'store', transferId: transfer.id });
+    if (!audit) await this.#end(transfer.id, { ok: false, code: 'PEER_GONE', message: ENDED_WORDS.PEER_GONE }, { by: 'tracker', reason: 'peer_gone', goneId: transfer.receiver_id });
+  }
+
+  /** A store's first audit was decided: the transfer ends with it. */
+  async auditDecided(audit: AuditRow, verdict: 'passed' | 'wrong' | 'unanswered'): Promise<void> {
+    if (audit.purpose !== 'store' || !audit.transfer_id) return;
+    if (verdict === 'passed') await this.#end(audit.transfer_id, { ok: true }, { by: 'tracker', reason: 'verified' });
+    else {
+      const outcome = verdict === 'wrong' ? { code: 'INTEGRITY' as const, message: 'The host could not prove it holds what it confirmed.' } : { code: 'TIMEOUT' as const, message: 'The host did not prove it holds what it confirmed.' };
+      await this.#end(audit.transfer_id, { ok: false, ...outcome }, { by: 'tracker', reason: 'audit_failed' });
+    }
   }
 
   // ─── Endings the tracker decides ────────────────────────────────────────────
@@ -234,7 +295,7 @@ export class Transfers {
       .where((eb) => eb.or([eb('sender_id', '=', peerId), eb('receiver_id', '=', peerId)]))
       .execute();
     for (const { id } of transfers) {
-      await this.#end(id, { ok: false, code: 'PEER_GONE', message: ENDED_WORDS.PEER_GONE }, { by: 'tracker', reason: 'peer_gone' }, { ownerLeft: peerId });
+      await this.#end(id, { ok: false, code: 'PEER_GONE', message: ENDED_WORDS.PEER_GONE }, { by: 'tracker', reason: 'peer_gone', goneId: peerId }, { ownerLeft: peerId });
     }
   }
 
@@ -280,7 +341,7 @@ export class Transfers {
     const now = this.#clock.now();
     const updated = await this.#db
       .updateTable('transfers')
-      .set({ state: 'open', updated_at: now, expires_at: now + this.#config.transferIdleTimeoutMs })
+      .set({ state: 'open', updated_at: now, opened_at: now, expires_at: now + this.#config.transferIdleTimeoutMs })
       .where('id', '=', transferId)
       .where('state', '=', 'offered')
       .executeTakeFirst();
@@ -305,20 +366,24 @@ export class Transfers {
         .set({ state: outcome.ok ? 'done' : 'failed', updated_at: now, error_code: outcome.ok ? null : outcome.code, error_message: outcome.ok ? null : outcome.message })
         .where('id', '=', transferId)
         .execute();
-      const blames: Blame[] = outcome.ok
-        ? []
-        : blameFor({
-            kind: transfer.kind,
-            senderId: transfer.sender_id,
-            receiverId: transfer.receiver_id,
-            responderId: transfer.responder_id,
-            code: outcome.code,
-            cause,
-            ...(outcome.code === 'CONNECTION' ? { connection: await connectionEvidence(trx, transfer, now) } : {}),
-          });
+      let blames: Blame[] = [];
+      if (!outcome.ok) {
+        const facts: EndedTransferFacts = {
+          kind: transfer.kind,
+          senderId: transfer.sender_id,
+          receiverId: transfer.receiver_id,
+          responderId: transfer.responder_id,
+          code: outcome.code,
+          state: transfer.state === 'offered' ? 'offered' : 'open',
+          bytesReported: transfer.bytes_reported,
+          cause,
+        };
+        if (needsConnectionEvidence(facts)) facts.connection = await connectionEvidence(trx, transfer, now);
+        blames = blameFor(facts);
+      }
       // The owner left mid-upload: the host keeps what it has, so that the owner can resume there.
       const ownerLeft = transfer.kind === 'store' && (options.ownerLeft === transfer.sender_id || !this.#sessions.isOnline(transfer.sender_id));
-      const fate = await settleReplicaIn(trx, { transfer, outcome, ownerLeft, blames, now });
+      const fate = await settleReplicaIn(trx, { transfer, outcome, ownerLeft, now });
       const file = await trx.selectFrom('files').select('stored_bytes').where('id', '=', transfer.file_id).executeTakeFirst();
       return { transfer, blames, ownerLeft, fate, bytes: file?.stored_bytes ?? 0 };
     });

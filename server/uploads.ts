@@ -9,7 +9,9 @@ import type { Transaction } from 'kysely';
 import { chunkCount, storedSize } from '../shared/chunking.ts';
 import { randomId } from '../shared/encoding.ts';
 import { PeercloudError } from '../shared/errors.ts';
+import { ownerAllowance } from '../shared/earned.ts';
 import type { FileSummary } from '../shared/protocol.ts';
+import { formatBytes } from '../shared/units.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { activeTransfers, storedReplicas } from './db/counts.ts';
@@ -84,6 +86,7 @@ export class Uploads {
           interrupted_at: null,
           repaired_at: null,
         };
+        await this.#withinQuotaIn(trx, ownerId, bytes * file.replicas_wanted);
         await trx.insertInto('files').values(file).execute();
         const opened = await this.#placeStoresIn(trx, file, file.replicas_wanted);
         // Throwing rolls the file back: no host, no file.
@@ -236,6 +239,40 @@ export class Uploads {
       this.#sessions.emit(orphan.host_id, 'replica:drop', { fileIds: [orphan.file_id] });
       if (released) await this.#events.emit('host:space', { hostId: orphan.host_id });
       this.#log.info({ event: 'reconcile', fileId: orphan.file_id, hostId: orphan.host_id, outcome: 'released' }, 'released a reservation nothing was filling');
+    }
+  }
+
+  /**
+   * Nobody can drain the cloud: an owner has at most MAX_FILES_PER_PEER files and
+   * MAX_PENDING_UPLOADS uploads under way, and the copies it has stored or reserved may take
+   * OWNER_ALLOWANCE plus OWNER_RATIO times what it has proven it holds for others.
+   */
+  async #withinQuotaIn(trx: Trx, ownerId: string, newBytes: number): Promise<void> {
+    const { owners } = this.#config;
+    const counts = await trx
+      .selectFrom('files')
+      .select((eb) => [eb.fn.countAll<number>().as('files'), eb.fn.sum<number>(eb.case().when('state', '=', 'uploading').then(1).else(0).end()).as('uploading')])
+      .where('owner_id', '=', ownerId)
+      .executeTakeFirstOrThrow();
+    if (Number(counts.files) >= owners.maxFiles) throw new PeercloudError('QUOTA', `You have ${owners.maxFiles} files, the most one peer may keep here. Delete some to upload more.`);
+    if (Number(counts.uploading ?? 0) >= owners.maxPendingUploads) {
+      throw new PeercloudError('QUOTA', `You have ${owners.maxPendingUploads} uploads under way, the most at once. Wait for one of them to finish.`);
+    }
+    const used = await trx
+      .selectFrom('replicas')
+      .innerJoin('files', 'files.id', 'replicas.file_id')
+      .select((eb) => eb.fn.sum<number>('replicas.bytes').as('bytes'))
+      .where('files.owner_id', '=', ownerId)
+      .where('replicas.retired_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    const owner = await trx.selectFrom('peers').select('proven_bytes').where('id', '=', ownerId).executeTakeFirstOrThrow();
+    const allowed = ownerAllowance(owner.proven_bytes, owners);
+    const usedBytes = Number(used.bytes ?? 0);
+    if (usedBytes + newBytes > allowed) {
+      throw new PeercloudError(
+        'QUOTA',
+        `This upload needs ${formatBytes(newBytes)} of the cloud with its copies, and you have ${formatBytes(Math.max(0, allowed - usedBytes))} left of your share. Peers store about as much as they keep for others: offer storage and stay online to earn more.`,
+      );
     }
   }
 

@@ -16,6 +16,15 @@ export interface AdminPeer {
   reserved: number;
   free: number;
   reportedUsed: number;
+  /** Bytes it has proven it holds (audited), weighted by how long; what its trust is credited from. */
+  proven: number;
+  /** The capacity its trust is scored on: its offer, up to a newcomer's allowance plus what it proved. */
+  credited: number;
+  /** Passed enough audits for long enough to hold any copy of a file. */
+  vetted: boolean;
+  /** Its network (IPv4 /24, IPv6 /48); null on the tracker's LAN. */
+  network: string | null;
+  auditsPassed: number;
   metrics: { disconnections: number; rejections: number; integrityFailures: number };
   scores: { trust: number; dynamism: number; availability: number };
   level: number;
@@ -35,7 +44,7 @@ export interface AdminFile {
   state: FileState;
   createdAt: number;
   replicasWanted: number;
-  replicas: { hostId: string; state: string; online: boolean; storedAt: number | null }[];
+  replicas: { hostId: string; state: string; online: boolean; storedAt: number | null; provenAt: number | null; suspect: boolean; retired: boolean }[];
   health: FileHealth;
   repairedAt: number | null;
 }

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { ERROR_CODES, type Ack } from './errors.ts';
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from './chunking.ts';
 import { PEER_ID_LENGTH } from './identity.ts';
+import { AUDIT_BLOCK_BYTES } from './merkle.ts';
 
 // ─── Primitives ────────────────────────────────────────────────────────────────
 
@@ -35,6 +36,9 @@ export const FileName = z
   .refine((name) => !CONTROL_CHARACTERS.test(name), 'must not contain control characters');
 
 export const ChunkSize = z.number().int().min(MIN_CHUNK_SIZE).max(MAX_CHUNK_SIZE);
+export const ChunkIndex = z.number().int().nonnegative().max(2 ** 31);
+/** Binary data (Socket.IO carries it as an attachment: a Buffer in Node, a Uint8Array or ArrayBuffer in browsers). */
+export const Bytes = z.custom<Uint8Array>((value) => value instanceof Uint8Array || value instanceof ArrayBuffer, 'must be binary data').transform((value) => (value instanceof ArrayBuffer ? new Uint8Array(value) : value));
 
 export const ErrorCode = z.enum(ERROR_CODES);
 
@@ -80,7 +84,14 @@ export const PeerStatus = z.object({
   }),
   used: ByteCount,
   reserved: ByteCount,
+  /** Credited capacity − used − reserved: what the tracker may still place here. */
   free: z.number().int(),
+  /** Bytes of other peers' replicas this peer has proven it holds (audited), weighted by how long. */
+  proven: ByteCount,
+  /** The capacity trust is scored on: the offer, up to a newcomer's allowance plus what was proven. */
+  credited: ByteCount,
+  /** Whether it has passed enough audits for long enough to be trusted with any copy. */
+  vetted: z.boolean(),
 });
 export type PeerStatus = z.infer<typeof PeerStatus>;
 
@@ -232,11 +243,23 @@ export const clientRequests = {
   /** Either side says bytes are moving, which keeps the transfer from expiring. */
   'transfer:progress': z.strictObject({ transferId: ObjectId, bytes: ByteCount }),
   /** Either side gives up on a transfer, with the reason. */
-  'transfer:fail': z.strictObject({ transferId: ObjectId, code: TransferErrorCode, message: ShortText }),
+  /**
+   * Either side gives up on a transfer, with the reason. `chunk` names the chunk that failed
+   * verification when the code is INTEGRITY: the tracker checks the accusation with an audit.
+   * The message goes to the tracker's logs only, never to the other peer.
+   */
+  'transfer:fail': z.strictObject({ transferId: ObjectId, code: TransferErrorCode, message: ShortText, chunk: ChunkIndex.optional() }),
   /** The receiver of a fetch has every byte, verified. */
   'transfer:finish': TransferRef,
   /** The receiving host has written and verified every chunk; sha256 is the root it computed. */
   'replica:stored': z.strictObject({ transferId: ObjectId, sha256: Sha256Hex }),
+  /** A host proves it holds a block: the block itself and the hashes up to the replica's root (shared/merkle.ts). */
+  'audit:answer': z.strictObject({
+    auditId: ObjectId,
+    block: Bytes.refine((bytes) => bytes.byteLength <= AUDIT_BLOCK_BYTES, `must be at most ${AUDIT_BLOCK_BYTES} bytes`),
+    blockPath: z.array(Sha256Hex).max(16),
+    chunkPath: z.array(Sha256Hex).max(40),
+  }),
 } as const;
 
 const Nothing = z.object({});
@@ -258,6 +281,7 @@ export const clientResponses = {
   'transfer:fail': Nothing,
   'transfer:finish': Nothing,
   'replica:stored': z.object({ file: FileSummary.pick({ id: true, state: true }) }),
+  'audit:answer': z.object({ passed: z.boolean() }),
 } as const satisfies Record<keyof typeof clientRequests, z.ZodType>;
 
 export type ClientRequestName = keyof typeof clientRequests;
@@ -286,6 +310,8 @@ export const serverEvents = {
   'file:removed': z.object({ fileId: ObjectId }),
   /** To a host: these replicas are no longer wanted; delete them. */
   'replica:drop': z.object({ fileIds: z.array(ObjectId) }),
+  /** To a host: prove you hold block `block` of chunk `chunk` of this replica, before AUDIT_TIMEOUT. */
+  'audit:challenge': z.object({ auditId: ObjectId, fileId: ObjectId, chunk: ChunkIndex, block: z.number().int().nonnegative().max(1024) }),
 } as const;
 
 export type ServerEventName = keyof typeof serverEvents;

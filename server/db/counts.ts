@@ -8,19 +8,25 @@ import { ACTIVE_TRANSFER_STATES } from './states.ts';
 
 type FilesScope = ExpressionBuilder<Database, 'files'>;
 
-/** Verified replicas of the file; `online` keeps those whose host is online now. */
+/**
+ * Verified replicas of the file; `online` keeps the live ones (host online, not suspect), and
+ * `orSeenAfter` those still counted on (live, or host away within the repair grace).
+ */
 export function storedReplicas(eb: FilesScope, options: { online?: boolean; orSeenAfter?: number } = {}) {
   let query = eb
     .selectFrom('replicas')
     .innerJoin('peers', 'peers.id', 'replicas.host_id')
     .select(eb.fn.countAll<number>().as('n'))
     .whereRef('replicas.file_id', '=', 'files.id')
-    .where('replicas.state', '=', 'stored');
+    .where('replicas.state', '=', 'stored')
+    // A copy a repair replaced is kept on the books (its host may come back), not counted.
+    .where('replicas.retired_at', 'is', null);
   if (options.orSeenAfter !== undefined) {
     const since = options.orSeenAfter;
-    query = query.where((w) => w.or([w('peers.online', '=', 1), w('peers.last_seen', '>', since)]));
+    query = query.where('replicas.suspect_since', 'is', null).where((w) => w.or([w('peers.online', '=', 1), w('peers.last_seen', '>', since)]));
   } else if (options.online) {
-    query = query.where('peers.online', '=', 1);
+    // A live copy: its host is online and has not failed to answer an audit since its last proof.
+    query = query.where('peers.online', '=', 1).where('replicas.suspect_since', 'is', null);
   }
   return query;
 }

@@ -12,12 +12,14 @@ import type { Logger } from '../logger.ts';
 import { dialectOf, type DialectName } from './dialect.ts';
 import type { Database } from './schema.ts';
 import * as initial from './migrations/0001_initial.ts';
+import * as provenStorage from './migrations/0002_proven_storage.ts';
 
 export type Db = Kysely<Database>;
 
 /** Listed here rather than read from disk, so migrations run the same from tsx, a bundle or a test. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_proven_storage': provenStorage,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -24,6 +24,13 @@ export interface PeersTable {
   trust: number;
   dynamism: number;
   availability: number;
+  /** The network (IPv4 /24, IPv6 /48) it last connected from; null on the tracker's LAN. */
+  network: Generated<string | null>;
+  audits_passed: Generated<number>;
+  /** Bytes of replicas it has proven it holds, weighted by how long (recomputed with its level). */
+  proven_bytes: Generated<number>;
+  /** When it became vetted (enough audits passed, for long enough); null while new. */
+  vetted_at: Generated<number | null>;
 }
 
 export const PEER_EVENT_KINDS = ['connect', 'disconnect', 'rejection', 'integrity_failure'] as const;
@@ -36,6 +43,8 @@ export interface PeerEventsTable {
   at: number;
   /** Why: a disconnect reason, a rejection reason, the file concerned. */
   detail: string | null;
+  /** The other peer of a transfer this event is about, for blame counted once per pair. */
+  counterparty_id: Generated<string | null>;
 }
 
 /** 'interrupted': the owner left mid-upload with no complete replica; partial ones wait for it to resume. */
@@ -71,6 +80,13 @@ export interface ReplicasTable {
   sha256: string | null;
   created_at: number;
   stored_at: number | null;
+  /** When it last passed an audit (a stored replica has passed at least the one made on storing it). */
+  proven_at: Generated<number | null>;
+  audit_due_at: Generated<number | null>;
+  /** Since when it failed to answer an audit: not counted as a live copy meanwhile. */
+  suspect_since: Generated<number | null>;
+  /** When a repair replaced it: not counted, kept in case its host comes back with it. */
+  retired_at: Generated<number | null>;
 }
 
 export type TransferStateColumn = 'offered' | 'open' | 'done' | 'failed';
@@ -92,6 +108,28 @@ export interface TransfersTable {
   error_code: string | null;
   error_message: string | null;
   replaces_host_id: string | null;
+  /** The most bytes either side reported moving: evidence that the connection worked. */
+  bytes_reported: Generated<number>;
+  /** Signaling relayed for it, in bytes (bounded: signaling is not a data channel). */
+  signal_bytes: Generated<number>;
+  opened_at: Generated<number | null>;
+}
+
+export type AuditPurpose = 'store' | 'routine' | 'claim' | 'promote' | 'accusation';
+
+export interface AuditsTable {
+  id: string;
+  file_id: string;
+  host_id: string;
+  chunk: number;
+  block: number;
+  purpose: AuditPurpose;
+  transfer_id: string | null;
+  state: 'pending' | 'passed' | 'failed';
+  outcome: 'wrong' | 'unanswered' | null;
+  issued_at: number;
+  deadline_at: number;
+  answered_at: number | null;
 }
 
 export interface Database {
@@ -100,6 +138,7 @@ export interface Database {
   files: FilesTable;
   replicas: ReplicasTable;
   transfers: TransfersTable;
+  audits: AuditsTable;
 }
 
 export type PeerRow = Selectable<PeersTable>;
@@ -108,3 +147,4 @@ export type PeerUpdate = Updateable<PeersTable>;
 export type FileRow = Selectable<FilesTable>;
 export type ReplicaRow = Selectable<ReplicasTable>;
 export type TransferRow = Selectable<TransfersTable>;
+export type AuditRow = Selectable<AuditsTable>;

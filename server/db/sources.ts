@@ -35,6 +35,8 @@ export async function sourceCandidates(
     ])
     .where('replicas.file_id', '=', query.fileId)
     .where('replicas.state', '=', 'stored')
+    .where('replicas.retired_at', 'is', null)
+    .where('replicas.suspect_since', 'is', null)
     .where('peers.online', '=', 1)
     .execute();
   return rows.map((row) => ({ id: row.id, level: row.level, recentFailures: Number(row.recentFailures ?? 0), busy: Number(row.busy ?? 0) }));

@@ -46,7 +46,7 @@ export function acceptConnections(io: TrackerServer, deps: ConnectionDeps): void
         await transfers.peerGone(peerId);
       }
       inventory.start(peerId);
-      await peers.connected(peerId, socket.data.publicKey, socket.data.address);
+      await peers.connected(peerId, socket.data.publicKey, socket.data.address, socket.data.network);
       await events.emit('peer:presence', { peerId });
     })();
     ready.catch((error: unknown) => {
@@ -69,7 +69,8 @@ export function acceptConnections(io: TrackerServer, deps: ConnectionDeps): void
         if (deps.closing() || socket.data.replaced || !sessions.detach(socket)) return;
         log.info({ event: 'disconnect', peerId, reason }, 'peer disconnected');
         inventory.end(peerId);
-        await peers.disconnected(peerId, reason);
+        // A disconnection the tracker forced (a flood) is not counted as the peer's.
+        await peers.disconnected(peerId, reason, !socket.data.forced);
         await transfers.peerGone(peerId);
         await events.emit('peer:presence', { peerId });
         cloudStats.changed();

@@ -54,6 +54,7 @@ export function bindRequests(
       // cost the others their share of the tracker, so it is disconnected instead.
       if (refusedSince > limits.burst) {
         log.warn({ event: 'flood', peerId: socket.data.peerId, address: socket.data.address }, 'disconnected a flooding connection');
+        socket.data.forced = true;
         socket.disconnect(true);
         return;
       }

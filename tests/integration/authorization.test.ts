@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GiB, MiB } from '../../shared/units.ts';
-import { CHUNK, offerFor, ROOT, storeFile } from '../support/flows.ts';
+import { CHUNK, offerFor, storeFile } from '../support/flows.ts';
 import { snapshot } from '../support/db-snapshot.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
@@ -24,7 +24,7 @@ describe('only a file’s owner can see or touch it', () => {
     expect((await bob.request('file:list', {})).files).toEqual([]);
     await expect(bob.request('file:locate', { fileId: file.id })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(bob.request('file:delete', { fileId: file.id })).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    await expect(bob.request('file:seal', { fileId: file.id, sha256: ROOT })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(bob.request('file:seal', { fileId: file.id, sha256: 'a'.repeat(64) })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     expect(await snapshot(t.database.db)).toEqual(before);
     expect(host.received('transfer:open').filter((o) => o.kind === 'fetch')).toEqual([]);
   });
@@ -38,10 +38,10 @@ describe('only a file’s owner can see or touch it', () => {
     const before = await snapshot(t.database.db);
 
     // Neither the owner (the sender) nor a stranger can confirm what the host should have stored.
-    await expect(alice.request('replica:stored', { transferId, sha256: ROOT })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(alice.request('replica:stored', { transferId, sha256: 'a'.repeat(64) })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     const mallory = await NodePeer.join(t.url, 0);
     const afterJoin = await snapshot(t.database.db);
-    await expect(mallory.request('replica:stored', { transferId, sha256: ROOT })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(mallory.request('replica:stored', { transferId, sha256: 'a'.repeat(64) })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(mallory.request('transfer:accept', { transferId })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(mallory.request('transfer:fail', { transferId, code: 'CANCELLED', message: 'no' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     // The owner can't answer for the host either.

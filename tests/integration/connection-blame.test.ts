@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GiB, MiB } from '../../shared/units.ts';
-import { CHUNK, offerFor, ROOT } from '../support/flows.ts';
+import { CHUNK, offerFor, rootOf } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
 
@@ -27,8 +27,8 @@ async function store(owner: NodePeer, host: NodePeer, end: 'stored' | 'unreachab
   const offer = await offerFor(host, placed.file.id);
   await host.request('transfer:accept', { transferId: offer.transferId });
   if (end === 'stored') {
-    await host.request('replica:stored', { transferId: offer.transferId, sha256: ROOT });
-    await owner.request('file:seal', { fileId: placed.file.id, sha256: ROOT });
+    await host.request('replica:stored', { transferId: offer.transferId, sha256: await rootOf(MiB) });
+    await owner.request('file:seal', { fileId: placed.file.id, sha256: await rootOf(MiB) });
     await owner.next('file:updated', (f) => f.id === placed.file.id && f.state === 'stored');
   } else {
     // Both sides time out waiting for the data channel; the first report ends the transfer.

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GiB } from '../../shared/units.ts';
-import { CHUNK, ROOT } from '../support/flows.ts';
+import { CHUNK, rootOf } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { SimulatedHost } from '../support/simulated-host.ts';
 import { createTestDatabase, expectSound, openTestDatabase, type TestDatabase } from '../support/test-database.ts';
@@ -53,7 +53,7 @@ async function ownerLoop(owner: NodePeer, acked: Acknowledged, stop: Stop, delet
   while (!stop.now) {
     try {
       const placed = await owner.request('file:place', { name: `f${n++}.bin`, size: 1000, chunkSize: CHUNK });
-      await owner.request('file:seal', { fileId: placed.file.id, sha256: ROOT });
+      await owner.request('file:seal', { fileId: placed.file.id, sha256: await rootOf(1000) });
       const done = await Promise.race([owner.next('file:updated', (f) => f.id === placed.file.id && f.state !== 'uploading', 3_000), stop.stopped]);
       if (done.state === 'stored') acked.stored.add(done.id);
       if (deleteEvery && n % deleteEvery === 0 && done.state === 'stored') {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { storedSize } from '../../shared/chunking.ts';
 import { GiB, MiB } from '../../shared/units.ts';
-import { CHUNK, offerFor, ROOT, storeFile } from '../support/flows.ts';
+import { CHUNK, offerFor, rootOf, storeFile } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
 
@@ -43,11 +43,12 @@ describe('place → accept → stored → list → locate → delete', () => {
     }
 
     // The first host confirms before the owner sealed: not stored yet.
-    await hostA.request('replica:stored', { transferId: offerA.transferId, sha256: ROOT });
+    const root = await rootOf(size);
+    await hostA.request('replica:stored', { transferId: offerA.transferId, sha256: root });
     expect((await owner.request('file:list', {})).files[0]!.replicas.stored).toBe(0);
 
-    await owner.request('file:seal', { fileId: placed.file.id, sha256: ROOT });
-    await hostB.request('replica:stored', { transferId: offerB.transferId, sha256: ROOT });
+    await owner.request('file:seal', { fileId: placed.file.id, sha256: root });
+    await hostB.request('replica:stored', { transferId: offerB.transferId, sha256: root });
     const stored = await owner.next('file:updated', (f) => f.state === 'stored');
     expect(stored.replicas).toEqual({ wanted: 2, stored: 2, online: 2, pending: 0, repairing: 0 });
     expect(await peerRow(hostA.id)).toEqual({ used: bytes, reserved: 0 });
@@ -59,7 +60,7 @@ describe('place → accept → stored → list → locate → delete', () => {
     const { transferId } = await owner.request('file:locate', { fileId: placed.file.id });
     const sender = [hostA, hostB].find((h) => h.peek('transfer:open', (o) => o.transferId === transferId))!;
     const fetchOffer = await sender.next('transfer:open', (o) => o.transferId === transferId);
-    expect(fetchOffer).toMatchObject({ kind: 'fetch', role: 'sender', sha256: ROOT });
+    expect(fetchOffer).toMatchObject({ kind: 'fetch', role: 'sender', sha256: root });
     await sender.request('transfer:accept', { transferId });
     expect(await owner.next('transfer:ready', (r) => r.transferId === transferId)).toMatchObject({ role: 'receiver' });
     await owner.request('transfer:finish', { transferId });
@@ -79,7 +80,7 @@ describe('place → accept → stored → list → locate → delete', () => {
     const placed = await owner.request('file:place', { name: 'x.bin', size: MiB, chunkSize: CHUNK });
     const offer = await offerFor(host, placed.file.id);
     await host.request('transfer:accept', { transferId: offer.transferId });
-    await owner.request('file:seal', { fileId: placed.file.id, sha256: ROOT });
+    await owner.request('file:seal', { fileId: placed.file.id, sha256: await rootOf(MiB) });
     await host.request('replica:stored', { transferId: offer.transferId, sha256: 'b'.repeat(64) });
     expect(await host.next('transfer:ended')).toMatchObject({ ok: false, code: 'INTEGRITY' });
     const file = await owner.next('file:updated', (f) => f.state !== 'uploading');
@@ -96,7 +97,7 @@ describe('place → accept → stored → list → locate → delete', () => {
     await owner.request('file:delete', { fileId: file.id });
 
     const back = await NodePeer.join(t.url, GiB, host.keys);
-    const { drop } = await back.request('host:inventory', { replicas: [{ fileId: file.id, root: ROOT }], last: true });
+    const { drop } = await back.request('host:inventory', { replicas: [{ fileId: file.id, root: await rootOf(file.size) }], last: true });
     expect(drop).toEqual([file.id]);
   });
 
@@ -107,10 +108,10 @@ describe('place → accept → stored → list → locate → delete', () => {
       message: expect.stringContaining('No other peer is online'),
     });
     await NodePeer.join(t.url, 10 * MiB);
-    await expect(owner.request('file:place', { name: 'a', size: 50 * MiB, chunkSize: CHUNK })).rejects.toMatchObject({
-      code: 'NO_HOST',
-      message: expect.stringContaining('Not enough space'),
-    });
+    const refusal = owner.request('file:place', { name: 'a', size: 50 * MiB, chunkSize: CHUNK });
+    await expect(refusal).rejects.toMatchObject({ code: 'NO_HOST', message: expect.stringContaining('No online peer can take this file now (it needs ') });
+    // It never says how much room others have: that would tell an attacker how much to reserve.
+    await expect(refusal).rejects.toSatisfy((error: Error) => !/has free|free space|10(\.\d+)? ?(MB|MiB)/.test(error.message));
     expect((await owner.request('file:list', {})).files).toEqual([]);
   });
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { storedSize } from '../../shared/chunking.ts';
 import { GiB, MiB } from '../../shared/units.ts';
-import { CHUNK, offerFor, ROOT, storeFile } from '../support/flows.ts';
+import { CHUNK, offerFor, rootOf, storeFile } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
 
@@ -46,14 +46,16 @@ describe('a host’s inventory, reconciled with the replica table', () => {
     const placed = await owner.request('file:place', { name: 'late.bin', size: MiB, chunkSize: CHUNK });
     const offer = await offerFor(host, placed.file.id);
     await host.request('transfer:accept', { transferId: offer.transferId });
-    await owner.request('file:seal', { fileId: placed.file.id, sha256: ROOT });
+    await owner.request('file:seal', { fileId: placed.file.id, sha256: await rootOf(MiB) });
     // The tracker stops before the host's confirmation arrives; the host finished anyway.
     await t.restart();
     const back = await NodePeer.connect(t.url, host.keys);
+    back.holds.set(placed.file.id, { size: MiB, chunkSize: CHUNK });
     const ownerBack = await NodePeer.connect(t.url, owner.keys);
-    expect((await back.request('host:inventory', { replicas: [{ fileId: placed.file.id, root: ROOT }], last: true })).drop).toEqual([]);
-    const [listed] = (await ownerBack.request('file:list', {})).files;
-    expect(listed).toMatchObject({ id: placed.file.id, state: 'stored', replicas: { stored: 1, online: 1 } });
+    expect((await back.request('host:inventory', { replicas: [{ fileId: placed.file.id, root: await rootOf(MiB) }], last: true })).drop).toEqual([]);
+    // Complete with the sealed root: stored, once it proves it holds it.
+    const stored = await ownerBack.next('file:updated', (file) => file.id === placed.file.id && file.state === 'stored');
+    expect(stored).toMatchObject({ replicas: { stored: 1, online: 1 } });
     expect(await usage(host.id)).toEqual({ used: storedSize(MiB, CHUNK), reserved: 0 });
   });
 

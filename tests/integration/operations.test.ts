@@ -40,7 +40,7 @@ describe('operations', () => {
     expect(before.get('peercloud_placements_total{kind="store"}') ?? 0).toBe(0);
 
     const owner = await NodePeer.join(t.url, 0); // trust 1 → level 4
-    const host = await NodePeer.join(t.url, 4 * GiB); // level 5
+    const host = await NodePeer.join(t.url, 4 * GiB); // credited a newcomer's 256 MiB: trust 3; then one refusal → level 4
     await storeFile(owner, [host], 'a.bin', MiB);
     const refusing = await owner.request('file:place', { name: 'b.bin', size: MiB, chunkSize: CHUNK });
     const offer = await offerFor(host, refusing.file.id);
@@ -55,8 +55,8 @@ describe('operations', () => {
     expect(after.get('peercloud_rejections_total')).toBe(1);
     expect(after.get('peercloud_transfer_bytes_total{kind="store"}')).toBeGreaterThan(MiB);
     expect(after.get('peercloud_socketio_connections')).toBe(2);
-    expect(after.get('peercloud_peers_online{level="5"}')).toBe(1);
-    expect(after.get('peercloud_peers_online{level="4"}')).toBe(1);
+    expect(after.get('peercloud_peers_online{level="5"}')).toBe(0);
+    expect(after.get('peercloud_peers_online{level="4"}')).toBe(2);
     expect(after.has('peercloud_nodejs_eventloop_lag_seconds')).toBe(true);
     expect(after.get('peercloud_files{health="under-replicated"}') ?? after.get('peercloud_files{health="healthy"}')).toBe(1);
   });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { GiB } from '../../shared/units.ts';
+import { GiB, MiB } from '../../shared/units.ts';
 import { storeFile } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
@@ -32,8 +32,12 @@ describe('operator API', () => {
     expect(peers.find((p) => p.id === host.id)).toMatchObject({
       online: true,
       capacity: 4 * GiB,
-      level: 5,
-      scores: { trust: 5, dynamism: 5, availability: 5 },
+      // Its 4 GiB claim is credited up to a newcomer's 256 MiB plus what it proved (100 bytes, not yet held long).
+      credited: 256 * MiB,
+      proven: 0,
+      vetted: false,
+      level: 4,
+      scores: { trust: 3, dynamism: 5, availability: 5 },
       metrics: { disconnections: 0, rejections: 0, integrityFailures: 0 },
       replicas: 1,
     });

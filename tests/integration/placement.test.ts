@@ -25,9 +25,15 @@ async function peerWith(capacity: number, drops: number): Promise<NodePeer> {
 const hostsOf = async (fileId: string) =>
   (await t.database.db.selectFrom('replicas').select('host_id').where('file_id', '=', fileId).orderBy('host_id').execute()).map((r) => r.host_id);
 
+/**
+ * The paper's rule, with every offer credited in full (NEWCOMER_SPACE far above the offers):
+ * what is earned rather than claimed is tested in hostile-peers.test.ts.
+ */
+const PAPER = { NEWCOMER_SPACE: '1TiB' };
+
 describe('placement by reliability level, then free space', () => {
   it("follows the paper's example: a level-3 uploader's file goes to the level-3 host with most free space", async () => {
-    t = await startTracker({ REPLICAS: '1' });
+    t = await startTracker({ ...PAPER, REPLICAS: '1' });
     const uploader = await peerWith(1 * MiB, 1); // trust 1, dynamism 4, availability 5 → 3
     const level5 = await peerWith(4 * GiB, 0); // 5, 5, 5 → 5
     const level4 = await peerWith(64 * MiB, 0); // 2, 5, 5 → 4
@@ -44,7 +50,7 @@ describe('placement by reliability level, then free space', () => {
   });
 
   it('widens to the closest levels, the higher one winning a tie, when the own level runs out', async () => {
-    t = await startTracker({ REPLICAS: '3' });
+    t = await startTracker({ ...PAPER, REPLICAS: '3' });
     const uploader = await peerWith(1 * MiB, 1); // level 3
     const level4 = await peerWith(64 * MiB, 0); // level 4: distance 1, higher
     const level3 = await peerWith(50 * MiB, 1); // level 3: same level
@@ -55,7 +61,7 @@ describe('placement by reliability level, then free space', () => {
   });
 
   it('reserves space atomically: concurrent uploads never over-commit a host', async () => {
-    t = await startTracker({ REPLICAS: '1' });
+    t = await startTracker({ ...PAPER, REPLICAS: '1' });
     const host = await NodePeer.join(t.url, 10 * MiB);
     const owners = await Promise.all(Array.from({ length: 6 }, () => NodePeer.join(t.url, 0)));
     const results = await Promise.allSettled(owners.map((owner, i) => owner.request('file:place', { name: `f${i}`, size: 3 * MiB, chunkSize: CHUNK })));

@@ -7,7 +7,9 @@ import { startTracker, type RunningTracker } from '../support/tracker-harness.ts
 
 let t: RunningTracker;
 beforeEach(async () => {
-  t = await startTracker();
+  // The paper's metrics, with offers credited in full: what is earned rather than claimed is
+  // tested in hostile-peers.test.ts.
+  t = await startTracker({ NEWCOMER_SPACE: '1TiB' });
 });
 afterEach(async () => {
   await t.stop();
@@ -69,7 +71,7 @@ describe('reliability level from real behaviour', () => {
 describe('rejection fallback with one replica', () => {
   it('moves to the next candidate when the chosen host refuses', async () => {
     await t.stop();
-    t = await startTracker({ REPLICAS: '1' });
+    t = await startTracker({ NEWCOMER_SPACE: '1TiB', REPLICAS: '1' });
     const owner = await NodePeer.join(t.url, GiB);
     const roomy = await NodePeer.join(t.url, 3 * GiB);
     const next = await NodePeer.join(t.url, 2 * GiB);

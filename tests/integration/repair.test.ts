@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GiB, MiB } from '../../shared/units.ts';
-import { ROOT, storeFile } from '../support/flows.ts';
+import { CHUNK, rootOf, storeFile } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { SimulatedHost } from '../support/simulated-host.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
@@ -14,8 +14,11 @@ afterEach(async () => {
   await t.stop();
 });
 
+/** Hosts of the copies that count (a copy a repair replaced is kept on the books, retired, in case its host returns). */
 const holders = async (fileId: string) =>
-  (await t.database.db.selectFrom('replicas').select('host_id').where('file_id', '=', fileId).where('state', '=', 'stored').orderBy('host_id').execute()).map((r) => r.host_id);
+  (await t.database.db.selectFrom('replicas').select('host_id').where('file_id', '=', fileId).where('state', '=', 'stored').where('retired_at', 'is', null).orderBy('host_id').execute()).map(
+    (r) => r.host_id,
+  );
 const activeRepairs = async () =>
   (await t.database.db.selectFrom('transfers').select((eb) => eb.fn.countAll<number>().as('n')).where('kind', '=', 'repair').where('state', 'in', ['offered', 'open']).executeTakeFirstOrThrow()).n;
 
@@ -43,17 +46,23 @@ describe('repair', () => {
     await t.tracker.sweep();
     // B, holding a live copy, is told to send it; the spare accepts and confirms it.
     const ready = await b.next('transfer:ready', (offer) => offer.fileId === file.id);
-    expect(ready).toMatchObject({ kind: 'repair', role: 'sender', sha256: ROOT });
+    expect(ready).toMatchObject({ kind: 'repair', role: 'sender', sha256: await rootOf(MiB) });
     await expect.poll(() => holders(file.id)).toEqual([b.id, spare.peer.id].sort());
-
-    // A comes back with its old copy: it is told to drop it, and its space is already free.
-    const aBack = await NodePeer.join(t.url, 4 * GiB, a.keys);
-    expect((await aBack.request('host:inventory', { replicas: [{ fileId: file.id, root: ROOT }], last: true })).drop).toEqual([file.id]);
-    expect(await t.database.db.selectFrom('peers').select('bytes_used').where('id', '=', a.id).executeTakeFirst()).toEqual({ bytes_used: 0 });
 
     const ownerBack = await NodePeer.connect(t.url, owner.keys);
     const [listed] = (await ownerBack.request('file:list', {})).files;
     expect(listed).toMatchObject({ replicas: { wanted: 2, stored: 2, online: 2, repairing: 0 }, repairedAt: t.clock.now() });
+
+    // A comes back with its old copy. It is not dropped on sight in favour of the new one: it
+    // is audited, counts again once it proves itself, and the least proven copy (the newest,
+    // the spare's) is the one let go.
+    const aBack = await NodePeer.join(t.url, 4 * GiB, a.keys);
+    aBack.holds.set(file.id, { size: MiB, chunkSize: CHUNK });
+    expect((await aBack.request('host:inventory', { replicas: [{ fileId: file.id, root: await rootOf(MiB) }], last: true })).drop).toEqual([]);
+    await expect.poll(async () => (await t.database.db.selectFrom('replicas').select('retired_at').where('file_id', '=', file.id).where('host_id', '=', a.id).executeTakeFirst())?.retired_at).toBeNull();
+    await t.tracker.sweep();
+    expect(await holders(file.id)).toEqual([a.id, b.id].sort());
+    expect(await spare.peer.next('replica:drop')).toEqual({ fileIds: [file.id] });
   });
 
   it('keeps to its concurrency cap when many hosts leave at once, and loses nothing that had a live copy', async () => {
@@ -82,7 +91,7 @@ describe('repair', () => {
       // The new host is not told the root it must produce: it can't confirm a copy it never took.
       expect(offer).toMatchObject({ role: 'receiver', sha256: null });
       await host.request('transfer:accept', { transferId: offer.transferId });
-      await host.request('replica:stored', { transferId: offer.transferId, sha256: ROOT });
+      await host.request('replica:stored', { transferId: offer.transferId, sha256: await rootOf(MiB) });
       t.clock.advance(1_000);
       await t.tracker.sweep();
       expect(await activeRepairs()).toBeLessThanOrEqual(2);
@@ -102,7 +111,10 @@ describe('repair', () => {
     const { transferId } = await owner.request('file:locate', { fileId: file.id });
     const sender = [a, b].find((host) => host.peek('transfer:open', (o) => o.transferId === transferId))!;
     await sender.request('transfer:accept', { transferId });
-    await owner.request('transfer:fail', { transferId, code: 'INTEGRITY', message: 'chunk 3 failed authentication' });
+    await owner.request('transfer:progress', { transferId, bytes: 65536 });
+    // The owner's word starts an audit of that chunk; the host cannot produce it.
+    sender.audits = 'wrong';
+    await owner.request('transfer:fail', { transferId, code: 'INTEGRITY', message: 'chunk 0 failed authentication', chunk: 0 });
     expect(await sender.next('replica:drop')).toEqual({ fileIds: [file.id] });
 
     await t.tracker.sweep(); // no grace for a corrupt copy

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { storedSize } from '../../shared/chunking.ts';
 import { GiB, MiB } from '../../shared/units.ts';
-import { CHUNK, offerFor, ROOT, storeFile } from '../support/flows.ts';
+import { CHUNK, offerFor, rootOf, storeFile } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
 
@@ -42,8 +42,9 @@ describe('a restart on the same database file', () => {
     const reserved = await t.database.db.selectFrom('peers').select((eb) => eb.fn.sum<number>('bytes_reserved').as('n')).executeTakeFirstOrThrow();
     expect(reserved.n).toBe(2 * storedSize(MiB, CHUNK)); // on both hosts it was placed on
 
-    const inventoryA = [file.id, pending.file.id, 'z'.repeat(26)].map((fileId) => ({ fileId, root: fileId === file.id ? ROOT : null }));
+    const root = await rootOf(4321);
+    const inventoryA = [file.id, pending.file.id, 'z'.repeat(26)].map((fileId) => ({ fileId, root: fileId === file.id ? root : null }));
     expect((await hostAAgain.request('host:inventory', { replicas: inventoryA, last: true })).drop).toEqual(['z'.repeat(26)]);
-    expect((await hostBAgain.request('host:inventory', { replicas: [{ fileId: file.id, root: ROOT }], last: true })).drop).toEqual([]);
+    expect((await hostBAgain.request('host:inventory', { replicas: [{ fileId: file.id, root }], last: true })).drop).toEqual([]);
   });
 });

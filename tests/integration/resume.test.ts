@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GiB, MiB } from '../../shared/units.ts';
-import { CHUNK, offerFor, ROOT } from '../support/flows.ts';
+import { CHUNK, offerFor, rootOf } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
 
@@ -44,8 +44,9 @@ describe('an upload whose owner leaves', () => {
     const offer = await offerFor(host, fileId);
     expect(resumed.transferIds).toEqual([offer.transferId]);
     await host.request('transfer:accept', { transferId: offer.transferId });
-    await host.request('replica:stored', { transferId: offer.transferId, sha256: ROOT });
-    await back.request('file:seal', { fileId, sha256: ROOT });
+    const root = await rootOf(5 * MiB);
+    await host.request('replica:stored', { transferId: offer.transferId, sha256: root });
+    await back.request('file:seal', { fileId, sha256: root });
     expect(await back.next('file:updated', (f) => f.state === 'stored')).toMatchObject({ replicas: { stored: 1 } });
     // Resuming reserved nothing twice: the host's space is used once, for this one replica.
     expect(await reservedOn(host.id)).toBe(0);

@@ -58,7 +58,8 @@ describe('signaling relay', () => {
     await owner.request('transfer:progress', { transferId, bytes: 1000 });
     t.clock.advance(t.config.transferIdleTimeoutMs - 1000);
     await t.tracker.sweep();
-    await owner.request('transfer:signal', { transferId, signal: offer });
+    // Still open: more progress is taken.
+    await owner.request('transfer:progress', { transferId, bytes: 2000 });
 
     // …silence ends it.
     t.clock.advance(t.config.transferIdleTimeoutMs + 1);

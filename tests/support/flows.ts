@@ -4,19 +4,23 @@
  */
 import { expect } from 'vitest';
 import type { FileSummary, TransferOffer } from '../../shared/protocol.ts';
-import { MiB } from '../../shared/units.ts';
+import { rootOf, TEST_CHUNK } from './fake-replica.ts';
 import type { NodePeer } from './node-peer.ts';
 
-export const ROOT = 'a'.repeat(64);
-export const CHUNK = MiB;
+export { rootOf } from './fake-replica.ts';
+export const CHUNK = TEST_CHUNK;
 
 /** Waits for the transfer:open a host receives for this file. */
 export function offerFor(host: NodePeer, fileId: string): Promise<TransferOffer> {
   return host.next('transfer:open', (offer) => offer.fileId === fileId);
 }
 
-/** Places a file and has every offered host among `hosts` accept and store it. */
+/**
+ * Places a file and has every offered host among `hosts` accept and store it; the tracker's
+ * audit of each new copy is answered by the hosts themselves (NodePeer).
+ */
 export async function storeFile(owner: NodePeer, hosts: NodePeer[], name: string, size: number): Promise<{ file: FileSummary; holders: NodePeer[] }> {
+  const root = await rootOf(size);
   const placed = await owner.request('file:place', { name, size, chunkSize: CHUNK });
   const isOurs = (o: TransferOffer) => o.fileId === placed.file.id;
   // The answer says how many hosts were asked; wait until that many have heard.
@@ -27,9 +31,9 @@ export async function storeFile(owner: NodePeer, hosts: NodePeer[], name: string
     await host.request('transfer:accept', { transferId: offer.transferId });
     const ready = await owner.next('transfer:ready', (r) => r.transferId === offer.transferId);
     expect(ready.role).toBe('sender');
-    await host.request('replica:stored', { transferId: offer.transferId, sha256: ROOT });
+    await host.request('replica:stored', { transferId: offer.transferId, sha256: root });
   }
-  await owner.request('file:seal', { fileId: placed.file.id, sha256: ROOT });
+  await owner.request('file:seal', { fileId: placed.file.id, sha256: root });
   const file = await owner.next('file:updated', (f) => f.id === placed.file.id && f.state !== 'uploading');
   return { file, holders };
 }

@@ -5,6 +5,7 @@
 import { exportPublicKey, generateIdentity, peerIdFromPublicKey } from '../../shared/identity.ts';
 import { serverEvents, type ClientRequest, type ClientRequestName, type ClientResponse, type ServerEvent, type ServerEventName } from '../../shared/protocol.ts';
 import { TrackerClient } from '../../web/src/lib/net/tracker-client.ts';
+import { proofFor } from './fake-replica.ts';
 
 interface Recorded {
   event: ServerEventName;
@@ -15,6 +16,14 @@ interface Recorded {
 export class NodePeer {
   readonly #log: Recorded[] = [];
   readonly #waiters = new Set<() => void>();
+  /**
+   * What this peer holds as a host, as far as audits go: file id → size and chunking, learned
+   * from the stores and repairs it was offered. An honest test host answers every audit of
+   * them with a real proof; `audits` makes it one that stays silent or answers with bytes it
+   * does not have.
+   */
+  readonly holds = new Map<string, { size: number; chunkSize: number }>();
+  audits: 'honest' | 'silent' | 'wrong' = 'honest';
 
   private constructor(
     readonly id: string,
@@ -28,6 +37,20 @@ export class NodePeer {
         for (const wake of this.#waiters) wake();
       });
     }
+    client.on('transfer:open', (offer) => {
+      if (offer.role === 'receiver') this.holds.set(offer.fileId, { size: offer.size, chunkSize: offer.chunkSize });
+    });
+    client.on('transfer:ready', (offer) => {
+      if (offer.role === 'receiver') this.holds.set(offer.fileId, { size: offer.size, chunkSize: offer.chunkSize });
+    });
+    client.on('replica:drop', ({ fileIds }) => fileIds.forEach((fileId) => this.holds.delete(fileId)));
+    client.on('audit:challenge', (challenge) => {
+      const held = this.holds.get(challenge.fileId);
+      if (!held || this.audits === 'silent') return;
+      void proofFor(challenge, held.size, held.chunkSize)
+        .then((proof) => this.request('audit:answer', { auditId: challenge.auditId, ...proof, ...(this.audits === 'wrong' ? { block: new Uint8Array(proof.block.byteLength) } : {}) }))
+        .catch(() => undefined);
+    });
   }
 
   /** A new peer (or, given keys, the same peer again) connected to the tracker at url. */

@@ -5,7 +5,7 @@
  */
 import { INVENTORY_PAGE } from '../../shared/protocol.ts';
 import { GiB } from '../../shared/units.ts';
-import { ROOT } from './flows.ts';
+import { rootOf } from './fake-replica.ts';
 import { NodePeer } from './node-peer.ts';
 
 export class SimulatedHost {
@@ -19,8 +19,9 @@ export class SimulatedHost {
       void (async () => {
         await peer.request('transfer:accept', { transferId: offer.transferId });
         // Like the browser host: written and verified first, then confirmed.
-        this.held.set(offer.fileId, ROOT);
-        await peer.request('replica:stored', { transferId: offer.transferId, sha256: ROOT });
+        const root = await rootOf(offer.size, offer.chunkSize);
+        this.held.set(offer.fileId, root);
+        await peer.request('replica:stored', { transferId: offer.transferId, sha256: root });
       })().catch(() => {
         // The tracker went away mid-way (that is the test): what is held stays as it is.
       });
