@@ -57,6 +57,10 @@ export default defineConfig({
       REPAIR_RATE: '120',
       // The tests find files by name through the operator API.
       ADMIN_SHOW_NAMES: 'true',
+      // Offers credited in full, as the paper has it: these specs are about placement, transfers
+      // and repair. What hosts must earn is tested with the defaults (integration
+      // hostile-peers.test.ts, e2e networks and hostile specs with trackers of their own).
+      NEWCOMER_SPACE: '64GiB',
     },
   },
 });

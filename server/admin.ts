@@ -3,7 +3,9 @@
  * its replicas live. Read-only queries for the operator API and, later, the dashboard.
  */
 import { RELIABILITY_WINDOW_MS } from '../shared/reliability.ts';
-import { fileHealth } from '../shared/file-health.ts';
+import { fileHealth, type FileHealth } from '../shared/file-health.ts';
+import { sql } from 'kysely';
+import { storedReplicas } from './db/counts.ts';
 import type { AdminFile, AdminPeer, AdminTransfer, Overview } from '../shared/operator-api.ts';
 
 export type { AdminFile, AdminPeer, AdminTransfer, Overview };
@@ -62,8 +64,18 @@ export class AdminQueries {
     const levels = await this.db.selectFrom('peers').select(['level', (eb) => eb.fn.countAll<number>().as('n')]).where('online', '=', 1).groupBy('level').execute();
     const peersOnlineByLevel: Record<string, number> = { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 };
     for (const row of levels) peersOnlineByLevel[row.level] = Number(row.n);
+    // One aggregate query (the same wording as shared/file-health.ts): a scrape never loads every file.
+    const perFile = this.db
+      .selectFrom('files')
+      .select(['files.state', 'files.replicas_wanted', (eb) => storedReplicas(eb).as('stored'), (eb) => storedReplicas(eb, { online: true }).as('online')]);
+    const health = sql<FileHealth>`case when f.state <> 'stored' then f.state when f.stored = 0 then 'lost' when f.online = 0 then 'unavailable' when f.online < f.replicas_wanted then 'under-replicated' else 'healthy' end`;
+    const rows = await this.db
+      .selectFrom(perFile.as('f'))
+      .select([health.as('health'), (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy(health)
+      .execute();
     const filesByHealth: Record<string, number> = {};
-    for (const file of await this.files()) filesByHealth[file.health] = (filesByHealth[file.health] ?? 0) + 1;
+    for (const row of rows) filesByHealth[row.health] = Number(row.n);
     return { peersOnlineByLevel, filesByHealth };
   }
 

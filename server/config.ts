@@ -172,6 +172,7 @@ const Environment = z.object({
   AUDITS_PER_SWEEP: integer(1, 10_000).default(50),
   VETTING_AUDITS: integer(0, 10_000).default(10),
   VETTING_PERIOD: duration(0).default(24 * 3_600_000),
+  VETTING_SHARE: ratio.pipe(z.number().max(1, 'must be at most 1')).default(0.05),
   NEWCOMER_SPACE: bytes(0, Number.MAX_SAFE_INTEGER).default(256 * MiB),
   EARNED_GROWTH: ratio.default(2),
   TRUST_MATURITY: duration(0).default(7 * 24 * 3_600_000),
@@ -235,7 +236,7 @@ export interface Config {
   thresholds: ReliabilityThresholds;
   /** How hosts prove what they hold: a random audit per replica every `intervalMs` on average. */
   audits: { intervalMs: number; timeoutMs: number; perSweep: number };
-  vetting: VettingPolicy;
+  vetting: VettingPolicy & { share: number };
   earning: EarningPolicy;
   owners: OwnerPolicy & { maxPendingUploads: number; maxFiles: number };
   /** New identities a network may create an hour. */
@@ -314,7 +315,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowedOrigins: e.ALLOWED_ORIGINS,
     thresholds,
     audits: { intervalMs: e.AUDIT_INTERVAL, timeoutMs: e.AUDIT_TIMEOUT, perSweep: e.AUDITS_PER_SWEEP },
-    vetting: { audits: e.VETTING_AUDITS, periodMs: e.VETTING_PERIOD },
+    vetting: { audits: e.VETTING_AUDITS, periodMs: e.VETTING_PERIOD, share: e.VETTING_SHARE },
     earning: { newcomerSpace: e.NEWCOMER_SPACE, growth: e.EARNED_GROWTH, maturityMs: e.TRUST_MATURITY },
     owners: { allowance: e.OWNER_ALLOWANCE, ratio: e.OWNER_RATIO, maxPendingUploads: e.MAX_PENDING_UPLOADS, maxFiles: e.MAX_FILES_PER_PEER },
     newPeersPerNetwork: e.NEW_PEERS_PER_NETWORK,
@@ -369,6 +370,7 @@ export const CONFIG_HELP: Record<(typeof CONFIG_VARIABLES)[number], { descriptio
   AUDITS_PER_SWEEP: { description: 'routine audits started per sweep, at most', fallback: '50' },
   VETTING_AUDITS: { description: 'audits a new host must pass before it is vetted', fallback: '10' },
   VETTING_PERIOD: { description: 'and the time since it first joined', fallback: '24h' },
+  VETTING_SHARE: { description: 'share of files whose copies new hosts may take ahead of vetted ones', fallback: '0.05' },
   NEWCOMER_SPACE: { description: 'capacity credited to a host before it has proven anything', fallback: '256MiB' },
   EARNED_GROWTH: { description: 'capacity credited per proven byte held', fallback: '2' },
   TRUST_MATURITY: { description: 'how long a proven replica must be held to count in full', fallback: '7d' },

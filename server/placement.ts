@@ -59,6 +59,7 @@ export class Placement {
       heldNetworks: holders.flatMap((holder) => (holder.network ? [holder.network] : [])),
       unvettedHolders: holders.filter((holder) => holder.vetted_at === null).length,
       copiesWanted: file.replicas_wanted,
+      newcomerShare: this.#config.vetting.share,
     };
     let left = await this.#candidates(trx, file);
     const reserved: HostCandidate[] = [];

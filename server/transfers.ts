@@ -205,7 +205,8 @@ export class Transfers {
     if (!isActiveTransfer(transfer.state)) throw new PeercloudError('CONFLICT', 'This transfer has already ended.');
     this.#log.info({ event: 'transfer_fail_reported', transferId, peerId, code, chunk, said: message.slice(0, 200) }, 'a peer gave up on a transfer');
     const ended = await this.#end(transferId, { ok: false, code, message: ENDED_WORDS[code] }, { by: 'peer', peerId, how: 'fail' });
-    const accusation = ended && code === 'INTEGRITY' && transfer.kind === 'fetch' && peerId === transfer.receiver_id && transfer.state === 'open' && chunk !== undefined;
+    // Evidence first: the download was under way, bytes were reported moving, a chunk is named.
+    const accusation = ended && code === 'INTEGRITY' && transfer.kind === 'fetch' && peerId === transfer.receiver_id && transfer.state === 'open' && transfer.bytes_reported > 0 && chunk !== undefined;
     if (accusation) await this.#audits.challenge({ fileId: transfer.file_id, hostId: transfer.sender_id, purpose: 'accusation', transferId, chunk });
   }
 
@@ -268,7 +269,9 @@ export class Transfers {
     const pending = await this.#db.selectFrom('audits').select('id').where('transfer_id', '=', transfer.id).where('state', '=', 'pending').executeTakeFirst();
     if (pending) return;
     const audit = await this.#audits.challenge({ fileId: transfer.file_id, hostId: transfer.receiver_id, purpose: 'store', transferId: transfer.id });
-    if (!audit) await this.#end(transfer.id, { ok: false, code: 'PEER_GONE', message: ENDED_WORDS.PEER_GONE }, { by: 'tracker', reason: 'peer_gone', goneId: transfer.receiver_id });
+    // The audit decides how it ends: it must not expire as stalled while the host is being asked.
+    if (audit) await this.#db.updateTable('transfers').set({ expires_at: audit.deadline_at + 1_000 }).where('id', '=', transfer.id).where('state', '=', 'open').execute();
+    else await this.#end(transfer.id, { ok: false, code: 'PEER_GONE', message: ENDED_WORDS.PEER_GONE }, { by: 'tracker', reason: 'peer_gone', goneId: transfer.receiver_id });
   }
 
   /** A store's first audit was decided: the transfer ends with it. */

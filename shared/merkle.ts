@@ -95,6 +95,11 @@ export function merkle(hash: Hash) {
       return treeHash(await blockLeaves(chunk), blockNode);
     },
 
+    /** The same, from the chunk's blocks already cut (every block but the last AUDIT_BLOCK_BYTES long). */
+    async chunkDigestOfBlocks(blocks: readonly Uint8Array[]): Promise<Uint8Array> {
+      return treeHash(await Promise.all(blocks.map((block) => hash([BLOCK_LEAF, block]))), blockNode);
+    },
+
     /** The replica's root: the tree of its chunk digests, in order. */
     fileRoot(digests: readonly Uint8Array[]): Promise<Uint8Array> {
       return treeHash(digests, fileNode);

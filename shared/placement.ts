@@ -8,7 +8,7 @@
  * - copies of one file go to distinct networks (a network is null on the tracker's own LAN,
  *   where the rule can't apply), so that one household or one rented server never holds two;
  * - hosts that are still new (unvetted) never hold every copy of a file while a vetted host
- *   can take one;
+ *   can take one, and take copies ahead of vetted hosts only for a small share of the files;
  * - among otherwise equal hosts, vetted and proven ones first, then an order that depends on
  *   the file (so that nobody can pick an identity that wins every tie).
  * "Free space" is what the tracker credits a host with (shared/earned.ts), not what it claims.
@@ -40,6 +40,11 @@ export interface PlacementRequest {
   /** Copies of this file already on unvetted hosts, and all copies it should have. */
   unvettedHolders?: number;
   copiesWanted?: number;
+  /**
+   * The share of files (0…1, by the file's hash) whose copies new hosts may take ahead of vetted
+   * ones; other files go to them only when no vetted host can take a copy. Absent: no limit.
+   */
+  newcomerShare?: number;
 }
 
 /** FNV-1a, 32 bits: a stable, well-spread order of hosts per file (not a security primitive). */
@@ -82,15 +87,22 @@ export function chooseHosts(request: PlacementRequest, candidates: readonly Host
   const anyVetted = eligible.some((candidate) => candidate.vetted ?? true);
   // With a vetted host available, new ones may hold all copies but one.
   let unvettedRoom = anyVetted ? Math.max(0, (request.copiesWanted ?? request.replicas) - 1 - (request.unvettedHolders ?? 0)) : Number.POSITIVE_INFINITY;
+  // New hosts get a small share of the files first-hand, and otherwise only what vetted hosts can't take.
+  const inShare = request.newcomerShare === undefined || request.fileId === undefined || tieBreak(request.fileId, 'newcomers') % 1000 < request.newcomerShare * 1000;
   const chosen: HostCandidate[] = [];
-  for (const candidate of eligible) {
-    if (chosen.length >= request.replicas) break;
-    if (candidate.network && networks.has(candidate.network)) continue;
-    const vetted = candidate.vetted ?? true;
-    if (!vetted && unvettedRoom <= 0) continue;
-    chosen.push(candidate);
-    if (candidate.network) networks.add(candidate.network);
-    if (!vetted) unvettedRoom--;
-  }
-  return chosen;
+  const pass = (newcomersNow: boolean) => {
+    for (const candidate of eligible) {
+      if (chosen.length >= request.replicas) return;
+      if (chosen.includes(candidate)) continue;
+      if (candidate.network && networks.has(candidate.network)) continue;
+      const vetted = candidate.vetted ?? true;
+      if (!vetted && (unvettedRoom <= 0 || !newcomersNow)) continue;
+      chosen.push(candidate);
+      if (candidate.network) networks.add(candidate.network);
+      if (!vetted) unvettedRoom--;
+    }
+  };
+  pass(inShare || !anyVetted);
+  pass(true);
+  return chosen.sort(compareCandidates(request.uploaderLevel, request.fileId));
 }

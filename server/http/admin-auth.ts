@@ -23,6 +23,24 @@ export function requireAdmin(token: string | undefined): RequestHandler {
   };
 }
 
+/**
+ * `Authorization: Bearer <one of the tokens>` for an endpoint that is public without any token
+ * configured (`/metrics` with METRICS_TOKEN, which the admin token also opens).
+ */
+export function requireTokenIfSet(tokens: readonly (string | undefined)[], required: boolean): RequestHandler {
+  const expected = tokens.filter((token): token is string => token !== undefined).map(digest);
+  return (req, res, next) => {
+    if (!required) return next();
+    const match = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
+    const given = match ? digest(match[1]!) : undefined;
+    if (!given || !expected.some((token) => timingSafeEqual(given, token))) {
+      res.status(401).set('WWW-Authenticate', 'Bearer').json({ ok: false, code: 'UNAUTHORIZED', message: 'A valid metrics token is required.' });
+      return;
+    }
+    next();
+  };
+}
+
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }

@@ -11,11 +11,12 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Challenges } from '../socket/challenges.ts';
 import { fullBucket, take, type Bucket } from '../../shared/token-bucket.ts';
-import { requireAdmin } from './admin-auth.ts';
+import { requireAdmin, requireTokenIfSet } from './admin-auth.ts';
 import { trustFunction, type ClientAddress } from './client-address.ts';
 import { securityHeaders } from './security.ts';
 
 const CHALLENGE_RATE = 20;
+const METRICS_CACHE_MS = 5_000;
 const CHALLENGE_BURST = 100;
 
 export interface TrackerStats {
@@ -49,9 +50,21 @@ export function createHttpApp({ config, clock, log, challenges, admin, stats, cl
     res.json({ ok: true });
   });
 
-  // For Prometheus: counts and gauges only, never a name, an id or an address.
-  app.get('/metrics', async (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(await metrics());
+  // For Prometheus: counts and gauges only, never a name, an id or an address. Computed by a
+  // few aggregate queries at most once per METRICS_CACHE_MS, however many scrape it, and behind
+  // METRICS_TOKEN when one is set.
+  let scraped: { at: number; text: Promise<string> } | undefined;
+  app.get('/metrics', requireTokenIfSet([config.metricsToken, config.adminToken], config.metricsToken !== undefined), async (_req, res) => {
+    const now = clock.now();
+    if (!scraped || now - scraped.at >= METRICS_CACHE_MS) {
+      const text = metrics();
+      scraped = { at: now, text };
+      // A failed scrape is not cached.
+      text.catch(() => {
+        if (scraped?.text === text) scraped = undefined;
+      });
+    }
+    res.type('text/plain; version=0.0.4').send(await scraped.text);
   });
 
   // Nonces cost memory until used or expired: a client asking for them in a loop is slowed down.

@@ -46,6 +46,8 @@ describe('operations', () => {
     const offer = await offerFor(host, refusing.file.id);
     await host.request('transfer:reject', { transferId: offer.transferId, reason: 'busy' });
 
+    // /metrics is computed at most every 5 seconds.
+    t.clock.advance(5_000);
     const response = await fetch(`${t.url}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     const after = parsePrometheus(await response.text());

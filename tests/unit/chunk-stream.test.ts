@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { SEAL_OVERHEAD } from '../../shared/chunking.ts';
 import { sendWindow, type WireMessage } from '../../shared/wire.ts';
-import { sha256Hex } from '../../web/src/lib/crypto/chunk-cipher.ts';
+import { chunkDigestHex } from '../../web/src/lib/crypto/digests.ts';
 import { joinParts, receiveChunks, sendChunks, type ChunkSource, type ReceivedChunk } from '../../web/src/lib/transfer/chunk-stream.ts';
 import { TransferFailure } from '../../web/src/lib/transfer/link.ts';
 import { memoryLinkPair, type MemoryLink } from '../support/memory-link.ts';
@@ -18,7 +18,7 @@ async function makeChunks(count: number, size = CHUNK_SIZE + SEAL_OVERHEAD): Pro
   return Promise.all(
     Array.from({ length: count }, async (_, index) => {
       const bytes = new Uint8Array(size).map((_, k) => (index * 31 + k) & 0xff);
-      return { bytes, sha256: await sha256Hex(bytes) };
+      return { bytes, sha256: await chunkDigestHex(bytes) };
     }),
   );
 }
@@ -104,7 +104,8 @@ describe('sending and receiving chunks', () => {
   });
 
   it('never runs more than a window of chunks ahead of the last ack', async () => {
-    const window = sendWindow(CHUNK_SIZE);
+    // The window is counted in chunks of the transfer's chunk size: 4 MiB chunks make it small.
+    const window = sendWindow(4 * 1024 * 1024);
     const count = window * 3;
     const chunks = await makeChunks(count);
     const [a, b] = memoryLinkPair();
@@ -123,7 +124,7 @@ describe('sending and receiving chunks', () => {
     };
     const recorder = recordingSink();
     recorder.hold();
-    const sending = sendChunks(a, sourceOf(chunks), { from: 0, chunkSize: CHUNK_SIZE });
+    const sending = sendChunks(a, sourceOf(chunks), { from: 0, chunkSize: 4 * 1024 * 1024 });
     const receiving = receiver(b, recorder.sink, count, { batchBytes: CHUNK_SIZE + SEAL_OVERHEAD });
     // With the sink held shut nothing is acked: the sender stops at the window…
     await expect.poll(() => a.sent.filter((m) => 't' in m && m.t === 'chunk').length).toBe(window);

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { generateFileKey, IntegrityError, openChunk, RootHash, sealChunk, sha256, sha256Hex } from '../../web/src/lib/crypto/chunk-cipher.ts';
+import { createHash } from 'node:crypto';
+import { AUDIT_BLOCK_BYTES } from '../../shared/merkle.ts';
+import { generateFileKey, IntegrityError, openChunk, sealChunk, sha256 } from '../../web/src/lib/crypto/chunk-cipher.ts';
+import { chunkDigest, partsDigest, RootHash } from '../../web/src/lib/crypto/digests.ts';
 import { openKit, RecoveryKitError, sealKit, type RecoveryKitContent } from '../../web/src/lib/crypto/recovery-kit.ts';
 import { SEAL_OVERHEAD } from '../../shared/chunking.ts';
 import { toHex } from '../../shared/encoding.ts';
@@ -42,16 +45,24 @@ describe('chunk sealing', () => {
     await expect(openChunk(await generateFileKey(), FILE, 0, 1, sealed)).rejects.toBeInstanceOf(IntegrityError);
   });
 
-  it('computes the root over chunk hashes in order, and only once all are known', async () => {
+  it('computes the root over chunk digests in order (shared/merkle.ts with WebCrypto), and only once all are known', async () => {
     const digests = await Promise.all(['a', 'b', 'c'].map((text) => sha256(bytes(text))));
     const root = new RootHash(3);
     root.set(2, digests[2]!);
     root.set(0, digests[0]!);
     await expect(root.hex()).rejects.toThrow(/chunk 1/);
     root.set(1, digests[1]!);
-    const concatenated = new Uint8Array(96);
-    digests.forEach((digest, index) => concatenated.set(digest, index * 32));
-    expect(await root.hex()).toBe(await sha256Hex(concatenated));
+    const H = (...parts: Uint8Array[]) => new Uint8Array(parts.reduce((h, part) => h.update(part), createHash('sha256')).digest());
+    expect(await root.hex()).toBe(toHex(H(Uint8Array.of(2), H(Uint8Array.of(2), digests[0]!, digests[1]!), digests[2]!)));
+  });
+
+  it('digests a chunk arriving in frames as if it were whole, aligned or not', async () => {
+    const chunk = Uint8Array.from({ length: 5 * AUDIT_BLOCK_BYTES + 123 }, (_, k) => (k * 31 + (k >> 9)) & 0xff);
+    const whole = toHex(await chunkDigest(chunk));
+    const frames = (size: number) => Array.from({ length: Math.ceil(chunk.length / size) }, (_, k) => chunk.subarray(k * size, (k + 1) * size));
+    expect(toHex(await partsDigest(frames(2 * AUDIT_BLOCK_BYTES), chunk.length))).toBe(whole);
+    expect(toHex(await partsDigest(frames(1000), chunk.length))).toBe(whole);
+    expect(toHex(await partsDigest([chunk], chunk.length))).toBe(whole);
   });
 });
 

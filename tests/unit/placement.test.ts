@@ -101,3 +101,23 @@ describe('chooseHosts', () => {
     expect(winners.size).toBeGreaterThan(4);
   });
 });
+
+describe('new hosts', () => {
+  const candidates: HostCandidate[] = [
+    { id: 'new', level: 5, free: 900, vetted: false },
+    { id: 'old1', level: 5, free: 100, vetted: true },
+    { id: 'old2', level: 5, free: 90, vetted: true },
+  ];
+  it('take copies ahead of vetted hosts for about the share of files asked, by the file’s hash', () => {
+    const files = Array.from({ length: 1000 }, (_, k) => `file-${k}`);
+    const first = files.filter((fileId) => chooseHosts({ uploaderId: 'u', uploaderLevel: 5, bytes: 10, replicas: 2, fileId, newcomerShare: 0.05 }, candidates).some((h) => h.id === 'new'));
+    expect(first.length).toBeGreaterThan(20);
+    expect(first.length).toBeLessThan(90);
+    // The same file always gets the same answer.
+    expect(chooseHosts({ uploaderId: 'u', uploaderLevel: 5, bytes: 10, replicas: 2, fileId: first[0]!, newcomerShare: 0.05 }, candidates).map((h) => h.id)).toContain('new');
+  });
+
+  it('still take what no vetted host can', () => {
+    expect(ids(chooseHosts({ uploaderId: 'u', uploaderLevel: 5, bytes: 95, replicas: 2, fileId: 'x', newcomerShare: 0 }, candidates))).toEqual(['new', 'old1']);
+  });
+});

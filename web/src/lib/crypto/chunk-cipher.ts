@@ -49,28 +49,3 @@ export async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array
 export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   return toHex(await sha256(bytes));
 }
-
-/**
- * The file's root hash: SHA-256 over the concatenated SHA-256 of each sealed chunk, in order.
- * Hosts compute it from what they stored and the owner from what it sent, without either
- * ever hashing the whole file in one piece.
- */
-export class RootHash {
-  readonly #digests: Uint8Array[] = [];
-
-  constructor(readonly count: number) {}
-
-  set(index: number, digest: Uint8Array): void {
-    this.#digests[index] = digest;
-  }
-
-  async hex(): Promise<string> {
-    const all = new Uint8Array(this.count * 32);
-    for (let index = 0; index < this.count; index++) {
-      const digest = this.#digests[index];
-      if (!digest) throw new Error(`chunk ${index} has no hash yet`);
-      all.set(digest, index * 32);
-    }
-    return sha256Hex(all);
-  }
-}

@@ -37,6 +37,8 @@ export interface TrackerClientOptions {
   requestTimeoutMs?: number;
   /** Called for server messages that fail their schema (a bug or a hostile tracker). */
   onInvalidMessage?: (event: string, problem: string) => void;
+  /** Extra HTTP headers, for programs speaking the protocol from Node (browsers set their own). */
+  headers?: Record<string, string>;
 }
 
 type Listener<K extends ServerEventName> = (payload: ServerEvent<K>) => void;
@@ -50,7 +52,7 @@ export class TrackerClient {
   readonly #onlineListeners = new Set<() => void>();
   /** Set once this tab is no longer the peer: see `mute`. */
   #muted = false;
-  readonly #options: Required<Omit<TrackerClientOptions, 'onInvalidMessage'>> & Pick<TrackerClientOptions, 'onInvalidMessage'>;
+  readonly #options: Required<Omit<TrackerClientOptions, 'onInvalidMessage' | 'headers'>> & Pick<TrackerClientOptions, 'onInvalidMessage' | 'headers'>;
 
   constructor(options: TrackerClientOptions) {
     this.#options = { reconnect: true, backoff: DEFAULT_BACKOFF, requestTimeoutMs: 15_000, ...options };
@@ -60,6 +62,7 @@ export class TrackerClient {
       // Our own reconnect loop: the backoff is ours, and a new challenge is needed each time.
       reconnection: false,
       transports: ['websocket'],
+      ...(options.headers ? { extraHeaders: options.headers } : {}),
       auth: (callback) => {
         this.#handshake(base).then(callback, (error: unknown) => {
           // No challenge: connect without auth; the tracker refuses it and we retry after a pause.
@@ -164,7 +167,7 @@ export class TrackerClient {
   }
 
   async #handshake(base: string): Promise<HandshakeAuth> {
-    const response = await fetch(`${base}/api/challenge`, { cache: 'no-store' });
+    const response = await fetch(`${base}/api/challenge`, { cache: 'no-store', ...(this.#options.headers ? { headers: this.#options.headers } : {}) });
     if (!response.ok) throw new Error(`challenge request failed: HTTP ${response.status}`);
     const challenge = Challenge.parse(await response.json());
     return {

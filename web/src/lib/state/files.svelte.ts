@@ -15,7 +15,8 @@ import { toHex } from '../../../../shared/encoding.ts';
 import { PeercloudError } from '../../../../shared/errors.ts';
 import { describeIssue, FileName, type FileSummary, type TransferEnded, type TransferOffer } from '../../../../shared/protocol.ts';
 import { MiB } from '../../../../shared/units.ts';
-import { generateFileKey, IntegrityError, openChunk, RootHash, sealChunk, sha256 } from '../crypto/chunk-cipher.ts';
+import { generateFileKey, IntegrityError, openChunk, sealChunk } from '../crypto/chunk-cipher.ts';
+import { chunkDigest, RootHash } from '../crypto/digests.ts';
 import { Vault } from '../crypto/vault.ts';
 import { PeerLink, TransferFailure } from '../net/peer-link.ts';
 import type { TrackerClient } from '../net/tracker-client.ts';
@@ -23,6 +24,7 @@ import { downloadStore, fileKeyStore, uploadStore, type DownloadProgress } from 
 import { openDownloadFile, removeStaleDownloads } from '../storage/downloads.ts';
 import { joinParts, receiveChunks, sendChunks, type ChunkSource } from '../transfer/chunk-stream.ts';
 import { FileChunkReader } from '../transfer/file-reader.ts';
+import { progressReporter } from '../transfer/progress-reporter.ts';
 import { describeError, type Notices } from './notices.svelte.ts';
 import type { Session } from './session.svelte.ts';
 
@@ -294,7 +296,7 @@ export class Files {
     const reader = new FileChunkReader(upload.file, upload.chunkSize, 0);
     const seal = async (index: number) => {
       const bytes = await sealChunk(upload.key, upload.fileId, index, count, await reader.read(index));
-      const digest = await sha256(bytes);
+      const digest = await chunkDigest(bytes);
       root.set(index, digest);
       return { bytes, sha256: toHex(digest) };
     };
@@ -458,7 +460,7 @@ export class Files {
                     try {
                       plain = await openChunk(key, fileId, chunk.index, count, joinParts(chunk.parts, chunk.length));
                     } catch (error) {
-                      if (error instanceof IntegrityError) throw new TransferFailure('INTEGRITY', error.message);
+                      if (error instanceof IntegrityError) throw new TransferFailure('INTEGRITY', error.message, 'self', chunk.index);
                       throw error;
                     }
                     await out.write(chunkRange(chunk.index, offer.size, offer.chunkSize).start, plain);
@@ -477,6 +479,7 @@ export class Files {
               verifyOnReceipt: false,
               expectedLength: (index) => sealedChunkSize(index, offer.size, offer.chunkSize),
               onFirstBytes: () => performance.mark('peercloud:download-first-byte', { detail: fileId }),
+              onProgress: progressReporter(tracker, transferId, (error: unknown) => this.#notices.debug('transfer:progress', error)),
             },
           );
           await link.sendControl({ t: 'done' });
@@ -488,7 +491,7 @@ export class Files {
           link.fail(failure.code, failure.message);
           if (failure.source !== 'tracker') {
             await tracker
-              .request('transfer:fail', { transferId, code: failure.code, message: failure.message.slice(0, 500) })
+              .request('transfer:fail', { transferId, code: failure.code, message: failure.message.slice(0, 500), ...(failure.chunk !== undefined ? { chunk: failure.chunk } : {}) })
               .catch((refusal: unknown) => this.#notices.debug('transfer:fail', refusal));
           }
         } finally {

@@ -6,7 +6,7 @@
  */
 import { toHex } from '../../../../shared/encoding.ts';
 import { sendWindow, type WireMessage } from '../../../../shared/wire.ts';
-import { sha256 } from '../crypto/chunk-cipher.ts';
+import { partsDigest } from '../crypto/digests.ts';
 import { TransferFailure, type Link } from './link.ts';
 
 export interface SourceChunk {
@@ -25,7 +25,7 @@ export interface ReceivedChunk {
   /** The chunk as it arrived, frame by frame: a sink that stores them needs no contiguous copy. */
   parts: Uint8Array<ArrayBuffer>[];
   length: number;
-  /** The hash the sender announced, hex: checked on receipt, or by the sink (see `verify`). */
+  /** The chunk digest the sender announced (shared/merkle.ts), hex: checked on receipt, or by the sink. */
   sha256: string;
 }
 
@@ -96,9 +96,9 @@ export async function sendChunks(
 
 /**
  * Receives chunks until `end`. Each chunk's bytes must match its announced length, and its
- * hash unless the sink verifies them itself (`verifyOnReceipt: false`: a host hashes what it
- * reads back after writing, an owner's AES-GCM authenticates every chunk, so hashing on
- * receipt too would only spend the CPU the channel needs). Batches of about `batchBytes` go
+ * digest when `verifyOnReceipt` (a host checks what it receives before writing it; an owner's
+ * AES-GCM authenticates every chunk, so a digest on top would only spend the CPU the channel
+ * needs). Batches of about `batchBytes` go
  * to the sink while the next ones arrive; every persisted batch is acked. Returns the `end`
  * message (with the owner's root, on a store).
  */
@@ -170,7 +170,7 @@ export async function receiveChunks(
       parts.push(frame.bytes);
       filled += frame.bytes.byteLength;
     }
-    if (options.verifyOnReceipt && toHex(await sha256(joinParts(parts, header.len))) !== header.sha) {
+    if (options.verifyOnReceipt && toHex(await partsDigest(parts, header.len)) !== header.sha) {
       throw fail(link, 'INTEGRITY', `Chunk ${header.i} does not match its hash.`);
     }
     batch.push({ index: header.i, parts, length: header.len, sha256: header.sha });

@@ -19,6 +19,8 @@ export class TransferFailure extends Error {
     readonly code: TransferErrorCode,
     message: string,
     readonly source: FailureSource = 'self',
+    /** The chunk that failed verification, for an INTEGRITY failure: the tracker audits the host on it. */
+    readonly chunk?: number,
   ) {
     super(message);
   }

@@ -1,0 +1,77 @@
+/**
+ * The browser's side of shared/merkle.ts: chunk digests and replica roots with WebCrypto. A
+ * chunk's digest is what transfers announce and check; a replica's root is what the owner
+ * seals, and what every audit of a host is checked against.
+ */
+import { toHex } from '../../../../shared/encoding.ts';
+import { AUDIT_BLOCK_BYTES, merkle, type BlockProof } from '../../../../shared/merkle.ts';
+
+const tree = merkle(async (parts) => {
+  if (parts.length === 1) return new Uint8Array(await crypto.subtle.digest('SHA-256', parts[0]! as Uint8Array<ArrayBuffer>));
+  const length = parts.reduce((sum, part) => sum + part.byteLength, 0);
+  const joined = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.byteLength;
+  }
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', joined));
+});
+
+/** The digest of one sealed chunk, hex. */
+export async function chunkDigest(chunk: Uint8Array): Promise<Uint8Array> {
+  return tree.chunkDigest(chunk);
+}
+
+export async function chunkDigestHex(chunk: Uint8Array): Promise<string> {
+  return toHex(await tree.chunkDigest(chunk));
+}
+
+/**
+ * The digest of a chunk that arrived in frames. Frames that keep to block boundaries (every
+ * frame but the last a multiple of the block size, as our senders send them) are hashed where
+ * they lie; others are joined first.
+ */
+export async function partsDigest(parts: readonly Uint8Array[], length: number): Promise<Uint8Array> {
+  const aligned = parts.every((part, index) => index === parts.length - 1 || part.byteLength % AUDIT_BLOCK_BYTES === 0);
+  if (parts.length === 1 || !aligned) {
+    if (parts.length === 1) return tree.chunkDigest(parts[0]!);
+    const joined = new Uint8Array(length);
+    let at = 0;
+    for (const part of parts) {
+      joined.set(part, at);
+      at += part.byteLength;
+    }
+    return tree.chunkDigest(joined);
+  }
+  // Hashing each frame's blocks in place: the digest of the whole is the same tree over the same blocks.
+  return tree.chunkDigestOfBlocks(parts.flatMap((part) => Array.from({ length: Math.max(1, Math.ceil(part.byteLength / AUDIT_BLOCK_BYTES)) }, (_, k) => part.subarray(k * AUDIT_BLOCK_BYTES, Math.min(part.byteLength, (k + 1) * AUDIT_BLOCK_BYTES)))));
+}
+
+/**
+ * The replica's root over its chunk digests, filled as chunks come (in any order). Hosts
+ * compute it from what they stored and the owner from what it sent.
+ */
+export class RootHash {
+  readonly #digests: Uint8Array[] = [];
+
+  constructor(readonly count: number) {}
+
+  set(index: number, digest: Uint8Array): void {
+    this.#digests[index] = digest;
+  }
+
+  async hex(): Promise<string> {
+    const digests = Array.from({ length: this.count }, (_, index) => {
+      const digest = this.#digests[index];
+      if (!digest) throw new Error(`chunk ${index} has no digest yet`);
+      return digest;
+    });
+    return toHex(await tree.fileRoot(digests));
+  }
+}
+
+/** A host's answer to an audit: the block asked for, with the hashes up to the replica's root. */
+export function proveBlock(chunk: Uint8Array, block: number, index: number, digests: readonly Uint8Array[]): Promise<BlockProof> {
+  return tree.prove(chunk, block, index, digests);
+}
