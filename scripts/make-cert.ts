@@ -194,9 +194,10 @@ export function trustInstructions(caCert: string): string {
   - Android (Chrome):  Settings → Security → Encryption & credentials → Install a certificate → CA certificate.
   - iPhone, iPad:  open ca.crt in Safari, Settings → Profile Downloaded → Install, then Settings → General →
       About → Certificate Trust Settings → turn on full trust for it.
-Until a device trusts it, its browser shows a full-page warning ("Your connection is not private",
-NET::ERR_CERT_AUTHORITY_INVALID in Chrome; "Warning: Potential Security Risk Ahead" in Firefox) instead of
-the page. Going past it ("Advanced → Proceed") shows the page as "Not secure"; trust the CA instead.`;
+Until a device trusts it, its browser shows a full-page warning instead of the page ("Your connection is
+not private", NET::ERR_CERT_AUTHORITY_INVALID, in Chrome; "Warning: Potential Security Risk Ahead" in
+Firefox). Going past it (Advanced → Proceed) does open a working page, but marked "Not secure", and the
+browser may ask again later: trust the CA instead.`;
 }
 
 const HELP = `Usage: npm run cert -- [--name NAME]... [--ip ADDRESS]... [--out DIR] [--days N] [--new-ca]

@@ -66,6 +66,8 @@ export interface Topology {
   exec(ns: string, command: string, args?: string[], options?: SpawnOptions): ChildProcess;
   /** Runs a command inside a namespace to its end; its stdout, or a rejection with its stderr. */
   run(ns: string, command: string, args?: string[], input?: string): Promise<string>;
+  /** Ids of every process running inside the topology's namespaces (browsers, services). */
+  pids(): Promise<number[]>;
   /** Changes every router's NAT mode and forgets existing translations (conntrack flush). */
   setNat(mode: NatMode): Promise<void>;
   /** Shapes one home's link; `{}` removes the shaping. */
@@ -191,14 +193,18 @@ function buildScript(names: ReturnType<typeof namespaceNames>, nat: NatMode): st
 
 function runCommand(command: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-    child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+    child.stdout!.on('data', (data: Buffer) => (stdout += data.toString()));
+    child.stderr!.on('data', (data: Buffer) => (stderr += data.toString()));
     child.once('error', reject);
     child.once('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr.trim()}`))));
-    child.stdin.end(input ?? '');
+    if (input !== undefined) {
+      // A command that exits without reading all of it fails by its exit code, not by EPIPE here.
+      child.stdin!.on('error', () => undefined);
+      child.stdin!.end(input);
+    }
   });
 }
 
@@ -292,6 +298,10 @@ export async function createTopology(options: { homes: number; nat: NatMode }): 
     },
     run(ns, command, args = [], input) {
       return runCommand('ip', ['netns', 'exec', ns, command, ...args], input);
+    },
+    async pids() {
+      const lists = await Promise.all([names.server, ...names.routers, ...names.homes].map((ns) => runCommand('ip', ['netns', 'pids', ns])));
+      return lists.flatMap((list) => list.split('\n').filter(Boolean).map(Number));
     },
     async setNat(mode) {
       nat = mode;
