@@ -210,12 +210,15 @@ ${meta.mebibytes} MiB per run, median of ${meta.runs} runs; MB/s = 10^6 bytes pe
 | --- | --- | --- | ---: | --- | ---: | ---: | ---: |
 ${rows.join('\n')}
 
-None of these comes near the link: 100 Mbit/s is 12.5 MB/s. The CPU sets the pace on these 2
-cores: two browsers (each with its own network service, WebRTC and renderer threads), the kernel
-forwarding every packet through two NAT routers and a bridge, and for the relayed profiles coturn
-too, all share them; the last column shows how busy they were during the transfers, and other
-work on the machine takes its share and makes the figures vary from run to run. So these figures
-say what this machine can do between two of its browsers, not what a real 100 Mbit/s link would
-carry between two computers.
+How to read it. A 100 Mbit/s link carries 12.5 MB/s; on this machine no profile comes near that,
+shaped or not, because the CPU sets the pace, not the link. "lab CPU ms/MB" is the CPU time of
+every process in the lab (both browsers, coturn; the kernel's forwarding counts only where it
+runs in their time) per MB moved. Compare it with the reference row, two contexts of one browser
+as in the main baseline: two browsers cost more per MB (each browser's network service handles
+every packet of its side on its IO thread, the largest item in a per-thread breakdown), while a
+relay or a shaped link changes it by no more than the runs of one row differ. "share of the
+cores" is how much of the 2 cores the lab's processes got; on this shared machine the rest went
+to other work (the load average column), which is why the absolute figures are low and move from
+run to run. Compare rows of one run, not runs of different days.
 `;
 }
