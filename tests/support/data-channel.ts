@@ -107,12 +107,12 @@ export async function selectedPair(page: Page): Promise<{ local: CandidateInfo; 
   });
 }
 
-/** Sends one message each way and resolves with what the other side received. */
+/** Sends one text message over the open channel and resolves with what the other side received. */
 export async function echo(sender: Page, receiver: Page, text: string): Promise<string> {
   const received = receiver.evaluate(
     () => new Promise<string>((resolve) => (window as LabWindow).__lab!.channel!.addEventListener('message', ({ data }) => resolve(String(data)), { once: true })),
   );
-  // The receiver's listener is in place once its evaluate has started; a second round trip through it makes sure.
+  // A page runs evaluations in the order they were sent: once this one answers, the listener above is in place.
   await receiver.evaluate(() => true);
   await sender.evaluate((message) => (window as LabWindow).__lab!.channel!.send(message), text);
   return received;

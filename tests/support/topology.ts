@@ -279,6 +279,7 @@ export async function createTopology(options: { homes: number; nat: NatMode }): 
 
   let nat = options.nat;
   const losses = names.routers.map(() => 0);
+  const rateLimited = names.routers.map(() => false);
   const homes: Home[] = names.homes.map((ns, index) => {
     const addresses = homeAddresses(index);
     return { index, ns, address: addresses.home, router: { ns: names.routers[index]!, wanAddress: addresses.wan, lanAddress: addresses.lan } };
@@ -309,7 +310,7 @@ export async function createTopology(options: { homes: number; nat: NatMode }): 
         homes.map(async (home, index) => {
           await topology.run(home.router.ns, 'nft', ['-f', '-'], routerRuleset(mode, { serverAddress: SERVER_ADDRESS, lossPermille: losses[index] }));
           // Old translations would otherwise outlive the mode that made them.
-          await topology.run(home.router.ns, 'conntrack', ['-F']).catch(() => undefined);
+          await topology.run(home.router.ns, 'conntrack', ['-F']);
         }),
       );
     },
@@ -321,10 +322,11 @@ export async function createTopology(options: { homes: number; nat: NatMode }): 
           // tbf needs a bucket of at least one timer tick's worth of bytes (HZ can be as low as 100).
           const burst = Math.max(Math.ceil((shape.rateMbit * 1e6) / 8 / 100), 16_384);
           await topology.run(home.router.ns, 'tc', ['qdisc', 'replace', 'dev', device, 'root', 'tbf', 'rate', `${shape.rateMbit}mbit`, 'burst', String(burst), 'latency', '50ms']);
-        } else {
-          await topology.run(home.router.ns, 'tc', ['qdisc', 'del', 'dev', device, 'root']).catch(() => undefined); // none was set
+        } else if (rateLimited[homeIndex]) {
+          await topology.run(home.router.ns, 'tc', ['qdisc', 'del', 'dev', device, 'root']);
         }
       }
+      rateLimited[homeIndex] = Boolean(shape.rateMbit);
       losses[homeIndex] = shape.lossPermille ?? 0;
       await topology.run(home.router.ns, 'nft', ['-f', '-'], routerRuleset(nat, { serverAddress: SERVER_ADDRESS, lossPermille: losses[homeIndex] }));
     },

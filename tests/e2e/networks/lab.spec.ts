@@ -80,8 +80,9 @@ test('behind cone NATs, STUN is enough: the channel opens directly, router to ro
   expect(await echo(a, b, 'over the direct path')).toBe('over the direct path');
 });
 
-for (const nat of ['symmetric', 'block'] as const) {
-  test(`behind ${nat} NATs, TURN relays the channel and getStats shows the relay`, async () => {
+const RELAY_ONLY_NETWORKS = { symmetric: 'behind symmetric NATs', block: 'behind routers that let through only traffic to the server' } as const;
+for (const [nat, where] of Object.entries(RELAY_ONLY_NETWORKS) as [keyof typeof RELAY_ONLY_NETWORKS, string][]) {
+  test(`${where}, TURN relays the channel and getStats shows the relay`, async () => {
     await lab.net.setNat(nat);
       const relayOnly = (id: string): RTCConfiguration => ({ iceServers: lab.coturn!.iceServers(id), iceTransportPolicy: 'relay' });
     const attempt = await openChannel(a, b, { offerer: relayOnly('home-0'), answerer: relayOnly('home-1') }, OPENS_MS);
