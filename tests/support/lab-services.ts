@@ -83,16 +83,17 @@ export async function startProcess(
     },
   };
   const failure = (reason: string) => new Error(`${options.name} (${command} in ${ns}) ${reason}. Its output (${logPath}):\n${recent.trim()}`);
+  let exitedEarly: Error | undefined;
   try {
     await Promise.race([
       probe(net, ns, options.ready, options.readyTimeoutMs),
       exited.then((code) => {
-        throw failure(`exited with ${code} before it answered`);
+        throw (exitedEarly = failure(`exited with ${code} before it answered`));
       }),
     ]);
   } catch (error) {
     await running.stop();
-    throw (error as Error).message.includes('Its output') ? error : failure(`did not answer: ${(error as Error).message}`);
+    throw error === exitedEarly ? error : failure(`did not answer: ${(error as Error).message}`);
   }
   return running;
 }

@@ -37,7 +37,7 @@ export type NatMode = 'cone' | 'symmetric' | 'block';
 /** A home link's shape: tbf rate limit in both directions, random loss of packets leaving the home. */
 export interface LinkShape {
   rateMbit?: number | undefined;
-  /** Packets per thousand dropped on their way out of the home (2 = 0.2 %). */
+  /** Packets per thousand dropped on their way out of the home (2 = 0.2 %; 1000 cuts the home off). */
   lossPermille?: number | undefined;
 }
 
@@ -99,7 +99,10 @@ export function homeAddresses(index: number): { wan: string; lan: string; home: 
  */
 export function routerRuleset(nat: NatMode, options: { serverAddress: string; lossPermille?: number | undefined }): string {
   const forward: string[] = [];
-  if (options.lossPermille) forward.push(`oifname "wan" numgen random mod 1000 < ${Math.round(options.lossPermille)} drop`);
+  const loss = Math.round(options.lossPermille ?? 0);
+  // numgen's values are 0…999: "< 1000" is refused, and all of them is a plain drop.
+  if (loss >= 1000) forward.push('oifname "wan" drop');
+  else if (loss > 0) forward.push(`oifname "wan" numgen random mod 1000 < ${loss} drop`);
   if (nat === 'block') forward.push(`iifname "wan" ip saddr != ${options.serverAddress} drop`, `oifname "wan" ip daddr != ${options.serverAddress} drop`);
   return `flush ruleset
 table ip nat {
@@ -317,6 +320,7 @@ export async function createTopology(options: { homes: number; nat: NatMode }): 
     async shape(homeIndex, shape) {
       const home = homes[homeIndex];
       if (!home) throw new Error(`no home ${homeIndex}`);
+      if (shape.lossPermille !== undefined && !(shape.lossPermille >= 0 && shape.lossPermille <= 1000)) throw new Error(`lossPermille must be 0…1000, not ${shape.lossPermille}`);
       for (const device of ['wan', 'lan']) {
         if (shape.rateMbit) {
           // tbf needs a bucket of at least one timer tick's worth of bytes (HZ can be as low as 100).

@@ -19,6 +19,7 @@ describe('network lab topology', () => {
     { nat: 'symmetric', has: ['masquerade random'], hasNot: ['saddr', 'numgen'] },
     { nat: 'block', has: ['masquerade random', 'iifname "wan" ip saddr != 10.90.0.1 drop', 'oifname "wan" ip daddr != 10.90.0.1 drop'], hasNot: ['numgen'] },
     { nat: 'cone', loss: 2, has: ['oifname "wan" numgen random mod 1000 < 2 drop'], hasNot: ['masquerade random'] },
+    { nat: 'symmetric', loss: 1000, has: ['oifname "wan" drop'], hasNot: ['numgen'] },
   ];
   it.each(cases)('$nat NAT (loss $loss ‰): a whole ruleset with the input drop every mode needs', ({ nat, loss, has, hasNot }) => {
     const rules = routerRuleset(nat, { serverAddress: '10.90.0.1', lossPermille: loss });

@@ -5,9 +5,9 @@
  * is Peercloud's failure, not the lab's. See DEVELOPERS.md, "The network lab".
  */
 import { expect, test, type Page } from '@playwright/test';
-import { closeChannel, echo, openChannel, selectedPair } from '../../support/data-channel.ts';
+import { channelThroughput, closeChannel, echo, openChannel, selectedPair } from '../../support/data-channel.ts';
 import { launchBrowserIn } from '../../support/lab-browser.ts';
-import { startCaddy, startLabPageServer, startNginx, type LabPageServer } from '../../support/lab-services.ts';
+import { probe, startCaddy, startLabPageServer, startNginx, type LabPageServer } from '../../support/lab-services.ts';
 import { openLab, type Lab } from '../../support/lab.ts';
 
 // A channel that can open here opens within 50–150 ms (WEBRTC-NOTES.md); one that has not
@@ -105,6 +105,25 @@ test('behind symmetric NATs without a relay, the channel never opens', async () 
   for (const side of [attempt.offerer, attempt.answerer]) {
     expect(['checking', 'failed', 'disconnected']).toContain(side.ice);
     expect(side.connection).not.toBe('connected');
+  }
+});
+
+test('a shaped home link is never faster than its rate, and its loss drops what leaves the home', async () => {
+  await lab.net.setNat('cone');
+  const stun = { iceServers: [{ urls: lab.coturn!.stunUrl }] };
+  // 2 Mbit/s is 0.25 MB/s of packets; the channel's payload is less than that, however idle the machine.
+  await lab.net.shape(0, { rateMbit: 2 });
+  try {
+    expect(await openChannel(a, b, { offerer: stun, answerer: stun }, OPENS_MS)).toMatchObject({ open: true });
+    expect(await channelThroughput(a, b, 512 * 1024)).toBeLessThan(0.25);
+
+    const stunFromHome = (timeoutMs: number) => probe(lab.net, lab.net.homes[0]!.ns, { kind: 'stun', host: lab.net.server.address, port: lab.coturn!.port }, timeoutMs);
+    await lab.net.shape(0, { lossPermille: 1000 });
+    await expect(stunFromHome(1_000)).rejects.toThrow(/no STUN answer/);
+    await lab.net.shape(0, {});
+    await stunFromHome(5_000);
+  } finally {
+    await lab.net.shape(0, {});
   }
 });
 
