@@ -1,6 +1,6 @@
 /** The benchmark's outputs: a printed table, bench/results.json, and docs/BENCHMARKS.md. */
 import { cpus, totalmem, release, platform } from 'node:os';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { MiB } from '../shared/units.ts';
 
 export interface Figure {
@@ -47,16 +47,41 @@ export function median(values: number[]): number {
 
 const round = (value: number) => (Number.isFinite(value) ? Math.round(value * 10) / 10 : value);
 
-export function writeReports(figures: Figure[], meta: { chromium: string; runs: number; breakdown?: CpuBreakdown | undefined }): void {
-  const machine = {
+const REPORT = 'docs/BENCHMARKS.md';
+const NETWORKS_HEADING = '## Separate networks';
+
+export function machineInfo(chromium: string) {
+  return {
     date: new Date().toISOString(),
     cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`,
     memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
     os: `${platform()} ${release()}`,
     node: process.version,
-    chromium: meta.chromium,
-    runs: meta.runs,
+    chromium,
   };
+}
+
+/** The "Separate networks" section of the report as it is now, if any (bench/networks.ts writes it). */
+function currentNetworksSection(): string | undefined {
+  if (!existsSync(REPORT)) return undefined;
+  const text = readFileSync(REPORT, 'utf8');
+  const start = text.indexOf(`\n${NETWORKS_HEADING}\n`);
+  if (start < 0) return undefined;
+  const next = text.indexOf('\n## ', start + 1);
+  return text.slice(start + 1, next < 0 ? undefined : next + 1);
+}
+
+/** Replaces (or adds, at the end) the "Separate networks" section, leaving the rest of the report as it is. */
+export function writeNetworksSection(section: string): void {
+  const text = existsSync(REPORT) ? readFileSync(REPORT, 'utf8') : '# Benchmarks\n';
+  const current = currentNetworksSection();
+  writeFileSync(REPORT, current ? text.replace(current, () => section) : `${text.trimEnd()}\n\n${section}`);
+}
+
+export function writeReports(figures: Figure[], meta: { chromium: string; runs: number; breakdown?: CpuBreakdown | undefined; networks?: string | undefined }): void {
+  const machine = { ...machineInfo(meta.chromium), runs: meta.runs };
+  // A run without the network profiles keeps the last measured ones.
+  const networks = meta.networks ?? currentNetworksSection();
   const rows = figures.map((figure) => ({
     name: figure.name,
     value: round(figure.value),
@@ -140,5 +165,5 @@ ${meta.breakdown ? breakdownTable(meta.breakdown) : '(CPU accounting needs Linux
 - The machine's speed drifts between runs (the baseline has ranged from 21 to 47 MB/s in the
   same hour), hence a baseline before every run and ratios per run.
 `;
-  writeFileSync('docs/BENCHMARKS.md', markdown);
+  writeFileSync(REPORT, networks ? `${markdown}\n${networks}` : markdown);
 }

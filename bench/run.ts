@@ -9,8 +9,11 @@
  * BENCH_SIZES (MiB, comma-separated; default 64,256,1024) and BENCH_RUNS (default 3) adjust it;
  * BENCH_FLOOD=0 skips the flood benchmark (bench/flood.ts); BENCH_CHUNK_SIZE (say 4MiB) sets the
  * tracker's chunk size (1 MiB and 4 MiB measured the same here, within the machine's noise).
+ * Between separate networks (bench/networks.ts, needs root): BENCH_NETWORKS=0 skips them,
+ * BENCH_ONLY=networks measures only them (and rewrites only their section of the report),
+ * BENCH_NETWORK_MIB (default 32) and BENCH_NETWORK_RUNS (default 3) size them.
  */
-import { copyFileSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -25,11 +28,14 @@ import { CHROMIUM_ARGS, CHROMIUM_HELP, findChromium } from '../tests/support/chr
 import { measureBaseline } from './baseline.ts';
 import { CpuMeter, cpuBetween, type CpuReading } from './cpu.ts';
 import { measureFlood } from './flood.ts';
-import { median, writeReports, type CpuBreakdown, type Figure } from './report.ts';
+import { measureNetworkProfiles, networkBenchAvailable, networksSection } from './networks.ts';
+import { machineInfo, median, writeNetworksSection, writeReports, type CpuBreakdown, type Figure } from './report.ts';
 
 const SIZES_MIB = (process.env.BENCH_SIZES ?? '64,256,1024').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BASELINE_MIB = Number(process.env.BENCH_BASELINE_MIB ?? 256);
+const NETWORK_MIB = Number(process.env.BENCH_NETWORK_MIB ?? 32);
+const NETWORK_RUNS = Number(process.env.BENCH_NETWORK_RUNS ?? 3);
 
 interface PeerTab {
   context: BrowserContext;
@@ -37,9 +43,28 @@ interface PeerTab {
   cdp: CDPSession;
 }
 
+/** The raw channel between two homes of the network lab, every profile: the "Separate networks" section. */
+async function measureNetworks(): Promise<string | undefined> {
+  if (!networkBenchAvailable() || process.env.BENCH_NETWORKS === '0') {
+    console.log('Separate networks: skipped (the network lab needs root; BENCH_NETWORKS=0 skips it too).');
+    return undefined;
+  }
+  console.log(`Separate networks: a raw channel between two homes, ${NETWORK_MIB} MiB × ${NETWORK_RUNS} per profile…`);
+  const { figures, chromium } = await measureNetworkProfiles({ bytes: NETWORK_MIB * MiB, runs: NETWORK_RUNS });
+  console.table(figures.map(({ profile, path, mbps, runs, cpuMsPerMB, cpuShare, load }) => ({ profile, path, mbps: mbps.toFixed(1), runs: runs.map((run) => run.toFixed(1)).join(' / '), cpuMsPerMB: Math.round(cpuMsPerMB), cpuShare: `${Math.round(cpuShare * 100)} %`, load: load.toFixed(1) })));
+  const machine = machineInfo(chromium);
+  writeFileSync('bench/networks-results.json', `${JSON.stringify({ machine, mebibytes: NETWORK_MIB, runs: NETWORK_RUNS, figures }, null, 2)}\n`);
+  return networksSection(figures, { date: machine.date, machine: `${machine.cpu}, ${machine.memory} RAM, ${machine.os}`, chromium, mebibytes: NETWORK_MIB, runs: NETWORK_RUNS });
+}
+
 async function main(): Promise<void> {
   const executablePath = findChromium();
   if (!executablePath) throw new Error(CHROMIUM_HELP);
+  if (process.env.BENCH_ONLY === 'networks') {
+    const section = await measureNetworks();
+    if (section) writeNetworksSection(section);
+    return;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'peercloud-bench-'));
   const config = loadConfig({ DB_PATH: join(dir, 'tracker.db'), WEB_ROOT: 'dist/web', REPLICAS: '1', TRANSFER_IDLE_TIMEOUT: '60s', LOG_LEVEL: 'warn', ...(process.env.BENCH_CHUNK_SIZE ? { CHUNK_SIZE: process.env.BENCH_CHUNK_SIZE } : {}) });
   const database = openDatabase(config);
@@ -167,7 +192,8 @@ async function main(): Promise<void> {
     await database.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  writeReports(figures, { chromium: version, runs: RUNS, breakdown });
+  const networks = await measureNetworks();
+  writeReports(figures, { chromium: version, runs: RUNS, breakdown, networks });
 }
 
 async function openPeer(browser: Browser, url: string): Promise<PeerTab> {

@@ -6,10 +6,14 @@
  *    to the machine's real network. So, as root, everything (tracker and browser) runs in
  *    a fresh network namespace with a veth pair and a default route; nothing leaves it.
  *    Elsewhere (a laptop, not root) the tests run directly and peers connect normally.
+ * 3. The network lab's specs (tests/e2e/networks) build their own named namespaces from inside
+ *    that run (tests/support/topology.ts). They need root: elsewhere they are left out, and
+ *    this says so. After the run, whatever a crashed run left of the lab is removed.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { CHROMIUM_HELP, findChromium } from '../tests/support/chromium.ts';
+import { cleanLeftovers } from '../tests/support/topology.ts';
 
 const bench = process.argv.includes('--bench');
 const passThrough = process.argv.slice(2).filter((arg) => arg !== '--bench');
@@ -49,10 +53,18 @@ exec "$@"
 
 const chromiumPath = ensureChromium();
 const command = bench ? ['node', '--import', 'tsx', 'bench/run.ts', ...passThrough] : ['npx', 'playwright', 'test', ...passThrough];
-const env = { ...process.env, CHROMIUM_PATH: chromiumPath };
+const env: NodeJS.ProcessEnv = { ...process.env, CHROMIUM_PATH: chromiumPath };
+if (!isRoot && env.PEERCLOUD_NETLAB !== 'off') {
+  console.log('Leaving out tests/e2e/networks (and the separate-network benchmarks): the network lab needs root.');
+  env.PEERCLOUD_NETLAB = 'off';
+}
 const isolated = canIsolate();
 const result = isolated
   ? spawnSync('unshare', ['-n', 'bash', '-c', NETNS_SETUP, 'bash', ...command], { stdio: 'inherit', env: { ...env, PEERCLOUD_NETNS: '1' } })
   : spawnSync(command[0]!, command.slice(1), { stdio: 'inherit', env });
 if (!isolated) console.log('(ran without a private network namespace: not root, or unshare/ip unavailable)');
+if (isRoot && env.PEERCLOUD_NETLAB !== 'off' && spawnSync('ip', ['-V']).status === 0) {
+  const removed = cleanLeftovers();
+  if (removed.length > 0) console.log(`Removed network lab namespaces a crashed run left behind: ${removed.join(', ')}`);
+}
 process.exit(result.status ?? 1);
