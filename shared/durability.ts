@@ -41,8 +41,8 @@ export function readableProbabilityOf(k: number, ps: readonly number[]): number 
     checkProbability(p);
     const next = new Array<number>(online.length + 1).fill(0);
     online.forEach((probability, j) => {
-      next[j] += probability * (1 - p);
-      next[j + 1] += probability * p;
+      next[j]! += probability * (1 - p);
+      next[j + 1]! += probability * p;
     });
     online = next;
   }
