@@ -1,7 +1,7 @@
 /**
  * Monte Carlo check of the durability model (shared/durability.ts, docs/DURABILITY.md).
  *
- *   node --import tsx scripts/durability-sim.ts [--set check|table|grace] [--runs N] [--seed 1] [--horizon-days D] [--json]
+ *   node --import tsx scripts/durability-sim.ts [--set check|table|grace|model] [--runs N] [--seed 1] [--horizon-days D] [--json]
  *
  * One file at a time: its k + m (or R) pieces on distinct hosts. Each host alternates online
  * and offline sessions (exponential, mean online SESSION, mean offline set by the availability
@@ -25,7 +25,7 @@
  * Time is in hours. Seeded (sfc32), so a run is reproducible.
  */
 import { fileURLToPath } from 'node:url';
-import { readableWithRepair, storageOverhead, timeToLoss } from '../shared/durability.ts';
+import { readableProbability, readableWithRepair, storageOverhead, timeToLoss } from '../shared/durability.ts';
 
 export interface Scenario {
   label: string;
@@ -42,6 +42,12 @@ export interface Scenario {
   graceHours: number;
   repairHours: number;
   mode: 'model' | 'system';
+  /**
+   * System only: what becomes of a piece whose host returns after the grace when n pieces are
+   * already counted. 'keep' is today's repair (nothing removes a surplus replica); 'drop'
+   * deletes it, so the file stays at about n pieces.
+   */
+  surplus?: 'keep' | 'drop';
 }
 
 export interface SimResult {
@@ -150,9 +156,15 @@ function simulateFile(s: Scenario, horizon: number, random: () => number) {
         if (h.online) h.offlineSince = now;
         h.online = false;
       } else if (h.toggleAt <= now) {
+        const returning = !h.online && now >= h.offlineSince + s.graceHours;
         h.online = !h.online;
         if (!h.online) h.offlineSince = now;
         h.toggleAt = now + exp(h.online ? onlineMean : offlineMean);
+        // counted() includes this host again now; beyond n, its piece is surplus.
+        if (s.mode === 'system' && s.surplus === 'drop' && returning && counted() > s.n) {
+          h.departed = true;
+          h.online = false;
+        }
       }
     }
     if (existing() < s.k) return { lost: true, life: now, readableTime, pieceTime, repairs };
@@ -233,10 +245,10 @@ export const SCHEMES: readonly { label: string; k: number; n: number; threshold:
  *
  * "table": the churn assumed in docs/DURABILITY.md until the tracker's own figures replace it:
  * peers live 30 days, online sessions of 8 hours (a working day), REPAIR_GRACE 15 min, 45 min
- * to repair. Losses are too rare to count there; what the simulation adds is what the system
- * really stores and how often it repairs.
+ * to repair, surplus pieces dropped. Losses are too rare to count there; what the simulation
+ * adds is what the system really stores and how often it repairs.
  *
- * "grace": the same churn at p = 0.7 with longer graces.
+ * "grace": the same churn at p = 0.7, surplus kept (today) or dropped, grace 15 min or 12 h.
  */
 export function scenarios(set: 'check' | 'table' | 'grace'): Scenario[] {
   const list: Scenario[] = [];
@@ -248,11 +260,15 @@ export function scenarios(set: 'check' | 'table' | 'grace'): Scenario[] {
     }
   } else if (set === 'table') {
     for (const availability of [0.5, 0.7, 0.9, 0.99]) {
-      for (const scheme of SCHEMES) list.push({ ...scheme, availability, sessionHours: 8, lifetimeHours: 30 * 24, graceHours: 0.25, repairHours: 0.75, mode: 'system' });
+      for (const scheme of SCHEMES) list.push({ ...scheme, availability, sessionHours: 8, lifetimeHours: 30 * 24, graceHours: 0.25, repairHours: 0.75, mode: 'system', surplus: 'drop' });
     }
   } else {
-    for (const graceHours of [0.25, 2, 12]) {
-      for (const scheme of SCHEMES) list.push({ ...scheme, availability: 0.7, sessionHours: 8, lifetimeHours: 30 * 24, graceHours, repairHours: 0.75, mode: 'system' });
+    for (const surplus of ['keep', 'drop'] as const) {
+      for (const graceHours of [0.25, 12]) {
+        for (const scheme of SCHEMES.filter(({ label }) => ['replicate:2', 'rs:4+2', 'rs:4+4'].includes(label))) {
+          list.push({ ...scheme, availability: 0.7, sessionHours: 8, lifetimeHours: 30 * 24, graceHours, repairHours: 0.75, mode: 'system', surplus });
+        }
+      }
     }
   }
   return list;
@@ -262,7 +278,46 @@ function formatHours(hours: number): string {
   if (!Number.isFinite(hours)) return '∞';
   if (hours < 48) return `${hours.toFixed(1)} h`;
   if (hours < 24 * 730) return `${(hours / 24).toFixed(1)} d`;
-  return `${(hours / 24 / 365).toFixed(1)} y`;
+  const years = hours / 24 / 365;
+  return years < 10_000 ? `${years.toFixed(1)} y` : `${years.toExponential(1)} y`;
+}
+
+/** 0.9876, or 1 − 2.0e-5 when four decimals would round to 1. */
+function formatProbability(value: number): string {
+  return value < 0.99995 ? value.toFixed(4) : value === 1 ? '1' : `1 − ${(1 - value).toExponential(1)}`;
+}
+
+/**
+ * The model alone, for docs/DURABILITY.md's main table: readable with every piece there
+ * (binomial), and mean time to loss with repair for peers living 30 days (and 7), 1/μ = 1 h.
+ */
+function printModelTable(): void {
+  const day = 24;
+  const ps = [0.5, 0.7, 0.9, 0.99];
+  console.log(`| scheme | storage overhead | ${ps.map((p) => `readable at p = ${p}`).join(' | ')} | time to loss, lifetime 30 d | lifetime 7 d | lifetime 7 d, repair at n − 1 |`);
+  console.log(`| --- | ---: | ${ps.map(() => '---:').join(' | ')} | ---: | ---: | ---: |`);
+  for (const { label, k, n, threshold } of SCHEMES) {
+    const loss = (lifetimeDays: number, repairThreshold: number) =>
+      timeToLoss({ k, n, departureRate: 1 / (lifetimeDays * day), repairRate: 1, repairThreshold }).meanTimeToLoss;
+    console.log(
+      `| ${label} | ${storageOverhead(k, n).toFixed(2)} | ${ps.map((p) => formatProbability(readableProbability(k, n, p))).join(' | ')} | ${formatHours(loss(30, threshold))} | ${formatHours(loss(7, threshold))} | ${formatHours(loss(7, n - 1))} |`,
+    );
+  }
+  // Where a code at the same storage as replicate:2 starts to win.
+  for (const [k, n] of [
+    [4, 8],
+    [3, 6],
+    [2, 4],
+  ] as const) {
+    let low = 0.01;
+    let high = 0.99;
+    for (let i = 0; i < 60; i++) {
+      const mid = (low + high) / 2;
+      if (readableProbability(k, n, mid) < readableProbability(1, 2, mid)) low = mid;
+      else high = mid;
+    }
+    console.log(`\nrs:${k}+${n - k} is readable more often than replicate:2 above p = ${high.toFixed(3)}`);
+  }
 }
 
 function main(): void {
@@ -270,8 +325,12 @@ function main(): void {
     const index = process.argv.indexOf(`--${name}`);
     return index >= 0 ? process.argv[index + 1]! : fallback;
   };
-  const set = argument('set', 'check') as 'check' | 'table' | 'grace';
-  if (!['check', 'table', 'grace'].includes(set)) throw new Error('--set is check, table or grace');
+  const set = argument('set', 'check') as 'check' | 'table' | 'grace' | 'model';
+  if (!['check', 'table', 'grace', 'model'].includes(set)) throw new Error('--set is check, table, grace or model');
+  if (set === 'model') {
+    printModelTable();
+    return;
+  }
   const runs = Number(argument('runs', set === 'check' ? '200' : '60'));
   const seed = Number(argument('seed', '1'));
   const horizonHours = Number(argument('horizon-days', set === 'check' ? '730' : '120')) * 24;
@@ -284,13 +343,13 @@ function main(): void {
   console.log(
     `--set ${set}: ${runs} files per row over at most ${formatHours(horizonHours)}, seed ${seed}; peers live ${formatHours(first.lifetimeHours)}, sessions ${first.sessionHours} h, repair ${first.repairHours * 60} min; 95 % intervals (✗: the model is outside).\n`,
   );
-  console.log('| repair | p | grace | scheme | readable, model | readable, simulated | time to loss, model | time to loss, simulated | losses | pieces stored (n) | storage overhead, simulated (n/k) | repairs per file-day |');
-  console.log('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| repair | surplus | p | grace | scheme | readable, model | readable, simulated | time to loss, model | time to loss, simulated | losses | pieces stored (n) | storage overhead, simulated (n/k) | repairs per file-day |');
+  console.log('| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const { scenario: sc, model, result: r } of rows) {
     const outside = (value: number, mean: number, half: number) => (Math.abs(value - mean) <= half ? '' : ' ✗');
     const simulatedLoss = r.losses === 0 ? `> ${formatHours((r.runs * horizonHours) / 3)} (none)` : `${formatHours(r.timeToLoss.mean)} ± ${formatHours(r.timeToLoss.halfWidth)}${outside(model.timeToLoss, r.timeToLoss.mean, r.timeToLoss.halfWidth)}`;
     console.log(
-      `| ${sc.mode} | ${sc.availability} | ${sc.graceHours * 60} min | ${sc.label} | ${model.readable.toFixed(4)} | ${r.readable.mean.toFixed(4)} ± ${r.readable.halfWidth.toFixed(4)}${outside(model.readable, r.readable.mean, r.readable.halfWidth)} | ${formatHours(model.timeToLoss)} | ${simulatedLoss} | ${r.losses}/${r.runs} | ${r.meanPieces.toFixed(2)} (${sc.n}) | ${(r.meanPieces / sc.k).toFixed(2)} (${model.overhead.toFixed(2)}) | ${r.repairsPerDay.toFixed(2)} |`,
+      `| ${sc.mode} | ${sc.mode === 'model' ? '' : (sc.surplus ?? 'keep')} | ${sc.availability} | ${sc.graceHours * 60} min | ${sc.label} | ${model.readable.toFixed(4)} | ${r.readable.mean.toFixed(4)} ± ${r.readable.halfWidth.toFixed(4)}${outside(model.readable, r.readable.mean, r.readable.halfWidth)} | ${formatHours(model.timeToLoss)} | ${simulatedLoss} | ${r.losses}/${r.runs} | ${r.meanPieces.toFixed(2)} (${sc.n}) | ${(r.meanPieces / sc.k).toFixed(2)} (${model.overhead.toFixed(2)}) | ${r.repairsPerDay.toFixed(2)} |`,
     );
   }
 }
