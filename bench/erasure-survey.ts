@@ -10,7 +10,7 @@
  * For every scheme, a stripe is one sealed 1 MiB chunk (1048592 bytes) cut in k fragments;
  * encode = the m parity fragments from the k data fragments; decode = rebuilding min(m, k)
  * lost data fragments from the others. MB/s counts the stripe's bytes (10^6 bytes) per second of
- * CPU time.
+ * CPU time, best of 5 rounds.
  * Every candidate's output is checked against the hand-written control before it is timed.
  */
 import { readFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createCodec, missingDataFragments, type ErasureCodec } from '../shared/erasure.ts';
+import { measureRate } from './erasure-core.ts';
 
 const STRIPE_BYTES = 1048592;
 const SCHEMES: [number, number][] = [
@@ -25,7 +26,8 @@ const SCHEMES: [number, number][] = [
   [6, 3],
   [3, 7],
 ];
-const MIN_SECONDS = Number(process.env.SURVEY_SECONDS ?? 1.5);
+/** CPU seconds per measurement round. */
+const MIN_SECONDS = Number(process.env.SURVEY_SECONDS ?? 0.3);
 
 /** One candidate, reduced to the two operations measured. */
 interface Candidate {
@@ -220,22 +222,16 @@ function failedLossPatterns(candidate: Candidate, k: number, m: number): { faile
 }
 
 /**
- * MB per second of this process's CPU time (user + system), not of the wall clock: the
- * machine's two cores are shared with other work, which inflates wall-clock times by a
- * varying factor but barely the CPU time a computation takes. Repeats for MIN_SECONDS of CPU.
+ * MB per second of this process's CPU time (user + system), best of 5 rounds, as
+ * bench/erasure.ts measures: the machine's two cores are shared with other work, which
+ * inflates wall-clock times by a varying factor but CPU time much less.
  */
 function mbPerSecond(bytes: number, run: () => void): number {
-  for (let i = 0; i < 3; i++) run();
-  let iterations = 0;
-  const start = process.cpuUsage();
-  let cpuMs = 0;
-  while (cpuMs < MIN_SECONDS * 1000) {
-    run();
-    iterations++;
-    const used = process.cpuUsage(start);
-    cpuMs = (used.user + used.system) / 1000;
-  }
-  return (bytes * iterations) / (cpuMs / 1000) / 1e6;
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  return measureRate(bytes, run, cpuMs, { rounds: 5, roundMs: MIN_SECONDS * 1000 }).best;
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

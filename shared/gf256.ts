@@ -130,7 +130,7 @@ export function encodingMatrix(k: number, m: number): Matrix {
  * The multiplication table of `c` widened to 32-bit entries, for the word loop below
  * (1 KiB each, built on first use: a code uses a handful of coefficients).
  */
-const MUL_WORDS: (Int32Array | undefined)[] = [];
+const MUL_WORDS: (Int32Array | undefined)[] = Array.from({ length: 256 }, () => undefined);
 function mulRowWords(c: number): Int32Array {
   return (MUL_WORDS[c] ??= Int32Array.from(mulRow(c)));
 }
