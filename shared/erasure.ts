@@ -12,7 +12,7 @@
  * short, of the npm packages that run both in Node and in a browser worker, the only one with
  * a general API (@digitaldefiance/reed-solomon-erasure.wasm) fails to decode a third of the
  * loss patterns of rs:4+2 and traps in its allocator; the correct ones are Node-only or a
- * 1.8 MB bundle for another project with a 64 KiB fragment limit and a decoder 3–9× slower
+ * 1.8 MB bundle for another project with a 64 KiB fragment limit and a decoder 4–10× slower
  * than this one. The matrices are the de-facto standard ones (Backblaze, klauspost, the Rust
  * reed-solomon-erasure crate): parity is byte-identical to theirs, checked in the tests.
  *
