@@ -66,7 +66,7 @@ export class MemoryLink implements Link {
 
   fail(code: TransferErrorCode, message: string): void {
     if (this.#closed) return;
-    this.other.#end(new TransferFailure(code, `The other peer stopped: ${message}`, 'peer'));
+    this.other.#end(new TransferFailure(code, 'The other peer stopped the transfer.', 'told'));
     this.#end(new TransferFailure(code, message, 'self'));
   }
 

@@ -166,7 +166,7 @@ describe('what the other side can get wrong', () => {
     await b.sendControl({ t: 'ack', next: chunks.length });
     const failure = await failureOf(sending);
     expect(failure).toMatchObject({ code: 'INTEGRITY', source: 'self' });
-    expect(b.failure).toMatchObject({ code: 'INTEGRITY', source: 'peer' });
+    expect(b.failure).toMatchObject({ code: 'INTEGRITY', source: 'told' });
   });
 
   it.each([
@@ -182,8 +182,8 @@ describe('what the other side can get wrong', () => {
     const failure = await failureOf(receiving);
     expect(failure.code).toBe(code);
     expect(failure.message).toMatch(words);
-    // The sender hears why, as the other peer's failure.
-    expect(a.failure).toMatchObject({ code, source: 'peer' });
+    // The sender hears it, as the other peer's failure to report: it says nothing more itself.
+    expect(a.failure).toMatchObject({ code, source: 'told' });
   });
 
   it('fails a receiver on bytes that do not match their announced hash, when it checks on receipt', async () => {
@@ -220,7 +220,7 @@ describe('what the other side can get wrong', () => {
     const receiving = receiver(b, { write: () => Promise.reject(new DOMException('The quota has been exceeded.', 'QuotaExceededError')) }, 4);
     const sending = failureOf(sendChunks(a, sourceOf(chunks), { from: 0, chunkSize: CHUNK_SIZE }));
     expect(await failureOf(receiving)).toMatchObject({ code: 'STORAGE', source: 'self' });
-    expect(await sending).toMatchObject({ code: 'STORAGE', source: 'peer' });
+    expect(await sending).toMatchObject({ code: 'STORAGE', source: 'told' });
   });
 
   it('keeps a sink’s own typed failure', async () => {
@@ -240,7 +240,7 @@ describe('what the other side can get wrong', () => {
       throw error;
     });
     expect(await failureOf(sending)).toMatchObject({ code: 'STORAGE' });
-    expect(await failureOf(receiving)).toMatchObject({ code: 'STORAGE', source: 'peer' });
+    expect(await failureOf(receiving)).toMatchObject({ code: 'STORAGE', source: 'told' });
   });
 
   it('ends a waiting receiver when the other side goes away', async () => {

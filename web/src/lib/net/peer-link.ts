@@ -198,7 +198,8 @@ export class PeerLink implements Link {
       }
       const message = WireMessage.safeParse(parsed);
       if (!message.success) return this.fail('INTERNAL', 'The other peer sent an invalid message.');
-      if (message.data.t === 'error') return this.#end(new TransferFailure(message.data.code, `The other peer stopped: ${message.data.message}`, 'peer'));
+      // The other peer reports its own failure to the tracker; its words are for the logs only.
+      if (message.data.t === 'error') return this.#end(new TransferFailure(message.data.code, 'The other peer stopped the transfer.', 'told'));
       item = { kind: 'control', message: message.data };
     } else if (data instanceof ArrayBuffer) {
       item = { kind: 'bytes', bytes: new Uint8Array(data) };

@@ -329,7 +329,7 @@ export class Files {
       const failure = toFailure(error, link);
       upload.lastFailure = failure.message;
       link.fail(failure.code, failure.message);
-      if (failure.source !== 'tracker') {
+      if (failure.source !== 'tracker' && failure.source !== 'told') {
         // The file itself can't be read: no other host would do better, so the upload stops.
         const code = failure.source === 'self' && failure.code === 'STORAGE' ? 'CANCELLED' : failure.code;
         await tracker
@@ -489,7 +489,7 @@ export class Files {
           lastError = error;
           const failure = toFailure(error, link);
           link.fail(failure.code, failure.message);
-          if (failure.source !== 'tracker') {
+          if (failure.source !== 'tracker' && failure.source !== 'told') {
             await tracker
               .request('transfer:fail', { transferId, code: failure.code, message: failure.message.slice(0, 500), ...(failure.chunk !== undefined ? { chunk: failure.chunk } : {}) })
               .catch((refusal: unknown) => this.#notices.debug('transfer:fail', refusal));

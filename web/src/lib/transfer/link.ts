@@ -8,10 +8,13 @@ import type { TransferErrorCode } from '../../../../shared/protocol.ts';
 import type { WireMessage } from '../../../../shared/wire.ts';
 
 /**
- * Where a failure was noticed: here ('self'), by the other peer or its connection going away
- * ('peer'), or by the tracker, which then has already ended the transfer ('tracker').
+ * Where a failure was noticed: here ('self'); by the other peer, which said so over the
+ * channel and reports it to the tracker itself ('told'); by the connection going away, which
+ * nobody may have reported yet ('peer'); or by the tracker, which then has already ended the
+ * transfer ('tracker'). Each side reports only what it noticed, so that the tracker hears of a
+ * failure from the side it happened to, and blames accordingly.
  */
-export type FailureSource = 'self' | 'peer' | 'tracker';
+export type FailureSource = 'self' | 'told' | 'peer' | 'tracker';
 
 export class TransferFailure extends Error {
   override name = 'TransferFailure';
