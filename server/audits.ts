@@ -14,7 +14,7 @@
  * means for the rest of the tracker is told as an `audit:decided` event.
  */
 import { createHash, randomInt } from 'node:crypto';
-import { sealedChunkSize } from '../shared/chunking.ts';
+import { fragmentChunkSize } from '../shared/redundancy.ts';
 import { fromHex, randomId } from '../shared/encoding.ts';
 import { PeercloudError } from '../shared/errors.ts';
 import { blockCount, blockLength, merkle, type BlockProof } from '../shared/merkle.ts';
@@ -27,6 +27,7 @@ import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { Sessions } from './sessions.ts';
 import { spaceLedger } from './space-ledger.ts';
+import { fragmentRoot } from './db/fragments.ts';
 
 const tree = merkle(async (parts) => {
   const hash = createHash('sha256');
@@ -82,10 +83,10 @@ export class Audits {
    * sealed the file) or the host is not online to answer.
    */
   async challenge(request: AuditRequest): Promise<AuditRow | undefined> {
-    const file = await this.#db.selectFrom('files').select(['sha256', 'chunk_count', 'size', 'chunk_size']).where('id', '=', request.fileId).executeTakeFirst();
+    const file = await this.#db.selectFrom('files').select(['sha256', 'chunk_count', 'size', 'chunk_size', 'scheme_k']).where('id', '=', request.fileId).executeTakeFirst();
     if (!file?.sha256 || !this.#sessions.isOnline(request.hostId)) return undefined;
     const chunk = request.chunk !== undefined && request.chunk < file.chunk_count ? request.chunk : randomInt(file.chunk_count);
-    const block = randomInt(blockCount(sealedChunkSize(chunk, file.size, file.chunk_size)));
+    const block = randomInt(blockCount(fragmentChunkSize(chunk, file.size, file.chunk_size, file.scheme_k)));
     const now = this.#clock.now();
     const audit: AuditRow = {
       id: randomId(),
@@ -113,13 +114,16 @@ export class Audits {
     if (!audit) throw new PeercloudError('NOT_FOUND', 'No such audit.');
     if (audit.host_id !== hostId) throw new PeercloudError('FORBIDDEN', 'This audit is for another host.');
     if (audit.state !== 'pending') throw new PeercloudError('CONFLICT', 'This audit is already decided.');
-    const file = await this.#db.selectFrom('files').select(['sha256', 'chunk_count', 'size', 'chunk_size']).where('id', '=', audit.file_id).executeTakeFirst();
-    const length = file ? sealedChunkSize(audit.chunk, file.size, file.chunk_size) : 0;
+    // Checked against the root of the fragment this host holds (for whole copies, the file's root).
+    const file = await this.#db.selectFrom('files').select(['id', 'chunk_count', 'size', 'chunk_size', 'scheme_k']).where('id', '=', audit.file_id).executeTakeFirst();
+    const replica = await this.#db.selectFrom('replicas').select('fragment').where('file_id', '=', audit.file_id).where('host_id', '=', hostId).executeTakeFirst();
+    const root = file && replica ? await fragmentRoot(this.#db, file, replica.fragment) : null;
+    const length = file ? fragmentChunkSize(audit.chunk, file.size, file.chunk_size, file.scheme_k) : 0;
     const passed =
-      file?.sha256 !== undefined &&
-      file.sha256 !== null &&
+      file !== undefined &&
+      root !== null &&
       (await tree.verify(
-        fromHex(file.sha256),
+        fromHex(root),
         { chunk: audit.chunk, chunks: file.chunk_count, block: audit.block, blocks: blockCount(length), blockLength: blockLength(length, audit.block) },
         proof,
       ));

@@ -10,6 +10,13 @@ import { DEFAULT_THRESHOLDS, validateThresholds, type ReliabilityThresholds } fr
 import { MiB, parseByteSize, parseDuration } from '../shared/units.ts';
 import type { EarningPolicy, OwnerPolicy, VettingPolicy } from '../shared/earned.ts';
 import type { NetworkPrefixes } from '../shared/network.ts';
+import { parseScheme, type RepairThreshold, type Scheme } from '../shared/redundancy.ts';
+
+/** rs:4+4 where at least 8 hosts can take fragments, otherwise two whole copies: docs/DURABILITY.md. */
+export const DEFAULT_REDUNDANCY: Scheme[] = [
+  { k: 4, n: 8 },
+  { k: 1, n: 2 },
+];
 
 const integer = (min: number, max: number) =>
   z
@@ -113,6 +120,24 @@ const ratio = z
   .transform(Number)
   .pipe(z.number().min(0).max(1000));
 
+/** "rs:4+4,replicate:2": schemes in order of preference (the first the online hosts can take). */
+const redundancy = z.string().transform((text, ctx) => {
+  const schemes = text.split(',').map((part) => parseScheme(part));
+  if (schemes.length === 0 || schemes.some((scheme) => scheme === undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'must be schemes such as replicate:2 or rs:4+4, comma-separated in order of preference (k ≥ 2, k + m ≤ 64)' });
+    return z.NEVER;
+  }
+  return schemes as Scheme[];
+});
+
+const repairThreshold = z.string().transform((text, ctx): RepairThreshold | typeof z.NEVER => {
+  const value = text.trim().toLowerCase().replaceAll(' ', '');
+  if (value === 'k+1' || value === 'n-1') return value;
+  if (/^\d+$/.test(value) && Number(value) >= 1) return Number(value);
+  ctx.addIssue({ code: 'custom', message: 'must be k+1, n-1 or a number of live fragments' });
+  return z.NEVER;
+});
+
 /** "24,48": the IPv4 and IPv6 prefix lengths that make one network. */
 const networkPrefixes = z.string().transform((text, ctx) => {
   const match = /^\s*(\d{1,2})\s*,\s*(\d{1,3})\s*$/.exec(text);
@@ -132,7 +157,10 @@ const Environment = z.object({
   DATABASE_URL: postgresUrl.optional(),
   WEB_ROOT: z.string().min(1).default('./dist/web'),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  REPLICAS: integer(1, 16).default(2),
+  REPLICAS: integer(1, 16).optional(),
+  REDUNDANCY: redundancy.optional(),
+  REDUNDANCY_ALLOW_FEWER: z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1').default(false),
+  REPAIR_THRESHOLD: repairThreshold.default('k+1'),
   CHUNK_SIZE: bytes(MIN_CHUNK_SIZE, MAX_CHUNK_SIZE).default(MiB),
   ICE_SERVERS: iceServers.default([]),
   TURN_URLS: turnUrls.optional(),
@@ -207,7 +235,15 @@ export interface Config {
   databaseUrl: string | undefined;
   webRoot: string;
   adminToken: string | undefined;
-  replicas: number;
+  /**
+   * How files are kept, in order of preference: each upload takes the first scheme whose n hosts
+   * are online (REDUNDANCY; by default rs:4+4, then replicate:2 for clouds of fewer than 8 hosts;
+   * REPLICAS alone means replicate:REPLICAS).
+   */
+  redundancy: Scheme[];
+  /** Store a file on fewer than n hosts (at least k + 1) when no scheme finds all of them, shown under-protected. */
+  redundancyAllowFewer: boolean;
+  repairThreshold: RepairThreshold;
   chunkSize: number;
   iceServers: IceServer[];
   heartbeatIntervalMs: number;
@@ -293,7 +329,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     webRoot: e.WEB_ROOT,
     adminToken: e.ADMIN_TOKEN,
-    replicas: e.REPLICAS,
+    redundancy: e.REDUNDANCY ?? (e.REPLICAS !== undefined ? [{ k: 1, n: e.REPLICAS }] : DEFAULT_REDUNDANCY),
+    redundancyAllowFewer: e.REDUNDANCY_ALLOW_FEWER,
+    repairThreshold: e.REPAIR_THRESHOLD,
     chunkSize: e.CHUNK_SIZE,
     iceServers: e.ICE_SERVERS,
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL,
@@ -334,7 +372,10 @@ export const CONFIG_HELP: Record<(typeof CONFIG_VARIABLES)[number], { descriptio
   DATABASE_URL: { description: 'PostgreSQL instead of SQLite: postgres://user:password@host:port/database', fallback: 'unset' },
   WEB_ROOT: { description: 'the built web app', fallback: './dist/web' },
   ADMIN_TOKEN: { description: 'enables the operator API and dashboard (16+ characters)', fallback: 'unset' },
-  REPLICAS: { description: 'replicas per file', fallback: '2' },
+  REPLICAS: { description: 'whole copies per file (the same as REDUNDANCY=replicate:N)', fallback: 'unset' },
+  REDUNDANCY: { description: 'schemes in order of preference: replicate:R or rs:K+M, comma-separated', fallback: 'rs:4+4,replicate:2' },
+  REDUNDANCY_ALLOW_FEWER: { description: 'store on fewer than n hosts (at least k+1) rather than refuse', fallback: 'false' },
+  REPAIR_THRESHOLD: { description: 'repair when live fragments fall to this (k+1, n-1 or a number)', fallback: 'k+1' },
   CHUNK_SIZE: { description: 'plaintext bytes per chunk', fallback: '1MiB' },
   ICE_SERVERS: { description: 'JSON array of static RTCIceServer (STUN, or TURN with fixed credentials) for the peers', fallback: '[]' },
   TURN_URLS: { description: 'TURN relays (comma-separated turn:/turns: URLs) whose credentials the tracker makes per peer', fallback: 'unset' },

@@ -13,7 +13,7 @@ export type TransferOutcome = { ok: true } | { ok: false; code: TransferErrorCod
 /** Who or what ended a transfer: the evidence blame is decided on. */
 export type EndCause =
   | { by: 'peer'; peerId: string; how: 'reject' | 'fail' | 'finish' | 'stored' }
-  | { by: 'tracker'; reason: 'unanswered' | 'stalled' | 'peer_gone' | 'deleted' | 'restart' | 'root_mismatch' | 'verified' | 'audit_failed'; goneId?: string };
+  | { by: 'tracker'; reason: 'unanswered' | 'stalled' | 'peer_gone' | 'deleted' | 'restart' | 'root_mismatch' | 'verified' | 'audit_failed' | 'group_failed'; goneId?: string };
 
 export interface TransferEnded {
   /** The transfer as it was just before it ended (its state tells how far it got). */

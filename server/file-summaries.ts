@@ -47,7 +47,7 @@ export class FileSummaries {
   #query() {
     return this.#db
       .selectFrom('files')
-      .select(['files.id', 'files.owner_id', 'files.name', 'files.size', 'files.created_at', 'files.state', 'files.replicas_wanted', 'files.repaired_at'])
+      .select(['files.id', 'files.owner_id', 'files.name', 'files.size', 'files.created_at', 'files.state', 'files.replicas_wanted', 'files.scheme_k', 'files.repaired_at'])
       .select((eb) => [
         storedReplicas(eb).as('stored'),
         storedReplicas(eb, { online: true }).as('online'),
@@ -64,6 +64,7 @@ function toSummary(row: {
   created_at: number;
   state: FileRow['state'];
   replicas_wanted: number;
+  scheme_k: number;
   repaired_at: number | null;
   stored: number | null;
   online: number | null;
@@ -84,5 +85,6 @@ function toSummary(row: {
       repairing: Number(row.repairing ?? 0),
     },
     repairedAt: row.repaired_at,
+    scheme: { k: row.scheme_k, n: row.replicas_wanted },
   };
 }

@@ -4,7 +4,7 @@
  * lives is never told to anyone but its hosts.
  */
 import { PeercloudError } from '../shared/errors.ts';
-import { rankSources, RECENT_FAILURE_WINDOW_MS } from '../shared/host-ranking.ts';
+import { chooseSources, rankSources, RECENT_FAILURE_WINDOW_MS } from '../shared/host-ranking.ts';
 import type { FileSummary } from '../shared/protocol.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -55,11 +55,15 @@ export class Files {
     return this.#summaries.list(ownerId);
   }
 
-  /** Opens a fetch of the owner's file from the best online host holding a verified replica. */
-  async locate(ownerId: string, fileId: string): Promise<string> {
+  /**
+   * Opens fetches of the owner's file: of k distinct fragments from the best online hosts (one
+   * whole copy when k = 1), or of `count` more fragments than those in `exclude` (a download
+   * replacing a failed or slow host).
+   */
+  async locate(ownerId: string, fileId: string, options: { exclude?: number[]; count?: number } = {}): Promise<{ transferId: string; fragment: number }[]> {
     const file = await ownedFile(this.#db, ownerId, fileId);
     if (file.state === 'failed') throw new PeercloudError('UNAVAILABLE', 'This file was never stored: its upload failed.');
-    return this.#openFetch(ownerId, file);
+    return this.#openFetches(ownerId, file, options.count ?? file.scheme_k, options.exclude ?? []);
   }
 
   /**
@@ -83,16 +87,28 @@ export class Files {
     this.#sessions.emit(ownerId, 'file:removed', { fileId });
   }
 
-  async #openFetch(ownerId: string, file: FileRow): Promise<string> {
+  async #openFetches(ownerId: string, file: FileRow, count: number, exclude: number[]): Promise<{ transferId: string; fragment: number }[]> {
     const candidates = await sourceCandidates(this.#db, { fileId: file.id, kind: 'fetch', failedSince: this.#clock.now() - RECENT_FAILURE_WINDOW_MS });
-    if (candidates.length === 0) throw new PeercloudError('UNAVAILABLE', 'None of the peers holding this file is online right now. Try again when one of them is back.');
+    const readable = new Set(candidates.map((candidate) => candidate.fragment).filter((fragment) => !exclude.includes(fragment)));
+    if (readable.size < Math.min(count, file.scheme_k)) {
+      throw new PeercloudError(
+        'UNAVAILABLE',
+        file.scheme_k === 1 || candidates.length === 0
+          ? 'None of the peers holding this file is online right now. Try again when one of them is back.'
+          : `Too few of the peers holding this file are online right now (it needs ${file.scheme_k} of them). Try again when more are back.`,
+      );
+    }
     // A host is never asked for more than it can take: its refusal would count against it.
-    const host = rankSources(candidates.filter((candidate) => candidate.busy < this.#maxHostTransfers))[0];
-    if (!host) throw new PeercloudError('UNAVAILABLE', 'The peers holding this file are busy with other transfers. Try again in a moment.');
-    const { transfer, offer } = await this.#db
-      .transaction()
-      .execute((trx) => this.#transfers.createIn(trx, { kind: 'fetch', file, sender: host.id, receiver: ownerId, responder: host.id }));
-    await offer();
-    return transfer.id;
+    const sources = chooseSources(rankSources(candidates.filter((candidate) => candidate.busy < this.#maxHostTransfers)), { k: file.scheme_k, count, exclude });
+    if (sources.length < Math.min(count, readable.size)) throw new PeercloudError('UNAVAILABLE', 'The peers holding this file are busy with other transfers. Try again in a moment.');
+    const opened = await this.#db.transaction().execute(async (trx) => {
+      const created = [];
+      for (const source of sources) {
+        created.push(await this.#transfers.createIn(trx, { kind: 'fetch', file, fragment: source.fragment, sender: source.id, receiver: ownerId, responder: source.id }));
+      }
+      return created;
+    });
+    for (const { offer } of opened) await offer();
+    return opened.map(({ transfer }) => ({ transferId: transfer.id, fragment: transfer.fragment }));
   }
 }

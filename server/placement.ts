@@ -20,6 +20,11 @@ import { freeSpaceSql, spaceLedger } from './space-ledger.ts';
 
 type Trx = Transaction<Database>;
 
+export interface PlacedFragment {
+  host: HostCandidate;
+  fragment: number;
+}
+
 export class Placement {
   readonly #db: Db;
   readonly #clock: Clock;
@@ -36,11 +41,13 @@ export class Placement {
   }
 
   /**
-   * Chooses up to `count` hosts for more replicas of the file and reserves their space. A host
-   * whose room another placement took meanwhile is passed over for the next one. Returns the
-   * hosts reserved, best first (fewer than `count`, or none, when no more can take it).
+   * Chooses hosts for the given fragments of the file, one host each, and reserves their space.
+   * Fragments go to hosts in rank order (the best hosts hold the data fragments, which downloads
+   * read first). A host whose room another placement took meanwhile is passed over for the next
+   * one. Returns the hosts reserved with their fragment, best first: fewer than asked, or none,
+   * when no more can take it.
    */
-  async reserveIn(trx: Trx, file: FileRow, count: number, kind: 'store' | 'repair'): Promise<HostCandidate[]> {
+  async reserveIn(trx: Trx, file: FileRow, fragments: readonly number[], kind: 'store' | 'repair'): Promise<PlacedFragment[]> {
     const owner = await trx.selectFrom('peers').select(['id', 'level']).where('id', '=', file.owner_id).executeTakeFirstOrThrow();
     // Who holds the file already, for the rules on networks and new hosts.
     const holders = await trx
@@ -53,8 +60,8 @@ export class Placement {
     const request: PlacementRequest = {
       uploaderId: owner.id,
       uploaderLevel: owner.level,
-      bytes: file.stored_bytes,
-      replicas: count,
+      bytes: file.fragment_bytes,
+      replicas: fragments.length,
       fileId: file.id,
       heldNetworks: holders.flatMap((holder) => (holder.network ? [holder.network] : [])),
       unvettedHolders: holders.filter((holder) => holder.vetted_at === null).length,
@@ -62,25 +69,46 @@ export class Placement {
       newcomerShare: this.#config.vetting.share,
     };
     let left = await this.#candidates(trx, file);
-    const reserved: HostCandidate[] = [];
+    const placed: PlacedFragment[] = [];
+    const unplaced = [...fragments];
     const now = this.#clock.now();
-    while (reserved.length < count) {
-      const chosen = chooseHosts({ ...request, replicas: count - reserved.length, heldNetworks: [...(request.heldNetworks ?? []), ...reserved.flatMap((host) => (host.network ? [host.network] : []))], unvettedHolders: (request.unvettedHolders ?? 0) + reserved.filter((host) => host.vetted === false).length }, left);
+    while (unplaced.length > 0) {
+      const reserved = placed.map((p) => p.host);
+      const chosen = chooseHosts(
+        {
+          ...request,
+          replicas: unplaced.length,
+          heldNetworks: [...(request.heldNetworks ?? []), ...reserved.flatMap((host) => (host.network ? [host.network] : []))],
+          unvettedHolders: (request.unvettedHolders ?? 0) + reserved.filter((host) => host.vetted === false).length,
+        },
+        left,
+      );
       if (chosen.length === 0) break;
+      const assigned = chosen.map((host, rank) => ({ host, fragment: unplaced[rank]! }));
       // In id order: two placements locking the same hosts on PostgreSQL can then never deadlock.
-      for (const host of [...chosen].sort((a, b) => (a.id < b.id ? -1 : 1))) {
-        if (!(await spaceLedger.reserve(trx, { fileId: file.id, hostId: host.id, bytes: file.stored_bytes, at: now }, this.#config.earning))) continue;
-        reserved.push(host);
+      for (const { host, fragment } of [...assigned].sort((a, b) => (a.host.id < b.host.id ? -1 : 1))) {
+        const bytes = file.fragment_bytes;
+        if (!(await spaceLedger.reserve(trx, { fileId: file.id, hostId: host.id, fragment, bytes, at: now }, this.#config.earning))) continue;
+        placed.push({ host, fragment });
+        unplaced.splice(unplaced.indexOf(fragment), 1);
         this.#metrics.placements.inc({ kind });
         this.#log.info(
-          { event: 'placement', kind, fileId: file.id, ownerId: owner.id, ownerLevel: owner.level, hostId: host.id, hostLevel: host.level, hostFree: host.free, bytes: file.stored_bytes },
-          'replica placed',
+          { event: 'placement', kind, fileId: file.id, fragment, ownerId: owner.id, ownerLevel: owner.level, hostId: host.id, hostLevel: host.level, hostFree: host.free, bytes },
+          'fragment placed',
         );
       }
       // A host whose room another placement took meanwhile is passed over for the next one.
       left = left.filter((candidate) => !chosen.includes(candidate));
     }
-    return reserved.sort(compareCandidates(owner.level, file.id));
+    const order = compareCandidates(owner.level, file.id);
+    return placed.sort((a, b) => order(a.host, b.host));
+  }
+
+  /** How many hosts could take a fragment of `bytes` for this owner now (no reservation): to choose a scheme. */
+  async countCandidates(trx: Trx, ownerId: string, bytes: number, wanted: number): Promise<number> {
+    const owner = await trx.selectFrom('peers').select(['id', 'level']).where('id', '=', ownerId).executeTakeFirstOrThrow();
+    const candidates = await this.#candidates(trx, { id: '', owner_id: ownerId });
+    return chooseHosts({ uploaderId: owner.id, uploaderLevel: owner.level, bytes, replicas: wanted, copiesWanted: wanted }, candidates).length;
   }
 
   /**
@@ -93,13 +121,18 @@ export class Placement {
     return `No online peer can take this file now (it needs ${formatBytes(bytes)} on each of its hosts). It will work when peers with more room are online: try again later, or with a smaller file.`;
   }
 
+  /** Why a scheme that needs n hosts could not be used (only when no scheme could). */
+  async tooFewHostsMessage(scheme: { k: number; n: number }, available: number): Promise<string> {
+    return `This file is kept as ${scheme.n} fragments on ${scheme.n} different peers, and only ${available} can take one now. It will work when more peers are online.`;
+  }
+
   /**
    * Hosts that may be asked to hold a new copy of the file: online, not the owner, not caught
    * serving corrupt data too often, not already holding, failing or failing an audit of this file, and not already
    * busy with as many transfers as a host takes (a host is never offered more than it can take:
    * its refusals would count against it for the tracker's doing).
    */
-  async #candidates(trx: Trx, file: FileRow): Promise<HostCandidate[]> {
+  async #candidates(trx: Trx, file: Pick<FileRow, 'id' | 'owner_id'>): Promise<HostCandidate[]> {
     const now = this.#clock.now();
     const rows = await trx
       .selectFrom('peers')

@@ -10,7 +10,9 @@
  * (REPAIR_CONCURRENCY at once, REPAIR_RATE a minute) so that a mass departure can't start a
  * storm; the files closest to being lost go first.
  */
-import { rankSources, RECENT_FAILURE_WINDOW_MS } from '../shared/host-ranking.ts';
+import { randomId } from '../shared/encoding.ts';
+import { chooseSources, rankSources, RECENT_FAILURE_WINDOW_MS } from '../shared/host-ranking.ts';
+import { needsRepair } from '../shared/redundancy.ts';
 import { fullBucket, take } from '../shared/token-bucket.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -81,22 +83,33 @@ export class Repairs {
     if (slots <= 0) return 0;
 
     const graceEnd = now - this.#config.repairGraceMs;
-    // Per file: replicas still counted on (host online, or offline within the grace), live sources, repairs under way.
+    // Per file: fragments still counted on (host online, or offline within the grace), live ones, rebuilds under way.
     const due = await this.#db
       .selectFrom('files')
-      .select(['files.id', 'files.replicas_wanted'])
+      .select(['files.id', 'files.replicas_wanted', 'files.scheme_k'])
       .select((eb) => [
         storedReplicas(eb, { orSeenAfter: graceEnd }).as('counted'),
         storedReplicas(eb, { online: true }).as('live'),
-        activeTransfers(eb, 'repair').as('repairing'),
+        eb
+          .selectFrom('transfers')
+          .select((sub) => sub.fn.count<number>('transfers.receiver_id').distinct().as('n'))
+          .whereRef('transfers.file_id', '=', 'files.id')
+          .where('transfers.kind', '=', 'repair')
+          .where('transfers.state', 'in', ACTIVE_TRANSFER_STATES)
+          .as('repairing'),
       ])
       .where('files.state', '=', 'stored')
       .execute();
     const needy = due
-      .map((file) => ({ ...file, need: file.replicas_wanted - Number(file.counted) - Number(file.repairing), live: Number(file.live) }))
-      .filter((file) => file.need > 0 && file.live > 0)
-      // Fewest live copies first: those are the files closest to being lost.
-      .sort((a, b) => a.live - b.live || b.need - a.need);
+      .map((file) => {
+        const scheme = { k: file.scheme_k, n: file.replicas_wanted };
+        const counted = Number(file.counted) + Number(file.repairing);
+        return { ...file, scheme, need: scheme.n - counted, counted, live: Number(file.live) };
+      })
+      // Below the threshold, and readable: a repair needs k live fragments to rebuild from.
+      .filter((file) => file.need > 0 && file.live >= file.scheme.k && needsRepair(file.scheme, file.counted, this.#config.repairThreshold))
+      // Fewest spare fragments first: those are the files closest to being lost.
+      .sort((a, b) => a.live - a.scheme.k - (b.live - b.scheme.k) || b.need - a.need);
 
     let started = 0;
     for (const file of needy) {
@@ -117,21 +130,29 @@ export class Repairs {
    */
   async trim(): Promise<number> {
     const now = this.#clock.now();
-    const crowded = await this.#db
-      .selectFrom('files')
-      .select(['files.id', 'files.replicas_wanted', (eb) => storedReplicas(eb, { online: true }).as('live')])
+    // Fragments held live by more than one host: a returning copy and the one rebuilt meanwhile.
+    const doubled = await this.#db
+      .selectFrom('replicas')
+      .innerJoin('peers', 'peers.id', 'replicas.host_id')
+      .innerJoin('files', 'files.id', 'replicas.file_id')
+      .select(['replicas.file_id', 'replicas.fragment', (eb) => eb.fn.countAll<number>().as('holders')])
       .where('files.state', '=', 'stored')
-      .where((eb) => eb(storedReplicas(eb, { online: true }), '>', eb.ref('files.replicas_wanted')))
+      .where('replicas.state', '=', 'stored')
+      .where('replicas.retired_at', 'is', null)
+      .where('replicas.suspect_since', 'is', null)
+      .where('peers.online', '=', 1)
+      .groupBy(['replicas.file_id', 'replicas.fragment'])
+      .having((eb) => eb.fn.countAll(), '>', 1)
       .limit(TRIM_PER_SWEEP)
       .execute();
     let dropped = 0;
-    for (const file of crowded) {
-      const extra = Number(file.live) - file.replicas_wanted;
-      const holders = await this.#db
+    for (const { file_id: fileId, fragment, holders: count } of doubled) {
+      const extra = await this.#db
         .selectFrom('replicas')
         .innerJoin('peers', 'peers.id', 'replicas.host_id')
         .select(['replicas.host_id'])
-        .where('replicas.file_id', '=', file.id)
+        .where('replicas.file_id', '=', fileId)
+        .where('replicas.fragment', '=', fragment)
         .where('replicas.state', '=', 'stored')
         .where('replicas.retired_at', 'is', null)
         .where('replicas.suspect_since', 'is', null)
@@ -139,13 +160,13 @@ export class Repairs {
         .orderBy((eb) => eb.case().when('peers.vetted_at', 'is', null).then(0).else(1).end())
         .orderBy('peers.audits_passed')
         .orderBy('replicas.stored_at', 'desc')
-        .limit(extra)
+        .limit(Number(count) - 1)
         .execute();
-      for (const { host_id } of holders) {
-        if (await this.#db.transaction().execute((trx) => spaceLedger.drop(trx, file.id, host_id))) {
+      for (const { host_id } of extra) {
+        if (await this.#db.transaction().execute((trx) => spaceLedger.drop(trx, fileId, host_id))) {
           dropped++;
-          this.#log.info({ event: 'trim', fileId: file.id, hostId: host_id }, 'an extra copy let go');
-          this.#sessions.emit(host_id, 'replica:drop', { fileIds: [file.id] });
+          this.#log.info({ event: 'trim', fileId, fragment, hostId: host_id }, 'an extra copy let go');
+          this.#sessions.emit(host_id, 'replica:drop', { fileIds: [fileId] });
           await this.#events.emit('host:space', { hostId: host_id });
         }
       }
@@ -162,45 +183,70 @@ export class Repairs {
     return dropped;
   }
 
+  /**
+   * Rebuilds one missing fragment of the file on a newly placed host: for whole copies, a
+   * host-to-host copy from one live holder; for k > 1, the new host takes k live fragments
+   * (one transfer from each, a group) and decodes its own from them. Either way no key is
+   * involved and the owner need not be there.
+   */
   async #start(fileId: string, graceEnd: number): Promise<boolean> {
     const placed = await this.#db.transaction().execute(async (trx) => {
       const file = await trx.selectFrom('files').selectAll().where('id', '=', fileId).executeTakeFirstOrThrow();
-      // The source: a live copy on a host with a transfer to spare, ranked as downloads rank them.
-      const sources = await sourceCandidates(trx, { fileId, kind: 'repair', failedSince: this.#clock.now() - RECENT_FAILURE_WINDOW_MS });
-      const source = rankSources(sources.filter((candidate) => candidate.busy < this.#config.maxHostTransfers))[0];
-      if (!source) return undefined;
-      // The copy it replaces, if one has been gone past the grace (otherwise the file was short already).
-      const gone = await trx
+      const k = file.scheme_k;
+      const rows = await trx
         .selectFrom('replicas')
         .innerJoin('peers', 'peers.id', 'replicas.host_id')
-        .select('peers.id')
+        .select(['replicas.fragment', 'replicas.host_id', 'replicas.suspect_since', 'peers.online', 'peers.last_seen'])
         .where('replicas.file_id', '=', fileId)
-        .where('replicas.state', '=', 'stored')
         .where('replicas.retired_at', 'is', null)
-        // Away past the grace, or failing its audits.
-        .where((eb) => eb.or([eb.and([eb('peers.online', '=', 0), eb('peers.last_seen', '<=', graceEnd)]), eb('replicas.suspect_since', 'is not', null)]))
-        .where('peers.id', 'not in', (eb) =>
-          eb
-            .selectFrom('transfers')
-            .select('replaces_host_id')
-            .where('file_id', '=', fileId)
-            .where('kind', '=', 'repair')
-            .where('state', 'in', ACTIVE_TRANSFER_STATES)
-            .where('replaces_host_id', 'is not', null)
-            .$narrowType<{ replaces_host_id: string }>(),
-        )
-        .orderBy('peers.last_seen')
-        .executeTakeFirst();
-      const [target] = await this.#placement.reserveIn(trx, file, 1, 'repair');
+        .execute();
+      const rebuilding = await trx
+        .selectFrom('transfers')
+        .innerJoin('replicas', (join) => join.onRef('replicas.file_id', '=', 'transfers.file_id').onRef('replicas.host_id', '=', 'transfers.receiver_id'))
+        .select(['replicas.fragment', 'transfers.replaces_host_id'])
+        .where('transfers.file_id', '=', fileId)
+        .where('transfers.kind', '=', 'repair')
+        .where('transfers.state', 'in', ACTIVE_TRANSFER_STATES)
+        .execute();
+      const counted = new Set(
+        rows
+          .filter((row) => row.suspect_since === null && (row.online === 1 || row.last_seen > graceEnd))
+          .map((row) => row.fragment),
+      );
+      for (const row of rebuilding) counted.add(row.fragment);
+      const missing = Array.from({ length: file.replicas_wanted }, (_, fragment) => fragment).find((fragment) => !counted.has(fragment));
+      if (missing === undefined) return undefined;
+      // The copy it replaces, if one was held (away past the grace, or failing its audits).
+      const replacing = rebuilding.map((row) => row.replaces_host_id);
+      const gone = rows.find((row) => row.fragment === missing && !replacing.includes(row.host_id));
+      // The sources: live fragments on hosts with a transfer to spare, ranked as downloads rank them.
+      const candidates = await sourceCandidates(trx, { fileId, kind: 'repair', failedSince: this.#clock.now() - RECENT_FAILURE_WINDOW_MS });
+      const sources = chooseSources(rankSources(candidates.filter((candidate) => candidate.busy < this.#config.maxHostTransfers)), { k, count: k, exclude: k === 1 ? [] : [missing] });
+      if (sources.length < k) return undefined;
+      const [target] = await this.#placement.reserveIn(trx, file, [missing], 'repair');
       if (!target) return undefined;
-      const replaces = gone?.id ?? null;
-      const { offer } = await this.#transfers.createIn(trx, { kind: 'repair', file, sender: source.id, receiver: target.id, responder: target.id, replaces });
-      const effects: Effect[] = [offer, () => this.#events.emit('host:space', { hostId: target.id })];
-      return { effects, source: source.id, target: target.id, replaces };
+      const replaces = gone?.host_id ?? null;
+      const group = k > 1 ? { group: randomId(), fragment: missing } : undefined;
+      const effects: Effect[] = [];
+      for (const source of sources) {
+        const { offer } = await this.#transfers.createIn(trx, {
+          kind: 'repair',
+          file,
+          fragment: source.fragment,
+          sender: source.id,
+          receiver: target.host.id,
+          responder: target.host.id,
+          replaces,
+          ...(group ? { rebuild: group } : {}),
+        });
+        effects.push(offer);
+      }
+      effects.push(() => this.#events.emit('host:space', { hostId: target.host.id }));
+      return { effects, sources: sources.map((source) => source.id), target: target.host.id, fragment: missing, replaces };
     });
     if (!placed) return false;
     this.#metrics.repairs.inc({ outcome: 'started' });
-    this.#log.info({ event: 'repair', fileId, sourceId: placed.source, targetId: placed.target, replaces: placed.replaces }, 'repair started');
+    this.#log.info({ event: 'repair', fileId, fragment: placed.fragment, sourceIds: placed.sources, targetId: placed.target, replaces: placed.replaces }, 'repair started');
     await runEffects(placed.effects);
     return true;
   }

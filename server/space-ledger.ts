@@ -33,6 +33,8 @@ export function freeSpaceSql(eb: ExpressionBuilder<Database, 'peers'>, policy: E
 export interface NewReplica {
   fileId: string;
   hostId: string;
+  /** Which fragment of the file it will hold. */
+  fragment: number;
   bytes: number;
   at: number;
 }
@@ -53,7 +55,7 @@ export const spaceLedger = {
     if (updated.numUpdatedRows === 0n) return false;
     await trx
       .insertInto('replicas')
-      .values({ file_id: replica.fileId, host_id: replica.hostId, state: 'reserved', bytes: replica.bytes, sha256: null, created_at: replica.at, stored_at: null })
+      .values({ file_id: replica.fileId, host_id: replica.hostId, fragment: replica.fragment, state: 'reserved', bytes: replica.bytes, sha256: null, created_at: replica.at, stored_at: null })
       .execute();
     return true;
   },

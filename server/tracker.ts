@@ -121,7 +121,8 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
     const ice = iceGrant(config.iceServers, config.turn, peerId, clock.now());
     return {
       chunkSize: config.chunkSize,
-      replicas: config.replicas,
+      replicas: config.redundancy[0]!.n,
+      redundancy: config.redundancy,
       iceServers: ice.iceServers,
       iceExpiresAt: ice.expiresAt,
       connectTimeoutMs: config.connectTimeoutMs,
@@ -138,9 +139,12 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
     'host:inventory': async (peerId, { replicas, last }) => ({ drop: await inventory.page(peerId, replicas, last) }),
     'file:place': (peerId, request) => uploads.place(peerId, request),
     'file:resume': (peerId, { fileId }) => uploads.resume(peerId, fileId),
-    'file:seal': async (peerId, { fileId, sha256 }) => ({ file: await uploads.seal(peerId, fileId, sha256) }),
+    'file:seal': async (peerId, request) => ({ file: await uploads.seal(peerId, request.fileId, 'roots' in request ? request.roots : [request.sha256]) }),
     'file:list': async (peerId) => ({ files: await files.list(peerId) }),
-    'file:locate': async (peerId, { fileId }) => ({ transferId: await files.locate(peerId, fileId) }),
+    'file:locate': async (peerId, { fileId, exclude, count }) => {
+      const transfers = await files.locate(peerId, fileId, { exclude, count });
+      return { transferId: transfers[0]!.transferId, transfers };
+    },
     'file:delete': async (peerId, { fileId }) => (await files.delete(peerId, fileId), {}),
     'transfer:accept': async (peerId, { transferId }) => (await transfers.accept(peerId, transferId), {}),
     'transfer:reject': async (peerId, { transferId, reason }) => (await transfers.reject(peerId, transferId, reason), {}),

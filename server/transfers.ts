@@ -28,6 +28,7 @@ import { ACTIVE_TRANSFER_STATES, isActiveTransfer, isStorageKind } from './db/st
 import type { EndCause, TrackerEvents, TransferOutcome } from './events.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
+import { fragmentRoot } from './db/fragments.ts';
 import { settleReplicaIn } from './replica-fate.ts';
 import type { Sessions } from './sessions.ts';
 
@@ -56,6 +57,10 @@ const REJECT_WORDS: Record<RejectReason, string> = {
 export interface NewTransfer {
   kind: TransferKindColumn;
   file: FileRow;
+  /** The fragment it moves (what the sender holds or sends). */
+  fragment: number;
+  /** A repair of a k > 1 file: its group, and the fragment the receiver rebuilds. */
+  rebuild?: { group: string; fragment: number };
   sender: string;
   receiver: string;
   /** The side that must accept (a host); the other one starts the connection once it has. */
@@ -119,10 +124,14 @@ export class Transfers {
       bytes_reported: 0,
       signal_bytes: 0,
       opened_at: null,
+      fragment: spec.fragment,
+      group_id: spec.rebuild?.group ?? null,
+      rebuild_fragment: spec.rebuild?.fragment ?? null,
     };
     await trx.insertInto('transfers').values(transfer).execute();
     const offer = async () => {
-      if (!this.#sessions.emit(transfer.responder_id, 'transfer:open', toOffer(transfer, spec.file, transfer.responder_id))) {
+      const root = await fragmentRoot(this.#db, spec.file, transfer.fragment);
+      if (!this.#sessions.emit(transfer.responder_id, 'transfer:open', toOffer(transfer, spec.file, transfer.responder_id, root))) {
         await this.#end(transfer.id, { ok: false, code: 'PEER_GONE', message: 'The host went offline.' }, { by: 'tracker', reason: 'peer_gone', goneId: transfer.responder_id });
       }
     };
@@ -136,7 +145,8 @@ export class Transfers {
     if (!(await this.#open(transferId))) throw new PeercloudError('CONFLICT', 'This transfer is no longer waiting for an answer.');
     const initiator = transfer.responder_id === transfer.sender_id ? transfer.receiver_id : transfer.sender_id;
     const file = await this.#file(transfer.file_id);
-    if (!file || !this.#sessions.emit(initiator, 'transfer:ready', toOffer(transfer, file, initiator))) {
+    const root = file ? await fragmentRoot(this.#db, file, transfer.fragment) : null;
+    if (!file || !this.#sessions.emit(initiator, 'transfer:ready', toOffer(transfer, file, initiator, root))) {
       await this.#end(transferId, { ok: false, code: 'PEER_GONE', message: 'The other peer went offline before the transfer started.' }, { by: 'tracker', reason: 'peer_gone', goneId: initiator });
     }
   }
@@ -182,7 +192,7 @@ export class Transfers {
     const transfer = await this.#partyOf(peerId, transferId);
     if (transfer.state !== 'open') throw new PeercloudError('CONFLICT', 'This transfer is not open.');
     const file = await this.#file(transfer.file_id);
-    const reported = Math.min(bytes, file?.stored_bytes ?? 0);
+    const reported = Math.min(bytes, file?.fragment_bytes ?? 0);
     if (reported <= transfer.bytes_reported) return;
     const now = this.#clock.now();
     await this.#db
@@ -234,14 +244,14 @@ export class Transfers {
       // Waiting for the owner's seal is progress, not idleness.
       await this.#keepAlive(trx, transferId);
     });
-    const file = await this.#file(transfer.file_id);
-    if (file?.sha256) await this.#settleClaim(transfer, file.sha256, sha256);
+    const expected = await this.#expectedRoot(transfer);
+    if (expected) await this.#settleClaim(transfer, expected, sha256);
     const after = await this.#file(transfer.file_id);
     return { id: transfer.file_id, state: after?.state ?? 'failed' };
   }
 
   /** The owner sealed the file: settle every host claim that was waiting for it. */
-  async sealed(fileId: string, sha256: string): Promise<void> {
+  async sealed(fileId: string): Promise<void> {
     const claims = await this.#db
       .selectFrom('replicas')
       .innerJoin('transfers', (join) => join.onRef('transfers.file_id', '=', 'replicas.file_id').onRef('transfers.receiver_id', '=', 'replicas.host_id'))
@@ -253,7 +263,18 @@ export class Transfers {
       .where('transfers.state', '=', 'open')
       .where('transfers.kind', 'in', ['store', 'repair'])
       .execute();
-    for (const { claimed, ...transfer } of claims) await this.#settleClaim(transfer, sha256, claimed!);
+    for (const { claimed, ...transfer } of claims) {
+      const expected = await this.#expectedRoot(transfer);
+      if (expected) await this.#settleClaim(transfer, expected, claimed!);
+    }
+  }
+
+  /** The root the receiver's copy must have: that of the fragment its replica row holds, once sealed. */
+  async #expectedRoot(transfer: TransferRow): Promise<string | undefined> {
+    const file = await this.#file(transfer.file_id);
+    const replica = await this.#db.selectFrom('replicas').select('fragment').where('file_id', '=', transfer.file_id).where('host_id', '=', transfer.receiver_id).executeTakeFirst();
+    if (!file || !replica) return undefined;
+    return (await fragmentRoot(this.#db, file, replica.fragment)) ?? undefined;
   }
 
   /**
@@ -274,13 +295,20 @@ export class Transfers {
     else await this.#end(transfer.id, { ok: false, code: 'PEER_GONE', message: ENDED_WORDS.PEER_GONE }, { by: 'tracker', reason: 'peer_gone', goneId: transfer.receiver_id });
   }
 
-  /** A store's first audit was decided: the transfer ends with it. */
+  /** A store's first audit was decided: the transfer ends with it (a rebuild's whole group with it). */
   async auditDecided(audit: AuditRow, verdict: 'passed' | 'wrong' | 'unanswered'): Promise<void> {
     if (audit.purpose !== 'store' || !audit.transfer_id) return;
-    if (verdict === 'passed') await this.#end(audit.transfer_id, { ok: true }, { by: 'tracker', reason: 'verified' });
-    else {
-      const outcome = verdict === 'wrong' ? { code: 'INTEGRITY' as const, message: 'The host could not prove it holds what it confirmed.' } : { code: 'TIMEOUT' as const, message: 'The host did not prove it holds what it confirmed.' };
-      await this.#end(audit.transfer_id, { ok: false, ...outcome }, { by: 'tracker', reason: 'audit_failed' });
+    const transfer = await this.#db.selectFrom('transfers').select(['id', 'group_id']).where('id', '=', audit.transfer_id).executeTakeFirst();
+    if (!transfer) return;
+    const group = transfer.group_id
+      ? (await this.#db.selectFrom('transfers').select('id').where('group_id', '=', transfer.group_id).where('state', 'in', ACTIVE_TRANSFER_STATES).execute()).map((row) => row.id)
+      : [transfer.id];
+    for (const id of group) {
+      if (verdict === 'passed') await this.#end(id, { ok: true }, { by: 'tracker', reason: 'verified' });
+      else {
+        const outcome = verdict === 'wrong' ? { code: 'INTEGRITY' as const, message: 'The host could not prove it holds what it confirmed.' } : { code: 'TIMEOUT' as const, message: 'The host did not prove it holds what it confirmed.' };
+        await this.#end(id, { ok: false, ...outcome }, { by: 'tracker', reason: 'audit_failed' });
+      }
     }
   }
 
@@ -387,8 +415,8 @@ export class Transfers {
       // The owner left mid-upload: the host keeps what it has, so that the owner can resume there.
       const ownerLeft = transfer.kind === 'store' && (options.ownerLeft === transfer.sender_id || !this.#sessions.isOnline(transfer.sender_id));
       const fate = await settleReplicaIn(trx, { transfer, outcome, ownerLeft, now });
-      const file = await trx.selectFrom('files').select('stored_bytes').where('id', '=', transfer.file_id).executeTakeFirst();
-      return { transfer, blames, ownerLeft, fate, bytes: file?.stored_bytes ?? 0 };
+      const file = await trx.selectFrom('files').select('fragment_bytes').where('id', '=', transfer.file_id).executeTakeFirst();
+      return { transfer, blames, ownerLeft, fate, bytes: file?.fragment_bytes ?? 0 };
     });
     if (!result) return false;
     const { transfer, fate } = result;
@@ -409,6 +437,11 @@ export class Transfers {
     );
 
     await this.#events.emit('transfer:ended', { transfer, outcome, cause, blames: result.blames, ownerLeft: result.ownerLeft, bytes: result.bytes });
+    // A rebuild needs all of its k sources: one failing ends the others.
+    if (!outcome.ok && transfer.group_id) {
+      const rest = await this.#db.selectFrom('transfers').select('id').where('group_id', '=', transfer.group_id).where('state', 'in', ACTIVE_TRANSFER_STATES).execute();
+      for (const { id } of rest) await this.#end(id, { ok: false, code: 'CANCELLED', message: 'Another source of this repair failed.' }, { by: 'tracker', reason: 'group_failed' });
+    }
     for (const hostId of fate.spaceChanged) await this.#events.emit('host:space', { hostId });
     if (fate.fileChanged) await this.#events.emit('file:changed', { fileId: transfer.file_id });
     return true;
@@ -469,8 +502,12 @@ async function connectionEvidence(trx: Trx, transfer: TransferRow, now: number):
   return { connectedElsewhere: { [a]: await connectedElsewhere(a, b), [b]: await connectedElsewhere(b, a) }, pairFailedBefore: before !== undefined };
 }
 
-export function toOffer(transfer: TransferRow, file: FileRow, forPeer: string): TransferOffer {
+export function toOffer(transfer: TransferRow, file: FileRow, forPeer: string, root: string | null): TransferOffer {
   const role = transfer.sender_id === forPeer ? 'sender' : 'receiver';
+  // A store's receiver learns the root only from what it receives: told it in advance, a host
+  // could confirm a copy it never took. The owner reading its own file, and a host rebuilding a
+  // fragment from others (it checks every piece it is sent against its source's root), are told.
+  const told = role === 'sender' || transfer.kind === 'fetch' || transfer.group_id !== null;
   return {
     transferId: transfer.id,
     kind: transfer.kind,
@@ -478,10 +515,12 @@ export function toOffer(transfer: TransferRow, file: FileRow, forPeer: string): 
     fileId: file.id,
     size: file.size,
     chunkSize: file.chunk_size,
-    bytes: file.stored_bytes,
-    // A receiver learns the root only from what it receives: told it in advance, a new host
-    // could confirm a repair copy it never took (the tracker checks its claim against the seal).
-    sha256: role === 'sender' ? file.sha256 : null,
+    bytes: file.fragment_bytes,
+    sha256: told ? root : null,
+    k: file.scheme_k,
+    n: file.replicas_wanted,
+    fragment: transfer.fragment,
+    ...(transfer.group_id !== null && transfer.rebuild_fragment !== null ? { rebuild: { group: transfer.group_id, fragment: transfer.rebuild_fragment, sources: file.scheme_k } } : {}),
   };
 }
 

@@ -6,7 +6,9 @@
  * transfer is pending: stored if a host verified it, otherwise interrupted or failed.
  */
 import type { Transaction } from 'kysely';
+import { createHash } from 'node:crypto';
 import { chunkCount, storedSize } from '../shared/chunking.ts';
+import { fragmentBytes, type Scheme } from '../shared/redundancy.ts';
 import { randomId } from '../shared/encoding.ts';
 import { PeercloudError } from '../shared/errors.ts';
 import { ownerAllowance } from '../shared/earned.ts';
@@ -40,7 +42,47 @@ interface Deps {
   transfers: Transfers;
 }
 
-class NoHost extends Error {}
+class NoHost extends Error {
+  constructor(
+    readonly scheme: Scheme,
+    readonly available: number,
+  ) {
+    super('not enough hosts');
+  }
+}
+
+/** 0, 1, …, n − 1. */
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, index) => index);
+}
+
+function newFile(ownerId: string, request: { name: string; size: number; chunkSize: number }, scheme: Scheme, now: number): FileRow {
+  return {
+    id: randomId(),
+    owner_id: ownerId,
+    name: request.name,
+    size: request.size,
+    sha256: null,
+    chunk_size: request.chunkSize,
+    chunk_count: chunkCount(request.size, request.chunkSize),
+    stored_bytes: storedSize(request.size, request.chunkSize),
+    replicas_wanted: scheme.n,
+    scheme_k: scheme.k,
+    fragment_bytes: scheme.k === 1 ? storedSize(request.size, request.chunkSize) : fragmentBytes(request.size, request.chunkSize, scheme.k),
+    created_at: now,
+    state: 'uploading',
+    interrupted_at: null,
+    repaired_at: null,
+  };
+}
+
+/**
+ * What `files.sha256` records once sealed: the root itself for whole copies; for fragments a
+ * digest of all their roots (each fragment is checked against its own, in file_fragments).
+ */
+export function sealMarker(roots: readonly string[]): string {
+  return roots.length === 1 ? roots[0]! : createHash('sha256').update(roots.join('')).digest('hex');
+}
 
 export class Uploads {
   readonly #db: Db;
@@ -65,51 +107,76 @@ export class Uploads {
     this.#transfers = deps.transfers;
   }
 
-  /** Creates the file, reserves space on its hosts and opens a store transfer to each. */
+  /**
+   * Creates the file, reserves space for its fragments on their hosts and opens a store
+   * transfer to each. The file takes the first scheme of REDUNDANCY whose n hosts can be found
+   * (the last one also with fewer hosts, as today's under-replicated whole copies, or any with
+   * REDUNDANCY_ALLOW_FEWER and at least k + 1 of them).
+   */
   async place(ownerId: string, request: { name: string; size: number; chunkSize: number }): Promise<{ file: FileSummary; transferIds: string[] }> {
-    const bytes = storedSize(request.size, request.chunkSize);
-    const placed = await this.#db
-      .transaction()
-      .execute(async (trx) => {
-        const file: FileRow = {
-          id: randomId(),
-          owner_id: ownerId,
-          name: request.name,
-          size: request.size,
-          sha256: null,
-          chunk_size: request.chunkSize,
-          chunk_count: chunkCount(request.size, request.chunkSize),
-          stored_bytes: bytes,
-          replicas_wanted: this.#config.replicas,
-          created_at: this.#clock.now(),
-          state: 'uploading',
-          interrupted_at: null,
-          repaired_at: null,
-        };
-        await this.#withinQuotaIn(trx, ownerId, bytes * file.replicas_wanted);
-        await trx.insertInto('files').values(file).execute();
-        const opened = await this.#placeStoresIn(trx, file, file.replicas_wanted);
-        // Throwing rolls the file back: no host, no file.
-        if (opened.transferIds.length === 0) throw new NoHost();
-        return { file, ...opened };
-      })
-      .catch(async (error: unknown) => {
-        if (error instanceof NoHost) throw new PeercloudError('NO_HOST', await this.#placement.noHostMessage(ownerId, bytes));
-        throw error;
-      });
-    await runEffects(placed.effects);
-    return { file: await this.#summaries.summary(placed.file.id), transferIds: placed.transferIds };
+    const schemes = this.#config.redundancy;
+    let shortest: { scheme: Scheme; available: number } | undefined;
+    for (const [index, scheme] of schemes.entries()) {
+      const last = index === schemes.length - 1;
+      const minimum = scheme.k === 1 ? (last ? 1 : scheme.n) : this.#config.redundancyAllowFewer ? Math.min(scheme.n, scheme.k + 1) : scheme.n;
+      const placed = await this.#db
+        .transaction()
+        .execute(async (trx) => {
+          const file = newFile(ownerId, request, scheme, this.#clock.now());
+          await this.#withinQuotaIn(trx, ownerId, file.fragment_bytes * scheme.n);
+          // Not enough hosts for this scheme: the next one is tried (nothing reserved yet).
+          const available = await this.#placement.countCandidates(trx, ownerId, file.fragment_bytes, scheme.n);
+          if (available < minimum) throw new NoHost(scheme, available);
+          await trx.insertInto('files').values(file).execute();
+          const opened = await this.#placeStoresIn(trx, file, range(scheme.n));
+          // Throwing rolls the file back: not enough hosts, no file.
+          if (opened.transferIds.length < minimum) throw new NoHost(scheme, opened.transferIds.length);
+          return { file, ...opened };
+        })
+        .catch((error: unknown) => {
+          if (!(error instanceof NoHost)) throw error;
+          if (!shortest || error.available > shortest.available) shortest = { scheme: error.scheme, available: error.available };
+          return undefined;
+        });
+      if (!placed) continue;
+      await runEffects(placed.effects);
+      return { file: await this.#summaries.summary(placed.file.id), transferIds: placed.transferIds };
+    }
+    // No scheme could be placed: say why in the words of the one that came closest.
+    const closest = shortest!;
+    const fallback = schemes.at(-1)!;
+    const message =
+      closest.available === 0 || (closest.scheme.k === 1 && fallback === closest.scheme)
+        ? await this.#placement.noHostMessage(ownerId, newFile(ownerId, request, fallback, 0).fragment_bytes)
+        : await this.#placement.tooFewHostsMessage(closest.scheme, closest.available);
+    throw new PeercloudError('NO_HOST', message);
   }
 
-  async seal(ownerId: string, fileId: string, sha256: string): Promise<FileSummary> {
+  /**
+   * The owner states the roots of what it sent: one for whole copies, one per fragment
+   * otherwise. Then every host claim that was waiting for them is settled.
+   */
+  async seal(ownerId: string, fileId: string, roots: readonly string[]): Promise<FileSummary> {
     const file = await this.#owned(ownerId, fileId);
-    if (file.sha256 !== null && file.sha256 !== sha256) throw new PeercloudError('CONFLICT', 'This file is already sealed with another hash.');
-    if (file.sha256 === null) {
-      const set = await this.#db.updateTable('files').set({ sha256 }).where('id', '=', fileId).where('sha256', 'is', null).executeTakeFirst();
-      // Two seals raced and the other one won: claims are settled against the hash recorded.
-      if (set.numUpdatedRows === 0n) return this.seal(ownerId, fileId, sha256);
+    if (roots.length !== (file.scheme_k === 1 ? 1 : file.replicas_wanted)) {
+      throw new PeercloudError('INVALID', file.scheme_k === 1 ? 'This file is kept as whole copies: seal it with one root.' : `This file has ${file.replicas_wanted} fragments: seal it with a root for each.`);
     }
-    await this.#transfers.sealed(fileId, sha256);
+    const marker = sealMarker(roots);
+    if (file.sha256 !== null && file.sha256 !== marker) throw new PeercloudError('CONFLICT', 'This file is already sealed with another hash.');
+    if (file.sha256 === null) {
+      const sealed = await this.#db.transaction().execute(async (trx) => {
+        const set = await trx.updateTable('files').set({ sha256: marker }).where('id', '=', fileId).where('sha256', 'is', null).executeTakeFirst();
+        if (set.numUpdatedRows === 0n) return false;
+        await trx
+          .insertInto('file_fragments')
+          .values(roots.map((sha256, idx) => ({ file_id: fileId, idx, sha256 })))
+          .execute();
+        return true;
+      });
+      // Two seals raced and the other one won: claims are settled against the roots recorded.
+      if (!sealed) return this.seal(ownerId, fileId, roots);
+    }
+    await this.#transfers.sealed(fileId);
     return this.#summaries.summary(fileId);
   }
 
@@ -123,11 +190,11 @@ export class Uploads {
         const updated = await trx.updateTable('files').set({ state: 'uploading', interrupted_at: null }).where('id', '=', fileId).where('state', '=', 'interrupted').executeTakeFirst();
         if (updated.numUpdatedRows === 0n) throw new PeercloudError('CONFLICT', 'This upload is being resumed already.');
         const result = await this.#resumeIn(trx, { ...file, state: 'uploading', interrupted_at: null });
-        if (result.transferIds.length === 0) throw new NoHost();
+        if (result.transferIds.length === 0) throw new NoHost({ k: file.scheme_k, n: file.replicas_wanted }, 0);
         return result;
       })
       .catch(async (error: unknown) => {
-        if (error instanceof NoHost) throw new PeercloudError('NO_HOST', await this.#placement.noHostMessage(ownerId, file.stored_bytes));
+        if (error instanceof NoHost) throw new PeercloudError('NO_HOST', await this.#placement.noHostMessage(ownerId, file.fragment_bytes));
         throw error;
       });
     this.#log.info({ event: 'resume', fileId, ownerId, transfers: resumed.transferIds.length }, 'upload resumed');
@@ -276,26 +343,31 @@ export class Uploads {
     }
   }
 
-  /** Places one more replica after a failed store, if a host is left. */
+  /** Places the fragments no host is holding or filling after a failed store, if hosts are left. */
   async #replace(fileId: string): Promise<void> {
     const effects = await this.#db.transaction().execute(async (trx) => {
       const file = await trx.selectFrom('files').selectAll().where('id', '=', fileId).executeTakeFirst();
       if (!file || file.state !== 'uploading') return [];
-      const placed = await trx.selectFrom('replicas').select((eb) => eb.fn.countAll<number>().as('n')).where('file_id', '=', fileId).executeTakeFirstOrThrow();
-      const missing = file.replicas_wanted - Number(placed.n);
-      if (missing <= 0) return [];
+      const missing = await this.#missingFragmentsIn(trx, file);
+      if (missing.length === 0) return [];
       return (await this.#placeStoresIn(trx, file, missing)).effects;
     });
     await runEffects(effects);
   }
 
-  /** Reserves `count` hosts and opens a store transfer to each; effects offer them once committed. */
-  async #placeStoresIn(trx: Trx, file: FileRow, count: number): Promise<{ transferIds: string[]; effects: Effect[] }> {
-    const hosts = await this.#placement.reserveIn(trx, file, count, 'store');
+  /** The file's fragments that no replica row stands for (not even a retired one). */
+  async #missingFragmentsIn(trx: Trx, file: FileRow): Promise<number[]> {
+    const held = new Set((await trx.selectFrom('replicas').select('fragment').where('file_id', '=', file.id).execute()).map((row) => row.fragment));
+    return range(file.replicas_wanted).filter((fragment) => !held.has(fragment));
+  }
+
+  /** Reserves a host for each fragment and opens a store transfer to each; effects offer them once committed. */
+  async #placeStoresIn(trx: Trx, file: FileRow, fragments: readonly number[]): Promise<{ transferIds: string[]; effects: Effect[] }> {
+    const placed = await this.#placement.reserveIn(trx, file, fragments, 'store');
     const transferIds: string[] = [];
     const effects: Effect[] = [];
-    for (const host of hosts) {
-      const { transfer, offer } = await this.#transfers.createIn(trx, { kind: 'store', file, sender: file.owner_id, receiver: host.id, responder: host.id });
+    for (const { host, fragment } of placed) {
+      const { transfer, offer } = await this.#transfers.createIn(trx, { kind: 'store', file, fragment, sender: file.owner_id, receiver: host.id, responder: host.id });
       transferIds.push(transfer.id);
       effects.push(offer, () => this.#events.emit('host:space', { hostId: host.id }));
     }
@@ -310,7 +382,7 @@ export class Uploads {
     const partials = await trx
       .selectFrom('replicas')
       .innerJoin('peers', 'peers.id', 'replicas.host_id')
-      .select(['replicas.host_id', 'peers.online'])
+      .select(['replicas.host_id', 'replicas.fragment', 'peers.online'])
       .where('replicas.file_id', '=', file.id)
       .where('replicas.state', '=', 'reserved')
       .execute();
@@ -321,12 +393,19 @@ export class Uploads {
         effects.push(...(await this.#releaseIn(trx, file.id, partial.host_id)));
         continue;
       }
-      const { transfer, offer } = await this.#transfers.createIn(trx, { kind: 'store', file, sender: file.owner_id, receiver: partial.host_id, responder: partial.host_id });
+      const { transfer, offer } = await this.#transfers.createIn(trx, {
+        kind: 'store',
+        file,
+        fragment: partial.fragment,
+        sender: file.owner_id,
+        receiver: partial.host_id,
+        responder: partial.host_id,
+      });
       transferIds.push(transfer.id);
       effects.push(offer);
     }
-    const missing = file.replicas_wanted - transferIds.length;
-    if (missing > 0) {
+    const missing = await this.#missingFragmentsIn(trx, file);
+    if (missing.length > 0) {
       const placed = await this.#placeStoresIn(trx, file, missing);
       transferIds.push(...placed.transferIds);
       effects.push(...placed.effects);

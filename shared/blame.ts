@@ -43,7 +43,7 @@ export interface EndedTransferFacts {
   /** Who ended it: a peer with a request, or the tracker itself. */
   cause:
     | { by: 'peer'; peerId: string; how: 'reject' | 'fail' | 'finish' | 'stored' }
-    | { by: 'tracker'; reason: 'unanswered' | 'stalled' | 'peer_gone' | 'deleted' | 'restart' | 'root_mismatch' | 'verified' | 'audit_failed'; goneId?: string };
+    | { by: 'tracker'; reason: 'unanswered' | 'stalled' | 'peer_gone' | 'deleted' | 'restart' | 'root_mismatch' | 'verified' | 'audit_failed' | 'group_failed'; goneId?: string };
   /**
    * For two peers that may never have connected, what the tracker knows of their networks:
    * whether each completed a transfer with some third peer within REACHABILITY_WINDOW_MS, and

@@ -24,3 +24,24 @@ export function compareSources(a: SourceCandidate, b: SourceCandidate): number {
 export function rankSources<T extends SourceCandidate>(candidates: readonly T[]): T[] {
   return [...candidates].sort(compareSources);
 }
+
+/**
+ * The hosts to read `count` distinct fragments from, best first. For a k > 1 code, data
+ * fragments (0…k−1) come before parity ones: with all of them a download decodes nothing.
+ * Fragments in `exclude` (already being read) are skipped.
+ */
+export function chooseSources<T extends SourceCandidate & { fragment: number }>(ranked: readonly T[], options: { k: number; count: number; exclude?: readonly number[] }): T[] {
+  const taken = new Set(options.exclude ?? []);
+  const chosen: T[] = [];
+  const pick = (want: (candidate: T) => boolean) => {
+    for (const candidate of ranked) {
+      if (chosen.length >= options.count) return;
+      if (taken.has(candidate.fragment) || !want(candidate)) continue;
+      taken.add(candidate.fragment);
+      chosen.push(candidate);
+    }
+  };
+  if (options.k > 1) pick((candidate) => candidate.fragment < options.k);
+  pick(() => true);
+  return chosen;
+}

@@ -42,6 +42,9 @@ export const Bytes = z.custom<Uint8Array>((value) => value instanceof Uint8Array
 
 export const ErrorCode = z.enum(ERROR_CODES);
 
+/** A k-of-n scheme (shared/redundancy.ts): any k of n fragments give a file back. */
+export const SchemeShape = z.object({ k: z.number().int().min(1).max(64), n: z.number().int().min(1).max(64) });
+
 /** Why a transfer ended badly, closed like ErrorCode so the page can say it in words. */
 export const TRANSFER_ERROR_CODES = [
   'PEER_GONE', // the other side disconnected
@@ -118,6 +121,8 @@ export const FileSummary = z.object({
   }),
   /** When a repair last brought the file back to its wanted replicas. */
   repairedAt: Timestamp.nullable(),
+  /** Its scheme: any k of its n fragments give it back (k = 1: n whole copies; `replicas` counts fragments). */
+  scheme: SchemeShape,
 });
 export type FileSummary = z.infer<typeof FileSummary>;
 
@@ -139,7 +144,10 @@ export type IceGrant = z.infer<typeof IceGrant>;
 /** Settings the tracker hands to each peer, so one configuration drives the whole cloud. */
 export const ClientConfig = z.object({
   chunkSize: ChunkSize,
+  /** Fragments a new file is stored as with the first scheme (whole copies when it is replicate:R). */
   replicas: z.number().int().positive(),
+  /** How files are kept, in order of preference (shared/redundancy.ts). */
+  redundancy: z.array(SchemeShape).min(1).max(8),
   /** Static STUN/TURN servers and TURN relays with credentials made for this peer. */
   iceServers: IceGrant.shape.iceServers,
   /** When the TURN credentials in `iceServers` stop working: `peer:ice` gives fresh ones. Null: nothing expires. */
@@ -190,10 +198,19 @@ export const TransferOffer = z.object({
   /** Plaintext size and chunking: enough to know every chunk's sealed length. */
   size: ByteCount,
   chunkSize: ChunkSize,
-  /** Bytes the replica occupies: the sealed chunks. */
+  /** Bytes the fragment occupies on its host (the sealed chunks, cut in k). */
   bytes: ByteCount,
-  /** Root hash of the sealed chunks once the owner has sealed the file. */
+  /** The root of this fragment once sealed, for the side that sends it and the owner; a store's receiver learns it from what it receives. */
   sha256: Sha256Hex.nullable(),
+  /** The file's scheme and the fragment this transfer moves (0 for whole copies… or their index). */
+  k: z.number().int().min(1).max(64),
+  n: z.number().int().min(1).max(64),
+  fragment: z.number().int().min(0).max(63),
+  /**
+   * A repair of a k > 1 file: the host rebuilding fragment `fragment` takes k such transfers of
+   * the same group, one from each source fragment, and decodes its own from them.
+   */
+  rebuild: z.object({ group: ObjectId, fragment: z.number().int().min(0).max(63), sources: z.number().int().min(1).max(64) }).optional(),
 });
 export type TransferOffer = z.infer<typeof TransferOffer>;
 
@@ -229,13 +246,19 @@ export const clientRequests = {
   }),
   /** The owner asks for a file to be placed. */
   'file:place': z.strictObject({ name: FileName, size: ByteCount, chunkSize: ChunkSize }),
-  /** The owner states the root hash of the sealed chunks it sent, once it has sent them all. */
-  'file:seal': z.strictObject({ fileId: ObjectId, sha256: Sha256Hex }),
+  /**
+   * The owner states the roots of what it sent, once it has them all: the root of the sealed
+   * chunks (whole copies, `sha256`) or of each of the n fragments (`roots`).
+   */
+  'file:seal': z.union([z.strictObject({ fileId: ObjectId, sha256: Sha256Hex }), z.strictObject({ fileId: ObjectId, roots: z.array(Sha256Hex).min(2).max(64) })]),
   'file:list': Empty,
   /** The owner resumes an interrupted upload: its partial replicas continue where they stopped. */
   'file:resume': FileRef,
-  /** The owner asks for its file back: the tracker opens a fetch transfer from an online host. */
-  'file:locate': FileRef,
+  /**
+   * The owner asks for its file back: the tracker opens fetches of k fragments from online hosts
+   * (one for whole copies). `exclude` and `count`: more fragments than those already being read.
+   */
+  'file:locate': z.strictObject({ fileId: ObjectId, exclude: z.array(z.number().int().min(0).max(63)).max(64).optional(), count: z.number().int().min(1).max(64).optional() }),
   'file:delete': FileRef,
   'transfer:accept': TransferRef,
   'transfer:reject': z.strictObject({ transferId: ObjectId, reason: RejectReason, message: ShortText.optional() }),
@@ -272,7 +295,7 @@ export const clientResponses = {
   'file:seal': z.object({ file: FileSummary }),
   'file:resume': z.object({ file: FileSummary, transferIds: z.array(ObjectId) }),
   'file:list': z.object({ files: z.array(FileSummary) }),
-  'file:locate': z.object({ transferId: ObjectId }),
+  'file:locate': z.object({ transferId: ObjectId, transfers: z.array(z.object({ transferId: ObjectId, fragment: z.number().int().min(0).max(63) })).min(1) }),
   'file:delete': Nothing,
   'transfer:accept': Nothing,
   'transfer:reject': Nothing,

@@ -9,14 +9,15 @@ import { ACTIVE_TRANSFER_STATES } from './states.ts';
 type FilesScope = ExpressionBuilder<Database, 'files'>;
 
 /**
- * Verified replicas of the file; `online` keeps the live ones (host online, not suspect), and
- * `orSeenAfter` those still counted on (live, or host away within the repair grace).
+ * Verified fragments of the file (distinct ones: two hosts with the same fragment count once);
+ * `online` keeps the live ones (host online, not suspect), and `orSeenAfter` those still
+ * counted on (live, or host away within the repair grace).
  */
 export function storedReplicas(eb: FilesScope, options: { online?: boolean; orSeenAfter?: number } = {}) {
   let query = eb
     .selectFrom('replicas')
     .innerJoin('peers', 'peers.id', 'replicas.host_id')
-    .select(eb.fn.countAll<number>().as('n'))
+    .select((sub) => sub.fn.count<number>('replicas.fragment').distinct().as('n'))
     .whereRef('replicas.file_id', '=', 'files.id')
     .where('replicas.state', '=', 'stored')
     // A copy a repair replaced is kept on the books (its host may come back), not counted.

@@ -13,6 +13,7 @@ import { dialectOf, type DialectName } from './dialect.ts';
 import type { Database } from './schema.ts';
 import * as initial from './migrations/0001_initial.ts';
 import * as provenStorage from './migrations/0002_proven_storage.ts';
+import * as fragments from './migrations/0003_fragments.ts';
 
 export type Db = Kysely<Database>;
 
@@ -20,6 +21,7 @@ export type Db = Kysely<Database>;
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_proven_storage': provenStorage,
+  '0003_fragments': fragments,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

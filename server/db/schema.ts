@@ -67,6 +67,17 @@ export interface FilesTable {
   state: FileStateColumn;
   interrupted_at: number | null;
   repaired_at: number | null;
+  /** Fragments needed to read it back: 1 for whole copies, K for rs:K+M (n is replicas_wanted). */
+  scheme_k: Generated<number>;
+  /** Bytes one fragment takes on its host (the whole sealed file when k = 1). */
+  fragment_bytes: number;
+}
+
+/** The root the owner sealed for each fragment (for whole copies, one row, idx 0, stands for all). */
+export interface FileFragmentsTable {
+  file_id: string;
+  idx: number;
+  sha256: string;
 }
 
 export type ReplicaState = 'reserved' | 'stored';
@@ -87,6 +98,8 @@ export interface ReplicasTable {
   suspect_since: Generated<number | null>;
   /** When a repair replaced it: not counted, kept in case its host comes back with it. */
   retired_at: Generated<number | null>;
+  /** Which fragment of the file it holds: 0…n−1, distinct among a file's counted copies (whole copies too). */
+  fragment: Generated<number>;
 }
 
 export type TransferStateColumn = 'offered' | 'open' | 'done' | 'failed';
@@ -113,6 +126,12 @@ export interface TransfersTable {
   /** Signaling relayed for it, in bytes (bounded: signaling is not a data channel). */
   signal_bytes: Generated<number>;
   opened_at: Generated<number | null>;
+  /** The fragment it moves. */
+  fragment: Generated<number>;
+  /** A repair of a k > 1 file: its k source transfers into one rebuilding host share a group… */
+  group_id: Generated<string | null>;
+  /** …and the fragment that host rebuilds. */
+  rebuild_fragment: Generated<number | null>;
 }
 
 export type AuditPurpose = 'store' | 'routine' | 'claim' | 'promote' | 'accusation';
@@ -139,6 +158,7 @@ export interface Database {
   replicas: ReplicasTable;
   transfers: TransfersTable;
   audits: AuditsTable;
+  file_fragments: FileFragmentsTable;
 }
 
 export type PeerRow = Selectable<PeersTable>;

@@ -11,11 +11,11 @@ import { ACTIVE_TRANSFER_STATES } from './states.ts';
 export async function sourceCandidates(
   db: Kysely<Database> | Transaction<Database>,
   query: { fileId: string; kind: TransferKindColumn; failedSince: number },
-): Promise<SourceCandidate[]> {
+): Promise<(SourceCandidate & { fragment: number })[]> {
   const rows = await db
     .selectFrom('replicas')
     .innerJoin('peers', 'peers.id', 'replicas.host_id')
-    .select(['peers.id', 'peers.level'])
+    .select(['peers.id', 'peers.level', 'replicas.fragment'])
     .select((eb) => [
       eb
         .selectFrom('transfers')
@@ -39,5 +39,5 @@ export async function sourceCandidates(
     .where('replicas.suspect_since', 'is', null)
     .where('peers.online', '=', 1)
     .execute();
-  return rows.map((row) => ({ id: row.id, level: row.level, recentFailures: Number(row.recentFailures ?? 0), busy: Number(row.busy ?? 0) }));
+  return rows.map((row) => ({ id: row.id, level: row.level, fragment: row.fragment, recentFailures: Number(row.recentFailures ?? 0), busy: Number(row.busy ?? 0) }));
 }

@@ -90,7 +90,7 @@ describe('migrations', () => {
     const big = Number.MAX_SAFE_INTEGER; // the largest byte count the protocol accepts
     const now = Date.UTC(2100, 0, 1);
     await db.insertInto('peers').values([peer('a', { capacity: big, last_seen: now }), peer('b', { capacity: 5 * TiB, bytes_used: 3 * TiB })]).execute();
-    await db.insertInto('files').values({ id: 'f', owner_id: 'a', name: 'huge', size: big, sha256: null, chunk_size: 16_777_216, chunk_count: Math.ceil(big / 16_777_216), stored_bytes: big, replicas_wanted: 1, created_at: now, state: 'uploading', interrupted_at: now, repaired_at: null }).execute();
+    await db.insertInto('files').values({ id: 'f', owner_id: 'a', name: 'huge', size: big, sha256: null, chunk_size: 16_777_216, chunk_count: Math.ceil(big / 16_777_216), stored_bytes: big, fragment_bytes: big, replicas_wanted: 1, created_at: now, state: 'uploading', interrupted_at: now, repaired_at: null }).execute();
     expect(await db.selectFrom('peers').select(['id', 'capacity', 'last_seen', 'bytes_used']).orderBy('id').execute()).toEqual([
       { id: 'a', capacity: big, last_seen: now, bytes_used: 0 },
       { id: 'b', capacity: 5 * TiB, last_seen: 0, bytes_used: 3 * TiB },
