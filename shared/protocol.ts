@@ -128,6 +128,8 @@ export const ClientConfig = z.object({
   maxHostTransfers: z.number().int().positive(),
   /** The largest message the tracker accepts, in bytes. */
   maxMessageBytes: z.number().int().positive(),
+  /** The address other devices should open to join this cloud (unset: the page's own origin). */
+  publicUrl: z.string().url().max(500).optional(),
 });
 export type ClientConfig = z.infer<typeof ClientConfig>;
 

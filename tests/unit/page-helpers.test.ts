@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { PeerStatus } from '../../shared/protocol.ts';
-import { GiB, MB } from '../../shared/units.ts';
+import { GB, GiB, MB } from '../../shared/units.ts';
 import { environmentProblem, REQUIRED_APIS, type EnvironmentProbe } from '../../web/src/lib/environment.ts';
+import { offerStops, stopIndex } from '../../web/src/lib/offer.ts';
+import { modulesPath, qrCode } from '../../web/src/lib/qr.ts';
 import { bestTip, describeLevel, explainLevelChange } from '../../web/src/lib/level-words.ts';
 import { leaveWarning, othersOnline } from '../../web/src/lib/leaving.ts';
 import { distinctLabels } from '../../web/src/lib/names.ts';
@@ -148,5 +150,37 @@ describe('where the page can run', () => {
       kind: 'missing',
       apis: [REQUIRED_APIS.webLocks, REQUIRED_APIS.originPrivateFileSystem],
     });
+  });
+});
+
+describe('storage slider stops', () => {
+  it('gives round amounts, the suggested and current ones and the most possible, never two almost equal', () => {
+    expect(offerStops(8 * GB, GiB, GiB)).toEqual([0, 100 * MB, 250 * MB, 500 * MB, GiB, 2 * GB, 5 * GB, 8 * GB]);
+    expect(offerStops(300 * MB, 50 * MB, GiB)).toEqual([0, 50 * MB, 100 * MB, 250 * MB, 300 * MB]);
+  });
+  it('finds the stop a value sits on or just above', () => {
+    const stops = offerStops(8 * GB, GiB, GiB);
+    expect(stopIndex(stops, GiB)).toBe(4);
+    expect(stopIndex(stops, 3 * GB)).toBe(5);
+    expect(stopIndex(stops, 0)).toBe(0);
+  });
+});
+
+describe('QR codes as a path', () => {
+  it('draws each horizontal run of dark modules as one rectangle', () => {
+    expect(
+      modulesPath([
+        [true, true, false, true],
+        [false, false, false, false],
+        [false, true, true, true],
+      ]),
+    ).toBe('M0 0h2v1h-2zM3 0h1v1h-1zM1 2h3v1h-3z');
+  });
+  it('encodes a link with its finder patterns and quiet zone', () => {
+    const { size, path } = qrCode('https://cloud.example:3000/');
+    // 27 bytes need version 3 (29 modules) at medium correction; plus two on each side.
+    expect(size).toBe(33);
+    // The top-left finder pattern: a 7-module dark run at the corner inside the quiet zone.
+    expect(path.startsWith('M2 2h7v1h-7z')).toBe(true);
   });
 });
