@@ -95,6 +95,8 @@ interface Upload {
   /** Bytes moved since the upload started (what the speed is measured on). */
   moved: number;
   samples: RateSample[];
+  /** A resume's transfers whose host has not said yet how much it kept: the bar waits for them all. */
+  unheard: Set<string>;
   lastFailure?: string;
   finished: () => void;
 }
@@ -399,7 +401,7 @@ export class Files {
     const fileId = placed.file.id;
     await fileKeyStore.put(fileId, wrapped);
     await uploadStore.put({ fileId, name: file.name, size: file.size, lastModified: file.lastModified, chunkSize: config.chunkSize });
-    await this.#follow(tracker, job, file, placed.file, await vault.unwrapFileKey(wrapped));
+    await this.#follow(tracker, job, file, placed.file, await vault.unwrapFileKey(wrapped), []);
   }
 
   async #resume(job: UploadJob, file: File, summary: FileSummary): Promise<void> {
@@ -409,20 +411,20 @@ export class Files {
     const wrapped = await fileKeyStore.get(summary.id);
     if (!wrapped) throw new PeercloudError('NOT_FOUND', 'This browser does not have the key for this file: it can only be resumed where it was started.');
     const resumed = await tracker.request('file:resume', { fileId: summary.id });
-    await this.#follow(tracker, job, file, resumed.file, await (await this.#openVault()).unwrapFileKey(wrapped));
+    await this.#follow(tracker, job, file, resumed.file, await (await this.#openVault()).unwrapFileKey(wrapped), resumed.transferIds);
   }
 
   /** Streams to every host the tracker names for this file until the upload is over. */
-  async #follow(tracker: TrackerClient, job: UploadJob, file: File, summary: FileSummary, key: CryptoKey): Promise<void> {
+  async #follow(tracker: TrackerClient, job: UploadJob, file: File, summary: FileSummary, key: CryptoKey, resumedTransfers: string[]): Promise<void> {
     const fileId = summary.id;
     const chunkSize = (await uploadStore.get(fileId))?.chunkSize ?? this.#session.config!.chunkSize;
     job.fileId = fileId;
-    if (job.state !== 'resuming') job.state = 'uploading';
+    if (resumedTransfers.length === 0) job.state = 'uploading';
     job.copiesWanted = summary.replicas.wanted;
     this.#following.set(fileId, job);
     const copyBytes = storedSize(file.size, chunkSize);
     const finished = new Promise<void>((resolve) => {
-      this.#uploads.set(fileId, { job, file, key, fileId, chunkSize, sealed: undefined, sent: new Map(), copyBytes, moved: 0, samples: [], finished: resolve });
+      this.#uploads.set(fileId, { job, file, key, fileId, chunkSize, sealed: undefined, sent: new Map(), copyBytes, moved: 0, samples: [], unheard: new Set(resumedTransfers), finished: resolve });
     });
     this.#upsert(summary);
     const early = this.#early.filter((entry) => entry.offer.fileId === fileId);
@@ -457,7 +459,7 @@ export class Files {
       // What the host kept of an interrupted upload counts as done from the start.
       const kept = want.from === 0 ? 0 : storedSize(Math.min(upload.file.size, want.from * upload.chunkSize), upload.chunkSize);
       this.#moved(upload, offer.transferId, kept, false);
-      if (upload.job.state === 'resuming') upload.job.state = 'uploading';
+      this.#heard(upload, offer.transferId);
       for (let index = 0; index < want.from; index++) await seal(index);
       const rootHex = () => root.hex();
       await sendChunks(link, source, {
@@ -478,6 +480,7 @@ export class Files {
       const failure = toFailure(error, link);
       // This copy starts again elsewhere, or not at all: its bytes no longer count.
       upload.sent.delete(offer.transferId);
+      this.#heard(upload, offer.transferId);
       upload.lastFailure = TRANSFER_WORDS[failure.code];
       link.fail(failure.code, failure.message);
       if (failure.source !== 'tracker') {
@@ -551,6 +554,12 @@ export class Files {
     job.secondsLeft = secondsLeft((1 - fraction) * upload.copyBytes * wanted, job.bytesPerSecond);
   }
 
+  /** A resumed upload shows a percentage once every host it resumed with has said where it was. */
+  #heard(upload: Upload, transferId: string): void {
+    upload.unheard.delete(transferId);
+    if (upload.unheard.size === 0 && upload.job.state === 'resuming') upload.job.state = 'uploading';
+  }
+
   #ended(ended: TransferEnded): void {
     const waiter = this.#waiters.get(ended.transferId);
     if (waiter && !ended.ok) {
@@ -560,6 +569,7 @@ export class Files {
     const upload = this.#uploads.get(ended.fileId);
     if (upload && !ended.ok) {
       upload.sent.delete(ended.transferId);
+      this.#heard(upload, ended.transferId);
       // In this page's words: the tracker's message may quote what the other peer said.
       upload.lastFailure = TRANSFER_WORDS[ended.code ?? 'INTERNAL'];
     }

@@ -17,7 +17,9 @@ export class Standing {
     $effect.root(() => {
       $effect(() => {
         const status = session.status;
-        if (!status) return;
+        // Until this page has reported its offer, the status is the tracker's memory of the last
+        // visit: the first report moving it is not news.
+        if (!status || !session.config) return;
         const previous = this.#previous;
         this.#previous = status;
         // Another identity (a recovery kit was imported): nothing to compare with.
