@@ -4,7 +4,7 @@ import { GB, GiB, MB } from '../../shared/units.ts';
 import { environmentProblem, REQUIRED_APIS, type EnvironmentProbe } from '../../web/src/lib/environment.ts';
 import { offerStops, stopIndex } from '../../web/src/lib/offer.ts';
 import { modulesPath, qrCode } from '../../web/src/lib/qr.ts';
-import { bestTip, describeLevel, explainLevelChange } from '../../web/src/lib/level-words.ts';
+import { describeLevel, explainLevelChange, tips } from '../../web/src/lib/level-words.ts';
 import { leaveWarning, othersOnline } from '../../web/src/lib/leaving.ts';
 import { distinctLabels } from '../../web/src/lib/names.ts';
 import { addSample, bytesPerSecond, formatTimeLeft, forwardOnly, secondsLeft, uploadFraction } from '../../web/src/lib/progress.ts';
@@ -125,9 +125,9 @@ describe('the level in words', () => {
   it('says nothing when the level stayed', () => {
     expect(explainLevelChange(status(4, [5, 4, 5]), status(4, [4, 4, 5]))).toBeUndefined();
   });
-  it('gives the tip of the lowest score, none at the top', () => {
-    expect(bestTip(status(4, [5, 3, 4]))).toMatch(/Keep this tab open/);
-    expect(bestTip(status(5, [5, 5, 5]))).toBeUndefined();
+  it('gives the tips of the scores below 5, lowest first, none at the top', () => {
+    expect(tips(status(4, [5, 3, 4]))).toEqual(['Keep this tab open: each disconnection counts for 24 hours.', 'Keep room for what you lend, and the tab open while it passes files.']);
+    expect(tips(status(5, [5, 5, 5]))).toEqual([]);
     expect(describeLevel(4)).toBe('4 of 5 — good');
   });
 });

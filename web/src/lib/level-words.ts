@@ -64,10 +64,11 @@ export function describeLevel(level: number): string {
   return `${level} of 5 — ${LEVEL_WORDS.names[level] ?? ''}`;
 }
 
-/** The one thing that would help most: the tip of the lowest score (none when all are 5). */
-export function bestTip(status: PeerStatus): string | undefined {
-  const lowest = [...SCORE_ORDER].sort((a, b) => status.scores[a] - status.scores[b])[0]!;
-  return status.scores[lowest] < 5 ? SCORE_WORDS[lowest].raise : undefined;
+/** What would raise the level: the tips of the scores below 5, lowest first (none when all are 5). */
+export function tips(status: PeerStatus): string[] {
+  return SCORE_ORDER.filter((score) => status.scores[score] < 5)
+    .sort((a, b) => status.scores[a] - status.scores[b])
+    .map((score) => SCORE_WORDS[score].raise);
 }
 
 /** A short notice when the level changed, saying why; undefined when it did not. */
