@@ -20,16 +20,16 @@ test('the dashboard lists every peer with its metrics and level, and the filesâ€
   await page.getByLabel('Admin token').fill(E2E_ADMIN_TOKEN);
   await page.getByRole('button', { name: 'Open dashboard' }).click();
 
-  const peersTable = page.getByRole('region', { name: 'Peers' });
+  const peersTable = page.getByRole('region', { name: 'Peers', exact: true });
   for (const [peer, level] of [
     [hostA, '5'],
     [hostB, '4'],
   ] as const) {
     const row = peersTable.locator(`tr[data-peer-id="${await peer!.id()}"]`);
     await expect(row).toContainText('online');
-    await expect(row.getByLabel('Level')).toHaveText(level);
+    await expect(row.getByTestId('level')).toHaveText(level);
   }
-  await expect(page.getByRole('region', { name: 'Files' }).getByRole('row').filter({ hasText: 'report.pdf' })).toContainText('Stored on 2 of 2 peers');
+  await expect(page.getByRole('region', { name: 'Files', exact: true }).getByRole('row').filter({ hasText: 'report.pdf' })).toContainText('Stored on 2 of 2 peers');
 
   // Live: a peer leaving shows without a reload.
   const leavingId = await hostB!.id();
