@@ -38,3 +38,22 @@ test('the dashboard lists every peer with its metrics and level, and the filesâ€
   await page.screenshot({ path: 'docs/dashboard.png', fullPage: true });
   await context.close();
 });
+
+test('peers that are gone and hold nothing (a cleared browser, a replaced identity) are folded away on the dashboard', async ({ browser, peers }) => {
+  const [passing] = await peers(1);
+  const passingId = await passing!.id();
+  await passing!.close();
+
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto('/admin');
+  await page.getByLabel('Admin token').fill(E2E_ADMIN_TOKEN);
+  await page.getByRole('button', { name: 'Open dashboard' }).click();
+  const peersTable = page.getByRole('region', { name: 'Peers', exact: true });
+  const row = peersTable.locator(`tr[data-peer-id="${passingId}"]`);
+  await expect(peersTable).toContainText(/\d+ departed peers? holding nothing hidden/);
+  await expect(row).toHaveCount(0);
+  await peersTable.getByRole('button', { name: 'Show them' }).click();
+  await expect(row).toContainText('offline');
+  await context.close();
+});
