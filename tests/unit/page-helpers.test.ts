@@ -1,6 +1,10 @@
+/// <reference path="../../web/src/lib/net/simple-peer.d.ts" />
 import { describe, expect, it } from 'vitest';
+import { PeercloudError } from '../../shared/errors.ts';
 import type { PeerStatus } from '../../shared/protocol.ts';
 import { GB, GiB, MB } from '../../shared/units.ts';
+import { describeError, UNEXPECTED } from '../../web/src/lib/error-words.ts';
+import { TransferFailure } from '../../web/src/lib/net/peer-link.ts';
 import { environmentProblem, REQUIRED_APIS, type EnvironmentProbe } from '../../web/src/lib/environment.ts';
 import { offerStops, stopIndex } from '../../web/src/lib/offer.ts';
 import { modulesPath, qrCode } from '../../web/src/lib/qr.ts';
@@ -182,5 +186,19 @@ describe('QR codes as a path', () => {
     expect(size).toBe(33);
     // The top-left finder pattern: a 7-module dark run at the corner inside the quiet zone.
     expect(path.startsWith('M2 2h7v1h-7z')).toBe(true);
+  });
+});
+
+describe('errors in words', () => {
+  it.each([
+    ['words written for people', 'that is not the same file.', 'that is not the same file.'],
+    ['a tracker refusal', new PeercloudError('NO_HOST', 'No other peer is online to store this file.'), 'No other peer is online to store this file.'],
+    ['a code the page words itself', new PeercloudError('OFFLINE', 'socket closed'), 'Not connected to the tracker. It will retry by itself.'],
+    ['a transfer failure, by its code only', new TransferFailure('PEER_GONE', 'peer 7x… said: disk on fire'), 'Transfer failed: the other peer went offline.'],
+    ['a full disk', new DOMException('quota', 'QuotaExceededError'), 'This browser ran out of storage space.'],
+    ['a bug', new TypeError("Cannot read properties of undefined (reading 'estimate')"), UNEXPECTED],
+    ['anything else thrown', { stack: 'at main (main.ts:1:1)' }, UNEXPECTED],
+  ])('%s', (_case, error, text) => {
+    expect(describeError(error)).toBe(text);
   });
 });

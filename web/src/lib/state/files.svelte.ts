@@ -26,7 +26,8 @@ import { distinctLabels } from '../names.ts';
 import { addSample, bytesPerSecond, forwardOnly, secondsLeft, uploadFraction, type RateSample } from '../progress.ts';
 import { joinParts, receiveChunks, sendChunks, type ChunkSource } from '../transfer/chunk-stream.ts';
 import { FileChunkReader } from '../transfer/file-reader.ts';
-import { describeError, TRANSFER_WORDS, type Notices } from './notices.svelte.ts';
+import { describeError, TRANSFER_WORDS } from '../error-words.ts';
+import type { Notices } from './notices.svelte.ts';
 import type { Session } from './session.svelte.ts';
 
 /**
@@ -118,8 +119,6 @@ export class Files {
   /** Files deleted on the page whose deletion waits out its Undo. */
   deleting = $state<Record<string, true>>({});
 
-  /** The files to show: all but those being deleted. */
-  readonly visible = $derived(this.items.filter((file) => !this.deleting[file.id]));
   /** Names that tell files of the same name apart ("photo.jpg (2)"), by file id. */
   readonly labels = $derived(distinctLabels(this.items.map((file) => ({ id: file.id, name: file.name, order: file.createdAt }))));
   /** The same for the upload tray, by job key. */
