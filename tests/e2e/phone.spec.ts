@@ -53,8 +53,8 @@ for (const width of [360, 390, 430]) {
 
 test('the dashboard: tables scroll inside their panel with the first column kept in view, and the page never scrolls sideways', async ({ browser, peers }) => {
   const [owner] = await peers(3);
-  await owner!.upload(randomFile('report.pdf', MiB));
-  await owner!.waitStored('report.pdf', 'Stored on 2 of 2 peers');
+  await owner!.upload(randomFile('wide-tables.pdf', MiB));
+  await owner!.waitStored('wide-tables.pdf', 'Stored on 2 of 2 peers');
 
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();

@@ -16,6 +16,9 @@ export interface Notice {
   key?: string;
 }
 
+/** How long news stays up. */
+const INFO_MS = 12_000;
+
 export class Notices {
   items = $state<Notice[]>([]);
   #next = 1;
@@ -45,6 +48,10 @@ export class Notices {
 
   #push(kind: Notice['kind'], text: string, key?: string): void {
     const kept = key === undefined ? this.items : this.items.filter((notice) => notice.key !== key);
-    this.items = [...kept.slice(-4), { id: this.#next++, kind, text, key }];
+    const id = this.#next++;
+    this.items = [...kept.slice(-4), { id, kind, text, key }];
+    // News goes by itself (what it says stays on the page where it belongs: the level's change in
+    // its panel, a kit's import in its own); an error stays until dismissed.
+    if (kind === 'info') setTimeout(() => this.dismiss(id), INFO_MS);
   }
 }
