@@ -165,7 +165,8 @@ async function main(): Promise<void> {
         heap.hostDown = Math.max(heap.hostDown, downHeaps[1]!);
 
         await owner.page.getByRole('button', { name: `Delete ${name}`, exact: true }).click();
-        await owner.page.getByRole('cell', { name, exact: true }).waitFor({ state: 'detached' });
+        // The page waits out its Undo before it deletes.
+        await owner.page.locator('[data-file-id]').filter({ hasText: name }).waitFor({ state: 'detached', timeout: 60_000 });
       }
       rmSync(path, { force: true });
       figures.push(
@@ -219,10 +220,9 @@ async function openPeer(browser: Browser, url: string): Promise<PeerTab> {
 }
 
 async function offer(page: Page, mebibytes: number): Promise<void> {
-  await page.getByRole('button', { name: 'Change storage offered' }).click();
-  await page.getByLabel('Storage to offer (MiB)').fill(String(mebibytes));
-  await page.getByRole('button', { name: 'Save' }).click();
-  await page.getByRole('button', { name: 'Change storage offered' }).waitFor();
+  await page.getByLabel('Exact amount (MB)').fill(String((mebibytes * MiB) / 1e6));
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByText(/^Saved: this browser now lends/).waitFor();
 }
 
 async function writeRandomFile(path: string, size: number): Promise<void> {

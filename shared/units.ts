@@ -31,17 +31,26 @@ export function parseByteSize(text: string): number | undefined {
   return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
-/** 5242880 → "5 MiB", 1536 → "1.5 KiB". */
+/** Decimal units, as people and operating systems show sizes: 1 KB = 1000 bytes. */
+export const KB = 1000;
+export const MB = 1000 * KB;
+export const GB = 1000 * MB;
+
+/**
+ * 3000 → "3 KB", 5242880 → "5.24 MB", 1.5e9 → "1.5 GB": decimal units, at most three
+ * significant digits. Configuration still reads KiB/MiB/GiB and KB/MB/GB (see parseByteSize).
+ */
 export function formatBytes(bytes: number): string {
-  if (bytes < KiB) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / KiB;
+  if (Math.abs(bytes) < KB) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let value = bytes / KB;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
+  // 999.95 KB rounds to "1000 KB": move up a unit before rounding would reach 1000.
+  while (Math.abs(value) >= 999.5 && unit < units.length - 1) {
+    value /= 1000;
     unit++;
   }
-  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
   return `${Number(value.toFixed(digits))} ${units[unit]}`;
 }
 

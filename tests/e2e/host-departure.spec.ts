@@ -26,7 +26,7 @@ test('a host leaves: the file comes from the other replica, then shows unavailab
   // The first host comes back with the same profile: same peer, same hosted data.
   hostA = await PeerPage.openPersistent(profile);
   expect(await hostA.id()).toBe(hostAId);
-  await expect(hostA.page.getByTestId('hosted')).toContainText('in 1 replica');
+  await expect(hostA.page.getByTestId('hosted')).toContainText('in 1 copy');
   await expect(owner!.row(file.name)).toContainText('Under-replicated: 1 of 2');
   expect((await owner!.download(file.name)).sha256).toBe(file.sha256);
   expect((await operator.peer(hostAId)).metrics.disconnections).toBe(disconnectionsBefore + 1);

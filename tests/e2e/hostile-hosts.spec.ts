@@ -61,6 +61,6 @@ test('a host that offers more than its browser can hold rejects cleanly and offe
   expect(liarRow.metrics.rejections).toBe(1);
   expect(liarRow).toMatchObject({ used: 0, reserved: 0, replicas: 0 });
   await expect(liar!.page.getByTestId('offered')).toHaveText('0 B');
-  await expect(liar!.page.getByTestId('hosted')).toContainText('0 B in 0 replicas');
+  await expect(liar!.page.getByTestId('hosted')).toContainText('0 B in 0 copies');
   expect((await owner!.download(file.name)).sha256).toBe(file.sha256);
 });

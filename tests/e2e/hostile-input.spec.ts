@@ -13,11 +13,6 @@ async function drop(peer: PeerPage, names: string[]): Promise<void> {
 
 test('hostile file names: no script runs, each is shown literally or refused in words, downloads get safe names', async ({ peers }) => {
   const [owner] = await peers(3);
-  const dialogs: string[] = [];
-  owner!.page.on('dialog', (dialog) => {
-    dialogs.push(dialog.message());
-    void dialog.dismiss();
-  });
   const accepted = ['<img src=x onerror=alert(1)>.txt', '../../etc/passwd', 'invoice\u202Efdp.exe', '"; DROP TABLE files; --.sql'];
   const refused = ['x'.repeat(10_000), 'nul\u0000byte.txt'];
   await drop(owner!, [...accepted, ...refused]);
@@ -30,9 +25,9 @@ test('hostile file names: no script runs, each is shown literally or refused in 
     expect(suggested).toBe(safeFileName(name));
   }
   // The override character is shown, not obeyed.
-  await expect(owner!.page.getByRole('cell', { name: 'invoice⟨U+202E⟩fdp.exe', exact: true })).toBeVisible();
+  await expect(owner!.row('invoice⟨U+202E⟩fdp.exe')).toBeVisible();
   await expect(owner!.page.locator('img')).toHaveCount(0);
-  expect(dialogs).toEqual([]);
+  expect(owner!.dialogs).toEqual([]);
 });
 
 test('a peer whose network goes away is marked offline within the heartbeat, counted once, and rejoins as itself', async ({ peers, operator }) => {

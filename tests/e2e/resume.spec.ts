@@ -7,8 +7,7 @@ test('a reload during an upload offers to resume it, and the resumed file is who
   const file = randomFileOnDisk('dissertation-data.csv', 48 * MiB);
   await owner!.upload({ path: file.path });
   await expect.poll(() => owner!.progress(`Uploading ${file.name}`), { timeout: 30_000, intervals: [50] }).toBeGreaterThanOrEqual(0.3);
-  await owner!.page.reload();
-  await owner!.waitOnline();
+  await owner!.reload();
 
   await expect(owner!.row(file.name)).toContainText('Upload interrupted: choose the file again to resume');
   // The hosts kept what they had: nothing was released while the owner was away.
@@ -28,8 +27,7 @@ test('a reload during a download offers to resume it from where it was', async (
 
   await owner!.page.getByRole('button', { name: `Download ${file.name}`, exact: true }).click();
   await expect.poll(() => owner!.progress(`Downloading ${file.name}`), { timeout: 30_000, intervals: [50] }).toBeGreaterThanOrEqual(0.3);
-  await owner!.page.reload();
-  await owner!.waitOnline();
+  await owner!.reload();
 
   const resume = owner!.page.getByRole('button', { name: `Resume download ${file.name}` });
   await expect(owner!.row(file.name)).toContainText(/Download interrupted at [1-9]\d%/);

@@ -6,7 +6,7 @@ import { GiB, MiB } from '../../shared/units.ts';
 describe('configuration from the environment', () => {
   it('has defaults for everything', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 3000, host: 'localhost', dbPath: './data/peercloud.db', databaseUrl: undefined, replicas: 2, chunkSize: MiB, iceServers: [], adminToken: undefined });
+    expect(config).toMatchObject({ port: 3000, host: 'localhost', dbPath: './data/peercloud.db', databaseUrl: undefined, redundancy: [{ k: 4, n: 8 }, { k: 1, n: 2 }], chunkSize: MiB, iceServers: [], adminToken: undefined });
     expect(config.thresholds).toEqual(DEFAULT_THRESHOLDS);
   });
 
@@ -53,5 +53,27 @@ describe('configuration from the environment', () => {
   ])('stops on %j with a message naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`\\b${variable}\\b`));
+  });
+});
+
+describe('redundancy', () => {
+  it('reads schemes in order of preference, REPLICAS alone as whole copies, and the repair threshold', () => {
+    expect(loadConfig({ REDUNDANCY: 'rs:6+3, replicate:3' }).redundancy).toEqual([
+      { k: 6, n: 9 },
+      { k: 1, n: 3 },
+    ]);
+    expect(loadConfig({ REPLICAS: '3' }).redundancy).toEqual([{ k: 1, n: 3 }]);
+    expect(loadConfig({}).repairThreshold).toBe('k+1');
+    expect(loadConfig({ REPAIR_THRESHOLD: 'n-1' }).repairThreshold).toBe('n-1');
+    expect(loadConfig({ REPAIR_THRESHOLD: '6' }).repairThreshold).toBe(6);
+  });
+
+  it.each([
+    [{ REDUNDANCY: 'rs:1+2' }, /REDUNDANCY: must be schemes such as/],
+    [{ REDUNDANCY: 'raid5' }, /REDUNDANCY: must be schemes such as/],
+    [{ REDUNDANCY: 'rs:40+40' }, /REDUNDANCY: must be schemes/],
+    [{ REPAIR_THRESHOLD: 'soon' }, /REPAIR_THRESHOLD: must be k\+1, n-1 or a number/],
+  ])('refuses %j, naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
   });
 });

@@ -87,11 +87,21 @@ describe('sizes and durations', () => {
   it.each(['', 'MiB', '-1', '1 furlong', '1e3'])('refuses %j', (text) => {
     expect(parseByteSize(text)).toBeUndefined();
   });
-  it('prints sizes people read', () => {
-    expect(formatBytes(0)).toBe('0 B');
-    expect(formatBytes(1536)).toBe('1.5 KiB');
-    expect(formatBytes(5 * MiB)).toBe('5 MiB');
-    expect(formatBytes(1.25 * GiB)).toBe('1.25 GiB');
+  it.each([
+    [0, '0 B'],
+    [999, '999 B'],
+    [1000, '1 KB'],
+    [1536, '1.54 KB'],
+    [3000, '3 KB'],
+    [999_499, '999 KB'],
+    [999_500, '1 MB'],
+    [5 * MiB, '5.24 MB'],
+    [64 * MiB, '67.1 MB'],
+    [GiB, '1.07 GB'],
+    [1.5e9, '1.5 GB'],
+    [4e12, '4 TB'],
+  ])('prints %d bytes as %s (decimal units, as people read them)', (bytes, text) => {
+    expect(formatBytes(bytes)).toBe(text);
   });
   it.each([
     ['500', 500],

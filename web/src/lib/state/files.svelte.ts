@@ -9,7 +9,7 @@
  * writes them to disk as they come and, if its host goes away, continues from the first missing
  * chunk on another replica; after a reload it continues from there too.
  */
-import { chunkCount, chunkRange, sealedChunkSize } from '../../../../shared/chunking.ts';
+import { chunkCount, chunkRange, sealedChunkSize, storedSize } from '../../../../shared/chunking.ts';
 import { backoffDelay } from '../../../../shared/backoff.ts';
 import { toHex } from '../../../../shared/encoding.ts';
 import { PeercloudError } from '../../../../shared/errors.ts';
@@ -22,21 +22,43 @@ import { PeerLink, TransferFailure } from '../net/peer-link.ts';
 import type { TrackerClient } from '../net/tracker-client.ts';
 import { downloadStore, fileKeyStore, uploadStore, type DownloadProgress } from '../storage/browser-db.ts';
 import { openDownloadFile, removeStaleDownloads } from '../storage/downloads.ts';
+import { othersOnline } from '../leaving.ts';
+import { distinctLabels } from '../names.ts';
+import { addSample, bytesPerSecond, forwardOnly, secondsLeft, uploadFraction, type RateSample } from '../progress.ts';
 import { joinParts, receiveChunks, sendChunks, type ChunkSource } from '../transfer/chunk-stream.ts';
 import { FileChunkReader } from '../transfer/file-reader.ts';
 import { progressReporter } from '../transfer/progress-reporter.ts';
-import { describeError, type Notices } from './notices.svelte.ts';
+import { describeError, TRANSFER_WORDS } from '../error-words.ts';
+import type { Notices } from './notices.svelte.ts';
 import type { Session } from './session.svelte.ts';
+
+/**
+ * An upload as the tray shows it, from the moment it is chosen until all its copies are made:
+ * - queued, placing (asking the tracker for hosts), resuming (hosts saying where they were), uploading;
+ * - short: stored, with fewer copies than wanted; the cloud makes the rest when a peer is free;
+ * - repairing: stored, and a further copy is being made from one of them;
+ * - done: every wanted copy is stored;
+ * - waiting: it could not start or finish for want of peers, and starts again by itself when one joins;
+ * - failed: it cannot go on by itself (Retry may still help).
+ */
+export type UploadState = 'queued' | 'placing' | 'resuming' | 'uploading' | 'short' | 'repairing' | 'done' | 'waiting' | 'failed';
 
 export interface UploadJob {
   key: number;
   name: string;
   size: number;
   fileId?: string;
-  /** 0…1 */
+  /** 0…1 over every wanted copy; it only moves forward. */
   progress: number;
-  state: 'queued' | 'placing' | 'uploading' | 'done' | 'failed';
+  state: UploadState;
+  copiesWanted?: number;
+  copiesStored: number;
+  /** Measured over the last few seconds, while bytes move. */
+  bytesPerSecond?: number;
+  secondsLeft?: number;
   error?: string;
+  /** Whether Retry can start it again (the file is still at hand). */
+  retryable: boolean;
 }
 
 export interface DownloadJob {
@@ -57,6 +79,10 @@ const DOWNLOAD_BATCH_BYTES = 2 * MiB;
 const SEAL_ATTEMPTS = 5;
 /** A `transfer:ready` for an upload whose answer hasn't arrived is kept this long at most. */
 const EARLY_READY_MS = 60_000;
+/** How long a deleted file can be brought back before the tracker is told. */
+export const UNDO_MS = 8_000;
+/** Retries an upload waiting for peers makes by itself (one per peer joining). */
+const AUTO_RETRIES = 5;
 
 interface Upload {
   job: UploadJob;
@@ -65,10 +91,24 @@ interface Upload {
   fileId: string;
   chunkSize: number;
   sealed: Promise<void> | undefined;
-  /** Acked bytes per transfer, for the progress bar. */
+  /** Bytes each copy under way or done has got (a resumed one counts what its host had). */
   sent: Map<string, number>;
+  /** One copy's size, sealed. */
+  copyBytes: number;
+  /** Bytes moved since the upload started (what the speed is measured on). */
+  moved: number;
+  samples: RateSample[];
+  /** A resume's transfers whose host has not said yet how much it kept: the bar waits for them all. */
+  unheard: Set<string>;
   lastFailure?: string;
   finished: () => void;
+}
+
+/** What a job needs to start again: the file itself, and whether it resumes a stored upload. */
+interface JobSource {
+  file: File;
+  resumeOf?: string;
+  autoRetries: number;
 }
 
 type Waiter = { resolve: (offer: TransferOffer) => void; reject: (failure: TransferFailure) => void };
@@ -78,6 +118,19 @@ export class Files {
   uploads = $state<UploadJob[]>([]);
   downloads = $state<Record<string, DownloadJob>>({});
   loaded = $state(false);
+  /** Files deleted on the page whose deletion waits out its Undo. */
+  deleting = $state<Record<string, true>>({});
+
+  /** Names that tell files of the same name apart ("photo.jpg (2)"), by file id. */
+  readonly labels = $derived(distinctLabels(this.items.map((file) => ({ id: file.id, name: file.name, order: file.createdAt }))));
+  /** The same for the upload tray, by job key. */
+  readonly uploadLabels = $derived(distinctLabels(this.uploads.map((job) => ({ id: String(job.key), name: job.name, order: job.key }))));
+  /** Transfers that closing the tab would stop. */
+  readonly underway = $derived({
+    uploads: this.uploads.filter((job) => job.state === 'queued' || job.state === 'placing' || job.state === 'resuming' || job.state === 'uploading').length,
+    downloads: Object.values(this.downloads).filter((job) => job.state === 'locating' || job.state === 'downloading').length,
+    deletions: Object.keys(this.deleting).length,
+  });
 
   readonly #session: Session;
   readonly #notices: Notices;
@@ -90,6 +143,11 @@ export class Files {
   readonly #early: { offer: TransferOffer; at: number }[] = [];
   readonly #waiters = new Map<string, Waiter>();
   readonly #links = new Set<PeerLink>();
+  /** Jobs in the tray that still follow their file's copies, by file id. */
+  readonly #following = new Map<string, UploadJob>();
+  readonly #sources = new Map<number, JobSource>();
+  readonly #deleteTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  #othersOnline = 0;
 
   constructor(session: Session, notices: Notices) {
     this.#session = session;
@@ -117,7 +175,16 @@ export class Files {
   #start(tracker: TrackerClient): void {
     this.#tracker = tracker;
     tracker.onOnline(() => {
-      this.refresh().catch((error: unknown) => this.#notices.error('Could not list your files', error));
+      this.refresh()
+        .then(() => this.#retryWaiting())
+        .catch((error: unknown) => this.#notices.error('Could not list your files', error));
+    });
+    // Uploads that found nobody to store them go again, by themselves, when someone joins.
+    tracker.on('cloud:stats', ({ peersOnline }) => {
+      const others = othersOnline(peersOnline, true);
+      const joined = others > this.#othersOnline;
+      this.#othersOnline = others;
+      if (joined) this.#retryWaiting();
     });
     tracker.on('file:updated', (file) => this.#upsert(file));
     tracker.on('file:removed', ({ fileId }) => this.#forget(fileId));
@@ -136,6 +203,8 @@ export class Files {
       if (file) this.#upsert(file);
       else this.#abandon(upload, 'The file is no longer in the cloud.');
     }
+    // Tray entries of files deleted meanwhile (in another tab of this peer, say) go with them.
+    for (const fileId of this.#following.keys()) if (!files.some((item) => item.id === fileId)) await this.#forget(fileId);
     // Upload intents of files that are no longer uploading (or no longer exist) are done with.
     for (const intent of await uploadStore.all()) {
       const file = files.find((item) => item.id === intent.fileId);
@@ -147,7 +216,37 @@ export class Files {
   upload(files: Iterable<File>): void {
     for (const file of files) {
       const job = this.#newJob(file);
+      this.#sources.set(job.key, { file, autoRetries: 0 });
       this.#enqueue(job, () => this.#upload(job, file));
+    }
+  }
+
+  /** Starts a failed or waiting upload again, with the file chosen for it. */
+  retryUpload(key: number): void {
+    const job = this.uploads.find((item) => item.key === key);
+    const source = this.#sources.get(key);
+    if (!job || !source || (job.state !== 'failed' && job.state !== 'waiting')) return;
+    const failedFile = job.fileId && this.items.find((item) => item.id === job.fileId && item.state === 'failed');
+    Object.assign(job, { state: 'queued', progress: 0, error: undefined, bytesPerSecond: undefined, secondsLeft: undefined, copiesStored: 0 } satisfies Partial<UploadJob>);
+    if (source.resumeOf && this.items.some((item) => item.id === source.resumeOf && item.state === 'interrupted')) {
+      const summary = this.items.find((item) => item.id === source.resumeOf)!;
+      this.#enqueue(job, () => this.#resume(job, source.file, summary));
+      return;
+    }
+    job.fileId = undefined;
+    this.#enqueue(job, async () => {
+      // A failed file holds nothing: it goes, and the new upload takes its place.
+      if (failedFile) await this.#requireTracker().request('file:delete', { fileId: failedFile.id }).then(() => this.#forget(failedFile.id, false));
+      await this.#upload(job, source.file);
+    });
+  }
+
+  #retryWaiting(): void {
+    for (const job of this.uploads) {
+      const source = this.#sources.get(job.key);
+      if (job.state !== 'waiting' || !source || source.autoRetries >= AUTO_RETRIES) continue;
+      source.autoRetries++;
+      this.retryUpload(job.key);
     }
   }
 
@@ -162,28 +261,72 @@ export class Files {
     if (!summary) return;
     const intent = await uploadStore.get(fileId);
     if (!intent) {
-      this.#notices.error(`Could not resume ${summary.name}`, new Error('it can only be resumed in the browser that started it; delete it and upload the file again'));
+      this.#notices.error(`Could not resume ${summary.name}`, 'it can only be resumed in the browser that started it; delete it and upload the file again.', `resume:${fileId}`);
       return;
     }
     const same = file.size === summary.size && intent.name === file.name && intent.lastModified === file.lastModified;
     if (!same) {
-      this.#notices.error(`Could not resume ${summary.name}`, new Error('that is not the same file (its size or date differs)'));
+      this.#notices.error(`Could not resume ${summary.name}`, 'that is not the same file (its size or date differs).', `resume:${fileId}`);
       return;
     }
+    // The wrong file chosen first is forgotten once the right one is.
+    this.#notices.clear(`resume:${fileId}`);
     const job = this.#newJob(file);
+    job.state = 'resuming';
+    this.#sources.set(job.key, { file, resumeOf: fileId, autoRetries: 0 });
     this.#enqueue(job, () => this.#resume(job, file, summary));
   }
 
+  /** Takes a finished, failed or waiting upload off the tray. */
   dismissUpload(key: number): void {
-    this.uploads = this.uploads.filter((job) => job.key !== key);
+    const job = this.uploads.find((item) => item.key === key);
+    if (job && !['done', 'short', 'repairing', 'failed', 'waiting'].includes(job.state)) return;
+    if (job?.fileId) this.#following.delete(job.fileId);
+    this.#sources.delete(key);
+    this.uploads = this.uploads.filter((item) => item.key !== key);
   }
 
-  async remove(fileId: string): Promise<void> {
+  /** Takes every finished upload off the tray. */
+  clearFinished(): void {
+    for (const job of this.uploads) if (job.state === 'done') this.dismissUpload(job.key);
+  }
+
+  /**
+   * Deletes a file, after a short time during which `undoRemove` brings it back: until then
+   * it is only hidden here, and nothing is asked of the tracker.
+   */
+  remove(fileId: string): void {
+    if (this.deleting[fileId] || !this.items.some((item) => item.id === fileId)) return;
+    this.deleting[fileId] = true;
+    this.#deleteTimers.set(
+      fileId,
+      setTimeout(() => void this.#commitRemove(fileId), UNDO_MS),
+    );
+  }
+
+  undoRemove(fileId: string): void {
+    clearTimeout(this.#deleteTimers.get(fileId));
+    this.#deleteTimers.delete(fileId);
+    delete this.deleting[fileId];
+  }
+
+  /** Carries out the deletions still waiting (the tab is closing). */
+  flushRemovals(): void {
+    for (const fileId of this.#deleteTimers.keys()) void this.#commitRemove(fileId);
+  }
+
+  async #commitRemove(fileId: string): Promise<void> {
+    if (!this.#deleteTimers.has(fileId)) return;
+    clearTimeout(this.#deleteTimers.get(fileId));
+    this.#deleteTimers.delete(fileId);
+    const name = this.labels.get(fileId) ?? 'the file';
     try {
       await this.#requireTracker().request('file:delete', { fileId });
       await this.#forget(fileId);
     } catch (error) {
-      this.#notices.error('Could not delete the file', error);
+      this.#notices.error(`Could not delete ${name}`, error);
+    } finally {
+      delete this.deleting[fileId];
     }
   }
 
@@ -215,7 +358,7 @@ export class Files {
   // ─── Uploads ──────────────────────────────────────────────────────────────
 
   #newJob(file: File): UploadJob {
-    this.uploads = [...this.uploads, { key: this.#nextKey++, name: file.name, size: file.size, progress: 0, state: 'queued' }];
+    this.uploads = [...this.uploads, { key: this.#nextKey++, name: file.name, size: file.size, progress: 0, state: 'queued', copiesStored: 0, retryable: true }];
     // The proxy Svelte made of it, so that changes show.
     return this.uploads.at(-1)!;
   }
@@ -231,8 +374,13 @@ export class Files {
       this.#running++;
       void start()
         .catch((error: unknown) => {
-          job.state = 'failed';
+          // For want of peers (or of the tracker) it waits, and goes again when that changes.
+          const waiting = error instanceof PeercloudError && (error.code === 'NO_HOST' || error.code === 'OFFLINE');
+          job.state = waiting ? 'waiting' : 'failed';
+          job.retryable = !(error instanceof PeercloudError && error.code === 'INVALID');
           job.error = describeError(error);
+          job.bytesPerSecond = job.secondsLeft = undefined;
+          if (!waiting) console.warn('upload failed', error);
         })
         .finally(() => {
           this.#running--;
@@ -254,26 +402,30 @@ export class Files {
     const fileId = placed.file.id;
     await fileKeyStore.put(fileId, wrapped);
     await uploadStore.put({ fileId, name: file.name, size: file.size, lastModified: file.lastModified, chunkSize: config.chunkSize });
-    await this.#follow(tracker, job, file, placed.file, await vault.unwrapFileKey(wrapped));
+    await this.#follow(tracker, job, file, placed.file, await vault.unwrapFileKey(wrapped), []);
   }
 
   async #resume(job: UploadJob, file: File, summary: FileSummary): Promise<void> {
     const tracker = this.#requireTracker();
-    job.state = 'placing';
+    // Not "0 %": how far it got is known once its hosts say where they stopped.
+    job.state = 'resuming';
     const wrapped = await fileKeyStore.get(summary.id);
     if (!wrapped) throw new PeercloudError('NOT_FOUND', 'This browser does not have the key for this file: it can only be resumed where it was started.');
     const resumed = await tracker.request('file:resume', { fileId: summary.id });
-    await this.#follow(tracker, job, file, resumed.file, await (await this.#openVault()).unwrapFileKey(wrapped));
+    await this.#follow(tracker, job, file, resumed.file, await (await this.#openVault()).unwrapFileKey(wrapped), resumed.transferIds);
   }
 
   /** Streams to every host the tracker names for this file until the upload is over. */
-  async #follow(tracker: TrackerClient, job: UploadJob, file: File, summary: FileSummary, key: CryptoKey): Promise<void> {
+  async #follow(tracker: TrackerClient, job: UploadJob, file: File, summary: FileSummary, key: CryptoKey, resumedTransfers: string[]): Promise<void> {
     const fileId = summary.id;
     const chunkSize = (await uploadStore.get(fileId))?.chunkSize ?? this.#session.config!.chunkSize;
     job.fileId = fileId;
-    job.state = 'uploading';
+    if (resumedTransfers.length === 0) job.state = 'uploading';
+    job.copiesWanted = summary.replicas.wanted;
+    this.#following.set(fileId, job);
+    const copyBytes = storedSize(file.size, chunkSize);
     const finished = new Promise<void>((resolve) => {
-      this.#uploads.set(fileId, { job, file, key, fileId, chunkSize, sealed: undefined, sent: new Map(), finished: resolve });
+      this.#uploads.set(fileId, { job, file, key, fileId, chunkSize, sealed: undefined, sent: new Map(), copyBytes, moved: 0, samples: [], unheard: new Set(resumedTransfers), finished: resolve });
     });
     this.#upsert(summary);
     const early = this.#early.filter((entry) => entry.offer.fileId === fileId);
@@ -305,17 +457,17 @@ export class Files {
       await link.connected();
       const want = await link.nextControl();
       if (want.t !== 'want' || want.from > count) throw new TransferFailure('INTERNAL', 'The host did not say where to start.');
+      // What the host kept of an interrupted upload counts as done from the start.
+      const kept = want.from === 0 ? 0 : storedSize(Math.min(upload.file.size, want.from * upload.chunkSize), upload.chunkSize);
+      this.#moved(upload, offer.transferId, kept, false);
+      this.#heard(upload, offer.transferId);
       for (let index = 0; index < want.from; index++) await seal(index);
       const rootHex = () => root.hex();
       await sendChunks(link, source, {
         from: want.from,
         chunkSize: upload.chunkSize,
         root: rootHex,
-        onProgress: (bytes) => {
-          upload.sent.set(offer.transferId, bytes);
-          const total = [...upload.sent.values()].reduce((sum, value) => sum + value, 0);
-          upload.job.progress = Math.min(1, total / (offer.bytes * Math.max(1, upload.sent.size)));
-        },
+        onProgress: (bytes) => this.#moved(upload, offer.transferId, kept + bytes, true),
       });
       // Every replica has the same sealed bytes (the nonce is the chunk index), so one seal serves all.
       const sealed = (upload.sealed ??= rootHex().then((sha) => this.#seal(tracker, upload.fileId, sha)));
@@ -327,7 +479,10 @@ export class Files {
       link.close();
     } catch (error) {
       const failure = toFailure(error, link);
-      upload.lastFailure = failure.message;
+      // This copy starts again elsewhere, or not at all: its bytes no longer count.
+      upload.sent.delete(offer.transferId);
+      this.#heard(upload, offer.transferId);
+      upload.lastFailure = TRANSFER_WORDS[failure.code];
       link.fail(failure.code, failure.message);
       if (failure.source !== 'tracker' && failure.source !== 'told') {
         // The file itself can't be read: no other host would do better, so the upload stops.
@@ -378,6 +533,34 @@ export class Files {
     void this.#push(tracker, upload, offer);
   }
 
+  /**
+   * A copy of an upload got further: `bytes` is what its host has now. The bar shows the share
+   * of every wanted copy, never less than before; the speed counts only bytes that moved.
+   */
+  #moved(upload: Upload, transferId: string, bytes: number, sent: boolean): void {
+    const before = upload.sent.get(transferId) ?? 0;
+    upload.sent.set(transferId, bytes);
+    const now = performance.now();
+    if (sent) {
+      upload.moved += Math.max(0, bytes - before);
+      upload.samples = addSample(upload.samples, { at: now, bytes: upload.moved });
+    } else if (upload.samples.length === 0) {
+      upload.samples = [{ at: now, bytes: 0 }];
+    }
+    const job = upload.job;
+    const wanted = job.copiesWanted ?? 1;
+    const fraction = uploadFraction(upload.copyBytes, wanted, [...upload.sent.values()]);
+    job.progress = forwardOnly(job.progress, fraction);
+    job.bytesPerSecond = bytesPerSecond(upload.samples);
+    job.secondsLeft = secondsLeft((1 - fraction) * upload.copyBytes * wanted, job.bytesPerSecond);
+  }
+
+  /** A resumed upload shows a percentage once every host it resumed with has said where it was. */
+  #heard(upload: Upload, transferId: string): void {
+    upload.unheard.delete(transferId);
+    if (upload.unheard.size === 0 && upload.job.state === 'resuming') upload.job.state = 'uploading';
+  }
+
   #ended(ended: TransferEnded): void {
     const waiter = this.#waiters.get(ended.transferId);
     if (waiter && !ended.ok) {
@@ -385,7 +568,12 @@ export class Files {
       waiter.reject(new TransferFailure(ended.code, ended.message, 'tracker'));
     }
     const upload = this.#uploads.get(ended.fileId);
-    if (upload && !ended.ok) upload.lastFailure = ended.message;
+    if (upload && !ended.ok) {
+      upload.sent.delete(ended.transferId);
+      this.#heard(upload, ended.transferId);
+      // In this page's words: the tracker's message may quote what the other peer said.
+      upload.lastFailure = TRANSFER_WORDS[ended.code ?? 'INTERNAL'];
+    }
   }
 
   #upsert(file: FileSummary): void {
@@ -395,13 +583,39 @@ export class Files {
     const upload = this.#uploads.get(file.id);
     if (upload && file.state !== 'uploading') {
       this.#uploads.delete(file.id);
-      upload.job.state = file.state === 'stored' ? 'done' : 'failed';
-      if (file.state === 'stored') upload.job.progress = 1;
-      if (file.state === 'failed') upload.job.error = `No host could store it${upload.lastFailure ? `: ${upload.lastFailure}` : '.'}`;
+      if (file.state === 'failed') {
+        upload.job.error = `No host could store it${upload.lastFailure ? `: ${upload.lastFailure}` : '.'} It will try again when another peer joins.`;
+      }
       if (file.state === 'interrupted') upload.job.error = 'Interrupted: choose the file again in its row to resume.';
       upload.finished();
     }
+    const job = this.#following.get(file.id);
+    if (job) this.#track(job, file);
     if (file.state === 'stored' || file.state === 'failed') void uploadStore.remove(file.id);
+  }
+
+  /** The tray follows a file until all its copies exist: a repair the tracker starts later shows too. */
+  #track(job: UploadJob, file: FileSummary): void {
+    const { wanted, stored, repairing } = file.replicas;
+    job.copiesWanted = wanted;
+    job.copiesStored = stored;
+    if (file.state === 'uploading') return;
+    job.bytesPerSecond = job.secondsLeft = undefined;
+    if (file.state === 'failed') {
+      job.state = 'waiting';
+      this.#following.delete(file.id);
+    } else if (file.state === 'interrupted') {
+      job.state = 'failed';
+      this.#following.delete(file.id);
+    } else if (stored >= wanted) {
+      job.state = 'done';
+      job.progress = 1;
+      job.error = undefined;
+      this.#following.delete(file.id);
+    } else {
+      job.state = repairing > 0 ? 'repairing' : 'short';
+      job.progress = forwardOnly(job.progress, stored / Math.max(1, wanted));
+    }
   }
 
   /** Ends an upload's job as failed, for a reason other than its file's state. */
@@ -412,9 +626,15 @@ export class Files {
     upload.finished();
   }
 
-  async #forget(fileId: string): Promise<void> {
+  /** The file is gone from the cloud: its row, its tray entries and what this browser kept of it go too. */
+  async #forget(fileId: string, fromTray = true): Promise<void> {
     const upload = this.#uploads.get(fileId);
     if (upload) this.#abandon(upload, 'The file was deleted.');
+    this.#following.delete(fileId);
+    if (fromTray) {
+      for (const job of this.uploads.filter((item) => item.fileId === fileId)) this.#sources.delete(job.key);
+      this.uploads = this.uploads.filter((job) => job.fileId !== fileId);
+    }
     this.items = this.items.filter((item) => item.id !== fileId);
     delete this.downloads[fileId];
     await Promise.all([fileKeyStore.remove(fileId), uploadStore.remove(fileId), downloadStore.remove(fileId)]);

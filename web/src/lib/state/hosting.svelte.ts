@@ -21,7 +21,8 @@ import type { Session } from './session.svelte.ts';
 
 /** What the browser must keep free for everything else, whatever the peer offers. */
 const HEADROOM = 64 * MiB;
-const DEFAULT_OFFER = GiB;
+/** What a new peer lends until its person chooses (the welcome says so). */
+export const DEFAULT_OFFER = GiB;
 /** Host-side batches: one IndexedDB transaction per few MiB, verified by reading it back. */
 const WRITE_BATCH_BYTES = 2 * MiB;
 
@@ -80,8 +81,12 @@ export class Hosting {
     this.capacity = Math.min(settings.capacity ?? Math.min(DEFAULT_OFFER, Math.floor(this.maxCapacity / 2)), this.maxCapacity);
   }
 
+  /** The answer to the last request for persistent storage, for the page to say so. */
+  persistenceAnswer = $state<'granted' | 'refused' | undefined>();
+
   async requestPersistence(): Promise<void> {
     this.persisted = await navigator.storage.persist();
+    this.persistenceAnswer = this.persisted ? 'granted' : 'refused';
   }
 
   /** Changes the offer (bounded by what the browser allows) and tells the tracker. */

@@ -1,54 +1,35 @@
 /**
  * Messages for the person at the page, in plain words. Errors never replace the page or
- * lose the user's place: they stack here until dismissed.
+ * lose the user's place: they stack here until dismissed. Notices about one thing share a
+ * key: a newer one replaces the older, and the thing can clear them once they are no longer
+ * true (a resume that failed, then worked).
+ *
+ * No stack-trace-like text reaches the person (see `describeError`): the error itself goes to
+ * the console.
  */
-import { PeercloudError, type ErrorCode } from '../../../../shared/errors.ts';
-import { TransferFailure } from '../net/peer-link.ts';
-import type { TransferErrorCode } from '../../../../shared/protocol.ts';
+import { describeError } from '../error-words.ts';
 
 export interface Notice {
   id: number;
   kind: 'error' | 'info';
   text: string;
+  key?: string;
 }
 
-const ERROR_WORDS: Partial<Record<ErrorCode, string>> = {
-  OFFLINE: 'Not connected to the tracker. It will retry by itself.',
-  TIMEOUT: 'The tracker did not answer in time.',
-  RATE_LIMITED: 'Too many requests at once. Try again in a moment.',
-  INTERNAL: 'Something went wrong on the tracker.',
-};
-
-const TRANSFER_WORDS: Record<TransferErrorCode, string> = {
-  PEER_GONE: 'the other peer went offline',
-  TIMEOUT: 'the transfer stalled',
-  REJECTED: 'no host accepted it',
-  INTEGRITY: 'the data did not verify',
-  CONNECTION: 'the peer-to-peer connection failed',
-  STORAGE: 'storage could not be read or written',
-  CANCELLED: 'it was cancelled',
-  INTERNAL: 'something went wrong',
-};
-
-/** A sentence for any error this app can meet. */
-export function describeError(error: unknown): string {
-  if (error instanceof PeercloudError) return ERROR_WORDS[error.code] ?? error.message;
-  if (error instanceof TransferFailure) return `Transfer failed: ${TRANSFER_WORDS[error.code]}.`;
-  if (error instanceof DOMException && error.name === 'QuotaExceededError') return 'This browser ran out of storage space.';
-  return error instanceof Error ? error.message : String(error);
-}
+/** How long news stays up. */
+const INFO_MS = 12_000;
 
 export class Notices {
   items = $state<Notice[]>([]);
   #next = 1;
 
-  error(context: string, error: unknown): void {
-    console.warn(context, error);
-    this.#push('error', `${context}: ${describeError(error)}`);
+  error(context: string, error: unknown, key?: string): void {
+    if (typeof error !== 'string') console.warn(context, error);
+    this.#push('error', `${context}: ${describeError(error)}`, key);
   }
 
-  info(text: string): void {
-    this.#push('info', text);
+  info(text: string, key?: string): void {
+    this.#push('info', text, key);
   }
 
   /** Expected races (a transfer the tracker already ended, say): for developers, not people. */
@@ -60,7 +41,17 @@ export class Notices {
     this.items = this.items.filter((notice) => notice.id !== id);
   }
 
-  #push(kind: Notice['kind'], text: string): void {
-    this.items = [...this.items.slice(-4), { id: this.#next++, kind, text }];
+  /** Removes the notices about one thing, once what they said is no longer true. */
+  clear(key: string): void {
+    this.items = this.items.filter((notice) => notice.key !== key);
+  }
+
+  #push(kind: Notice['kind'], text: string, key?: string): void {
+    const kept = key === undefined ? this.items : this.items.filter((notice) => notice.key !== key);
+    const id = this.#next++;
+    this.items = [...kept.slice(-4), { id, kind, text, key }];
+    // News goes by itself (what it says stays on the page where it belongs: the level's change in
+    // its panel, a kit's import in its own); an error stays until dismissed.
+    if (kind === 'info') setTimeout(() => this.dismiss(id), INFO_MS);
   }
 }

@@ -69,6 +69,14 @@ export class Session {
     void this.#identity().then((identity) => this.#holdLock(identity, true));
   }
 
+  /**
+   * This peer was opened in another browser (its recovery kit imported there) and the tracker
+   * closed this connection: connecting again makes this browser the peer once more.
+   */
+  reclaim(): void {
+    if (this.connection === 'replaced') this.#tracker?.connect();
+  }
+
   stop(): void {
     clearTimeout(this.#iceTimer);
     this.#tracker?.close();

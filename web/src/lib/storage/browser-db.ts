@@ -2,7 +2,7 @@
  * The one module that touches IndexedDB (through idb-keyval). Each concern has its own
  * database so that clearing one (say, hosted data) never risks another (the identity).
  */
-import { createStore, del, delMany, entries, get, getMany, set, setMany, type UseStore } from 'idb-keyval';
+import { createStore, del, delMany, entries, get, getMany, set, setMany, update, type UseStore } from 'idb-keyval';
 
 const stores = {
   identity: () => createStore('peercloud-identity', 'identity'),
@@ -55,11 +55,14 @@ export const identityStore = {
 export interface Settings {
   /** Bytes this peer offers to host. */
   capacity?: number;
+  /** The person has seen the first-run welcome and closed it. */
+  welcomed?: boolean;
 }
 
 export const settingsStore = {
   load: async (): Promise<Settings> => (await get<Settings>('settings', store('settings'))) ?? {},
-  save: (settings: Settings) => set('settings', settings, store('settings')),
+  /** Changes some settings, keeping the others (in one transaction: concerns save independently). */
+  save: (changes: Settings) => update<Settings>('settings', (settings) => ({ ...settings, ...changes }), store('settings')),
 };
 
 // ─── Hosted replicas (other people's sealed chunks) ────────────────────────────
