@@ -132,7 +132,9 @@ export class FileService {
       .execute();
     for (const { id } of stale) {
       const effects = await this.#db.transaction().execute(async (trx) => {
-        await trx.updateTable('files').set({ state: 'failed', interrupted_at: null }).where('id', '=', id).where('state', '=', 'interrupted').execute();
+        const failed = await trx.updateTable('files').set({ state: 'failed', interrupted_at: null }).where('id', '=', id).where('state', '=', 'interrupted').executeTakeFirst();
+        // Resumed, or found complete on a host, since the list was read: its replicas are wanted.
+        if (failed.numUpdatedRows === 0n) return [];
         return this.#releasePartials(trx, id);
       });
       await runEffects(effects);

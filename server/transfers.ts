@@ -391,16 +391,17 @@ export class TransferService {
     const now = this.#clock.now();
     const drops: Effect[] = [];
     const result = await this.#db.transaction().execute(async (trx) => {
-      let query = trx.selectFrom('transfers').selectAll().where('id', '=', transferId).where('state', 'in', ACTIVE);
-      // The sweep's list was read before this transaction: a peer may have answered or made progress since.
-      if (options.onlyIfExpired) query = query.where('state', '=', options.onlyIfExpired).where('expires_at', '<=', now);
-      const transfer = await query.executeTakeFirst();
-      if (!transfer) return undefined;
-      await trx
+      let ending = trx
         .updateTable('transfers')
         .set({ state: outcome.ok ? 'done' : 'failed', updated_at: now, error_code: outcome.ok ? null : outcome.code, error_message: outcome.ok ? null : outcome.message })
         .where('id', '=', transferId)
-        .execute();
+        .where('state', 'in', ACTIVE);
+      // The sweep's list was read before this transaction: a peer may have answered or made progress since.
+      if (options.onlyIfExpired) ending = ending.where('state', '=', options.onlyIfExpired).where('expires_at', '<=', now);
+      // One conditional update decides who ends it: on PostgreSQL two requests ending the same
+      // transfer can both have read it active, and only one may move its bytes.
+      const transfer = await ending.returningAll().executeTakeFirst();
+      if (!transfer) return undefined;
       if (isStorage(transfer.kind)) {
         const replica = await trx
           .selectFrom('replicas')
@@ -508,10 +509,10 @@ export class TransferService {
    */
   async releaseIn(trx: Trx, fileId: string, hostId: string, bytes: number): Promise<Effect> {
     const deleted = await trx.deleteFrom('replicas').where('file_id', '=', fileId).where('host_id', '=', hostId).where('state', '=', 'reserved').executeTakeFirst();
-    // The caller may have read the row before another request released it: count it once.
-    if (deleted.numDeletedRows > 0n) {
-      await trx.updateTable('peers').set((eb) => ({ bytes_reserved: eb('bytes_reserved', '-', bytes) })).where('id', '=', hostId).execute();
-    }
+    // The caller may have read the row before another request released it (that one counts it
+    // and tells the host), or, on PostgreSQL, promoted it to stored (the host must keep it).
+    if (deleted.numDeletedRows === 0n) return () => {};
+    await trx.updateTable('peers').set((eb) => ({ bytes_reserved: eb('bytes_reserved', '-', bytes) })).where('id', '=', hostId).execute();
     return () => {
       this.#sessions.emit(hostId, 'replica:drop', { fileIds: [fileId] });
     };

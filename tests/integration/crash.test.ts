@@ -117,6 +117,7 @@ describe('the tracker killed with SIGKILL', () => {
     tracker = await startTrackerProcess(env, port);
     // The hosts reconnect on their own and report what they hold.
     await expect.poll(() => hosts.every((host) => host.peer.client.state === 'online'), { timeout: 10_000 }).toBe(true);
+    await Promise.all(hosts.map((host) => host.reported));
     const opened = openTestDatabase(database);
     const { db } = opened;
     try {
