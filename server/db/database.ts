@@ -10,6 +10,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, 
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
 import { parseExactNumber } from './exact-number.ts';
+import { PostgresTextPlugin } from './postgres-text.ts';
 import { dialectOf, type DialectName } from './dialect.ts';
 import type { Database } from './schema.ts';
 import * as initial from './migrations/0001_initial.ts';
@@ -73,7 +74,7 @@ function openPostgres(url: string, log: Logger | undefined): OpenedDatabase {
   // A pooled connection the server closes while idle (a restart, an admin's kill) is only
   // dropped from the pool; without a listener `pg` would crash the tracker for it.
   pool.on('error', (error) => log?.warn({ event: 'database_connection_lost', err: error }, 'an idle database connection was closed'));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new PostgresTextPlugin()] });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }
 
