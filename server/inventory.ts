@@ -136,8 +136,10 @@ export class Inventory {
         await this.#events.emit('host:space', { hostId: audit.host_id });
       } else if (verdict === 'wrong') {
         const released = await this.#db.transaction().execute((trx) => spaceLedger.release(trx, audit.file_id, audit.host_id));
-        this.#sessions.emit(audit.host_id, 'replica:drop', { fileIds: [audit.file_id] });
-        if (released) await this.#events.emit('host:space', { hostId: audit.host_id });
+        if (released) {
+          this.#sessions.emit(audit.host_id, 'replica:drop', { fileIds: [audit.file_id] });
+          await this.#events.emit('host:space', { hostId: audit.host_id });
+        }
       }
     } else if (audit.purpose === 'claim' && verdict === 'passed') {
       const reinstated = await this.#db

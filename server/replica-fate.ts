@@ -45,8 +45,8 @@ export async function settleReplicaIn(
         }
       }
     } else if (!(transfer.kind === 'store' && ownerLeft && RESUMABLE.has(outcome.code))) {
-      await spaceLedger.release(trx, fileId, transfer.receiver_id);
-      fate.drops.push({ hostId: transfer.receiver_id, fileId });
+      // Nothing released (another request did, or the copy was found stored meanwhile): the host keeps what it has.
+      if (await spaceLedger.release(trx, fileId, transfer.receiver_id)) fate.drops.push({ hostId: transfer.receiver_id, fileId });
     }
   }
   return fate;

@@ -392,11 +392,16 @@ export class Transfers {
       if (options.onlyIfExpired) query = query.where('state', '=', options.onlyIfExpired).where('expires_at', '<=', now);
       const transfer = await query.executeTakeFirst();
       if (!transfer) return undefined;
-      await trx
+      // One conditional update decides who ends it: on PostgreSQL two requests can both have
+      // read it active, and only one may settle its bytes. (An accept that came between the read
+      // and this update makes it miss: the transfer is ended by whoever comes next.)
+      const ended = await trx
         .updateTable('transfers')
         .set({ state: outcome.ok ? 'done' : 'failed', updated_at: now, error_code: outcome.ok ? null : outcome.code, error_message: outcome.ok ? null : outcome.message })
         .where('id', '=', transferId)
-        .execute();
+        .where('state', '=', transfer.state)
+        .executeTakeFirst();
+      if (ended.numUpdatedRows === 0n) return undefined;
       let blames: Blame[] = [];
       if (!outcome.ok) {
         const facts: EndedTransferFacts = {

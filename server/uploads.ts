@@ -254,7 +254,9 @@ export class Uploads {
       .execute();
     for (const { id } of stale) {
       const effects = await this.#db.transaction().execute(async (trx) => {
-        await trx.updateTable('files').set({ state: 'failed', interrupted_at: null }).where('id', '=', id).where('state', '=', 'interrupted').execute();
+        const failed = await trx.updateTable('files').set({ state: 'failed', interrupted_at: null }).where('id', '=', id).where('state', '=', 'interrupted').executeTakeFirst();
+        // Resumed, or found complete on a host, since the list was read: its replicas are wanted.
+        if (failed.numUpdatedRows === 0n) return [];
         return this.#releasePartialsIn(trx, id);
       });
       await runEffects(effects);
@@ -303,8 +305,9 @@ export class Uploads {
       .execute();
     for (const orphan of orphans) {
       const released = await this.#db.transaction().execute((trx) => spaceLedger.release(trx, orphan.file_id, orphan.host_id));
+      if (!released) continue;
       this.#sessions.emit(orphan.host_id, 'replica:drop', { fileIds: [orphan.file_id] });
-      if (released) await this.#events.emit('host:space', { hostId: orphan.host_id });
+      await this.#events.emit('host:space', { hostId: orphan.host_id });
       this.#log.info({ event: 'reconcile', fileId: orphan.file_id, hostId: orphan.host_id, outcome: 'released' }, 'released a reservation nothing was filling');
     }
   }
@@ -422,11 +425,10 @@ export class Uploads {
   }
 
   async #releaseIn(trx: Trx, fileId: string, hostId: string): Promise<Effect[]> {
-    const released = await spaceLedger.release(trx, fileId, hostId);
-    return [
-      () => void this.#sessions.emit(hostId, 'replica:drop', { fileIds: [fileId] }),
-      ...(released ? [() => this.#events.emit('host:space', { hostId })] : []),
-    ];
+    // Released by another request meanwhile (which told the host), or promoted to stored (the
+    // host must keep it): then the host is told nothing.
+    if (!(await spaceLedger.release(trx, fileId, hostId))) return [];
+    return [() => void this.#sessions.emit(hostId, 'replica:drop', { fileIds: [fileId] }), () => this.#events.emit('host:space', { hostId })];
   }
 
   async #owned(ownerId: string, fileId: string): Promise<FileRow> {

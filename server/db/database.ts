@@ -9,6 +9,8 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
+import { parseExactNumber } from './exact-number.ts';
+import { PostgresTextPlugin } from './postgres-text.ts';
 import { dialectOf, type DialectName } from './dialect.ts';
 import type { Database } from './schema.ts';
 import * as initial from './migrations/0001_initial.ts';
@@ -63,20 +65,8 @@ function openSqlite(path: string): OpenedDatabase {
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
 
-/**
- * PostgreSQL's bigint (ms timestamps, byte counts, and every count(*)) and numeric (a sum of
- * bigints) come from `pg` as strings, so that no precision is lost silently. Everything the
- * tracker stores fits in 2^53 (byte counts are refused above Number.MAX_SAFE_INTEGER at the
- * protocol's boundary, ms timestamps reach 2^53 in the year 287396), so they become numbers
- * here, and a value that would not be exact fails the query instead of being rounded.
- */
-export function parseExactNumber(text: string): number {
-  const value = Number(text);
-  if (/^-?\d+$/.test(text) ? !Number.isSafeInteger(value) : !Number.isFinite(value)) {
-    throw new RangeError(`the database returned ${text}, which a JavaScript number cannot hold exactly`);
-  }
-  return value;
-}
+// PostgreSQL's bigint (ms timestamps, byte counts, every count(*)) and numeric (a sum of bigints)
+// arrive from `pg` as text; the services see numbers, exact or not at all (exact-number.ts).
 
 const types: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -88,7 +78,7 @@ function openPostgres(url: string, log: Logger | undefined): OpenedDatabase {
   // A pooled connection the server closes while idle (a restart, an admin's kill) is only
   // dropped from the pool; without a listener `pg` would crash the tracker for it.
   pool.on('error', (error) => log?.warn({ event: 'database_connection_lost', err: error }, 'an idle database connection was closed'));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new PostgresTextPlugin()] });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }
 

@@ -14,18 +14,14 @@ import { MIGRATION_NAMES, migrate, type OpenedDatabase } from '../../server/db/d
 import type { NewPeer } from '../../server/db/schema.ts';
 import { GiB } from '../../shared/units.ts';
 import { createTestDatabase, expectSound, openTestDatabase, type TestDatabase } from '../support/test-database.ts';
-import { startTrackerProcess, type TrackerProcess } from '../support/tracker-process.ts';
 
 let dir: string;
 let database: TestDatabase;
 let opened: OpenedDatabase | undefined;
-let trackers: TrackerProcess[] = [];
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'peercloud-migrations-'));
 });
 afterEach(async () => {
-  await Promise.all(trackers.map((tracker) => tracker.stop()));
-  trackers = [];
   await opened?.close();
   opened = undefined;
   await database.drop();
@@ -77,10 +73,8 @@ describe('migrations', () => {
     const recorded = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(opened.db);
     expect(recorded.rows.map((row) => row.name)).toEqual(MIGRATION_NAMES);
     await expectSound(opened);
-    // And a tracker serves on it.
-    trackers = [await startTrackerProcess(database.env)];
-    expect((await fetch(`${trackers[0]!.url}/healthz`)).status).toBe(200);
-  });
+    // Four Node processes starting at once take a while on a busy two-core machine.
+  }, 120_000);
 
   it('keeps 64-bit sizes and times exact, and answers counts and sums as numbers', async () => {
     database = await createTestDatabase(dir);

@@ -29,6 +29,8 @@ describe('a restart on the same database file', () => {
     const ownerAgain = await NodePeer.connect(t.url, owner.keys);
     const hostAAgain = await NodePeer.connect(t.url, hostA.keys);
     const hostBAgain = await NodePeer.connect(t.url, hostB.keys);
+    // A peer's own status follows its registration; before it, another peer may not see it online.
+    await Promise.all([hostAAgain, hostBAgain].map((host) => host.next('peer:status')));
     const { files } = await ownerAgain.request('file:list', {});
     const kept = files.find((f) => f.id === file.id);
     expect(kept).toMatchObject({ name: 'keep.me', size: 4321, state: 'stored', replicas: { wanted: 2, stored: 2, online: 2, pending: 0 } });

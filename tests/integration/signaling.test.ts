@@ -41,6 +41,25 @@ describe('signaling relay', () => {
     await expect(owner.request('transfer:signal', { transferId, signal: offer })).rejects.toMatchObject({ code: 'CONFLICT' });
   });
 
+  it("ends a transfer whatever the text of a peer's refusal or failure holds, NUL included", async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const host = await NodePeer.join(t.url, GiB);
+    const refused = await owner.request('file:place', { name: 'a', size: MiB, chunkSize: CHUNK });
+    const rejected = (await offerFor(host, refused.file.id)).transferId;
+    await host.request('transfer:reject', { transferId: rejected, reason: 'error', message: 'disk\u0000full' });
+    const failed = await owner.request('file:place', { name: 'b', size: MiB, chunkSize: CHUNK });
+    const { transferId } = await offerFor(host, failed.file.id);
+    await host.request('transfer:accept', { transferId });
+    await host.request('transfer:fail', { transferId, code: 'STORAGE', message: 'quota\u0000exceeded 🙃' });
+    const ended = async (id: string) => {
+      const row = await t.database.db.selectFrom('transfers').select(['state', 'error_message']).where('id', '=', id).executeTakeFirstOrThrow();
+      // Stored as said, but for the NUL (PostgreSQL's text has none; U+FFFD stands in for it there).
+      return { ...row, error_message: row.error_message?.replace('\uFFFD', '\u0000') };
+    };
+    expect(await ended(rejected)).toEqual({ state: 'failed', error_message: 'The host refused: error: disk\u0000full' });
+    expect(await ended(transferId)).toEqual({ state: 'failed', error_message: 'quota\u0000exceeded 🙃' });
+  });
+
   it('refuses signals for a transfer that does not exist', async () => {
     const peer = await NodePeer.join(t.url, 0);
     await expect(peer.request('transfer:signal', { transferId: 'a'.repeat(26), signal: offer })).rejects.toMatchObject({ code: 'NOT_FOUND' });

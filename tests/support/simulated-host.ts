@@ -27,8 +27,13 @@ export class SimulatedHost {
       });
     });
     peer.client.on('replica:drop', ({ fileIds }) => fileIds.forEach((id) => this.held.delete(id)));
-    peer.client.onOnline(() => void this.report().catch(() => undefined));
+    peer.client.onOnline(() => {
+      this.reported = this.report().catch(() => undefined);
+    });
   }
+
+  /** The report after the latest (re)connection: once settled, the tracker has reconciled this host's inventory. */
+  reported: Promise<void> = Promise.resolve();
 
   static async start(url: string, options: { keys?: CryptoKeyPair; reconnect?: boolean; held?: Map<string, string | null> } = {}): Promise<SimulatedHost> {
     const host = new SimulatedHost(await NodePeer.connect(url, options.keys, { reconnect: options.reconnect ?? true }), options.held ?? new Map());
