@@ -56,7 +56,8 @@ describe('signaling relay', () => {
       // Stored as said, but for the NUL (PostgreSQL's text has none; U+FFFD stands in for it there).
       return { ...row, error_message: row.error_message?.replace('\uFFFD', '\u0000') };
     };
-    expect(await ended(rejected)).toEqual({ state: 'failed', error_message: 'The host refused: error: disk\u0000full' });
+    // A refusal is recorded in the tracker's words for its reason; a failure's text as the peer said it, for the operator.
+    expect(await ended(rejected)).toEqual({ state: 'failed', error_message: 'The host could not take it.' });
     expect(await ended(transferId)).toEqual({ state: 'failed', error_message: 'quota\u0000exceeded 🙃' });
   });
 
