@@ -81,6 +81,8 @@ export async function download(fileId: string, key: CryptoKey, from: number, dep
   if (assembler.finished) return;
 
   const reading = new Set<number>();
+  /** Fragments whose host served a bad piece: not asked for again in this download. */
+  const bad = new Set<number>();
   let attempts = 0;
   let lastError: unknown;
   const runs: Promise<void>[] = [];
@@ -135,6 +137,7 @@ export async function download(fileId: string, key: CryptoKey, from: number, dep
       lastError = error;
       await reportFailure(deps.tracker, offer.transferId, link, error, { onRefused: (refusal) => deps.events.debug('transfer:fail', refusal) });
       reading.delete(offer.fragment);
+      if (asFailure(error, link).code === 'INTEGRITY') bad.add(offer.fragment);
       if (assembler.finished) return;
       await replace(asFailure(error, link));
     }
@@ -145,7 +148,7 @@ export async function download(fileId: string, key: CryptoKey, from: number, dep
     if (assembler.failure !== undefined) return;
     if (++attempts > DOWNLOAD_ATTEMPTS) return assembler.fail(lastError ?? failure);
     try {
-      const more = await deps.tracker.request('file:locate', { fileId, exclude: [...reading], count: 1 });
+      const more = await deps.tracker.request('file:locate', { fileId, exclude: [...reading, ...bad], count: 1 });
       for (const { transferId } of more.transfers) runs.push(read(await deps.ready(transferId)));
     } catch (error) {
       // No other host holds what is missing: the download stops here (it can be resumed).
