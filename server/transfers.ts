@@ -206,17 +206,20 @@ export class Transfers {
 
   /**
    * A party gives up. Its own words go to the logs only; the other party reads the tracker's.
-   * An owner saying a download's bytes were corrupt is not believed on its word: if bytes did
-   * flow and it names the chunk, the host is audited on that chunk, and only a failed audit
-   * counts as an integrity failure.
+   * An owner saying a download's bytes were corrupt is not believed on its word: if the host
+   * had accepted (so the two were connected) and it names the chunk, the host is audited on
+   * that chunk, and only a failed audit counts as an integrity failure. Bytes reported moving
+   * are not asked for: progress is reported once bytes are verified and written, so a host that
+   * serves garbage from its first chunk on would otherwise never be audited. An accusation
+   * costs an honest host one answer, once per transfer the owner was given.
    */
   async fail(peerId: string, transferId: string, code: TransferErrorCode, message: string, chunk?: number): Promise<void> {
     const transfer = await this.#partyOf(peerId, transferId);
     if (!isActiveTransfer(transfer.state)) throw new PeercloudError('CONFLICT', 'This transfer has already ended.');
     this.#log.info({ event: 'transfer_fail_reported', transferId, peerId, code, chunk, said: message.slice(0, 200) }, 'a peer gave up on a transfer');
     const ended = await this.#end(transferId, { ok: false, code, message: ENDED_WORDS[code] }, { by: 'peer', peerId, how: 'fail' });
-    // Evidence first: the download was under way, bytes were reported moving, a chunk is named.
-    const accusation = ended && code === 'INTEGRITY' && transfer.kind === 'fetch' && peerId === transfer.receiver_id && transfer.state === 'open' && transfer.bytes_reported > 0 && chunk !== undefined;
+    // Evidence first: the download was under way (its host accepted), a chunk is named.
+    const accusation = ended && code === 'INTEGRITY' && transfer.kind === 'fetch' && peerId === transfer.receiver_id && transfer.state === 'open' && chunk !== undefined;
     if (accusation) await this.#audits.challenge({ fileId: transfer.file_id, hostId: transfer.sender_id, purpose: 'accusation', transferId, chunk });
   }
 

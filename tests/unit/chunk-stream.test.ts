@@ -223,12 +223,12 @@ describe('what the other side can get wrong', () => {
     expect(await sending).toMatchObject({ code: 'STORAGE', source: 'told' });
   });
 
-  it('keeps a sink’s own typed failure', async () => {
+  it('keeps a sink’s own typed failure, and the chunk it names (the tracker audits the host on it)', async () => {
     const chunks = await makeChunks(2);
     const [a, b] = memoryLinkPair();
-    const receiving = receiver(b, { write: () => Promise.reject(new TransferFailure('INTEGRITY', 'Chunk 0 does not match its hash once stored.')) }, 2, { batchBytes: 1 });
+    const receiving = receiver(b, { write: () => Promise.reject(new TransferFailure('INTEGRITY', 'Chunk 1 failed authentication.', 'self', 1)) }, 2, { batchBytes: 1 });
     void sendChunks(a, sourceOf(chunks), { from: 0, chunkSize: CHUNK_SIZE }).catch(() => undefined);
-    expect(await failureOf(receiving)).toMatchObject({ code: 'INTEGRITY', message: 'Chunk 0 does not match its hash once stored.' });
+    expect(await failureOf(receiving)).toMatchObject({ code: 'INTEGRITY', message: 'Chunk 1 failed authentication.', source: 'self', chunk: 1 });
   });
 
   it('fails a sender whose source cannot be read, and the receiver hears the code', async () => {

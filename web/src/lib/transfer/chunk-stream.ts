@@ -148,7 +148,7 @@ export async function receiveChunks(
       // A failed write fails the link now, not when the next batch awaits it, and whoever
       // awaits it gets the link's typed failure, never a raw storage error.
       .catch((error: unknown) => {
-        if (error instanceof TransferFailure) throw fail(link, error.code, error.message);
+        if (error instanceof TransferFailure) throw fail(link, error.code, error.message, error.chunk);
         throw fail(link, 'STORAGE', `Could not store the data: ${error instanceof Error ? error.message : String(error)}`);
       });
     persisted.catch(() => undefined);
