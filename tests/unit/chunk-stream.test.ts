@@ -226,9 +226,11 @@ describe('what the other side can get wrong', () => {
   it('keeps a sink’s own typed failure, and the chunk it names (the tracker audits the host on it)', async () => {
     const chunks = await makeChunks(2);
     const [a, b] = memoryLinkPair();
-    const receiving = receiver(b, { write: () => Promise.reject(new TransferFailure('INTEGRITY', 'Chunk 1 failed authentication.', 'self', 1)) }, 2, { batchBytes: 1 });
-    void sendChunks(a, sourceOf(chunks), { from: 0, chunkSize: CHUNK_SIZE }).catch(() => undefined);
-    expect(await failureOf(receiving)).toMatchObject({ code: 'INTEGRITY', message: 'Chunk 1 failed authentication.', source: 'self', chunk: 1 });
+    const receiving = receiver(b, { write: () => Promise.reject(new TransferFailure('INTEGRITY', 'Chunk 0 failed authentication.', 'self', 0)) }, 2, { batchBytes: 1 });
+    // The sender stalls before chunk 1: the receiver is waiting on the link when the write fails.
+    const stalled: ChunkSource = { count: 2, read: (index) => (index === 0 ? Promise.resolve(chunks[0]!) : new Promise(() => undefined)) };
+    void sendChunks(a, stalled, { from: 0, chunkSize: CHUNK_SIZE }).catch(() => undefined);
+    expect(await failureOf(receiving)).toMatchObject({ code: 'INTEGRITY', message: 'Chunk 0 failed authentication.', source: 'self', chunk: 0 });
   });
 
   it('fails a sender whose source cannot be read, and the receiver hears the code', async () => {

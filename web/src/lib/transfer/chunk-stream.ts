@@ -129,6 +129,7 @@ export async function receiveChunks(
   let persisted = Promise.resolve();
   let persistedBytes = 0;
   let persistedChunks = options.from;
+  let writeFailure: TransferFailure | undefined;
 
   const flush = () => {
     const chunks = batch;
@@ -148,45 +149,58 @@ export async function receiveChunks(
       // A failed write fails the link now, not when the next batch awaits it, and whoever
       // awaits it gets the link's typed failure, never a raw storage error.
       .catch((error: unknown) => {
-        if (error instanceof TransferFailure) throw fail(link, error.code, error.message, error.chunk);
-        throw fail(link, 'STORAGE', `Could not store the data: ${error instanceof Error ? error.message : String(error)}`);
+        writeFailure ??=
+          error instanceof TransferFailure
+            ? fail(link, error.code, error.message, error.chunk)
+            : fail(link, 'STORAGE', `Could not store the data: ${error instanceof Error ? error.message : String(error)}`);
+        throw writeFailure;
       });
     persisted.catch(() => undefined);
   };
 
-  for (;;) {
-    const header = await link.nextControl();
-    if (header.t === 'end') {
-      if (next !== options.count) throw fail(link, 'INTEGRITY', `The transfer ended after ${next} of ${options.count} chunks.`);
-      if (batch.length > 0) flush();
-      await persisted;
-      return header;
-    }
-    if (header.t !== 'chunk') throw fail(link, 'INTERNAL', `Unexpected "${header.t}" from the sender.`);
-    if (header.i !== next) throw fail(link, 'INTEGRITY', `Chunk ${header.i} arrived where ${next} was expected.`);
-    if (header.len !== options.expectedLength(header.i)) throw fail(link, 'INTEGRITY', `Chunk ${header.i} has the wrong length.`);
+  try {
+    return await receiveLoop();
+  } catch (error) {
+    // The loop, waiting on the link, hears the link's failure; the write's own (with the chunk
+    // it names, for the tracker's audit) is the one to report.
+    throw writeFailure ?? error;
+  }
 
-    const parts: Uint8Array<ArrayBuffer>[] = [];
-    for (let filled = 0; filled < header.len; ) {
-      const frame = await link.next();
-      if (options.onFirstBytes) {
-        options.onFirstBytes();
-        options.onFirstBytes = undefined;
+  async function receiveLoop(): Promise<Extract<WireMessage, { t: 'end' }>> {
+    for (;;) {
+      const header = await link.nextControl();
+      if (header.t === 'end') {
+        if (next !== options.count) throw fail(link, 'INTEGRITY', `The transfer ended after ${next} of ${options.count} chunks.`);
+        if (batch.length > 0) flush();
+        await persisted;
+        return header;
       }
-      if (frame.kind !== 'bytes' || filled + frame.bytes.byteLength > header.len) throw fail(link, 'INTEGRITY', `Chunk ${header.i} is malformed.`);
-      parts.push(frame.bytes);
-      filled += frame.bytes.byteLength;
+      if (header.t !== 'chunk') throw fail(link, 'INTERNAL', `Unexpected "${header.t}" from the sender.`);
+      if (header.i !== next) throw fail(link, 'INTEGRITY', `Chunk ${header.i} arrived where ${next} was expected.`);
+      if (header.len !== options.expectedLength(header.i)) throw fail(link, 'INTEGRITY', `Chunk ${header.i} has the wrong length.`);
+
+      const parts: Uint8Array<ArrayBuffer>[] = [];
+      for (let filled = 0; filled < header.len; ) {
+        const frame = await link.next();
+        if (options.onFirstBytes) {
+          options.onFirstBytes();
+          options.onFirstBytes = undefined;
+        }
+        if (frame.kind !== 'bytes' || filled + frame.bytes.byteLength > header.len) throw fail(link, 'INTEGRITY', `Chunk ${header.i} is malformed.`);
+        parts.push(frame.bytes);
+        filled += frame.bytes.byteLength;
+      }
+      if (options.verifyOnReceipt && toHex(await partsDigest(parts, header.len)) !== header.sha) {
+        throw fail(link, 'INTEGRITY', `Chunk ${header.i} does not match its hash.`, header.i);
+      }
+      if (options.verifyPath && !(await options.verifyPath(header.i, header.sha, header.path ?? []))) {
+        throw fail(link, 'INTEGRITY', `Chunk ${header.i} is not part of what its sender holds.`, header.i);
+      }
+      batch.push({ index: header.i, parts, length: header.len, sha256: header.sha });
+      next++;
+      batchBytes += header.len;
+      if (batchBytes >= options.batchBytes) flush();
     }
-    if (options.verifyOnReceipt && toHex(await partsDigest(parts, header.len)) !== header.sha) {
-      throw fail(link, 'INTEGRITY', `Chunk ${header.i} does not match its hash.`, header.i);
-    }
-    if (options.verifyPath && !(await options.verifyPath(header.i, header.sha, header.path ?? []))) {
-      throw fail(link, 'INTEGRITY', `Chunk ${header.i} is not part of what its sender holds.`, header.i);
-    }
-    batch.push({ index: header.i, parts, length: header.len, sha256: header.sha });
-    next++;
-    batchBytes += header.len;
-    if (batchBytes >= options.batchBytes) flush();
   }
 }
 
