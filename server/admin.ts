@@ -6,9 +6,10 @@ import { RELIABILITY_WINDOW_MS } from '../shared/reliability.ts';
 import { fileHealth, type FileHealth } from '../shared/file-health.ts';
 import { sql } from 'kysely';
 import { storedReplicas } from './db/counts.ts';
-import type { AdminFile, AdminPeer, AdminTransfer, Overview } from '../shared/operator-api.ts';
+import type { AdminFile, AdminPeer, AdminTransfer, AvailabilityReport, Overview } from '../shared/operator-api.ts';
+import { availabilityByLevel, onlineFraction, type PresenceEvent } from '../shared/durability.ts';
 
-export type { AdminFile, AdminPeer, AdminTransfer, Overview };
+export type { AdminFile, AdminPeer, AdminTransfer, AvailabilityReport, Overview };
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { ExpressionBuilder } from 'kysely';
@@ -30,6 +31,32 @@ export class AdminQueries {
   async overview(): Promise<Overview> {
     const [peers, files, repairs] = await Promise.all([this.peers(), this.files(), this.repairs()]);
     return { generatedAt: this.clock.now(), peers, files, repairs };
+  }
+
+  /**
+   * The fraction of the last `windowMs` each peer was online, from the tracker's own connect and
+   * disconnect events, summed up per level (shared/durability.ts says how gaps are read). The
+   * state before a peer's first event in the window is inferred from that event, or from
+   * `online` when it has none, so only the window's events are read (an index on `at`).
+   */
+  async availability(windowMs = 24 * 60 * 60_000): Promise<AvailabilityReport> {
+    const now = this.clock.now();
+    const [peers, events] = await Promise.all([
+      this.db.selectFrom('peers').select(['id', 'level', 'online', 'first_seen', 'last_seen']).execute(),
+      this.db.selectFrom('peer_events').select(['peer_id', 'kind', 'at']).where('at', '>', now - windowMs).where('kind', 'in', ['connect', 'disconnect']).execute(),
+    ]);
+    const byPeer = new Map<string, PresenceEvent[]>();
+    for (const event of events) {
+      const list = byPeer.get(event.peer_id) ?? [];
+      list.push({ kind: event.kind, at: Number(event.at) });
+      byPeer.set(event.peer_id, list);
+    }
+    const measured = peers.map((peer) => ({
+      level: peer.level,
+      fraction: onlineFraction(byPeer.get(peer.id) ?? [], now, windowMs, { online: Boolean(peer.online), lastSeen: Number(peer.last_seen), firstSeen: Number(peer.first_seen) }).fraction,
+    }));
+    const [all] = availabilityByLevel(measured.map(({ fraction }) => ({ level: 0, fraction })));
+    return { generatedAt: now, windowMs, levels: availabilityByLevel(measured), all: all ? { peers: all.peers, mean: all.mean, median: all.median } : null };
   }
 
   /** Repairs under way, and the last ones that ended. */

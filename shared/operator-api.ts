@@ -81,3 +81,12 @@ export interface Overview {
   files: AdminFile[];
   repairs: { active: AdminRepair[]; recent: AdminRepair[] };
 }
+
+/** How much of the last day peers were online, per reliability level: the p of docs/DURABILITY.md. */
+export interface AvailabilityReport {
+  generatedAt: number;
+  windowMs: number;
+  levels: { level: number; peers: number; mean: number; median: number }[];
+  /** Every peer observed, whatever its level. */
+  all: { peers: number; mean: number; median: number } | null;
+}

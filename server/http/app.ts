@@ -96,6 +96,9 @@ export function createHttpApp({ config, clock, log, challenges, admin, stats, cl
   operator.get('/overview', async (_req, res) => {
     res.json(await admin.overview());
   });
+  operator.get('/availability', async (_req, res) => {
+    res.json(await admin.availability());
+  });
   operator.get('/stats', (_req, res) => {
     res.json(stats());
   });

@@ -47,4 +47,22 @@ describe('operator API', () => {
     expect(stats.peersOnline).toBe(2);
     expect(stats.socketBytesIn).toBeGreaterThan(0);
   });
+
+  it('measures how much of the last day peers were online, per level, from its own connect and disconnect events', async () => {
+    t = await startTracker({ ADMIN_TOKEN: TOKEN });
+    const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
+    await NodePeer.join(t.url, GiB); // online throughout
+    const leaving = await NodePeer.join(t.url, GiB);
+    t.clock.advance(60 * 60_000);
+    leaving.disconnect();
+    await expect.poll(async () => ((await (await fetch(`${t.url}/api/peers`, auth)).json()) as { peers: { id: string; online: boolean }[] }).peers.find((p) => p.id === leaving.id)?.online).toBe(false);
+    t.clock.advance(60 * 60_000);
+
+    const report = (await (await fetch(`${t.url}/api/availability`, auth)).json()) as { windowMs: number; levels: { level: number; peers: number; mean: number }[]; all: { peers: number; mean: number; median: number } };
+    // Both were first seen two hours ago: one online all of it, one half of it.
+    expect(report.windowMs).toBe(24 * 60 * 60_000);
+    expect(report.all).toEqual({ peers: 2, mean: 0.75, median: 0.75 });
+    expect(report.levels.reduce((sum, level) => sum + level.peers, 0)).toBe(2);
+    expect((await fetch(`${t.url}/api/availability`)).status).toBe(401);
+  });
 });
