@@ -1,8 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
+import { CRASH_TEXT } from './fixtures/page-text.ts';
 import { E2E_PORT } from './fixtures/settings.ts';
-
-/** Text that would betray a crash shown to the user: error names, stack frames, "undefined". */
-const CRASH_TEXT = /TypeError|ReferenceError|Cannot read|undefined|is not a function|at \S+ \(|\.ts:\d+|\.js:\d+/;
 
 /** Every request the page makes, to tell that it did nothing but load itself. */
 function requestsOf(page: Page): string[] {

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { PeercloudError } from '../../shared/errors.ts';
 import type { PeerStatus } from '../../shared/protocol.ts';
 import { GB, GiB, MB } from '../../shared/units.ts';
-import { describeError, UNEXPECTED } from '../../web/src/lib/error-words.ts';
-import { TransferFailure } from '../../web/src/lib/net/peer-link.ts';
+import { describeError, transferWords, UNEXPECTED } from '../../web/src/lib/error-words.ts';
+import { PeersUnreachable, TransferFailure } from '../../web/src/lib/net/peer-link.ts';
 import { environmentProblem, REQUIRED_APIS, type EnvironmentProbe } from '../../web/src/lib/environment.ts';
 import { offerStops, stopIndex } from '../../web/src/lib/offer.ts';
 import { modulesPath, qrCode } from '../../web/src/lib/qr.ts';
@@ -199,11 +199,22 @@ describe('errors in words', () => {
     ['a tracker refusal', new PeercloudError('NO_HOST', 'No other peer is online to store this file.'), 'No other peer is online to store this file.'],
     ['a code the page words itself', new PeercloudError('OFFLINE', 'socket closed'), 'Not connected to the tracker. It will retry by itself.'],
     ['a transfer failure, by its code only', new TransferFailure('PEER_GONE', 'peer 7x… said: disk on fire'), 'Transfer failed: the other peer went offline.'],
+    ['peers that never connected, without a relay', new PeersUnreachable([{ urls: 'stun:10.0.0.1' }]), expect.stringMatching(/could not reach each other: .*no relay \(TURN\) server/)],
+    ['peers that never connected, even through the relay', new PeersUnreachable([{ urls: 'turn:10.0.0.1', username: 'u', credential: 'c' }], 'tracker'), expect.stringMatching(/not even through the cloud’s relay server/)],
     ['a full disk', new DOMException('quota', 'QuotaExceededError'), 'This browser ran out of storage space.'],
     ['a bug', new TypeError("Cannot read properties of undefined (reading 'estimate')"), UNEXPECTED],
     ['anything else thrown', { stack: 'at main (main.ts:1:1)' }, UNEXPECTED],
   ])('%s', (_case, error, text) => {
-    expect(describeError(error)).toBe(text);
+    expect(describeError(error)).toEqual(text);
+  });
+});
+
+describe('why a transfer failed, in the upload tray', () => {
+  it.each([
+    ['a code, never the message (it may quote the other peer)', new TransferFailure('CONNECTION', 'The connection failed: ERR_DATA_CHANNEL', 'peer'), 'the peer-to-peer connection failed'],
+    ['peers that never connected: the page’s own explanation', new PeersUnreachable([]), expect.stringMatching(/^This browser and the other peer could not reach each other/)],
+  ])('%s', (_case, failure, text) => {
+    expect(transferWords(failure)).toEqual(text);
   });
 });
 

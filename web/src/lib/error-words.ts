@@ -4,7 +4,7 @@
  * person, only a plain sentence; the error itself goes to the console.
  */
 import { PeercloudError, type ErrorCode } from '../../../shared/errors.ts';
-import { TransferFailure } from './net/peer-link.ts';
+import { PeersUnreachable, TransferFailure } from './net/peer-link.ts';
 import type { TransferErrorCode } from '../../../shared/protocol.ts';
 
 const ERROR_WORDS: Partial<Record<ErrorCode, string>> = {
@@ -25,6 +25,15 @@ export const TRANSFER_WORDS: Record<TransferErrorCode, string> = {
   INTERNAL: 'something went wrong',
 };
 
+/**
+ * Why a transfer failed, for a sentence of the page: peers that never reached each other get
+ * the page's own explanation (no direct path, and whether the cloud has a relay), the others
+ * their code's words (the message of a failure may quote the other peer, so it is not shown).
+ */
+export function transferWords(failure: TransferFailure): string {
+  return failure instanceof PeersUnreachable ? failure.message : TRANSFER_WORDS[failure.code];
+}
+
 /** What an error the page did not foresee says to a person (the details go to the console). */
 export const UNEXPECTED = 'Something unexpected went wrong in this page. Reloading it usually helps.';
 
@@ -36,6 +45,7 @@ export const UNEXPECTED = 'Something unexpected went wrong in this page. Reloadi
 export function describeError(error: unknown): string {
   if (typeof error === 'string') return error;
   if (error instanceof PeercloudError) return ERROR_WORDS[error.code] ?? error.message;
+  if (error instanceof PeersUnreachable) return error.message;
   if (error instanceof TransferFailure) return `Transfer failed: ${TRANSFER_WORDS[error.code]}.`;
   if (error instanceof DOMException && error.name === 'QuotaExceededError') return 'This browser ran out of storage space.';
   if (error instanceof DOMException && error.name === 'NotAllowedError') return 'The browser did not allow it.';

@@ -7,7 +7,7 @@
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import type { IceServer, TransferErrorCode } from '../../../../shared/protocol.ts';
 import { FRAME_BYTES, sendWatermarks, WireMessage } from '../../../../shared/wire.ts';
-import { TransferFailure, type Incoming, type Link } from '../transfer/link.ts';
+import { TransferFailure, type FailureSource, type Incoming, type Link } from '../transfer/link.ts';
 import type { TrackerClient } from './tracker-client.ts';
 
 export { TransferFailure, type FailureSource, type Incoming } from '../transfer/link.ts';
@@ -27,6 +27,13 @@ export function unreachableMessage(iceServers: readonly IceServer[]): string {
   return relayed
     ? 'This browser and the other peer could not reach each other, not even through the cloud’s relay server. One of the two networks blocks it; try another network.'
     : 'This browser and the other peer could not reach each other: their networks allow no direct connection, and this cloud has no relay (TURN) server. Its operator can add one.';
+}
+
+/** A data channel that never opened within CONNECT_TIMEOUT: its message is already in a person's words. */
+export class PeersUnreachable extends TransferFailure {
+  constructor(iceServers: readonly IceServer[], source: FailureSource = 'self') {
+    super('CONNECTION', unreachableMessage(iceServers), source);
+  }
 }
 
 export class PeerLink implements Link {
@@ -56,7 +63,8 @@ export class PeerLink implements Link {
     });
 
     this.#connected = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail('CONNECTION', unreachableMessage(iceServers)), connectTimeoutMs);
+      // Not connected, so there is no one to tell over the channel: the failure only ends the link.
+      const timer = setTimeout(() => this.#end(new PeersUnreachable(iceServers)), connectTimeoutMs);
       this.#peer.once('connect', () => {
         clearTimeout(timer);
         const channel = this.#channel();
@@ -86,7 +94,10 @@ export class PeerLink implements Link {
       }),
       tracker.on('transfer:ended', (ended) => {
         if (ended.transferId !== transferId || this.#closed) return;
-        if (!ended.ok) this.#end(new TransferFailure(ended.code, ended.message, 'tracker'));
+        if (ended.ok) return;
+        // The other side gave up connecting first (its CONNECT_TIMEOUT ran out before ours): the same failure, told by the tracker.
+        const unreachable = ended.code === 'CONNECTION' && !this.#peer.connected;
+        this.#end(unreachable ? new PeersUnreachable(iceServers, 'tracker') : new TransferFailure(ended.code, ended.message, 'tracker'));
       }),
     );
     this.#peer.on('data', (data: unknown) => this.#receive(data));

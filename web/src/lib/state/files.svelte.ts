@@ -24,7 +24,7 @@ import { addSample, bytesPerSecond, forwardOnly, secondsLeft, uploadFraction, ty
 import { TransferFailure } from '../transfer/link.ts';
 import { LinkPool } from '../transfer/link-pool.ts';
 import { UploadRun } from '../upload/upload-run.ts';
-import { describeError, TRANSFER_WORDS } from '../error-words.ts';
+import { describeError, TRANSFER_WORDS, transferWords } from '../error-words.ts';
 import type { Notices } from './notices.svelte.ts';
 import type { Session } from './session.svelte.ts';
 
@@ -103,7 +103,10 @@ interface Upload {
   samples: RateSample[];
   /** A resume's transfers whose host has not said yet how much it kept: the bar waits for them all. */
   unheard: Set<string>;
+  /** Why the last fragment failed, in words; kept from this page when it noticed the failure itself. */
   lastFailure?: string;
+  /** Transfers whose failure this page noticed and put into words: the tracker's later notice says no more. */
+  failedHere: Set<string>;
   finished: () => void;
 }
 
@@ -450,7 +453,8 @@ export class Files {
                 // This fragment starts again elsewhere, or not at all: its bytes no longer count.
                 upload.sent.delete(transferId);
                 this.#heard(upload, transferId);
-                upload.lastFailure = TRANSFER_WORDS[failure.code];
+                upload.failedHere.add(transferId);
+                upload.lastFailure = transferWords(failure);
               },
               debug: (context, detail) => this.#notices.debug(context, detail),
             },
@@ -461,6 +465,7 @@ export class Files {
         moved: 0,
         samples: [],
         unheard: new Set(resumedTransfers),
+        failedHere: new Set(),
         finished: () => {
           upload.run.cancel();
           resolve();
@@ -533,7 +538,7 @@ export class Files {
       upload.sent.delete(ended.transferId);
       this.#heard(upload, ended.transferId);
       // In this page's words: the tracker's message may quote what the other peer said.
-      upload.lastFailure = TRANSFER_WORDS[ended.code ?? 'INTERNAL'];
+      if (!upload.failedHere.has(ended.transferId)) upload.lastFailure = TRANSFER_WORDS[ended.code ?? 'INTERNAL'];
     }
   }
 
@@ -545,7 +550,7 @@ export class Files {
     if (upload && file.state !== 'uploading') {
       this.#uploads.delete(file.id);
       if (file.state === 'failed') {
-        upload.job.error = `No host could store it${upload.lastFailure ? `: ${upload.lastFailure}` : '.'} It will try again when another peer joins.`;
+        upload.job.error = `No host could store it${upload.lastFailure ? `: ${upload.lastFailure.replace(/\.$/, '')}.` : '.'} It will try again when another peer joins.`;
       }
       if (file.state === 'interrupted') upload.job.error = 'Interrupted: choose the file again in its row to resume.';
       upload.finished();

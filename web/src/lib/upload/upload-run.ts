@@ -25,7 +25,7 @@ import { sendChunks, type ChunkSource } from '../transfer/chunk-stream.ts';
 import { FileChunkReader } from '../transfer/file-reader.ts';
 import { TransferFailure } from '../transfer/link.ts';
 import type { OpenLink } from '../transfer/link-pool.ts';
-import { reportFailure } from '../transfer/report-failure.ts';
+import { asFailure, reportFailure } from '../transfer/report-failure.ts';
 
 /** Stripes kept for the other hosts' pushes: about 16 MiB of sealed data. */
 const STRIPE_CACHE = 16;
@@ -121,12 +121,15 @@ export class UploadRun {
       await this.#seal();
       link.close();
     } catch (error) {
+      // Told before the tracker hears it: its notice of the end, and the file's new state, may
+      // arrive before its answer, and the page must already know why in its own words.
+      const failure = asFailure(error, link);
+      this.#events.failed(offer.transferId, failure);
       // The file itself can't be read: no other host would do better, so the upload stops.
-      const failure = await reportFailure(this.#tracker, offer.transferId, link, error, {
+      await reportFailure(this.#tracker, offer.transferId, link, failure, {
         ...(error instanceof TransferFailure && error.source === 'self' && error.code === 'STORAGE' ? { code: 'CANCELLED' as const } : {}),
         onRefused: (refusal) => this.#events.debug('transfer:fail', refusal),
       });
-      this.#events.failed(offer.transferId, failure);
     }
   }
 
