@@ -63,45 +63,60 @@ export class Peers {
     this.#metrics = deps.metrics;
   }
 
-  /** A peer proved its identity: create it the first time, mark it online, count the connection. */
-  async connected(peerId: string, publicKey: string, address: string, network: string | null): Promise<void> {
+  /**
+   * A peer proved its identity: create it the first time, mark it online on this tracker under
+   * this connection (its session), count the connection. Says whether the peer was, until now,
+   * online on another tracker: that session is over (the same peer moved, or its tracker died).
+   */
+  async connected(peerId: string, publicKey: string, address: string, network: string | null, session: { trackerId: string; sessionId: string }): Promise<{ elsewhere: boolean }> {
     const now = this.#clock.now();
     const initial = reliability({ capacity: 0, disconnections: 0, rejections: 0 }, this.#config.thresholds);
-    await this.#db.transaction().execute(async (trx) => {
+    const before = await this.#db.transaction().execute(async (trx) => {
+      const known = await trx.selectFrom('peers').select(['online', 'tracker_id']).where('id', '=', peerId).executeTakeFirst();
+      const where = { online: 1, last_seen: now, last_address: address, network, tracker_id: session.trackerId, session_id: session.sessionId };
       await trx
         .insertInto('peers')
         .values({
           id: peerId,
           public_key: publicKey,
-          last_address: address,
-          network,
           first_seen: now,
-          last_seen: now,
-          online: 1,
           capacity: 0,
           reported_used: 0,
           bytes_used: 0,
           bytes_reserved: 0,
           ...initial,
+          ...where,
         })
-        .onConflict((oc) => oc.column('id').doUpdateSet({ online: 1, last_seen: now, last_address: address, network }))
+        .onConflict((oc) => oc.column('id').doUpdateSet(where))
         .execute();
       await trx.insertInto('peer_events').values({ peer_id: peerId, kind: 'connect', at: now, detail: null }).execute();
+      return known;
     });
     await this.refresh(peerId);
+    return { elsewhere: before?.online === 1 && before.tracker_id !== null && before.tracker_id !== session.trackerId };
   }
 
   /**
    * The peer's connection is gone (closed tab, network gone, heartbeat timeout). A disconnection
-   * the tracker forced (a flood) is not the peer's loss of connection: it is not counted.
+   * the tracker forced (a flood) is not the peer's loss of connection: it is not counted. Only
+   * the peer's current session counts: false, and nothing changes, when a newer connection of
+   * the same peer (on another tracker) has already taken over.
    */
-  async disconnected(peerId: string, reason: string, counted = true): Promise<void> {
+  async disconnected(peerId: string, sessionId: string, reason: string, counted = true): Promise<boolean> {
     const now = this.#clock.now();
-    await this.#db.transaction().execute(async (trx) => {
-      await trx.updateTable('peers').set({ online: 0, last_seen: now }).where('id', '=', peerId).execute();
+    const current = await this.#db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('peers')
+        .set({ online: 0, last_seen: now, tracker_id: null, session_id: null })
+        .where('id', '=', peerId)
+        .where('session_id', '=', sessionId)
+        .executeTakeFirst();
+      if (updated.numUpdatedRows === 0n) return false;
       if (counted) await trx.insertInto('peer_events').values({ peer_id: peerId, kind: 'disconnect', at: now, detail: reason.slice(0, 200) }).execute();
+      return true;
     });
-    await this.refresh(peerId);
+    if (current) await this.refresh(peerId);
+    return current;
   }
 
   async reported(peerId: string, capacity: number, used: number): Promise<PeerStatus> {
@@ -215,7 +230,7 @@ export class Peers {
       if (vettedAt !== peer.vetted_at) this.#log.info({ event: 'vetted', peerId, auditsPassed: peer.audits_passed }, 'host vetted');
     }
     const status = toStatus({ ...peer, ...next, proven_bytes: proven, vetted_at: vettedAt }, metrics, this.#config);
-    this.#sessions.emit(peerId, 'peer:status', status);
+    void this.#sessions.emit(peerId, 'peer:status', status);
     return status;
   }
 
@@ -261,16 +276,27 @@ export class Peers {
     return toStatus(peer, await this.metrics(peerId, peer.capacity), this.#config);
   }
 
-  /** At start nobody is connected yet, whatever the database says from before a crash. */
+  /** At start nobody is connected yet, whatever the database says from before a crash (one tracker, SQLite). */
   async markAllOffline(): Promise<void> {
     // They were there until the tracker stopped, as far as anyone knows: the repair grace
     // counts from now, so a restart never makes healthy replicas look long gone.
-    await this.#db.updateTable('peers').set({ online: 0, last_seen: this.#clock.now() }).where('online', '=', 1).execute();
+    await this.#db.updateTable('peers').set({ online: 0, last_seen: this.#clock.now(), tracker_id: null, session_id: null }).where('online', '=', 1).execute();
   }
 
-  async onlineCount(): Promise<number> {
-    const row = await this.#db.selectFrom('peers').select(sql<number>`count(*)`.as('n')).where('online', '=', 1).executeTakeFirstOrThrow();
-    return Number(row.n);
+  /**
+   * The peers a tracker held are offline: it stopped, or died and the others noticed, or it is
+   * starting again after a crash. Not their disconnection (the tracker's doing); as for a
+   * restart, the repair grace counts from now. Returns their ids.
+   */
+  async markOfflineOn(trackerId: string): Promise<string[]> {
+    const rows = await this.#db
+      .updateTable('peers')
+      .set({ online: 0, last_seen: this.#clock.now(), tracker_id: null, session_id: null })
+      .where('tracker_id', '=', trackerId)
+      .where('online', '=', 1)
+      .returning('id')
+      .execute();
+    return rows.map((row) => row.id);
   }
 }
 

@@ -16,6 +16,7 @@ import type { Database } from './schema.ts';
 import * as initial from './migrations/0001_initial.ts';
 import * as provenStorage from './migrations/0002_proven_storage.ts';
 import * as fragments from './migrations/0003_fragments.ts';
+import * as trackers from './migrations/0004_trackers.ts';
 
 export type Db = Kysely<Database>;
 
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_proven_storage': provenStorage,
   '0003_fragments': fragments,
+  '0004_trackers': trackers,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
