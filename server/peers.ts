@@ -19,7 +19,7 @@ import type { AuditRow, PeerEventKind, PeerRow } from './db/schema.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { Sessions } from './sessions.ts';
-import { freeSpace } from './space-ledger.ts';
+import { creditedSql, freeSpace } from './space-ledger.ts';
 
 /** Events older than this are pruned; the level only looks at the last 24 hours. */
 const EVENT_RETENTION_MS = 7 * RELIABILITY_WINDOW_MS;
@@ -120,7 +120,12 @@ export class Peers {
   }
 
   async reported(peerId: string, capacity: number, used: number): Promise<PeerStatus> {
-    await this.#db.updateTable('peers').set({ capacity, reported_used: used, last_seen: this.#clock.now() }).where('id', '=', peerId).execute();
+    // Credited with the offer in the same statement: a host that offers less has less room at once.
+    await this.#db
+      .updateTable('peers')
+      .set({ capacity, credited: creditedSql(capacity, this.#config.earning), reported_used: used, last_seen: this.#clock.now() })
+      .where('id', '=', peerId)
+      .execute();
     return this.refresh(peerId);
   }
 
@@ -224,12 +229,18 @@ export class Peers {
     const credited = effectiveCapacity(peer.capacity, proven, this.#config.earning);
     const next = reliability(this.#levelInputs(metrics, credited), this.#config.thresholds);
     const vettedAt = peer.vetted_at ?? (isVetted({ firstSeen: peer.first_seen, auditsPassed: peer.audits_passed }, now, this.#config.vetting) ? now : null);
-    if (!sameReliability(peer, next) || proven !== peer.proven_bytes || vettedAt !== peer.vetted_at) {
-      await this.#db.updateTable('peers').set({ ...next, proven_bytes: proven, vetted_at: vettedAt }).where('id', '=', peerId).execute();
+    if (!sameReliability(peer, next) || proven !== peer.proven_bytes || vettedAt !== peer.vetted_at || credited !== peer.credited) {
+      // Credited from the capacity as it is when written: a report racing this refresh keeps its offer.
+      const earned = this.#config.earning.newcomerSpace + Math.floor(this.#config.earning.growth * proven);
+      await this.#db
+        .updateTable('peers')
+        .set({ ...next, proven_bytes: proven, vetted_at: vettedAt, credited: sql<number>`case when capacity < ${earned} then capacity else ${earned} end` })
+        .where('id', '=', peerId)
+        .execute();
       if (!sameReliability(peer, next)) this.#log.info({ event: 'level', peerId, from: peer.level, to: next.level, ...next }, 'reliability changed');
       if (vettedAt !== peer.vetted_at) this.#log.info({ event: 'vetted', peerId, auditsPassed: peer.audits_passed }, 'host vetted');
     }
-    const status = toStatus({ ...peer, ...next, proven_bytes: proven, vetted_at: vettedAt }, metrics, this.#config);
+    const status = toStatus({ ...peer, ...next, proven_bytes: proven, vetted_at: vettedAt, credited }, metrics);
     void this.#sessions.emit(peerId, 'peer:status', status);
     return status;
   }
@@ -273,7 +284,7 @@ export class Peers {
 
   async status(peerId: string): Promise<PeerStatus> {
     const peer = await this.#db.selectFrom('peers').selectAll().where('id', '=', peerId).executeTakeFirstOrThrow();
-    return toStatus(peer, await this.metrics(peerId, peer.capacity), this.#config);
+    return toStatus(peer, await this.metrics(peerId, peer.capacity));
   }
 
   /** At start nobody is connected yet, whatever the database says from before a crash (one tracker, SQLite). */
@@ -304,7 +315,7 @@ function sameReliability(peer: Pick<PeerRow, 'level' | 'trust' | 'dynamism' | 'a
   return peer.level === next.level && peer.trust === next.trust && peer.dynamism === next.dynamism && peer.availability === next.availability;
 }
 
-export function toStatus(peer: PeerRow, metrics: PeerMetrics, config: Pick<Config, 'earning'>): PeerStatus {
+export function toStatus(peer: PeerRow, metrics: PeerMetrics): PeerStatus {
   return {
     id: peer.id,
     level: peer.level,
@@ -312,9 +323,9 @@ export function toStatus(peer: PeerRow, metrics: PeerMetrics, config: Pick<Confi
     metrics: { capacity: peer.capacity, disconnections: metrics.disconnections, rejections: metrics.rejections, integrityFailures: metrics.integrityFailures },
     used: peer.bytes_used,
     reserved: peer.bytes_reserved,
-    free: freeSpace(peer, config.earning),
+    free: freeSpace(peer),
     proven: peer.proven_bytes,
-    credited: effectiveCapacity(peer.capacity, peer.proven_bytes, config.earning),
+    credited: peer.credited,
     vetted: peer.vetted_at !== null,
   };
 }
