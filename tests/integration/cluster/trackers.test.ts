@@ -52,12 +52,13 @@ const ENV = {
 /** Every peer a test made, disconnected after it whatever its outcome: the next test starts with none. */
 const made: NodePeer[] = [];
 async function join(url: string, capacity: number): Promise<NodePeer> {
-  const peer = await NodePeer.join(url, capacity);
+  // Bursts of hundreds of requests on a machine shared with other test runs: answers may take seconds.
+  const peer = await NodePeer.join(url, capacity, undefined, { requestTimeoutMs: 30_000 });
   made.push(peer);
   return peer;
 }
 async function host(url: string): Promise<SimulatedHost> {
-  const simulated = await SimulatedHost.start(url);
+  const simulated = await SimulatedHost.start(url, { requestTimeoutMs: 30_000 });
   made.push(simulated.peer);
   return simulated;
 }
@@ -151,7 +152,7 @@ describe('several trackers on one database', () => {
     const metrics = await (await fetch(`${trackers.get('tracker3')!.url}/metrics`)).text();
     expect(metrics).toMatch(/^peercloud_tracker_peers\{tracker="tracker3"\} 0$/m);
     expect(metrics).toMatch(/^peercloud_trackers_alive\{tracker="tracker3"\} 3$/m);
-  });
+  }, 60_000);
 
   it('never over-commits a host with 400 placements at once from clients of two trackers', async () => {
     const [a, b] = [trackers.get('tracker1')!, trackers.get('tracker2')!];
@@ -168,7 +169,7 @@ describe('several trackers on one database', () => {
     // Every place was taken, and none twice.
     expect(rows.map((row) => Number(row.bytes_reserved))).toEqual(rows.map(() => 20 * bytes));
     expect(await spaceMismatches(opened.db)).toEqual([]);
-  });
+  }, 120_000);
 
   it('loses no acknowledged upload when a tracker is killed during 20 uploads: its peers come back through another, its reservations are released once', async () => {
     const lease = await holder();
@@ -188,7 +189,7 @@ describe('several trackers on one database', () => {
         try {
           const placed = await owner.request('file:place', { name: `u${n}-${round}`, size: 1000, chunkSize: CHUNK });
           await owner.request('file:seal', { fileId: placed.file.id, sha256: await rootOf(1000) });
-          const done = await owner.next('file:updated', (f) => f.id === placed.file.id && f.state !== 'uploading', 4_000);
+          const done = await owner.next('file:updated', (f) => f.id === placed.file.id && f.state !== 'uploading', 30_000);
           if (done.state === 'stored') acked.add(done.id);
         } catch (error) {
           // The tracker died under this owner (the point of the test): what was not acknowledged may be lost.
@@ -197,7 +198,7 @@ describe('several trackers on one database', () => {
         }
       }
     });
-    await expect.poll(() => acked.size, { timeout: 15_000 }).toBeGreaterThanOrEqual(20);
+    await expect.poll(() => acked.size, { timeout: 60_000 }).toBeGreaterThanOrEqual(20);
     await trackers.get(victim)!.kill9();
     trackers.delete(victim);
     stopping = true;
@@ -220,7 +221,7 @@ describe('several trackers on one database', () => {
       expect(rows).toEqual([...host.held].filter(([, root]) => root !== null).map(([id]) => id).sort());
     }
     await expectSound(opened);
-  });
+  }, 120_000);
 
   it('hands the sweep to another tracker when its holder is killed', async () => {
     const lease = await holder();
@@ -235,5 +236,5 @@ describe('several trackers on one database', () => {
     await expect.poll(() => trackerOf(peer.id), { timeout: 10_000 }).toBeNull();
     // HAProxy took the dead tracker out of rotation.
     await expect.poll(async () => (await haproxy.states())[lease!], { timeout: 10_000 }).not.toBe('UP');
-  });
+  }, 60_000);
 });
