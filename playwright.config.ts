@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_HELP, findChromium } from './tests/support/chromium.ts';
-import { E2E_ADMIN_TOKEN, E2E_PORT } from './tests/e2e/fixtures/settings.ts';
+import { E2E_PORT, E2E_TRACKER_ENV } from './tests/e2e/fixtures/settings.ts';
 
 const executablePath = findChromium();
 if (!executablePath) throw new Error(CHROMIUM_HELP);
@@ -46,25 +46,7 @@ export default defineConfig({
       PORT: String(E2E_PORT),
       HOST: '127.0.0.1',
       DB_PATH: join(dataDir, 'tracker.db'),
-      ADMIN_TOKEN: E2E_ADMIN_TOKEN,
-      LOG_LEVEL: 'warn',
-      // Quick to notice a closed context, so tests wait seconds, not minutes.
-      HEARTBEAT_INTERVAL: '1s',
-      HEARTBEAT_TIMEOUT: '2s',
-      ACCEPT_TIMEOUT: '5s',
-      TRANSFER_IDLE_TIMEOUT: '10s',
-      SWEEP_INTERVAL: '500ms',
-      CHUNK_SIZE: '256KiB',
-      // Repairs within a test's time: a host away for 3 s is gone (a reload takes about 1 s).
-      REPAIR_GRACE: '3s',
-      REPAIR_CONCURRENCY: '2',
-      REPAIR_RATE: '120',
-      // The tests find files by name through the operator API.
-      ADMIN_SHOW_NAMES: 'true',
-      // Offers credited in full, as the paper has it: these specs are about placement, transfers
-      // and repair. What hosts must earn is tested with the defaults (integration
-      // hostile-peers.test.ts, e2e networks and hostile specs with trackers of their own).
-      NEWCOMER_SPACE: '64GiB',
+      ...E2E_TRACKER_ENV,
     },
   },
 });

@@ -66,8 +66,11 @@ export class AdminQueries {
     // One aggregate query (the same wording as shared/file-health.ts): a scrape never loads every file.
     const perFile = this.db
       .selectFrom('files')
-      .select(['files.state', 'files.replicas_wanted', (eb) => storedReplicas(eb).as('stored'), (eb) => storedReplicas(eb, { online: true }).as('online')]);
-    const health = sql<FileHealth>`case when f.state <> 'stored' then f.state when f.stored = 0 then 'lost' when f.online = 0 then 'unavailable' when f.online < f.replicas_wanted then 'under-replicated' else 'healthy' end`;
+      .select(['files.state', 'files.replicas_wanted', 'files.scheme_k', (eb) => storedReplicas(eb).as('stored'), (eb) => storedReplicas(eb, { online: true }).as('online')]);
+    const health = sql<FileHealth>`case when f.state <> 'stored' then f.state
+      when f.scheme_k = 1 and f.stored = 0 then 'lost' when f.scheme_k = 1 and f.online = 0 then 'unavailable' when f.scheme_k = 1 and f.online < f.replicas_wanted then 'under-replicated'
+      when f.stored < f.scheme_k then 'lost' when f.online < f.scheme_k then 'unavailable' when f.online >= f.replicas_wanted then 'healthy' when f.online = f.scheme_k then 'at-risk'
+      when f.scheme_k > 1 then 'protected' else 'healthy' end`;
     const rows = await this.db
       .selectFrom(perFile.as('f'))
       .select([health.as('health'), (eb) => eb.fn.countAll<number>().as('n')])
@@ -146,7 +149,7 @@ export class AdminQueries {
     const replicas = await this.db
       .selectFrom('replicas')
       .innerJoin('peers', 'peers.id', 'replicas.host_id')
-      .select(['replicas.file_id', 'replicas.host_id', 'replicas.state', 'replicas.stored_at', 'replicas.proven_at', 'replicas.suspect_since', 'replicas.retired_at', 'peers.online'])
+      .select(['replicas.file_id', 'replicas.host_id', 'replicas.fragment', 'replicas.state', 'replicas.stored_at', 'replicas.proven_at', 'replicas.suspect_since', 'replicas.retired_at', 'peers.online'])
       .orderBy('replicas.created_at')
       .execute();
     const byFile = new Map<string, typeof replicas>();
@@ -154,6 +157,7 @@ export class AdminQueries {
     return files.map((file) => {
       const held = (byFile.get(file.id) ?? []).map((r) => ({
         hostId: r.host_id,
+        fragment: r.fragment,
         state: r.state,
         online: r.online === 1,
         storedAt: r.stored_at,
@@ -175,8 +179,9 @@ export class AdminQueries {
       state: file.state,
       createdAt: file.created_at,
       replicasWanted: file.replicas_wanted,
+      scheme: { k: file.scheme_k, n: file.replicas_wanted },
       replicas: held,
-      health: fileHealth({ state: file.state, replicas: counts }),
+      health: fileHealth({ state: file.state, replicas: counts, scheme: { k: file.scheme_k, n: file.replicas_wanted } }),
       repairedAt: file.repaired_at,
       };
     });

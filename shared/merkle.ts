@@ -116,6 +116,32 @@ export function merkle(hash: Hash) {
     },
 
     /**
+     * Every chunk's path up to the root at once (one pass over the tree, not one per chunk): a
+     * host serving a fragment sends each chunk's path with it, so the reader can check every
+     * piece against the fragment's root as it arrives.
+     */
+    async chunkPaths(digests: readonly Uint8Array[]): Promise<Uint8Array[][]> {
+      const paths: Uint8Array[][] = digests.map(() => []);
+      // Subtree hashes over [from, to), computed once each, siblings appended on the way down.
+      const walk = async (from: number, to: number): Promise<Uint8Array> => {
+        if (to - from === 1) return digests[from]!;
+        const middle = from + split(to - from);
+        const [left, right] = await Promise.all([walk(from, middle), walk(middle, to)]);
+        for (let index = from; index < middle; index++) paths[index]!.push(right);
+        for (let index = middle; index < to; index++) paths[index]!.push(left);
+        return fileNode(left, right);
+      };
+      if (digests.length > 0) await walk(0, digests.length);
+      return paths;
+    },
+
+    /** Whether a chunk's digest and its path lead to the root (chunk `chunk` of `chunks`). */
+    async verifyChunk(root: Uint8Array, at: { chunk: number; chunks: number }, digest: Uint8Array, path: readonly Uint8Array[]): Promise<boolean> {
+      const found = await rootFromPath(digest, at.chunk, at.chunks, path, fileNode);
+      return found !== undefined && equalBytes(found, root);
+    },
+
+    /**
      * Whether a proof leads to `root` for block `block` (of `blocks`) of chunk `chunk` (of
      * `chunks`), with the block's expected length. Any other shape of answer is a failure.
      */

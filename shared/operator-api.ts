@@ -44,7 +44,10 @@ export interface AdminFile {
   state: FileState;
   createdAt: number;
   replicasWanted: number;
-  replicas: { hostId: string; state: string; online: boolean; storedAt: number | null; provenAt: number | null; suspect: boolean; retired: boolean }[];
+  /** Any k of its n fragments read it (k = 1: n whole copies). */
+  scheme: { k: number; n: number };
+  /** Each fragment's host and state (for whole copies, `fragment` is 0… the copy's index). */
+  replicas: { hostId: string; fragment: number; state: string; online: boolean; storedAt: number | null; provenAt: number | null; suspect: boolean; retired: boolean }[];
   health: FileHealth;
   repairedAt: number | null;
 }

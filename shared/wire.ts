@@ -3,8 +3,8 @@
  * JSON text parsed by these schemas (the other peer is a stranger); chunk bytes follow a
  * `chunk` header as binary frames, in order, on the one ordered, reliable channel.
  *
- *   receiver → sender  want { from }        (fetch: start at this chunk)
- *   sender → receiver  chunk { i, len, sha } then `len` bytes in frames of ≤ FRAME_BYTES
+ *   receiver → sender  want { from, proofs? } (start at this chunk; proofs: send each chunk's path)
+ *   sender → receiver  chunk { i, len, sha, path? } then `len` bytes in frames of ≤ FRAME_BYTES
  *   receiver → sender  ack { next }         every chunk before `next` is persisted
  *   sender → receiver  end { root? }        all chunks sent (root: the owner's, on a store)
  *   receiver → sender  done                 verified and kept
@@ -36,8 +36,10 @@ export function sendWatermarks(bytesSent: number): { high: number; low: number }
 const Index = z.number().int().nonnegative().max(2 ** 31);
 
 export const WireMessage = z.discriminatedUnion('t', [
-  z.strictObject({ t: z.literal('want'), from: Index }),
-  z.strictObject({ t: z.literal('chunk'), i: Index, len: z.number().int().min(SEAL_OVERHEAD).max(MAX_CHUNK_SIZE + SEAL_OVERHEAD), sha: Sha256Hex }),
+  // proofs: the reader checks each piece of a fragment against the fragment's root as it comes.
+  z.strictObject({ t: z.literal('want'), from: Index, proofs: z.boolean().optional() }),
+  // A fragment's chunk is the sealed chunk cut in k: as short as ⌈16 / 64⌉ bytes.
+  z.strictObject({ t: z.literal('chunk'), i: Index, len: z.number().int().min(1).max(MAX_CHUNK_SIZE + SEAL_OVERHEAD), sha: Sha256Hex, path: z.array(Sha256Hex).max(40).optional() }),
   z.strictObject({ t: z.literal('ack'), next: Index }),
   z.strictObject({ t: z.literal('end'), root: Sha256Hex.optional() }),
   z.strictObject({ t: z.literal('done') }),

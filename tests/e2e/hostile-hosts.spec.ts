@@ -25,7 +25,8 @@ test('a corrupting host never makes a download wrong; after 3 failures it gets n
   await setFaults(corrupt!, { corruptServedFrom: 10 });
   for (const [index, file] of files.entries()) {
     expect((await owner!.download(file.name)).sha256, file.name).toBe(file.sha256);
-    expect((await operator.peer(corruptId)).metrics.integrityFailures).toBe(index + 1);
+    // Counted once the tracker's audit of the piece the owner named confirms it (the host answers it corrupt too).
+    await expect.poll(async () => (await operator.peer(corruptId)).metrics.integrityFailures, { message: file.name }).toBe(index + 1);
   }
 
   const punished = await operator.peer(corruptId);

@@ -16,8 +16,14 @@ export class MemoryLink implements Link {
   #waiter: { resolve: (item: Incoming) => void; reject: (error: TransferFailure) => void } | undefined;
   #failure: TransferFailure | undefined;
   #closed = false;
+  #markEnded!: () => void;
+  readonly ended = new Promise<void>((resolve) => (this.#markEnded = resolve));
 
   constructor(readonly name: string) {}
+
+  connected(): Promise<void> {
+    return this.#failure ? Promise.reject(this.#failure) : Promise.resolve();
+  }
 
   get failure(): TransferFailure | undefined {
     return this.#failure;
@@ -74,6 +80,7 @@ export class MemoryLink implements Link {
     if (this.#closed) return;
     this.#failure ??= new TransferFailure('CANCELLED', 'The transfer is over.');
     this.#closed = true;
+    this.#markEnded();
     this.#waiter?.reject(this.#failure);
     this.#waiter = undefined;
     this.other.#end(new TransferFailure('PEER_GONE', 'The other peer closed the connection.', 'peer'));
@@ -97,6 +104,7 @@ export class MemoryLink implements Link {
   #end(failure: TransferFailure): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#markEnded();
     this.#failure = failure;
     this.#waiter?.reject(failure);
     this.#waiter = undefined;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../server/config.ts';
+import { readFileSync } from 'node:fs';
+import { CONFIG_HELP, CONFIG_VARIABLES, ConfigError, loadConfig } from '../../server/config.ts';
 import { DEFAULT_THRESHOLDS } from '../../shared/reliability.ts';
 import { GiB, MiB } from '../../shared/units.ts';
 
@@ -75,5 +76,14 @@ describe('redundancy', () => {
     [{ REPAIR_THRESHOLD: 'soon' }, /REPAIR_THRESHOLD: must be k\+1, n-1 or a number/],
   ])('refuses %j, naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
+  });
+});
+
+describe('the configuration as documented', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+  it.each(CONFIG_VARIABLES.map((name) => [name]))('%s is in the README’s table and in --help', (name) => {
+    expect(section).toContain(`\`${name}\``);
+    expect(CONFIG_HELP[name].description.length).toBeGreaterThan(0);
   });
 });

@@ -90,3 +90,17 @@ describe('proving a block is held', () => {
     expect(await tree.verify(H(9), at, proof)).toBe(false);
   });
 });
+
+describe('paths of every chunk at once', () => {
+  it.each([1, 2, 3, 5, 8, 13])('match one path at a time and verify, for %i chunks', async (count) => {
+    const digests = Array.from({ length: count }, (_, k) => H(7, Uint8Array.of(k)));
+    const root = await tree.fileRoot(digests);
+    const paths = await tree.chunkPaths(digests);
+    for (let chunk = 0; chunk < count; chunk++) {
+      const single = (await tree.prove(new Uint8Array(10), 0, chunk, digests)).chunkPath;
+      expect(paths[chunk]).toEqual(single);
+      expect(await tree.verifyChunk(root, { chunk, chunks: count }, digests[chunk]!, paths[chunk]!)).toBe(true);
+      expect(await tree.verifyChunk(root, { chunk, chunks: count }, H(8), paths[chunk]!)).toBe(false);
+    }
+  });
+});

@@ -9,6 +9,7 @@ import { environmentProblem, REQUIRED_APIS, type EnvironmentProbe } from '../../
 import { offerStops, stopIndex } from '../../web/src/lib/offer.ts';
 import { modulesPath, qrCode } from '../../web/src/lib/qr.ts';
 import { describeLevel, explainLevelChange, tips } from '../../web/src/lib/level-words.ts';
+import { describeRedundancy } from '../../web/src/lib/redundancy-words.ts';
 import { leaveWarning, othersOnline } from '../../web/src/lib/leaving.ts';
 import { distinctLabels } from '../../web/src/lib/names.ts';
 import { addSample, bytesPerSecond, formatTimeLeft, forwardOnly, secondsLeft, uploadFraction } from '../../web/src/lib/progress.ts';
@@ -203,5 +204,21 @@ describe('errors in words', () => {
     ['anything else thrown', { stack: 'at main (main.ts:1:1)' }, UNEXPECTED],
   ])('%s', (_case, error, text) => {
     expect(describeError(error)).toBe(text);
+  });
+});
+
+describe('how the cloud keeps files, in words', () => {
+  it.each([
+    [[{ k: 1, n: 2 }], 'Each file is kept on 2 other browsers, so your cloud needs at least 2 more, online.'],
+    [[{ k: 4, n: 6 }], 'Each file is cut into 6 encrypted fragments, any 4 of which give it back, kept on 6 other browsers, so your cloud needs at least 6 more, online.'],
+    [
+      [
+        { k: 4, n: 8 },
+        { k: 1, n: 2 },
+      ],
+      'Each file is kept on 2 other browsers, so your cloud needs at least 2 more, online. With 8 or more, files are cut into 8 encrypted fragments instead, any 4 of which give them back: they then survive 4 peers leaving rather than 1.',
+    ],
+  ])('%j', (schemes, words) => {
+    expect(describeRedundancy(schemes)).toBe(words);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../shared/backoff.ts';
 import { chunkCount, chunkRange, SEAL_OVERHEAD, sealedChunkSize, storedSize } from '../../shared/chunking.ts';
 import { base32, fromBase64Url, fromHex, toBase64Url, toHex } from '../../shared/encoding.ts';
-import { describeFileHealth } from '../../shared/file-health.ts';
+import { describeFileHealth, fileHealth } from '../../shared/file-health.ts';
 import { formatBytes, GiB, KiB, MiB, parseByteSize, parseDuration } from '../../shared/units.ts';
 
 describe('backoffDelay', () => {
@@ -135,6 +135,19 @@ describe('file health in words', () => {
     [file('stored', 2, 0, 0), 'Lost: no peer holds it any more'],
     [file('interrupted', 2, 0, 0), 'Upload interrupted: choose the file again to resume'],
   ])('%j → %s', (summary, text) => {
+    expect(describeFileHealth(summary)).toBe(text);
+  });
+
+  const fragments = (state: 'uploading' | 'stored', stored: number, online: number) => ({ state, replicas: { wanted: 6, stored, online }, scheme: { k: 4, n: 6 } });
+  it.each([
+    [fragments('stored', 6, 6), 'protected', 'Protected: survives 2 more peers leaving (6 of 6 fragments online, any 4 read it)'],
+    [fragments('stored', 6, 5), 'protected', 'Protected: survives 1 more peer leaving (5 of 6 fragments online, any 4 read it)'],
+    [fragments('stored', 6, 4), 'at-risk', 'At risk: one more peer leaving makes it unreadable (4 of 6 fragments online, any 4 read it)'],
+    [fragments('stored', 5, 3), 'unavailable', 'Unavailable until its hosts come back (3 of 6 fragments online, any 4 read it)'],
+    [fragments('stored', 3, 3), 'lost', 'Lost: fewer than 4 fragments remain (3 of 6)'],
+    [fragments('uploading', 2, 2), 'uploading', 'Uploading: 2 of 6 fragments stored'],
+  ])('fragments %j → %s: %s', (summary, health, text) => {
+    expect(fileHealth(summary)).toBe(health === 'protected' && summary.replicas.online === 6 ? 'healthy' : health);
     expect(describeFileHealth(summary)).toBe(text);
   });
 });

@@ -3,7 +3,7 @@
  * chunk's digest is what transfers announce and check; a replica's root is what the owner
  * seals, and what every audit of a host is checked against.
  */
-import { toHex } from '../../../../shared/encoding.ts';
+import { fromHex, toHex } from '../../../../shared/encoding.ts';
 import { AUDIT_BLOCK_BYTES, merkle, type BlockProof } from '../../../../shared/merkle.ts';
 
 const tree = merkle(async (parts) => {
@@ -69,6 +69,20 @@ export class RootHash {
     });
     return toHex(await tree.fileRoot(digests));
   }
+}
+
+/** Whether a piece's digest and its path (hex) lead to the fragment's root. */
+export function verifyChunkPath(root: Uint8Array, at: { chunk: number; chunks: number }, digest: string, path: readonly string[]): Promise<boolean> {
+  try {
+    return tree.verifyChunk(root, at, fromHex(digest), path.map(fromHex));
+  } catch {
+    return Promise.resolve(false);
+  }
+}
+
+/** Every chunk's path up to the root at once, hex: what a host sends along with each piece it serves. */
+export async function chunkPathsHex(digests: readonly Uint8Array[]): Promise<string[][]> {
+  return (await tree.chunkPaths(digests)).map((path) => path.map(toHex));
 }
 
 /** A host's answer to an audit: the block asked for, with the hashes up to the replica's root. */

@@ -8,7 +8,6 @@ import type { ServerEvent } from '../../../../shared/protocol.ts';
 import { proveBlock } from '../crypto/digests.ts';
 import type { TrackerClient } from '../net/tracker-client.ts';
 import type { HostedChunk, HostedReplica } from '../storage/browser-db.ts';
-import { asStored } from '../testing/faults.ts';
 
 export interface AuditedStore {
   replica(fileId: string): Promise<HostedReplica | undefined>;
@@ -27,7 +26,7 @@ export async function answerAudit(tracker: Pick<TrackerClient, 'request'>, store
     Array.from({ length: replica.chunkCount }, (_, index) => index),
   );
   if (chunks.some((chunk) => !chunk)) return false;
-  const bytes = asStored(challenge.chunk, new Uint8Array(await chunks[challenge.chunk]!.data.arrayBuffer()));
+  const bytes = new Uint8Array(await chunks[challenge.chunk]!.data.arrayBuffer());
   const proof = await proveBlock(
     bytes,
     challenge.block,

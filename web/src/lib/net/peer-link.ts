@@ -36,6 +36,8 @@ export class PeerLink implements Link {
   #waiter: { resolve: (item: Incoming) => void; reject: (error: TransferFailure) => void } | undefined;
   #failure: TransferFailure | undefined;
   #closed = false;
+  #markEnded!: () => void;
+  readonly ended = new Promise<void>((resolve) => (this.#markEnded = resolve));
   readonly #connected: Promise<void>;
   readonly #unsubscribe: (() => void)[] = [];
   #drained: (() => void) | undefined;
@@ -178,6 +180,7 @@ export class PeerLink implements Link {
 
   #shutdown(): void {
     this.#closed = true;
+    this.#markEnded();
     for (const off of this.#unsubscribe) off();
     this.#onEnd(this.#failure!);
     this.#waiter?.reject(this.#failure!);

@@ -1,36 +1,44 @@
 /**
- * The owner's files: the live list, uploads and downloads with their progress, deletion, and
- * resuming what a reload or a lost host interrupted.
+ * The owner's files: the live list, the upload queue and tray, downloads with their progress,
+ * deletion, and resuming what a reload or a lost host interrupted.
  *
- * An upload seals each chunk with the file's own key and streams it to every host the tracker
- * placed it on (the owner never learns which peers they are), starting wherever the host says
- * it is (0, or further on a resumed upload); the file is stored once a host verified it. A
- * download fetches sealed chunks from one online host, opens them with the key kept here,
- * writes them to disk as they come and, if its host goes away, continues from the first missing
- * chunk on another replica; after a reload it continues from there too.
+ * The protocols themselves are plain modules this class calls: upload/upload-run.ts (seal,
+ * cut in fragments, push to every host the tracker placed, seal the roots) and
+ * download/download.ts (k hosts at once, stripe by stripe, to disk). The owner never learns
+ * which peers hold its file. Stores, links and the coder are passed in.
  */
-import { chunkCount, chunkRange, sealedChunkSize, storedSize } from '../../../../shared/chunking.ts';
-import { backoffDelay } from '../../../../shared/backoff.ts';
-import { toHex } from '../../../../shared/encoding.ts';
+import { storedSize } from '../../../../shared/chunking.ts';
 import { PeercloudError } from '../../../../shared/errors.ts';
 import { describeIssue, FileName, type FileSummary, type TransferEnded, type TransferOffer } from '../../../../shared/protocol.ts';
-import { MiB } from '../../../../shared/units.ts';
-import { generateFileKey, IntegrityError, openChunk, sealChunk } from '../crypto/chunk-cipher.ts';
-import { chunkDigest, RootHash } from '../crypto/digests.ts';
+import { fragmentBytes } from '../../../../shared/redundancy.ts';
+import { generateFileKey } from '../crypto/chunk-cipher.ts';
 import { Vault } from '../crypto/vault.ts';
-import { PeerLink, TransferFailure } from '../net/peer-link.ts';
+import { download as runDownload } from '../download/download.ts';
+import type { StripeCoder } from '../erasure/stripe-coder.ts';
 import type { TrackerClient } from '../net/tracker-client.ts';
-import { downloadStore, fileKeyStore, uploadStore, type DownloadProgress } from '../storage/browser-db.ts';
-import { openDownloadFile, removeStaleDownloads } from '../storage/downloads.ts';
+import type { downloadStore, fileKeyStore, uploadStore } from '../storage/browser-db.ts';
+import type { DownloadFile } from '../storage/downloads.ts';
 import { othersOnline } from '../leaving.ts';
 import { distinctLabels } from '../names.ts';
 import { addSample, bytesPerSecond, forwardOnly, secondsLeft, uploadFraction, type RateSample } from '../progress.ts';
-import { joinParts, receiveChunks, sendChunks, type ChunkSource } from '../transfer/chunk-stream.ts';
-import { FileChunkReader } from '../transfer/file-reader.ts';
-import { progressReporter } from '../transfer/progress-reporter.ts';
+import { TransferFailure } from '../transfer/link.ts';
+import { LinkPool } from '../transfer/link-pool.ts';
+import { UploadRun } from '../upload/upload-run.ts';
 import { describeError, TRANSFER_WORDS } from '../error-words.ts';
 import type { Notices } from './notices.svelte.ts';
 import type { Session } from './session.svelte.ts';
+
+/** Where the owner's side keeps things: passed in by the page (App.svelte). */
+export interface FileStores {
+  keys: typeof fileKeyStore;
+  uploads: typeof uploadStore;
+  downloads: typeof downloadStore;
+  /** A file being downloaded, on disk (kept from a previous attempt when `keep`). */
+  openDownload(fileId: string, options: { keep: boolean }): Promise<DownloadFile>;
+  /** Removes what downloads left on disk, but for those that can resume. */
+  removeStaleDownloads(resumable: Set<string>): Promise<void>;
+  coder: StripeCoder;
+}
 
 /**
  * An upload as the tray shows it, from the moment it is chosen until all its copies are made:
@@ -51,8 +59,11 @@ export interface UploadJob {
   /** 0…1 over every wanted copy; it only moves forward. */
   progress: number;
   state: UploadState;
+  /** Copies (or fragments) wanted and stored. */
   copiesWanted?: number;
   copiesStored: number;
+  /** For a file kept in fragments: how many of them read it (undefined: whole copies). */
+  needed?: number;
   /** Measured over the last few seconds, while bytes move. */
   bytesPerSecond?: number;
   secondsLeft?: number;
@@ -72,11 +83,6 @@ export interface DownloadJob {
 
 /** Uploads running at once; the rest wait their turn. */
 const PARALLEL_UPLOADS = 2;
-/** Downloads try this many hosts (or the same one again) before giving up. */
-const DOWNLOAD_ATTEMPTS = 6;
-const DOWNLOAD_BATCH_BYTES = 2 * MiB;
-/** Times the owner asks the tracker to record a file's root before giving up. */
-const SEAL_ATTEMPTS = 5;
 /** A `transfer:ready` for an upload whose answer hasn't arrived is kept this long at most. */
 const EARLY_READY_MS = 60_000;
 /** How long a deleted file can be brought back before the tracker is told. */
@@ -86,14 +92,11 @@ const AUTO_RETRIES = 5;
 
 interface Upload {
   job: UploadJob;
-  file: File;
-  key: CryptoKey;
   fileId: string;
-  chunkSize: number;
-  sealed: Promise<void> | undefined;
-  /** Bytes each copy under way or done has got (a resumed one counts what its host had). */
+  run: UploadRun;
+  /** Bytes each fragment under way or done has got (a resumed one counts what its host had). */
   sent: Map<string, number>;
-  /** One copy's size, sealed. */
+  /** One fragment's size (a whole copy's, sealed, when k = 1). */
   copyBytes: number;
   /** Bytes moved since the upload started (what the speed is measured on). */
   moved: number;
@@ -142,20 +145,23 @@ export class Files {
   readonly #uploads = new Map<string, Upload>();
   readonly #early: { offer: TransferOffer; at: number }[] = [];
   readonly #waiters = new Map<string, Waiter>();
-  readonly #links = new Set<PeerLink>();
+  #links: LinkPool | undefined;
+  readonly #stores: FileStores;
   /** Jobs in the tray that still follow their file's copies, by file id. */
   readonly #following = new Map<string, UploadJob>();
   readonly #sources = new Map<number, JobSource>();
   readonly #deleteTimers = new Map<string, ReturnType<typeof setTimeout>>();
   #othersOnline = 0;
 
-  constructor(session: Session, notices: Notices) {
+  constructor(session: Session, notices: Notices, stores: FileStores) {
     this.#session = session;
     this.#notices = notices;
+    this.#stores = stores;
     session.whenPeer((tracker) => this.#start(tracker));
     session.whenStopped(() => {
       const reason = 'This tab is no longer the peer.';
-      for (const link of this.#links) link.fail('CANCELLED', reason);
+      this.#links?.failAll(reason);
+      this.#links = undefined;
       for (const upload of this.#uploads.values()) this.#abandon(upload, reason);
       for (const waiter of this.#waiters.values()) waiter.reject(new TransferFailure('CANCELLED', reason, 'tracker'));
       this.#waiters.clear();
@@ -165,8 +171,8 @@ export class Files {
 
   /** Downloads a reload interrupted are offered for resuming; any other leftover goes. */
   async load(): Promise<void> {
-    const interrupted = await downloadStore.all();
-    await removeStaleDownloads(new Set(interrupted.map((progress) => progress.fileId)));
+    const interrupted = await this.#stores.downloads.all();
+    await this.#stores.removeStaleDownloads(new Set(interrupted.map((progress) => progress.fileId)));
     for (const progress of interrupted) {
       this.downloads[progress.fileId] = { fileId: progress.fileId, name: progress.name, progress: progress.next / progress.count, state: 'interrupted' };
     }
@@ -174,6 +180,7 @@ export class Files {
 
   #start(tracker: TrackerClient): void {
     this.#tracker = tracker;
+    this.#links = new LinkPool(tracker, () => this.#session.linkSettings);
     tracker.onOnline(() => {
       this.refresh()
         .then(() => this.#retryWaiting())
@@ -188,7 +195,7 @@ export class Files {
     });
     tracker.on('file:updated', (file) => this.#upsert(file));
     tracker.on('file:removed', ({ fileId }) => this.#forget(fileId));
-    tracker.on('transfer:ready', (offer) => this.#ready(tracker, offer));
+    tracker.on('transfer:ready', (offer) => this.#ready(offer));
     tracker.on('transfer:ended', (ended) => this.#ended(ended));
   }
 
@@ -206,9 +213,9 @@ export class Files {
     // Tray entries of files deleted meanwhile (in another tab of this peer, say) go with them.
     for (const fileId of this.#following.keys()) if (!files.some((item) => item.id === fileId)) await this.#forget(fileId);
     // Upload intents of files that are no longer uploading (or no longer exist) are done with.
-    for (const intent of await uploadStore.all()) {
+    for (const intent of await this.#stores.uploads.all()) {
       const file = files.find((item) => item.id === intent.fileId);
-      if (!file || file.state === 'stored' || file.state === 'failed') await uploadStore.remove(intent.fileId);
+      if (!file || file.state === 'stored' || file.state === 'failed') await this.#stores.uploads.remove(intent.fileId);
     }
   }
 
@@ -259,7 +266,7 @@ export class Files {
   async resume(fileId: string, file: File): Promise<void> {
     const summary = this.items.find((item) => item.id === fileId);
     if (!summary) return;
-    const intent = await uploadStore.get(fileId);
+    const intent = await this.#stores.uploads.get(fileId);
     if (!intent) {
       this.#notices.error(`Could not resume ${summary.name}`, 'it can only be resumed in the browser that started it; delete it and upload the file again.', `resume:${fileId}`);
       return;
@@ -340,8 +347,8 @@ export class Files {
     this.downloads[fileId] = { fileId, name: summary.name, progress: current?.progress ?? 0, state: 'locating' };
     const job = this.downloads[fileId]!;
     try {
-      const resumeAt = current?.state === 'interrupted' ? ((await downloadStore.get(fileId))?.next ?? 0) : 0;
-      const wrapped = await fileKeyStore.get(fileId);
+      const resumeAt = current?.state === 'interrupted' ? ((await this.#stores.downloads.get(fileId))?.next ?? 0) : 0;
+      const wrapped = await this.#stores.keys.get(fileId);
       if (!wrapped) throw new PeercloudError('NOT_FOUND', 'This browser does not have the key for this file. Import the recovery kit of the browser that uploaded it.');
       const key = await (await this.#openVault()).unwrapFileKey(wrapped);
       await this.#fetch(summary, key, job, resumeAt);
@@ -350,7 +357,7 @@ export class Files {
     } catch (error) {
       job.state = 'failed';
       job.error = describeError(error);
-      await downloadStore.remove(fileId);
+      await this.#stores.downloads.remove(fileId);
       this.#notices.error(`Could not download ${summary.name}`, error);
     }
   }
@@ -400,8 +407,8 @@ export class Files {
     const wrapped = await vault.wrap(await generateFileKey(), 'raw');
     const placed = await tracker.request('file:place', { name: file.name, size: file.size, chunkSize: config.chunkSize });
     const fileId = placed.file.id;
-    await fileKeyStore.put(fileId, wrapped);
-    await uploadStore.put({ fileId, name: file.name, size: file.size, lastModified: file.lastModified, chunkSize: config.chunkSize });
+    await this.#stores.keys.put(fileId, wrapped);
+    await this.#stores.uploads.put({ fileId, name: file.name, size: file.size, lastModified: file.lastModified, chunkSize: config.chunkSize });
     await this.#follow(tracker, job, file, placed.file, await vault.unwrapFileKey(wrapped), []);
   }
 
@@ -409,7 +416,7 @@ export class Files {
     const tracker = this.#requireTracker();
     // Not "0 %": how far it got is known once its hosts say where they stopped.
     job.state = 'resuming';
-    const wrapped = await fileKeyStore.get(summary.id);
+    const wrapped = await this.#stores.keys.get(summary.id);
     if (!wrapped) throw new PeercloudError('NOT_FOUND', 'This browser does not have the key for this file: it can only be resumed where it was started.');
     const resumed = await tracker.request('file:resume', { fileId: summary.id });
     await this.#follow(tracker, job, file, resumed.file, await (await this.#openVault()).unwrapFileKey(wrapped), resumed.transferIds);
@@ -418,105 +425,59 @@ export class Files {
   /** Streams to every host the tracker names for this file until the upload is over. */
   async #follow(tracker: TrackerClient, job: UploadJob, file: File, summary: FileSummary, key: CryptoKey, resumedTransfers: string[]): Promise<void> {
     const fileId = summary.id;
-    const chunkSize = (await uploadStore.get(fileId))?.chunkSize ?? this.#session.config!.chunkSize;
+    const chunkSize = (await this.#stores.uploads.get(fileId))?.chunkSize ?? this.#session.config!.chunkSize;
+    const { k, n } = summary.scheme;
     job.fileId = fileId;
     if (resumedTransfers.length === 0) job.state = 'uploading';
     job.copiesWanted = summary.replicas.wanted;
+    job.needed = k > 1 ? k : undefined;
     this.#following.set(fileId, job);
-    const copyBytes = storedSize(file.size, chunkSize);
+    const links = this.#links!;
     const finished = new Promise<void>((resolve) => {
-      this.#uploads.set(fileId, { job, file, key, fileId, chunkSize, sealed: undefined, sent: new Map(), copyBytes, moved: 0, samples: [], unheard: new Set(resumedTransfers), finished: resolve });
+      const upload: Upload = {
+        job,
+        fileId,
+        run: new UploadRun(
+          { file, key, fileId, chunkSize, k, n },
+          {
+            tracker,
+            openLink: links.open,
+            coder: this.#stores.coder,
+            events: {
+              moved: (transferId, bytes, sent) => this.#moved(upload, transferId, bytes, sent),
+              heard: (transferId) => this.#heard(upload, transferId),
+              failed: (transferId, failure) => {
+                // This fragment starts again elsewhere, or not at all: its bytes no longer count.
+                upload.sent.delete(transferId);
+                this.#heard(upload, transferId);
+                upload.lastFailure = TRANSFER_WORDS[failure.code];
+              },
+              debug: (context, detail) => this.#notices.debug(context, detail),
+            },
+          },
+        ),
+        sent: new Map(),
+        copyBytes: k === 1 ? storedSize(file.size, chunkSize) : fragmentBytes(file.size, chunkSize, k),
+        moved: 0,
+        samples: [],
+        unheard: new Set(resumedTransfers),
+        finished: () => {
+          upload.run.cancel();
+          resolve();
+        },
+      };
+      this.#uploads.set(fileId, upload);
     });
     this.#upsert(summary);
     const early = this.#early.filter((entry) => entry.offer.fileId === fileId);
     this.#early.splice(0, this.#early.length, ...this.#early.filter((entry) => entry.offer.fileId !== fileId && Date.now() - entry.at < EARLY_READY_MS));
-    for (const { offer } of early) this.#ready(tracker, offer);
+    for (const { offer } of early) this.#ready(offer);
     const current = this.items.find((item) => item.id === fileId);
     if (current && current.state !== 'uploading') this.#upsert(current);
     await finished;
   }
 
-  /**
-   * A host is listening for one replica of an upload of ours. It says where to start (0, or
-   * further on when it kept part of an interrupted upload); the chunks before that are sealed
-   * again here only to recompute the root hash, and the rest are streamed.
-   */
-  async #push(tracker: TrackerClient, upload: Upload, offer: TransferOffer): Promise<void> {
-    const link = this.#link(tracker, offer, true);
-    const count = chunkCount(upload.file.size, upload.chunkSize);
-    const root = new RootHash(count);
-    const reader = new FileChunkReader(upload.file, upload.chunkSize, 0);
-    const seal = async (index: number) => {
-      const bytes = await sealChunk(upload.key, upload.fileId, index, count, await reader.read(index));
-      const digest = await chunkDigest(bytes);
-      root.set(index, digest);
-      return { bytes, sha256: toHex(digest) };
-    };
-    const source: ChunkSource = { count, read: seal };
-    try {
-      await link.connected();
-      const want = await link.nextControl();
-      if (want.t !== 'want' || want.from > count) throw new TransferFailure('INTERNAL', 'The host did not say where to start.');
-      // What the host kept of an interrupted upload counts as done from the start.
-      const kept = want.from === 0 ? 0 : storedSize(Math.min(upload.file.size, want.from * upload.chunkSize), upload.chunkSize);
-      this.#moved(upload, offer.transferId, kept, false);
-      this.#heard(upload, offer.transferId);
-      for (let index = 0; index < want.from; index++) await seal(index);
-      const rootHex = () => root.hex();
-      await sendChunks(link, source, {
-        from: want.from,
-        chunkSize: upload.chunkSize,
-        root: rootHex,
-        onProgress: (bytes) => this.#moved(upload, offer.transferId, kept + bytes, true),
-      });
-      // Every replica has the same sealed bytes (the nonce is the chunk index), so one seal serves all.
-      const sealed = (upload.sealed ??= rootHex().then((sha) => this.#seal(tracker, upload.fileId, sha)));
-      // A seal that failed is asked again by the next replica to finish, not remembered.
-      sealed.catch(() => {
-        if (upload.sealed === sealed) upload.sealed = undefined;
-      });
-      await sealed;
-      link.close();
-    } catch (error) {
-      const failure = toFailure(error, link);
-      // This copy starts again elsewhere, or not at all: its bytes no longer count.
-      upload.sent.delete(offer.transferId);
-      this.#heard(upload, offer.transferId);
-      upload.lastFailure = TRANSFER_WORDS[failure.code];
-      link.fail(failure.code, failure.message);
-      if (failure.source !== 'tracker' && failure.source !== 'told') {
-        // The file itself can't be read: no other host would do better, so the upload stops.
-        const code = failure.source === 'self' && failure.code === 'STORAGE' ? 'CANCELLED' : failure.code;
-        await tracker
-          .request('transfer:fail', { transferId: offer.transferId, code, message: failure.message.slice(0, 500) })
-          .catch((refusal: unknown) => this.#notices.debug('transfer:fail', refusal));
-      }
-    } finally {
-      reader.cancel();
-      this.#links.delete(link);
-    }
-  }
-
-  /**
-   * Records the file's root with the tracker, asking again while it is busy or slow. A seal
-   * that fails in the end is the tracker's failure, not the host's: no host is blamed for it.
-   */
-  async #seal(tracker: TrackerClient, fileId: string, sha256: string): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await tracker.request('file:seal', { fileId, sha256 });
-        return;
-      } catch (error) {
-        const passing = error instanceof PeercloudError && (error.code === 'RATE_LIMITED' || error.code === 'TIMEOUT');
-        if (!passing || attempt + 1 >= SEAL_ATTEMPTS) {
-          throw new TransferFailure('INTERNAL', `The tracker did not record the upload: ${describeError(error)}`, 'tracker');
-        }
-        await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt)));
-      }
-    }
-  }
-
-  #ready(tracker: TrackerClient, offer: TransferOffer): void {
+  #ready(offer: TransferOffer): void {
     if (offer.kind === 'fetch') {
       const waiter = this.#waiters.get(offer.transferId);
       this.#waiters.delete(offer.transferId);
@@ -530,7 +491,7 @@ export class Files {
       this.#early.push({ offer, at: Date.now() });
       return;
     }
-    void this.#push(tracker, upload, offer);
+    void upload.run.push(offer);
   }
 
   /**
@@ -591,7 +552,7 @@ export class Files {
     }
     const job = this.#following.get(file.id);
     if (job) this.#track(job, file);
-    if (file.state === 'stored' || file.state === 'failed') void uploadStore.remove(file.id);
+    if (file.state === 'stored' || file.state === 'failed') void this.#stores.uploads.remove(file.id);
   }
 
   /** The tray follows a file until all its copies exist: a repair the tracker starts later shows too. */
@@ -637,7 +598,7 @@ export class Files {
     }
     this.items = this.items.filter((item) => item.id !== fileId);
     delete this.downloads[fileId];
-    await Promise.all([fileKeyStore.remove(fileId), uploadStore.remove(fileId), downloadStore.remove(fileId)]);
+    await Promise.all([this.#stores.keys.remove(fileId), this.#stores.uploads.remove(fileId), this.#stores.downloads.remove(fileId)]);
   }
 
   // ─── Downloads ────────────────────────────────────────────────────────────
@@ -645,82 +606,26 @@ export class Files {
   async #fetch(summary: FileSummary, key: CryptoKey, job: DownloadJob, resumeAt: number): Promise<void> {
     const tracker = this.#requireTracker();
     const fileId = summary.id;
-    const out = await openDownloadFile(fileId, { keep: resumeAt > 0 });
-    let next = resumeAt;
-    let count = Math.max(next + 1, 1);
-    let lastError: unknown;
+    const out = await this.#stores.openDownload(fileId, { keep: resumeAt > 0 });
     try {
-      for (let attempt = 0; attempt < DOWNLOAD_ATTEMPTS && next < count; attempt++) {
-        job.state = 'locating';
-        let offer: TransferOffer;
-        let transferId: string;
-        try {
-          ({ transferId } = await tracker.request('file:locate', { fileId }));
-          offer = await this.#waitReady(transferId);
-        } catch (error) {
-          // No online host, or the tracker refused: trying again won't help.
-          if (error instanceof PeercloudError) throw error;
-          lastError = error;
-          continue;
-        }
-        count = chunkCount(offer.size, offer.chunkSize);
-        const link = this.#link(tracker, offer, true);
-        try {
-          await link.connected();
-          job.state = 'downloading';
-          await link.sendControl({ t: 'want', from: next });
-          await receiveChunks(
-            link,
-            {
-              // A batch's chunks are opened and written side by side; `next` moves once all are on disk.
-              write: async (chunks) => {
-                await Promise.all(
-                  chunks.map(async (chunk) => {
-                    let plain: Uint8Array<ArrayBuffer>;
-                    try {
-                      plain = await openChunk(key, fileId, chunk.index, count, joinParts(chunk.parts, chunk.length));
-                    } catch (error) {
-                      if (error instanceof IntegrityError) throw new TransferFailure('INTEGRITY', error.message, 'self', chunk.index);
-                      throw error;
-                    }
-                    await out.write(chunkRange(chunk.index, offer.size, offer.chunkSize).start, plain);
-                  }),
-                );
-                next = chunks.at(-1)!.index + 1;
-                job.progress = next / count;
-                if (out.resumable) await downloadStore.put({ fileId, name: summary.name, next, count } satisfies DownloadProgress);
-              },
-            },
-            {
-              from: next,
-              count,
-              batchBytes: DOWNLOAD_BATCH_BYTES,
-              // AES-GCM authenticates every chunk as it is opened: a hash on top would add nothing.
-              verifyOnReceipt: false,
-              expectedLength: (index) => sealedChunkSize(index, offer.size, offer.chunkSize),
-              onFirstBytes: () => performance.mark('peercloud:download-first-byte', { detail: fileId }),
-              onProgress: progressReporter(tracker, transferId, (error: unknown) => this.#notices.debug('transfer:progress', error)),
-            },
-          );
-          await link.sendControl({ t: 'done' });
-          link.close();
-          await tracker.request('transfer:finish', { transferId });
-        } catch (error) {
-          lastError = error;
-          const failure = toFailure(error, link);
-          link.fail(failure.code, failure.message);
-          if (failure.source !== 'tracker' && failure.source !== 'told') {
-            await tracker
-              .request('transfer:fail', { transferId, code: failure.code, message: failure.message.slice(0, 500), ...(failure.chunk !== undefined ? { chunk: failure.chunk } : {}) })
-              .catch((refusal: unknown) => this.#notices.debug('transfer:fail', refusal));
-          }
-        } finally {
-          this.#links.delete(link);
-        }
-      }
-      if (next < count) throw lastError ?? new TransferFailure('INTERNAL', 'The download did not complete.');
+      await runDownload(fileId, key, resumeAt, {
+        tracker,
+        openLink: this.#links!.open,
+        coder: this.#stores.coder,
+        ready: (transferId) => this.#waitReady(transferId),
+        out,
+        events: {
+          progress: async (next, count) => {
+            job.progress = next / count;
+            if (out.resumable) await this.#stores.downloads.put({ fileId, name: summary.name, next, count });
+          },
+          firstBytes: () => performance.mark('peercloud:download-first-byte', { detail: fileId }),
+          downloading: () => (job.state = 'downloading'),
+          debug: (context, detail) => this.#notices.debug(context, detail),
+        },
+      });
       await out.save(summary.name);
-      await downloadStore.remove(fileId);
+      await this.#stores.downloads.remove(fileId);
     } catch (error) {
       await out.discard();
       throw error;
@@ -729,12 +634,6 @@ export class Files {
 
   #waitReady(transferId: string): Promise<TransferOffer> {
     return new Promise((resolve, reject) => this.#waiters.set(transferId, { resolve, reject }));
-  }
-
-  #link(tracker: TrackerClient, offer: TransferOffer, initiator: boolean): PeerLink {
-    const link = new PeerLink({ transferId: offer.transferId, initiator, tracker, ...this.#session.linkSettings });
-    this.#links.add(link);
-    return link;
   }
 
   #openVault(): Promise<Vault> {
@@ -748,10 +647,3 @@ export class Files {
     return tracker;
   }
 }
-
-function toFailure(error: unknown, link: PeerLink): TransferFailure {
-  if (error instanceof TransferFailure) return error;
-  if (link.failure) return link.failure;
-  return new TransferFailure('INTERNAL', error instanceof Error ? error.message : String(error));
-}
-

@@ -81,6 +81,9 @@ export interface HostedReplica {
   /** Root hash of the chunk hashes, once verified. */
   root: string | null;
   createdAt: number;
+  /** The file's k, and which of its n fragments this is (absent: a whole copy, k = 1). */
+  k?: number;
+  fragment?: number;
 }
 
 export interface HostedChunk {
@@ -119,6 +122,9 @@ export const hostedStore = {
     await del(fileId, store('hostedReplicas'));
   },
 };
+
+/** What hosting needs from storage: passed in, so that tests and faults can stand in for it. */
+export type HostedStore = typeof hostedStore;
 
 // ─── The owner's file keys (wrapped by the vault key) ─────────────────────────
 

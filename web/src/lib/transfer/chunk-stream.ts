@@ -11,8 +11,10 @@ import { TransferFailure, type Link } from './link.ts';
 
 export interface SourceChunk {
   bytes: Uint8Array<ArrayBuffer>;
-  /** SHA-256 of `bytes`, hex. */
+  /** The chunk's digest (shared/merkle.ts), hex. */
   sha256: string;
+  /** Its path up to the fragment's root, hex, when the receiver asked for proofs. */
+  path?: string[];
 }
 
 export interface ChunkSource {
@@ -82,7 +84,7 @@ export async function sendChunks(
     const chunk = await reads.shift()!;
     readFrom(index + 1);
     sizes.set(index, chunk.bytes.byteLength);
-    await link.sendControl({ t: 'chunk', i: index, len: chunk.bytes.byteLength, sha: chunk.sha256 });
+    await link.sendControl({ t: 'chunk', i: index, len: chunk.bytes.byteLength, sha: chunk.sha256, ...(chunk.path ? { path: chunk.path } : {}) });
     await link.sendBytes(chunk.bytes);
     sent = index + 1;
   }
@@ -114,6 +116,11 @@ export async function receiveChunks(
     onProgress?: Progress;
     /** Called once, when the first bytes of chunk data arrive (time to first byte). */
     onFirstBytes?: () => void;
+    /**
+     * Checks each chunk's announced digest against the root of what is being read, with the
+     * path the sender sent: a piece of a fragment is then known good (or which is bad) on arrival.
+     */
+    verifyPath?: (index: number, digest: string, path: readonly string[]) => Promise<boolean>;
   },
 ): Promise<Extract<WireMessage, { t: 'end' }>> {
   let next = options.from;
@@ -171,7 +178,10 @@ export async function receiveChunks(
       filled += frame.bytes.byteLength;
     }
     if (options.verifyOnReceipt && toHex(await partsDigest(parts, header.len)) !== header.sha) {
-      throw fail(link, 'INTEGRITY', `Chunk ${header.i} does not match its hash.`);
+      throw fail(link, 'INTEGRITY', `Chunk ${header.i} does not match its hash.`, header.i);
+    }
+    if (options.verifyPath && !(await options.verifyPath(header.i, header.sha, header.path ?? []))) {
+      throw fail(link, 'INTEGRITY', `Chunk ${header.i} is not part of what its sender holds.`, header.i);
     }
     batch.push({ index: header.i, parts, length: header.len, sha256: header.sha });
     next++;
@@ -192,7 +202,8 @@ export function joinParts(parts: Uint8Array<ArrayBuffer>[], length: number): Uin
   return bytes;
 }
 
-function fail(link: Link, code: TransferFailure['code'], message: string): TransferFailure {
+/** Fails the link with a failure noticed here; `chunk` names the chunk that failed verification. */
+function fail(link: Link, code: TransferFailure['code'], message: string, chunk?: number): TransferFailure {
   link.fail(code, message);
-  return link.failure ?? new TransferFailure(code, message);
+  return chunk === undefined ? (link.failure ?? new TransferFailure(code, message)) : new TransferFailure(code, message, 'self', chunk);
 }

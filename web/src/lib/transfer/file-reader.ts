@@ -12,16 +12,25 @@ export class FileChunkReader {
   readonly #chunkSize: number;
   #reader: ReadableStreamBYOBReader | undefined;
   #next: number;
+  /** The chunk after the last one asked for (reads are served one after the other). */
+  #asked: number;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(file: File, chunkSize: number, from: number) {
     this.#file = file;
     this.#chunkSize = chunkSize;
     this.#next = from;
+    this.#asked = from;
+  }
+
+  /** The only chunk `read` can be asked for next. */
+  get next(): number {
+    return this.#asked;
   }
 
   /** The plaintext of chunk `index`; chunks must be asked for in order. */
   read(index: number): Promise<Uint8Array<ArrayBuffer>> {
+    if (index === this.#asked) this.#asked++;
     const result = this.#queue.then(() => this.#read(index));
     this.#queue = result.catch(() => undefined);
     return result;

@@ -32,6 +32,8 @@ export class TransferFailure extends Error {
 export type Incoming = { kind: 'control'; message: WireMessage } | { kind: 'bytes'; bytes: Uint8Array<ArrayBuffer> };
 
 export interface Link {
+  /** Resolves once the connection is open; rejects if it never opens. */
+  connected(): Promise<void>;
   /** The next message from the other peer; rejects once the link has failed. */
   next(): Promise<Incoming>;
   /** The next control message; bytes out of turn fail the link. */
@@ -44,4 +46,6 @@ export interface Link {
   /** Ends the link normally. */
   close(): void;
   readonly failure: TransferFailure | undefined;
+  /** Resolves once the link is over, however it ended. */
+  readonly ended: Promise<void>;
 }

@@ -1,0 +1,74 @@
+/**
+ * Erasure coding for the page's transfers, behind one interface: in a worker in the browser,
+ * inline in tests (and where workers are missing). Whole copies (k = 1) never need the worker.
+ */
+import type { CodingReply, CodingRequest } from './coding-protocol.ts';
+import { decodeStripe, encodeStripe, rebuildFragment } from './stripes.ts';
+
+export interface StripeCoder {
+  /** The n fragments of one sealed chunk. */
+  encode(stripe: Uint8Array, k: number, n: number): Promise<Uint8Array[]>;
+  /** The sealed chunk of `length` bytes back from any k fragments (null where missing). */
+  decode(fragments: (Uint8Array | null)[], k: number, n: number, length: number): Promise<Uint8Array>;
+  /** Fragment `wanted` of a stripe from any k others. */
+  rebuild(fragments: (Uint8Array | null)[], k: number, n: number, wanted: number): Promise<Uint8Array>;
+}
+
+export const inlineCoder: StripeCoder = {
+  encode: async (stripe, k, n) => encodeStripe(stripe, k, n),
+  decode: async (fragments, k, n, length) => decodeStripe(fragments, k, n, length),
+  rebuild: async (fragments, k, n, wanted) => rebuildFragment(fragments, k, n, wanted),
+};
+
+type Distributive<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+/** A coder whose work runs in a dedicated worker, started on first use. */
+export class WorkerCoder implements StripeCoder {
+  #worker: Worker | undefined;
+  #next = 1;
+  readonly #pending = new Map<number, { resolve: (fragments: Uint8Array[]) => void; reject: (error: Error) => void }>();
+
+  encode(stripe: Uint8Array, k: number, n: number): Promise<Uint8Array[]> {
+    if (k === 1) return inlineCoder.encode(stripe, k, n);
+    return this.#ask({ op: 'encode', stripe, k, n }, []);
+  }
+
+  async decode(fragments: (Uint8Array | null)[], k: number, n: number, length: number): Promise<Uint8Array> {
+    if (k === 1) return inlineCoder.decode(fragments, k, n, length);
+    return (await this.#ask({ op: 'decode', fragments, k, n, length }, []))[0]!;
+  }
+
+  async rebuild(fragments: (Uint8Array | null)[], k: number, n: number, wanted: number): Promise<Uint8Array> {
+    if (k === 1) return inlineCoder.rebuild(fragments, k, n, wanted);
+    return (await this.#ask({ op: 'rebuild', fragments, k, n, wanted }, []))[0]!;
+  }
+
+  close(): void {
+    this.#worker?.terminate();
+    this.#worker = undefined;
+    for (const waiter of this.#pending.values()) waiter.reject(new Error('The coding worker was stopped.'));
+    this.#pending.clear();
+  }
+
+  #ask(request: Distributive<CodingRequest>, transfer: Transferable[]): Promise<Uint8Array[]> {
+    if (!this.#worker) {
+      this.#worker = new Worker(new URL('./coding-worker.ts', import.meta.url), { type: 'module' });
+      this.#worker.onmessage = ({ data: reply }: MessageEvent<CodingReply>) => {
+        const waiter = this.#pending.get(reply.id);
+        this.#pending.delete(reply.id);
+        if (!waiter) return;
+        if (reply.ok) waiter.resolve(reply.fragments);
+        else waiter.reject(new Error(reply.message));
+      };
+      this.#worker.onerror = (event) => {
+        for (const waiter of this.#pending.values()) waiter.reject(new Error(`The coding worker failed: ${event.message}`));
+        this.#pending.clear();
+      };
+    }
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker!.postMessage({ ...request, id } as CodingRequest, transfer);
+    });
+  }
+}

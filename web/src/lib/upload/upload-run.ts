@@ -1,0 +1,205 @@
+/**
+ * One upload, from the owner's side: each host the tracker placed a fragment on gets it, and
+ * once every fragment's root is known the owner seals them with the tracker.
+ *
+ * The file is read, sealed (AES-GCM, chunk by chunk) and cut into its n fragments once per
+ * stripe, shared by all the hosts' pushes: a small cache holds the latest stripes, so hosts
+ * that move at about the same pace cost one read, one seal and one encoding between them. Each
+ * fragment's chunk digests build that fragment's root (shared/merkle.ts); for whole copies
+ * (k = 1) every fragment is the sealed chunk and there is one root.
+ *
+ * A host says where to start: 0, or further on when it kept part of an interrupted upload.
+ * The stripes before that are computed again only for the roots.
+ */
+import { chunkCount, chunkRange } from '../../../../shared/chunking.ts';
+import { backoffDelay } from '../../../../shared/backoff.ts';
+import { toHex } from '../../../../shared/encoding.ts';
+import { PeercloudError } from '../../../../shared/errors.ts';
+import type { TransferOffer } from '../../../../shared/protocol.ts';
+import { fragmentChunkSize } from '../../../../shared/redundancy.ts';
+import { sealChunk } from '../crypto/chunk-cipher.ts';
+import { chunkDigest, RootHash } from '../crypto/digests.ts';
+import type { StripeCoder } from '../erasure/stripe-coder.ts';
+import type { TrackerClient } from '../net/tracker-client.ts';
+import { sendChunks, type ChunkSource } from '../transfer/chunk-stream.ts';
+import { FileChunkReader } from '../transfer/file-reader.ts';
+import { TransferFailure } from '../transfer/link.ts';
+import type { OpenLink } from '../transfer/link-pool.ts';
+import { reportFailure } from '../transfer/report-failure.ts';
+
+/** Stripes kept for the other hosts' pushes: about 16 MiB of sealed data. */
+const STRIPE_CACHE = 16;
+/** Times the owner asks the tracker to record the roots before giving up. */
+const SEAL_ATTEMPTS = 5;
+
+export interface UploadSpec {
+  file: File;
+  key: CryptoKey;
+  fileId: string;
+  chunkSize: number;
+  k: number;
+  n: number;
+}
+
+export interface UploadEvents {
+  /** A host has `bytes` of its fragment now (`sent`: they moved just now, for the speed). */
+  moved(transferId: string, bytes: number, sent: boolean): void;
+  /** A host said where it starts (a resumed one tells how much it kept). */
+  heard(transferId: string): void;
+  /** A host's push failed (the tracker places another, or not). */
+  failed(transferId: string, failure: TransferFailure): void;
+  /** For developers: an expected race (the tracker ended a transfer first, say). */
+  debug(context: string, detail: unknown): void;
+}
+
+interface Stripe {
+  fragments: Uint8Array[];
+  digests: Uint8Array[];
+}
+
+export class UploadRun {
+  readonly #spec: UploadSpec;
+  readonly #tracker: Pick<TrackerClient, 'request'>;
+  readonly #openLink: OpenLink;
+  readonly #coder: StripeCoder;
+  readonly #events: UploadEvents;
+  readonly #count: number;
+  /** One root per fragment (one for whole copies, whose fragments are all alike). */
+  readonly #roots: RootHash[];
+  readonly #digested: boolean[];
+  readonly #cache = new Map<number, Promise<Stripe>>();
+  readonly #reader: FileChunkReader;
+  #sealed: Promise<void> | undefined;
+
+  constructor(spec: UploadSpec, deps: { tracker: Pick<TrackerClient, 'request'>; openLink: OpenLink; coder: StripeCoder; events: UploadEvents }) {
+    this.#spec = spec;
+    this.#tracker = deps.tracker;
+    this.#openLink = deps.openLink;
+    this.#coder = deps.coder;
+    this.#events = deps.events;
+    this.#count = chunkCount(spec.file.size, spec.chunkSize);
+    this.#roots = Array.from({ length: spec.k === 1 ? 1 : spec.n }, () => new RootHash(this.#count));
+    this.#digested = Array.from({ length: this.#count }, () => false);
+    this.#reader = new FileChunkReader(spec.file, spec.chunkSize, 0);
+  }
+
+  /** Bytes of one fragment's chunk `index` (the sealed chunk, for whole copies). */
+  #chunkBytes(index: number): number {
+    return fragmentChunkSize(index, this.#spec.file.size, this.#spec.chunkSize, this.#spec.k);
+  }
+
+  /** A host is listening for its fragment: it gets it, then the upload is sealed. */
+  async push(offer: TransferOffer): Promise<void> {
+    const link = this.#openLink(offer, true);
+    const fragment = this.#spec.k === 1 ? 0 : offer.fragment;
+    try {
+      await link.connected();
+      const want = await link.nextControl();
+      if (want.t !== 'want' || want.from > this.#count) throw new TransferFailure('INTERNAL', 'The host did not say where to start.');
+      // What the host kept of an interrupted upload counts as done from the start.
+      let kept = 0;
+      for (let index = 0; index < want.from; index++) kept += this.#chunkBytes(index);
+      this.#events.moved(offer.transferId, kept, false);
+      this.#events.heard(offer.transferId);
+      const source: ChunkSource = {
+        count: this.#count,
+        read: async (index) => {
+          const stripe = await this.#stripe(index);
+          return { bytes: stripe.fragments[offer.fragment]! as Uint8Array<ArrayBuffer>, sha256: toHex(stripe.digests[fragment]!) };
+        },
+      };
+      await sendChunks(link, source, {
+        from: want.from,
+        // The window is counted in chunks: a fragment's chunks are k times smaller.
+        chunkSize: Math.ceil(this.#spec.chunkSize / this.#spec.k),
+        root: async () => {
+          await this.#digestAll();
+          return this.#roots[fragment]!.hex();
+        },
+        onProgress: (bytes) => this.#events.moved(offer.transferId, kept + bytes, true),
+      });
+      await this.#seal();
+      link.close();
+    } catch (error) {
+      // The file itself can't be read: no other host would do better, so the upload stops.
+      const failure = await reportFailure(this.#tracker, offer.transferId, link, error, {
+        ...(error instanceof TransferFailure && error.source === 'self' && error.code === 'STORAGE' ? { code: 'CANCELLED' as const } : {}),
+        onRefused: (refusal) => this.#events.debug('transfer:fail', refusal),
+      });
+      this.#events.failed(offer.transferId, failure);
+    }
+  }
+
+  cancel(): void {
+    this.#reader.cancel();
+  }
+
+  /** Stripe `index`: its n fragments and their digests, from the cache or made now. */
+  #stripe(index: number): Promise<Stripe> {
+    let stripe = this.#cache.get(index);
+    if (!stripe) {
+      stripe = this.#make(index);
+      this.#cache.set(index, stripe);
+      // Failed stripes are made again by whoever asks next.
+      stripe.catch(() => this.#cache.delete(index));
+      while (this.#cache.size > STRIPE_CACHE) this.#cache.delete(this.#cache.keys().next().value!);
+    }
+    return stripe;
+  }
+
+  async #make(index: number): Promise<Stripe> {
+    const { key, fileId, k, n } = this.#spec;
+    const sealed = await sealChunk(key, fileId, index, this.#count, await this.#plaintext(index));
+    const fragments = await this.#coder.encode(sealed, k, n);
+    // Whole copies are alike: one digest stands for all.
+    const digests = k === 1 ? [await chunkDigest(sealed)] : await Promise.all(fragments.map((fragment) => chunkDigest(fragment)));
+    digests.forEach((digest, at) => this.#roots[at]!.set(index, digest));
+    this.#digested[index] = true;
+    return { fragments, digests };
+  }
+
+  /** The plaintext of chunk `index`: from the one stream while reading forward, by a slice otherwise. */
+  async #plaintext(index: number): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#reader.next === index) return this.#reader.read(index);
+    const { start, end } = chunkRange(index, this.#spec.file.size, this.#spec.chunkSize);
+    try {
+      return new Uint8Array(await this.#spec.file.slice(start, end).arrayBuffer());
+    } catch (error) {
+      throw new TransferFailure('STORAGE', `The file could not be read (was it changed or moved?): ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /** Every stripe digested at least once: what the roots need. */
+  async #digestAll(): Promise<void> {
+    for (let index = 0; index < this.#count; index++) if (!this.#digested[index]) await this.#stripe(index);
+  }
+
+  /**
+   * Records the roots with the tracker once, asking again while it is busy or slow. A seal
+   * that fails in the end is the tracker's failure, not the host's: no host is blamed for it,
+   * and the next host to finish asks again.
+   */
+  #seal(): Promise<void> {
+    const sealed = (this.#sealed ??= (async () => {
+      await this.#digestAll();
+      const roots = await Promise.all(this.#roots.map((root) => root.hex()));
+      const request = roots.length === 1 ? { fileId: this.#spec.fileId, sha256: roots[0]! } : { fileId: this.#spec.fileId, roots };
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.#tracker.request('file:seal', request);
+          return;
+        } catch (error) {
+          const passing = error instanceof PeercloudError && (error.code === 'RATE_LIMITED' || error.code === 'TIMEOUT');
+          if (!passing || attempt + 1 >= SEAL_ATTEMPTS) {
+            throw new TransferFailure('INTERNAL', `The tracker did not record the upload: ${error instanceof Error ? error.message : String(error)}`, 'tracker');
+          }
+          await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt)));
+        }
+      }
+    })());
+    sealed.catch(() => {
+      if (this.#sealed === sealed) this.#sealed = undefined;
+    });
+    return sealed;
+  }
+}
