@@ -74,6 +74,8 @@ export class Placement {
     const placed: PlacedFragment[] = [];
     const unplaced = [...fragments];
     const now = this.#clock.now();
+    // The highest host id this transaction has tried to reserve (and may hold locked).
+    let highest: string | undefined;
     while (unplaced.length > 0) {
       const reserved = placed.map((p) => p.host);
       const chosen = chooseHosts(
@@ -94,10 +96,14 @@ export class Placement {
       }
       if (chosen.length === 0) break;
       const assigned = chosen.map((host, rank) => ({ host, fragment: unplaced[rank]! }));
-      // In id order: two placements locking the same hosts on PostgreSQL can then never deadlock.
+      // Host rows are locked in id order, so that placements on PostgreSQL never wait for each
+      // other in a cycle. A later round (a host's room was taken meanwhile) may want a host below
+      // one already held: that one is passed over if another transaction holds it, not waited for.
       for (const { host, fragment } of [...assigned].sort((a, b) => (a.host.id < b.host.id ? -1 : 1))) {
         const bytes = file.fragment_bytes;
-        if (!(await spaceLedger.reserve(trx, { fileId: file.id, hostId: host.id, fragment, bytes, at: now }))) continue;
+        const outOfOrder = highest !== undefined && host.id < highest;
+        if (!outOfOrder) highest = host.id;
+        if (!(await spaceLedger.reserve(trx, { fileId: file.id, hostId: host.id, fragment, bytes, at: now }, { unlessLocked: outOfOrder }))) continue;
         // The reservation holds the host's row until this transaction ends: a placement to it on
         // any tracker now waits, and the transfers those before it committed are counted here.
         // One that filled the host's transfers meanwhile gets its room back at once.

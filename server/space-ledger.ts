@@ -11,6 +11,7 @@
  */
 import { sql, type ExpressionBuilder, type Transaction } from 'kysely';
 import type { EarningPolicy } from '../shared/earned.ts';
+import { dialectOf } from './db/dialect.ts';
 import type { Database, PeerRow, ReplicaRow } from './db/schema.ts';
 
 type Trx = Transaction<Database>;
@@ -49,12 +50,17 @@ export const spaceLedger = {
    * Reserves room for a new replica, if the host still has it: the counter moves only where
    * the database finds the room, and the row is written with it. False when it was taken.
    */
-  async reserve(trx: Trx, replica: NewReplica): Promise<boolean> {
+  async reserve(trx: Trx, replica: NewReplica, options: { unlessLocked?: boolean } = {}): Promise<boolean> {
+    // On PostgreSQL, `unlessLocked` passes over a host another transaction is changing rather
+    // than waiting for it (placement asks so of hosts it would lock out of id order: waiting
+    // there could deadlock). SQLite has one writer at a time: nobody else holds a row.
+    const skipLocked = options.unlessLocked === true && dialectOf(trx) === 'postgres';
     const updated = await trx
       .updateTable('peers')
       .set((eb) => ({ bytes_reserved: eb('bytes_reserved', '+', replica.bytes) }))
       .where('id', '=', replica.hostId)
       .where((eb) => eb(freeSpaceSql(eb), '>=', replica.bytes))
+      .$if(skipLocked, (qb) => qb.where('id', 'in', (eb) => eb.selectFrom('peers as free_row').select('free_row.id').where('free_row.id', '=', replica.hostId).forUpdate().skipLocked()))
       .executeTakeFirst();
     if (updated.numUpdatedRows === 0n) return false;
     await trx

@@ -23,7 +23,7 @@ import { AdvisoryLease, soleLease, type Lease } from './cluster/lease.ts';
 import { TrackerPresence } from './cluster/presence.ts';
 import { TrackerRecovery } from './cluster/recovery.ts';
 import type { Config } from './config.ts';
-import type { Db } from './db/database.ts';
+import { openDatabase, type Db } from './db/database.ts';
 import { TrackerEvents } from './events.ts';
 import { FileSummaries } from './file-summaries.ts';
 import { Files } from './files.ts';
@@ -100,8 +100,10 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   const repairs = new Repairs({ db, clock, config, log, metrics, sessions, events, placement, transfers });
   const challenges = new Challenges(db, clock);
   const admin = new AdminQueries(db, clock, config);
+  const heartbeatDb = config.databaseUrl ? openDatabase({ dbPath: '', databaseUrl: config.databaseUrl }, { log, connections: 1, name: 'peercloud-heartbeat' }) : undefined;
   const presence = new TrackerPresence({
     db,
+    ...(heartbeatDb ? { beatDb: heartbeatDb.db } : {}),
     clock,
     log,
     id: () => trackerId,
@@ -345,6 +347,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
         await recovery.release(trackerId);
         await presence.forget(trackerId);
         await lease.release();
+        await heartbeatDb?.close();
       } else {
         await peers.markAllOffline();
       }

@@ -24,6 +24,11 @@ export class TrackerPresence {
   constructor(
     private readonly deps: {
       db: Db;
+      /**
+       * A connection of its own for the heartbeat: on the services' pool it would wait behind a
+       * burst of requests, and a tracker merely busy would look dead to the others.
+       */
+      beatDb?: Db;
       clock: Clock;
       log: Logger;
       /** This tracker's id (known once it listens). */
@@ -42,7 +47,7 @@ export class TrackerPresence {
   /** Records this tracker as alive now (a restart under the same id starts afresh). */
   async register(): Promise<void> {
     const now = this.deps.clock.now();
-    await this.deps.db
+    await (this.deps.beatDb ?? this.deps.db)
       .insertInto('trackers')
       .values({ id: this.deps.id(), started_at: now, heartbeat_at: now })
       .onConflict((oc) => oc.column('id').doUpdateSet({ started_at: now, heartbeat_at: now }))
@@ -58,7 +63,7 @@ export class TrackerPresence {
   }
 
   async beat(): Promise<void> {
-    const updated = await this.deps.db.updateTable('trackers').set({ heartbeat_at: this.deps.clock.now() }).where('id', '=', this.deps.id()).executeTakeFirst();
+    const updated = await (this.deps.beatDb ?? this.deps.db).updateTable('trackers').set({ heartbeat_at: this.deps.clock.now() }).where('id', '=', this.deps.id()).executeTakeFirst();
     if (updated.numUpdatedRows > 0n) return;
     this.deps.log.error({ event: 'declared_dead', trackerId: this.deps.id() }, 'the other trackers took this one for dead: its peers reconnect');
     await this.deps.declaredDead();

@@ -14,6 +14,7 @@ import { storedSize } from '../../../shared/chunking.ts';
 import { PeercloudError } from '../../../shared/errors.ts';
 import type { SignalData } from '../../../shared/protocol.ts';
 import { GiB } from '../../../shared/units.ts';
+import { ACTIVE_TRANSFER_STATES } from '../../../server/db/states.ts';
 import { CHUNK, offerFor, rootOf, storeFile } from '../../support/flows.ts';
 import { startHaproxy, type Haproxy } from '../../support/haproxy.ts';
 import { NodePeer } from '../../support/node-peer.ts';
@@ -38,7 +39,7 @@ const ADMIN = 'operator-token-0123456789';
 /** Quick heartbeats and sweeps, so that deaths are noticed within a few seconds. */
 const ENV = {
   TRACKER_HEARTBEAT: '250ms',
-  TRACKER_TIMEOUT: '1500ms',
+  TRACKER_TIMEOUT: '3s',
   SWEEP_INTERVAL: '200ms',
   UPLOAD_RESUME_GRACE: '1s',
   TRUST_PROXY: '127.0.0.1',
@@ -163,10 +164,27 @@ describe('several trackers on one database', () => {
     const owners = await Promise.all(Array.from({ length: 50 }, (_, n) => join((n % 2 ? b : a).url, 0)));
     const answers = await Promise.allSettled(owners.flatMap((owner) => Array.from({ length: 8 }, (_, n) => owner.request('file:place', { name: `p${n}`, size, chunkSize: CHUNK }))));
     const refused = answers.flatMap((answer) => (answer.status === 'rejected' ? [answer.reason as PeercloudError] : []));
-    expect(refused.filter((error) => error.code !== 'NO_HOST')).toEqual([]);
+    expect(refused.filter((error) => error.code !== 'NO_HOST').map((error) => `${error.code}: ${error.message}`)).toEqual([]);
     expect(answers.length - refused.length).toBeGreaterThanOrEqual(100);
-    const rows = await opened.db.selectFrom('peers').select(['id', 'bytes_reserved', 'capacity']).where('id', 'in', hosts.map((host) => host.id)).execute();
-    // Every place was taken, and none twice.
+    const copies = async () => {
+      const rows = await opened.db.selectFrom('replicas').select(['host_id', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('host_id').execute();
+      return hosts.map((host) => Number(rows.find((row) => row.host_id === host.id)?.n ?? 0));
+    };
+    // No host promised more than its room, whichever tracker placed on it.
+    for (const n of await copies()) expect(n).toBeLessThanOrEqual(20);
+    expect(await spaceMismatches(opened.db)).toEqual([]);
+    // A placement that lost a race for a host, or rolled back, may have left a place free in the
+    // burst: placed one at a time, the rest fill every host exactly, none twice (no room leaked).
+    for (let n = 0; ; n++) {
+      // A new owner each time: those of the burst have as many uploads under way as one may.
+      const filler = await join((n % 2 ? a : b).url, 0);
+      const placed = await filler.request('file:place', { name: `fill${n}`, size, chunkSize: CHUNK }).catch((error: unknown) => error);
+      if (placed instanceof PeercloudError && placed.code === 'NO_HOST') break;
+      if (placed instanceof Error) throw placed;
+      expect(n, 'fill placements').toBeLessThan(200);
+    }
+    expect(await copies()).toEqual(hosts.map(() => 20));
+    const rows = await opened.db.selectFrom('peers').select('bytes_reserved').where('id', 'in', hosts.map((host) => host.id)).execute();
     expect(rows.map((row) => Number(row.bytes_reserved))).toEqual(rows.map(() => 20 * bytes));
     expect(await spaceMismatches(opened.db)).toEqual([]);
   }, 120_000);
@@ -184,13 +202,16 @@ describe('several trackers on one database', () => {
 
     const acked = new Set<string>();
     let stopping = false;
+    // Uploads still waiting for their end when the tracker is killed are not acknowledged: their loops stop there.
+    let stop = () => {};
+    const stopped = new Promise<undefined>((resolve) => (stop = () => resolve(undefined)));
     const loops = owners.map(async (owner, n) => {
       for (let round = 0; !stopping; round++) {
         try {
           const placed = await owner.request('file:place', { name: `u${n}-${round}`, size: 1000, chunkSize: CHUNK });
           await owner.request('file:seal', { fileId: placed.file.id, sha256: await rootOf(1000) });
-          const done = await owner.next('file:updated', (f) => f.id === placed.file.id && f.state !== 'uploading', 30_000);
-          if (done.state === 'stored') acked.add(done.id);
+          const done = await Promise.race([owner.next('file:updated', (f) => f.id === placed.file.id && f.state !== 'uploading', 30_000), stopped]);
+          if (done?.state === 'stored') acked.add(done.id);
         } catch (error) {
           // The tracker died under this owner (the point of the test): what was not acknowledged may be lost.
           if (error instanceof PeercloudError && error.code === 'NO_HOST') continue;
@@ -198,10 +219,12 @@ describe('several trackers on one database', () => {
         }
       }
     });
-    await expect.poll(() => acked.size, { timeout: 60_000 }).toBeGreaterThanOrEqual(20);
+    // Killed in the middle of them: some acknowledged, the others under way.
+    await expect.poll(() => acked.size, { timeout: 60_000 }).toBeGreaterThanOrEqual(10);
     await trackers.get(victim)!.kill9();
     trackers.delete(victim);
     stopping = true;
+    stop();
     await Promise.all(loops);
 
     // The victim's hosts reconnect through HAProxy to the others, as themselves, and report again.
@@ -210,15 +233,40 @@ describe('several trackers on one database', () => {
     // Its owners that did not come back are offline once its heartbeat is missed; its row goes.
     await expect.poll(async () => (await opened.db.selectFrom('peers').select('id').where('tracker_id', '=', victim).execute()).length, { timeout: 10_000 }).toBe(0);
     await expect.poll(async () => (await opened.db.selectFrom('trackers').select('id').where('id', '=', victim).execute()).length).toBe(0);
-    // Interrupted uploads wait UPLOAD_RESUME_GRACE for their owners; then their reservations are released, once.
-    await expect.poll(async () => Number((await opened.db.selectFrom('peers').select((eb) => eb.fn.sum<number>('bytes_reserved').as('n')).executeTakeFirstOrThrow()).n), { timeout: 15_000 }).toBe(0);
+    // Interrupted uploads wait UPLOAD_RESUME_GRACE for their owners; then their reservations are
+    // released, once: none is left that no transfer is filling (a repair the tracker started
+    // meanwhile may be filling one), and each host's counter is the sum of its rows.
+    const unfilled = () =>
+      opened.db
+        .selectFrom('replicas')
+        .select(['replicas.file_id', 'replicas.host_id'])
+        .where('replicas.state', '=', 'reserved')
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('transfers')
+                .select('transfers.id')
+                .whereRef('transfers.file_id', '=', 'replicas.file_id')
+                .whereRef('transfers.receiver_id', '=', 'replicas.host_id')
+                .where('transfers.state', 'in', ACTIVE_TRANSFER_STATES),
+            ),
+          ),
+        )
+        .execute();
+    await expect.poll(unfilled, { timeout: 15_000 }).toEqual([]);
     expect(await spaceMismatches(opened.db)).toEqual([]);
     const stored = new Set((await opened.db.selectFrom('files').select('id').where('state', '=', 'stored').execute()).map((row) => row.id));
     for (const id of acked) expect(stored.has(id), `acknowledged file ${id}`).toBe(true);
+    // The tracker's table and what each host holds agree after an inventory (each host sends one
+    // after every reconnection; once more here, now that the releases are done: a drop sent while
+    // a host was between two trackers is not delivered, and the next inventory is what settles it),
+    // apart from what a transfer still under way is writing (a repair the tracker started, say).
     for (const host of hosts) {
-      const rows = (await opened.db.selectFrom('replicas').select('file_id').where('host_id', '=', host.peer.id).where('state', '=', 'stored').execute()).map((r) => r.file_id).sort();
-      // After reconciliation, the tracker's table and what each host holds agree.
-      expect(rows).toEqual([...host.held].filter(([, root]) => root !== null).map(([id]) => id).sort());
+      await host.report();
+      const writing = new Set((await opened.db.selectFrom('transfers').select('file_id').where('receiver_id', '=', host.peer.id).where('state', 'in', ACTIVE_TRANSFER_STATES).execute()).map((row) => row.file_id));
+      const stored = (await opened.db.selectFrom('replicas').select('file_id').where('host_id', '=', host.peer.id).where('state', '=', 'stored').execute()).map((row) => row.file_id);
+      const held = [...host.held].filter(([id, root]) => root !== null && !writing.has(id)).map(([id]) => id);
+      expect(held.sort()).toEqual(stored.filter((id) => !writing.has(id)).sort());
     }
     await expectSound(opened);
   }, 120_000);
