@@ -14,7 +14,9 @@
  * `BENCH_ONLY=trackers npm run bench` runs only this and rewrites only its section of
  * docs/BENCHMARKS.md; `BENCH_TRACKERS=0` leaves it out of a full run (the last section is kept).
  * BENCH_TRACKER_PEERS (peers per tracker, default 10000) and BENCH_TRACKER_SECONDS (length of the
- * active phase, default 60) size it. Run alone: `node --import tsx bench/trackers.ts`.
+ * active phase, default 60) size it. Run alone: `node --import tsx bench/trackers.ts`. The client
+ * sockets of two trackers' peers are all in this process: it needs `ulimit -n` above twice
+ * BENCH_TRACKER_PEERS (it says so and stops otherwise).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -215,7 +217,16 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
   }
 }
 
+/** This process holds every client's socket: two trackers' worth needs more descriptors than most shells allow. */
+function checkDescriptors(): void {
+  const limits = readFileSync('/proc/self/limits', 'utf8');
+  const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1] ?? Number.POSITIVE_INFINITY);
+  const needed = 2 * PEERS + 2 * ADMITTING + 1_000;
+  if (soft < needed) throw new Error(`bench/trackers.ts holds ${2 * PEERS} client sockets at once and may open ${soft} files: run it after \`ulimit -n ${Math.max(65_536, needed)}\` (or set BENCH_TRACKER_PEERS lower).`);
+}
+
 export async function measureTrackers(): Promise<string> {
+  if (existsSync('/proc/self/limits')) checkDescriptors();
   const cluster = await startPostgresCluster();
   const dir = mkdtempSync(join(tmpdir(), 'peercloud-trackers-bench-'));
   try {
