@@ -39,6 +39,8 @@ export default defineConfig({
           name: 'integration',
           root,
           include: ['tests/integration/**/*.test.ts'],
+          // Several trackers need one database they all reach: PostgreSQL only.
+          exclude: ['tests/integration/cluster/**'],
           environment: 'node',
           testTimeout: 30_000,
           hookTimeout: 30_000,

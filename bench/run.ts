@@ -12,6 +12,8 @@
  * Between separate networks (bench/networks.ts, needs root): BENCH_NETWORKS=0 skips them,
  * BENCH_ONLY=networks measures only them (and rewrites only their section of the report),
  * BENCH_NETWORK_MIB (default 32) and BENCH_NETWORK_RUNS (default 3) size them.
+ * Many trackers on one PostgreSQL (bench/trackers.ts): BENCH_ONLY=trackers measures only them,
+ * BENCH_TRACKERS=0 skips them (keeping their last section of the report).
  */
 import { copyFileSync, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +32,7 @@ import { CpuMeter, cpuBetween, type CpuReading } from './cpu.ts';
 import { measureFlood } from './flood.ts';
 import { measureNetworkProfiles, networkBenchAvailable, networksSection } from './networks.ts';
 import { machineInfo, median, writeNetworksSection, writeReports, type CpuBreakdown, type Figure } from './report.ts';
+import { currentTrackersSection, measureTrackers, writeTrackersSection } from './trackers.ts';
 
 const SIZES_MIB = (process.env.BENCH_SIZES ?? '64,256,1024').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -58,6 +61,7 @@ async function measureNetworks(): Promise<string | undefined> {
 }
 
 async function main(): Promise<void> {
+  if (process.env.BENCH_ONLY === 'trackers') return writeTrackersSection(await measureTrackers());
   const executablePath = findChromium();
   if (!executablePath) throw new Error(CHROMIUM_HELP);
   if (process.env.BENCH_ONLY === 'networks') {
@@ -194,7 +198,9 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const networks = await measureNetworks();
+  const trackers = process.env.BENCH_TRACKERS === '0' ? currentTrackersSection() : await measureTrackers();
   writeReports(figures, { chromium: version, runs: RUNS, breakdown, networks });
+  if (trackers) writeTrackersSection(trackers);
 }
 
 async function openPeer(browser: Browser, url: string): Promise<PeerTab> {

@@ -17,7 +17,6 @@ import type { Db } from './db/database.ts';
 import type { Database, PeerEventKind } from './db/schema.ts';
 import { ACTIVE_TRANSFER_STATES } from './db/states.ts';
 import type { Metrics } from './metrics.ts';
-import { effectiveCapacity } from '../shared/earned.ts';
 import { freeSpace } from './space-ledger.ts';
 
 export class AdminQueries {
@@ -139,10 +138,10 @@ export class AdminQueries {
       capacity: row.capacity,
       used: row.bytes_used,
       reserved: row.bytes_reserved,
-      free: freeSpace(row, this.config.earning),
+      free: freeSpace(row),
       reportedUsed: row.reported_used,
       proven: row.proven_bytes,
-      credited: effectiveCapacity(row.capacity, row.proven_bytes, this.config.earning),
+      credited: row.credited,
       vetted: row.vetted_at !== null,
       network: row.network,
       auditsPassed: row.audits_passed,

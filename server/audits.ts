@@ -84,7 +84,7 @@ export class Audits {
    */
   async challenge(request: AuditRequest): Promise<AuditRow | undefined> {
     const file = await this.#db.selectFrom('files').select(['sha256', 'chunk_count', 'size', 'chunk_size', 'scheme_k']).where('id', '=', request.fileId).executeTakeFirst();
-    if (!file?.sha256 || !this.#sessions.isOnline(request.hostId)) return undefined;
+    if (!file?.sha256 || !(await this.#sessions.isOnline(request.hostId))) return undefined;
     const chunk = request.chunk !== undefined && request.chunk < file.chunk_count ? request.chunk : randomInt(file.chunk_count);
     const block = randomInt(blockCount(fragmentChunkSize(chunk, file.size, file.chunk_size, file.scheme_k)));
     const now = this.#clock.now();
@@ -103,7 +103,7 @@ export class Audits {
       answered_at: null,
     };
     await this.#db.insertInto('audits').values(audit).execute();
-    this.#sessions.emit(request.hostId, 'audit:challenge', { auditId: audit.id, fileId: audit.file_id, chunk, block });
+    void this.#sessions.emit(request.hostId, 'audit:challenge', { auditId: audit.id, fileId: audit.file_id, chunk, block });
     this.#metrics.audits.inc({ purpose: audit.purpose, outcome: 'issued' });
     return audit;
   }
@@ -215,7 +215,7 @@ export class Audits {
     const log = verdict === 'passed' ? this.#log.debug.bind(this.#log) : this.#log.warn.bind(this.#log);
     log({ event: 'audit', auditId: audit.id, fileId: audit.file_id, hostId: audit.host_id, purpose: audit.purpose, verdict, lost: decided.lost }, 'audit decided');
     if (decided.lost) {
-      this.#sessions.emit(audit.host_id, 'replica:drop', { fileIds: [audit.file_id] });
+      void this.#sessions.emit(audit.host_id, 'replica:drop', { fileIds: [audit.file_id] });
       await this.#events.emit('host:space', { hostId: audit.host_id });
     }
     await this.#events.emit('audit:decided', { audit, verdict });

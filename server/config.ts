@@ -176,6 +176,9 @@ const Environment = z.object({
   ACCEPT_TIMEOUT: duration(100).default(15_000),
   TRANSFER_IDLE_TIMEOUT: duration(100).default(30_000),
   SWEEP_INTERVAL: duration(10).default(5_000),
+  TRACKER_ID: z.string().regex(/^[\w.:@-]{1,100}$/, 'must be 1 to 100 letters, digits and . : @ _ - (e.g. tracker-1 or host:3000)').optional(),
+  TRACKER_HEARTBEAT: duration(100).default(5_000),
+  TRACKER_TIMEOUT: duration(300).default(20_000),
   UPLOAD_RESUME_GRACE: duration(1000).default(24 * 3_600_000),
   MAX_HOST_TRANSFERS: integer(1, 64).default(4),
   INTEGRITY_EXCLUSION: integer(1, 1000).default(3),
@@ -251,6 +254,11 @@ export interface Config {
   acceptTimeoutMs: number;
   transferIdleTimeoutMs: number;
   sweepIntervalMs: number;
+  /** This tracker's name among the cloud's trackers (PostgreSQL): TRACKER_ID, else host name and port. */
+  trackerId: string | undefined;
+  /** How often this tracker says it is alive, and after how long without a word the others take it for dead. */
+  trackerHeartbeatMs: number;
+  trackerTimeoutMs: number;
   uploadResumeGraceMs: number;
   maxHostTransfers: number;
   /** Integrity failures in 24 h after which a host gets no new replicas. */
@@ -317,6 +325,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if ((e.TURN_URLS === undefined) !== (e.TURN_SECRET === undefined)) {
     throw new ConfigError(`Invalid configuration:\n  ${e.TURN_URLS === undefined ? 'TURN_URLS' : 'TURN_SECRET'}: must be set together with ${e.TURN_URLS === undefined ? 'TURN_SECRET' : 'TURN_URLS'}`);
   }
+  if (e.TRACKER_TIMEOUT < 2 * e.TRACKER_HEARTBEAT) {
+    throw new ConfigError('Invalid configuration:\n  TRACKER_TIMEOUT: must be at least twice TRACKER_HEARTBEAT (one late heartbeat must not make a tracker look dead)');
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -339,6 +350,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     acceptTimeoutMs: e.ACCEPT_TIMEOUT,
     transferIdleTimeoutMs: e.TRANSFER_IDLE_TIMEOUT,
     sweepIntervalMs: e.SWEEP_INTERVAL,
+    trackerId: e.TRACKER_ID,
+    trackerHeartbeatMs: e.TRACKER_HEARTBEAT,
+    trackerTimeoutMs: e.TRACKER_TIMEOUT,
     uploadResumeGraceMs: e.UPLOAD_RESUME_GRACE,
     maxHostTransfers: e.MAX_HOST_TRANSFERS,
     integrityExclusion: e.INTEGRITY_EXCLUSION,
@@ -391,6 +405,9 @@ export const CONFIG_HELP: Record<(typeof CONFIG_VARIABLES)[number], { descriptio
   ACCEPT_TIMEOUT: { description: 'time a host has to answer a storage request', fallback: '15s' },
   TRANSFER_IDLE_TIMEOUT: { description: 'a transfer without progress for this long fails', fallback: '30s' },
   SWEEP_INTERVAL: { description: 'how often expiries, repairs and level changes are applied', fallback: '5s' },
+  TRACKER_ID: { description: "this tracker's name among several on one PostgreSQL (and its /metrics label)", fallback: 'host name:port' },
+  TRACKER_HEARTBEAT: { description: 'how often a tracker on PostgreSQL records that it is alive', fallback: '5s' },
+  TRACKER_TIMEOUT: { description: "after this long without a heartbeat the other trackers mark a tracker's peers offline", fallback: '20s' },
   UPLOAD_RESUME_GRACE: { description: 'how long partial replicas wait for their owner to resume', fallback: '24h' },
   MAX_HOST_TRANSFERS: { description: 'transfers a host takes at once', fallback: '4' },
   INTEGRITY_EXCLUSION: { description: 'corrupt-data failures in 24 h after which a host gets nothing new', fallback: '3' },

@@ -35,7 +35,7 @@ export class FileSummaries {
   /** Tells the file's owner (if online) what its file looks like now. */
   async notify(fileId: string): Promise<void> {
     const row = await this.#query().where('files.id', '=', fileId).executeTakeFirst();
-    if (row) this.#sessions.emit(row.owner_id, 'file:updated', toSummary(row));
+    if (row) void this.#sessions.emit(row.owner_id, 'file:updated', toSummary(row));
   }
 
   /** Tells the owners of every file this host holds a verified replica of: its coming or going changes what they can read. */

@@ -81,10 +81,10 @@ export class Files {
     });
     this.#log.info({ event: 'delete', fileId, ownerId, hosts: hosts.length }, 'file deleted');
     for (const hostId of hosts) {
-      this.#sessions.emit(hostId, 'replica:drop', { fileIds: [fileId] });
+      void this.#sessions.emit(hostId, 'replica:drop', { fileIds: [fileId] });
       await this.#events.emit('host:space', { hostId });
     }
-    this.#sessions.emit(ownerId, 'file:removed', { fileId });
+    void this.#sessions.emit(ownerId, 'file:removed', { fileId });
   }
 
   async #openFetches(ownerId: string, file: FileRow, count: number, exclude: number[]): Promise<{ transferId: string; fragment: number }[]> {

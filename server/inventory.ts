@@ -137,7 +137,7 @@ export class Inventory {
       } else if (verdict === 'wrong') {
         const released = await this.#db.transaction().execute((trx) => spaceLedger.release(trx, audit.file_id, audit.host_id));
         if (released) {
-          this.#sessions.emit(audit.host_id, 'replica:drop', { fileIds: [audit.file_id] });
+          void this.#sessions.emit(audit.host_id, 'replica:drop', { fileIds: [audit.file_id] });
           await this.#events.emit('host:space', { hostId: audit.host_id });
         }
       }

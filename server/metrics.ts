@@ -17,9 +17,23 @@ export class Metrics {
   readonly connections = new Gauge({ name: 'peercloud_socketio_connections', help: 'Socket.IO connections open now.', registers: [this.registry] });
   readonly peersOnline = new Gauge({ name: 'peercloud_peers_online', help: 'Peers online now, by reliability level.', labelNames: ['level'] as const, registers: [this.registry] });
   readonly filesByHealth = new Gauge({ name: 'peercloud_files', help: 'Files by health.', labelNames: ['health'] as const, registers: [this.registry] });
+  readonly trackerPeers = new Gauge({ name: 'peercloud_tracker_peers', help: 'Peers connected to this tracker now.', registers: [this.registry] });
+  readonly trackersAlive = new Gauge({ name: 'peercloud_trackers_alive', help: 'Trackers of the cloud whose heartbeat is recent (1 with SQLite).', registers: [this.registry] });
+  readonly sweepHolder = new Gauge({ name: 'peercloud_sweep_holder', help: '1 when this tracker holds the lease and runs the sweep for the cloud.', registers: [this.registry] });
+  readonly clusterDeliveries = new Counter({
+    name: 'peercloud_cluster_deliveries_total',
+    help: 'Events for peers not connected to this tracker, by outcome (delivered by another tracker, offline, gone while retried, undeliverable).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
 
   constructor() {
     // Process metrics, event loop lag among them.
     collectDefaultMetrics({ register: this.registry, prefix: 'peercloud_' });
+  }
+
+  /** Every series carries `tracker` (known once listening): the trackers of one cloud scrape apart. */
+  label(trackerId: string): void {
+    this.registry.setDefaultLabels({ tracker: trackerId });
   }
 }

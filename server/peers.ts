@@ -19,7 +19,7 @@ import type { AuditRow, PeerEventKind, PeerRow } from './db/schema.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { Sessions } from './sessions.ts';
-import { freeSpace } from './space-ledger.ts';
+import { creditedSql, freeSpace } from './space-ledger.ts';
 
 /** Events older than this are pruned; the level only looks at the last 24 hours. */
 const EVENT_RETENTION_MS = 7 * RELIABILITY_WINDOW_MS;
@@ -63,49 +63,69 @@ export class Peers {
     this.#metrics = deps.metrics;
   }
 
-  /** A peer proved its identity: create it the first time, mark it online, count the connection. */
-  async connected(peerId: string, publicKey: string, address: string, network: string | null): Promise<void> {
+  /**
+   * A peer proved its identity: create it the first time, mark it online on this tracker under
+   * this connection (its session), count the connection. Says whether the peer was, until now,
+   * online on another tracker: that session is over (the same peer moved, or its tracker died).
+   */
+  async connected(peerId: string, publicKey: string, address: string, network: string | null, session: { trackerId: string; sessionId: string }): Promise<{ elsewhere: boolean }> {
     const now = this.#clock.now();
     const initial = reliability({ capacity: 0, disconnections: 0, rejections: 0 }, this.#config.thresholds);
-    await this.#db.transaction().execute(async (trx) => {
+    const before = await this.#db.transaction().execute(async (trx) => {
+      const known = await trx.selectFrom('peers').select(['online', 'tracker_id']).where('id', '=', peerId).executeTakeFirst();
+      const where = { online: 1, last_seen: now, last_address: address, network, tracker_id: session.trackerId, session_id: session.sessionId };
       await trx
         .insertInto('peers')
         .values({
           id: peerId,
           public_key: publicKey,
-          last_address: address,
-          network,
           first_seen: now,
-          last_seen: now,
-          online: 1,
           capacity: 0,
           reported_used: 0,
           bytes_used: 0,
           bytes_reserved: 0,
           ...initial,
+          ...where,
         })
-        .onConflict((oc) => oc.column('id').doUpdateSet({ online: 1, last_seen: now, last_address: address, network }))
+        .onConflict((oc) => oc.column('id').doUpdateSet(where))
         .execute();
       await trx.insertInto('peer_events').values({ peer_id: peerId, kind: 'connect', at: now, detail: null }).execute();
+      return known;
     });
     await this.refresh(peerId);
+    return { elsewhere: before?.online === 1 && before.tracker_id !== null && before.tracker_id !== session.trackerId };
   }
 
   /**
    * The peer's connection is gone (closed tab, network gone, heartbeat timeout). A disconnection
-   * the tracker forced (a flood) is not the peer's loss of connection: it is not counted.
+   * the tracker forced (a flood) is not the peer's loss of connection: it is not counted. Only
+   * the peer's current session counts: false, and nothing changes, when a newer connection of
+   * the same peer (on another tracker) has already taken over.
    */
-  async disconnected(peerId: string, reason: string, counted = true): Promise<void> {
+  async disconnected(peerId: string, sessionId: string, reason: string, counted = true): Promise<boolean> {
     const now = this.#clock.now();
-    await this.#db.transaction().execute(async (trx) => {
-      await trx.updateTable('peers').set({ online: 0, last_seen: now }).where('id', '=', peerId).execute();
+    const current = await this.#db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('peers')
+        .set({ online: 0, last_seen: now, tracker_id: null, session_id: null })
+        .where('id', '=', peerId)
+        .where('session_id', '=', sessionId)
+        .executeTakeFirst();
+      if (updated.numUpdatedRows === 0n) return false;
       if (counted) await trx.insertInto('peer_events').values({ peer_id: peerId, kind: 'disconnect', at: now, detail: reason.slice(0, 200) }).execute();
+      return true;
     });
-    await this.refresh(peerId);
+    if (current) await this.refresh(peerId);
+    return current;
   }
 
   async reported(peerId: string, capacity: number, used: number): Promise<PeerStatus> {
-    await this.#db.updateTable('peers').set({ capacity, reported_used: used, last_seen: this.#clock.now() }).where('id', '=', peerId).execute();
+    // Credited with the offer in the same statement: a host that offers less has less room at once.
+    await this.#db
+      .updateTable('peers')
+      .set({ capacity, credited: creditedSql(capacity, this.#config.earning), reported_used: used, last_seen: this.#clock.now() })
+      .where('id', '=', peerId)
+      .execute();
     return this.refresh(peerId);
   }
 
@@ -209,13 +229,19 @@ export class Peers {
     const credited = effectiveCapacity(peer.capacity, proven, this.#config.earning);
     const next = reliability(this.#levelInputs(metrics, credited), this.#config.thresholds);
     const vettedAt = peer.vetted_at ?? (isVetted({ firstSeen: peer.first_seen, auditsPassed: peer.audits_passed }, now, this.#config.vetting) ? now : null);
-    if (!sameReliability(peer, next) || proven !== peer.proven_bytes || vettedAt !== peer.vetted_at) {
-      await this.#db.updateTable('peers').set({ ...next, proven_bytes: proven, vetted_at: vettedAt }).where('id', '=', peerId).execute();
+    if (!sameReliability(peer, next) || proven !== peer.proven_bytes || vettedAt !== peer.vetted_at || credited !== peer.credited) {
+      // Credited from the capacity as it is when written: a report racing this refresh keeps its offer.
+      const earned = this.#config.earning.newcomerSpace + Math.floor(this.#config.earning.growth * proven);
+      await this.#db
+        .updateTable('peers')
+        .set({ ...next, proven_bytes: proven, vetted_at: vettedAt, credited: sql<number>`case when capacity < ${earned} then capacity else ${earned} end` })
+        .where('id', '=', peerId)
+        .execute();
       if (!sameReliability(peer, next)) this.#log.info({ event: 'level', peerId, from: peer.level, to: next.level, ...next }, 'reliability changed');
       if (vettedAt !== peer.vetted_at) this.#log.info({ event: 'vetted', peerId, auditsPassed: peer.audits_passed }, 'host vetted');
     }
-    const status = toStatus({ ...peer, ...next, proven_bytes: proven, vetted_at: vettedAt }, metrics, this.#config);
-    this.#sessions.emit(peerId, 'peer:status', status);
+    const status = toStatus({ ...peer, ...next, proven_bytes: proven, vetted_at: vettedAt, credited }, metrics);
+    void this.#sessions.emit(peerId, 'peer:status', status);
     return status;
   }
 
@@ -258,19 +284,30 @@ export class Peers {
 
   async status(peerId: string): Promise<PeerStatus> {
     const peer = await this.#db.selectFrom('peers').selectAll().where('id', '=', peerId).executeTakeFirstOrThrow();
-    return toStatus(peer, await this.metrics(peerId, peer.capacity), this.#config);
+    return toStatus(peer, await this.metrics(peerId, peer.capacity));
   }
 
-  /** At start nobody is connected yet, whatever the database says from before a crash. */
+  /** At start nobody is connected yet, whatever the database says from before a crash (one tracker, SQLite). */
   async markAllOffline(): Promise<void> {
     // They were there until the tracker stopped, as far as anyone knows: the repair grace
     // counts from now, so a restart never makes healthy replicas look long gone.
-    await this.#db.updateTable('peers').set({ online: 0, last_seen: this.#clock.now() }).where('online', '=', 1).execute();
+    await this.#db.updateTable('peers').set({ online: 0, last_seen: this.#clock.now(), tracker_id: null, session_id: null }).where('online', '=', 1).execute();
   }
 
-  async onlineCount(): Promise<number> {
-    const row = await this.#db.selectFrom('peers').select(sql<number>`count(*)`.as('n')).where('online', '=', 1).executeTakeFirstOrThrow();
-    return Number(row.n);
+  /**
+   * The peers a tracker held are offline: it stopped, or died and the others noticed, or it is
+   * starting again after a crash. Not their disconnection (the tracker's doing); as for a
+   * restart, the repair grace counts from now. Returns their ids.
+   */
+  async markOfflineOn(trackerId: string): Promise<string[]> {
+    const rows = await this.#db
+      .updateTable('peers')
+      .set({ online: 0, last_seen: this.#clock.now(), tracker_id: null, session_id: null })
+      .where('tracker_id', '=', trackerId)
+      .where('online', '=', 1)
+      .returning('id')
+      .execute();
+    return rows.map((row) => row.id);
   }
 }
 
@@ -278,7 +315,7 @@ function sameReliability(peer: Pick<PeerRow, 'level' | 'trust' | 'dynamism' | 'a
   return peer.level === next.level && peer.trust === next.trust && peer.dynamism === next.dynamism && peer.availability === next.availability;
 }
 
-export function toStatus(peer: PeerRow, metrics: PeerMetrics, config: Pick<Config, 'earning'>): PeerStatus {
+export function toStatus(peer: PeerRow, metrics: PeerMetrics): PeerStatus {
   return {
     id: peer.id,
     level: peer.level,
@@ -286,9 +323,9 @@ export function toStatus(peer: PeerRow, metrics: PeerMetrics, config: Pick<Confi
     metrics: { capacity: peer.capacity, disconnections: metrics.disconnections, rejections: metrics.rejections, integrityFailures: metrics.integrityFailures },
     used: peer.bytes_used,
     reserved: peer.bytes_reserved,
-    free: freeSpace(peer, config.earning),
+    free: freeSpace(peer),
     proven: peer.proven_bytes,
-    credited: effectiveCapacity(peer.capacity, peer.proven_bytes, config.earning),
+    credited: peer.credited,
     vetted: peer.vetted_at !== null,
   };
 }

@@ -6,7 +6,7 @@
  * is decided here too; so is the explanation when none can.
  */
 import type { Transaction } from 'kysely';
-import { chooseHosts, compareCandidates, type HostCandidate, type PlacementRequest } from '../shared/placement.ts';
+import { chooseHosts, compareCandidates, levelOrder, type HostCandidate, type PlacementRequest } from '../shared/placement.ts';
 import { RELIABILITY_WINDOW_MS } from '../shared/reliability.ts';
 import { formatBytes } from '../shared/units.ts';
 import type { Clock } from './clock.ts';
@@ -68,10 +68,14 @@ export class Placement {
       copiesWanted: file.replicas_wanted,
       newcomerShare: this.#config.vetting.share,
     };
-    let left = await this.#candidates(trx, file);
+    let wanted = gatherFor(fragments.length);
+    let gathered = await this.#candidates(trx, file, owner.level, file.fragment_bytes, wanted);
+    let left = gathered.hosts;
     const placed: PlacedFragment[] = [];
     const unplaced = [...fragments];
     const now = this.#clock.now();
+    // The highest host id this transaction has tried to reserve (and may hold locked).
+    let highest: string | undefined;
     while (unplaced.length > 0) {
       const reserved = placed.map((p) => p.host);
       const chosen = chooseHosts(
@@ -83,12 +87,30 @@ export class Placement {
         },
         left,
       );
+      if (chosen.length < unplaced.length && !gathered.exhausted) {
+        // The rules passed over more of the hosts looked at than expected: look at more of them.
+        wanted *= 4;
+        gathered = await this.#candidates(trx, file, owner.level, file.fragment_bytes, wanted);
+        left = gathered.hosts.filter((host) => !reserved.some((taken) => taken.id === host.id));
+        continue;
+      }
       if (chosen.length === 0) break;
       const assigned = chosen.map((host, rank) => ({ host, fragment: unplaced[rank]! }));
-      // In id order: two placements locking the same hosts on PostgreSQL can then never deadlock.
+      // Host rows are locked in id order, so that placements on PostgreSQL never wait for each
+      // other in a cycle. A later round (a host's room was taken meanwhile) may want a host below
+      // one already held: that one is passed over if another transaction holds it, not waited for.
       for (const { host, fragment } of [...assigned].sort((a, b) => (a.host.id < b.host.id ? -1 : 1))) {
         const bytes = file.fragment_bytes;
-        if (!(await spaceLedger.reserve(trx, { fileId: file.id, hostId: host.id, fragment, bytes, at: now }, this.#config.earning))) continue;
+        const outOfOrder = highest !== undefined && host.id < highest;
+        if (!outOfOrder) highest = host.id;
+        if (!(await spaceLedger.reserve(trx, { fileId: file.id, hostId: host.id, fragment, bytes, at: now }, { unlessLocked: outOfOrder }))) continue;
+        // The reservation holds the host's row until this transaction ends: a placement to it on
+        // any tracker now waits, and the transfers those before it committed are counted here.
+        // One that filled the host's transfers meanwhile gets its room back at once.
+        if ((await this.#busy(trx, host.id)) >= this.#config.maxHostTransfers) {
+          await spaceLedger.release(trx, file.id, host.id);
+          continue;
+        }
         placed.push({ host, fragment });
         unplaced.splice(unplaced.indexOf(fragment), 1);
         this.#metrics.placements.inc({ kind });
@@ -104,11 +126,26 @@ export class Placement {
     return placed.sort((a, b) => order(a.host, b.host));
   }
 
+  /** Transfers under way with this host on either side. */
+  async #busy(trx: Trx, hostId: string): Promise<number> {
+    const row = await trx
+      .selectFrom('transfers')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('state', 'in', ACTIVE_TRANSFER_STATES)
+      .where((eb) => eb.or([eb('receiver_id', '=', hostId), eb('sender_id', '=', hostId)]))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
   /** How many hosts could take a fragment of `bytes` for this owner now (no reservation): to choose a scheme. */
   async countCandidates(trx: Trx, ownerId: string, bytes: number, wanted: number): Promise<number> {
     const owner = await trx.selectFrom('peers').select(['id', 'level']).where('id', '=', ownerId).executeTakeFirstOrThrow();
-    const candidates = await this.#candidates(trx, { id: '', owner_id: ownerId });
-    return chooseHosts({ uploaderId: owner.id, uploaderLevel: owner.level, bytes, replicas: wanted, copiesWanted: wanted }, candidates).length;
+    const request = { uploaderId: owner.id, uploaderLevel: owner.level, bytes, replicas: wanted, copiesWanted: wanted };
+    for (let looked = gatherFor(wanted); ; looked *= 4) {
+      const { hosts, exhausted } = await this.#candidates(trx, { id: '', owner_id: ownerId }, owner.level, bytes, looked);
+      const chosen = chooseHosts(request, hosts).length;
+      if (chosen >= wanted || exhausted) return chosen;
+    }
   }
 
   /**
@@ -127,48 +164,90 @@ export class Placement {
   }
 
   /**
-   * Hosts that may be asked to hold a new copy of the file: online, not the owner, not caught
-   * serving corrupt data too often, not already holding, failing or failing an audit of this file, and not already
-   * busy with as many transfers as a host takes (a host is never offered more than it can take:
-   * its refusals would count against it for the tracker's doing).
+   * Hosts that may be asked to hold a new copy of the file: online, not the owner, with room for
+   * `bytes`, not caught serving corrupt data too often, not already holding, failing or failing an
+   * audit of this file, and not already busy with as many transfers as a host takes (a host is
+   * never offered more than it can take: its refusals would count against it for the tracker's
+   * doing).
+   *
+   * The best `wanted` of them at least, not all: level by level in the order placement prefers
+   * them (shared/placement.ts: the uploader's own, then the closest, the higher first), and in
+   * each level most free space first, a page at a time from the `peers_placement` index, so that
+   * the work does not grow with the number of peers online. Hosts of one level with exactly the
+   * same free space come in the order they joined. `exhausted` says whether every host that could
+   * take it was looked at.
    */
-  async #candidates(trx: Trx, file: Pick<FileRow, 'id' | 'owner_id'>): Promise<HostCandidate[]> {
-    const now = this.#clock.now();
-    const rows = await trx
-      .selectFrom('peers')
-      .select(['id', 'level', 'network', 'vetted_at', 'proven_bytes', (eb) => freeSpaceSql(eb, this.#config.earning).as('free')])
-      .where('online', '=', 1)
-      .where('id', '!=', file.owner_id)
-      .where((eb) =>
-        eb(
-          eb
-            .selectFrom('peer_events')
-            .select(eb.fn.countAll<number>().as('n'))
-            .whereRef('peer_events.peer_id', '=', 'peers.id')
-            .where('peer_events.kind', '=', 'integrity_failure')
-            .where('peer_events.at', '>', now - RELIABILITY_WINDOW_MS),
-          '<',
-          this.#config.integrityExclusion,
-        ),
-      )
-      .where((eb) =>
-        eb(
-          eb
-            .selectFrom('transfers')
-            .select(eb.fn.countAll<number>().as('n'))
-            .where((w) => w.or([w('transfers.receiver_id', '=', w.ref('peers.id')), w('transfers.sender_id', '=', w.ref('peers.id'))]))
-            .where('transfers.state', 'in', ACTIVE_TRANSFER_STATES),
-          '<',
-          this.#config.maxHostTransfers,
-        ),
-      )
-      .where('id', 'not in', (eb) => eb.selectFrom('replicas').select('host_id').where('file_id', '=', file.id))
-      .where('id', 'not in', (eb) =>
-        eb.selectFrom('transfers').select('receiver_id').where('file_id', '=', file.id).where('kind', 'in', STORAGE_KINDS).where('state', '=', 'failed'),
-      )
-      // Nor a host that failed an audit of this file.
-      .where('id', 'not in', (eb) => eb.selectFrom('audits').select('host_id').where('file_id', '=', file.id).where('state', '=', 'failed'))
-      .execute();
-    return rows.map((row) => ({ id: row.id, level: row.level, free: Number(row.free), network: row.network, vetted: row.vetted_at !== null, proven: row.proven_bytes }));
+  async #candidates(trx: Trx, file: Pick<FileRow, 'id' | 'owner_id'>, ownerLevel: number, bytes: number, wanted: number): Promise<{ hosts: HostCandidate[]; exhausted: boolean }> {
+    const excluded = await this.#excludedFor(trx, file);
+    const hosts: HostCandidate[] = [];
+    const page = Math.max(CANDIDATE_PAGE, wanted);
+    for (const level of levelOrder(ownerLevel)) {
+      for (let offset = 0; ; offset += page) {
+        const rows = await trx
+          .selectFrom('peers')
+          .select(['id', 'level', 'network', 'vetted_at', 'proven_bytes', (eb) => freeSpaceSql(eb).as('free')])
+          .where('online', '=', 1)
+          .where('level', '=', level)
+          .where((eb) => eb(freeSpaceSql(eb), '>=', bytes))
+          .orderBy((eb) => freeSpaceSql(eb), 'desc')
+          .limit(page)
+          .offset(offset)
+          .execute();
+        const fresh = rows.filter((row) => !excluded.has(row.id));
+        const unfit = await this.#unfit(trx, fresh.map((row) => row.id));
+        for (const row of fresh) {
+          if (unfit.has(row.id)) continue;
+          hosts.push({ id: row.id, level: row.level, free: Number(row.free), network: row.network, vetted: row.vetted_at !== null, proven: row.proven_bytes });
+        }
+        if (hosts.length >= wanted) return { hosts, exhausted: false };
+        if (rows.length < page) break;
+      }
+    }
+    return { hosts, exhausted: true };
   }
+
+  /** Hosts this file must not go to, whatever their room: the owner, its holders, those that failed it. */
+  async #excludedFor(trx: Trx, file: Pick<FileRow, 'id' | 'owner_id'>): Promise<Set<string>> {
+    const excluded = new Set([file.owner_id]);
+    if (file.id === '') return excluded;
+    const [holders, failed, audited] = await Promise.all([
+      trx.selectFrom('replicas').select('host_id as id').where('file_id', '=', file.id).execute(),
+      trx.selectFrom('transfers').select('receiver_id as id').where('file_id', '=', file.id).where('kind', 'in', STORAGE_KINDS).where('state', '=', 'failed').execute(),
+      // Nor a host that failed an audit of this file.
+      trx.selectFrom('audits').select('host_id as id').where('file_id', '=', file.id).where('state', '=', 'failed').execute(),
+    ]);
+    for (const { id } of [...holders, ...failed, ...audited]) excluded.add(id);
+    return excluded;
+  }
+
+  /** Of these hosts, those caught serving corrupt data too often lately, or as busy as a host may be. */
+  async #unfit(trx: Trx, ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const since = this.#clock.now() - RELIABILITY_WINDOW_MS;
+    const [corrupt, sending, receiving] = await Promise.all([
+      trx
+        .selectFrom('peer_events')
+        .select(['peer_id as id', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('peer_id', 'in', ids)
+        .where('kind', '=', 'integrity_failure')
+        .where('at', '>', since)
+        .groupBy('peer_id')
+        .execute(),
+      trx.selectFrom('transfers').select(['sender_id as id', (eb) => eb.fn.countAll<number>().as('n')]).where('sender_id', 'in', ids).where('state', 'in', ACTIVE_TRANSFER_STATES).groupBy('sender_id').execute(),
+      trx.selectFrom('transfers').select(['receiver_id as id', (eb) => eb.fn.countAll<number>().as('n')]).where('receiver_id', 'in', ids).where('state', 'in', ACTIVE_TRANSFER_STATES).groupBy('receiver_id').execute(),
+    ]);
+    const unfit = new Set(corrupt.filter((row) => Number(row.n) >= this.#config.integrityExclusion).map((row) => row.id));
+    const busy = new Map<string, number>();
+    for (const row of [...sending, ...receiving]) busy.set(row.id, (busy.get(row.id) ?? 0) + Number(row.n));
+    for (const [id, n] of busy) if (n >= this.#config.maxHostTransfers) unfit.add(id);
+    return unfit;
+  }
+}
+
+/** Hosts looked at per query, at least. */
+const CANDIDATE_PAGE = 64;
+
+/** How many candidates to look at for `n` copies: room for the network and vetting rules to pass some over. */
+function gatherFor(n: number): number {
+  return 4 * n + 16;
 }

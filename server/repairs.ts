@@ -166,7 +166,7 @@ export class Repairs {
         if (await this.#db.transaction().execute((trx) => spaceLedger.drop(trx, fileId, host_id))) {
           dropped++;
           this.#log.info({ event: 'trim', fileId, fragment, hostId: host_id }, 'an extra copy let go');
-          this.#sessions.emit(host_id, 'replica:drop', { fileIds: [fileId] });
+          void this.#sessions.emit(host_id, 'replica:drop', { fileIds: [fileId] });
           await this.#events.emit('host:space', { hostId: host_id });
         }
       }

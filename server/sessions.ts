@@ -2,9 +2,17 @@
  * Which peers are online, and the one socket each is reachable on. A peer that connects
  * again while its old socket is still open replaces it: that is the same peer moving
  * tabs or reloading, not a loss of connection, so the old socket leaves uncounted.
+ *
+ * With several trackers (PostgreSQL), a peer may be connected to another one: `emit` then
+ * hands the event to the cluster (cluster/delivery.ts), which says whether that tracker did
+ * deliver it, and `isOnline` asks the database whether the peer is connected to a live
+ * tracker. Neither ever claims more than it knows: an event nobody delivered is `false`,
+ * exactly as for a peer that is offline.
  */
 import type { Server, Socket } from 'socket.io';
 import type { ClientToServer, ServerEvent, ServerEventName, ServerToClient } from '../shared/protocol.ts';
+import type { InterTrackerEvents } from './cluster/delivery.ts';
+import type { Db } from './db/database.ts';
 
 export interface SocketData {
   peerId: string;
@@ -19,11 +27,27 @@ export interface SocketData {
   replaced: boolean;
 }
 
-export type TrackerServer = Server<ClientToServer, ServerToClient, Record<string, never>, SocketData>;
-export type TrackerSocket = Socket<ClientToServer, ServerToClient, Record<string, never>, SocketData>;
+export type TrackerServer = Server<ClientToServer, ServerToClient, InterTrackerEvents, SocketData>;
+export type TrackerSocket = Socket<ClientToServer, ServerToClient, InterTrackerEvents, SocketData>;
+
+/** The other trackers of the cloud, as the sessions see them (cluster/delivery.ts). */
+export interface OtherTrackers {
+  /** Delivers to a peer connected to another tracker; true once that tracker says it did. */
+  deliver(peerId: string, event: ServerEventName, payload: unknown): Promise<boolean>;
+  /** Whether the peer is connected to another tracker that is alive, as the database says. */
+  holds(peerId: string, db?: Db): Promise<boolean>;
+}
 
 export class Sessions {
   readonly #sockets = new Map<string, TrackerSocket>();
+  #others: OtherTrackers | undefined;
+  /** Events on their way to peers on other trackers, one chain per peer: they arrive in order. */
+  readonly #chains = new Map<string, Promise<unknown>>();
+
+  /** From now on, peers not connected here are looked for on the other trackers. */
+  reachOthers(others: OtherTrackers): void {
+    this.#others = others;
+  }
 
   /** Registers the peer's socket and returns the one it replaces, if any. */
   attach(socket: TrackerSocket): TrackerSocket | undefined {
@@ -43,31 +67,58 @@ export class Sessions {
     return true;
   }
 
-  isOnline(peerId: string): boolean {
-    return this.#sockets.has(peerId);
+  /** The peer's socket on this tracker, if it is connected here. */
+  local(peerId: string): TrackerSocket | undefined {
+    return this.#sockets.get(peerId);
   }
 
+  /** Connected here or, with several trackers, to another live one. Inside a transaction, pass it. */
+  async isOnline(peerId: string, db?: Db): Promise<boolean> {
+    if (this.#sockets.has(peerId)) return true;
+    return this.#others ? this.#others.holds(peerId, db) : false;
+  }
+
+  /** Peers connected to this tracker. */
   get size(): number {
     return this.#sockets.size;
   }
 
-  /** Sends to the peer if it is online; false when it is not (callers decide what that means). */
-  emit<K extends ServerEventName>(peerId: string, event: K, payload: ServerEvent<K>): boolean {
+  /**
+   * Sends to the peer; resolves false when it is not online anywhere, or no tracker delivered
+   * it (callers decide what that means). A peer connected here gets it at once, before this
+   * returns, as it always did; one on another tracker through the cluster, in order.
+   */
+  emit<K extends ServerEventName>(peerId: string, event: K, payload: ServerEvent<K>): Promise<boolean> {
     const socket = this.#sockets.get(peerId);
-    if (!socket) return false;
-    // Socket.IO's typed emit can't follow a generic event name through its overloads.
-    (socket.emit as (event: K, payload: ServerEvent<K>) => boolean)(event, payload);
-    return true;
+    if (socket) {
+      // Socket.IO's typed emit can't follow a generic event name through its overloads.
+      (socket.emit as (event: K, payload: ServerEvent<K>) => boolean)(event, payload);
+      return Promise.resolve(true);
+    }
+    const others = this.#others;
+    if (!others) return Promise.resolve(false);
+    const previous = this.#chains.get(peerId) ?? Promise.resolve();
+    const sent = previous.then(() => others.deliver(peerId, event, payload));
+    this.#chains.set(peerId, sent);
+    void sent.finally(() => {
+      if (this.#chains.get(peerId) === sent) this.#chains.delete(peerId);
+    });
+    return sent;
   }
 
+  /** To every peer connected to this tracker (each tracker tells its own). */
   broadcast<K extends ServerEventName>(event: K, payload: ServerEvent<K>): void {
     for (const socket of this.#sockets.values()) {
       (socket.emit as (event: K, payload: ServerEvent<K>) => boolean)(event, payload);
     }
   }
 
-  disconnectAll(): void {
-    for (const socket of this.#sockets.values()) socket.disconnect(true);
+  /** Closes every connection of this tracker; `forced` ones are not counted as the peers' disconnections. */
+  disconnectAll(forced = false): void {
+    for (const socket of this.#sockets.values()) {
+      if (forced) socket.data.forced = true;
+      socket.disconnect(true);
+    }
     this.#sockets.clear();
   }
 }

@@ -10,24 +10,29 @@
  * same bytes twice.
  */
 import { sql, type ExpressionBuilder, type Transaction } from 'kysely';
-import { effectiveCapacity, type EarningPolicy } from '../shared/earned.ts';
+import type { EarningPolicy } from '../shared/earned.ts';
+import { dialectOf } from './db/dialect.ts';
 import type { Database, PeerRow, ReplicaRow } from './db/schema.ts';
 
 type Trx = Transaction<Database>;
 
 /**
  * Free space: what a host is credited with (what it offers, up to what it has earned: shared/
- * earned.ts), less what it stores and what it has promised.
+ * earned.ts, kept in `peers.credited` by peers.ts), less what it stores and what it has promised.
  */
-export function freeSpace(peer: Pick<PeerRow, 'capacity' | 'proven_bytes' | 'bytes_used' | 'bytes_reserved'>, policy: EarningPolicy): number {
-  return effectiveCapacity(peer.capacity, peer.proven_bytes, policy) - peer.bytes_used - peer.bytes_reserved;
+export function freeSpace(peer: Pick<PeerRow, 'credited' | 'bytes_used' | 'bytes_reserved'>): number {
+  return peer.credited - peer.bytes_used - peer.bytes_reserved;
 }
 
-/** The same definition, for queries. */
-export function freeSpaceSql(eb: ExpressionBuilder<Database, 'peers'>, policy: EarningPolicy) {
+/** The same definition, for queries: the expression the `peers_placement` index orders hosts by. */
+export function freeSpaceSql(eb: ExpressionBuilder<Database, 'peers'>) {
+  return eb(eb(eb.ref('peers.credited'), '-', eb.ref('peers.bytes_used')), '-', eb.ref('peers.bytes_reserved'));
+}
+
+/** What a host offering `capacity` is credited with, given what it has proven (shared/earned.ts), for an update of `peers`. */
+export function creditedSql(capacity: number, policy: EarningPolicy) {
   const earned = sql<number>`(${policy.newcomerSpace} + cast(${policy.growth} * peers.proven_bytes as bigint))`;
-  const credited = sql<number>`(case when peers.capacity < ${earned} then peers.capacity else ${earned} end)`;
-  return eb(eb(credited, '-', eb.ref('peers.bytes_used')), '-', eb.ref('peers.bytes_reserved'));
+  return sql<number>`(case when ${capacity} < ${earned} then ${capacity} else ${earned} end)`;
 }
 
 export interface NewReplica {
@@ -45,12 +50,17 @@ export const spaceLedger = {
    * Reserves room for a new replica, if the host still has it: the counter moves only where
    * the database finds the room, and the row is written with it. False when it was taken.
    */
-  async reserve(trx: Trx, replica: NewReplica, policy: EarningPolicy): Promise<boolean> {
+  async reserve(trx: Trx, replica: NewReplica, options: { unlessLocked?: boolean } = {}): Promise<boolean> {
+    // On PostgreSQL, `unlessLocked` passes over a host another transaction is changing rather
+    // than waiting for it (placement asks so of hosts it would lock out of id order: waiting
+    // there could deadlock). SQLite has one writer at a time: nobody else holds a row.
+    const skipLocked = options.unlessLocked === true && dialectOf(trx) === 'postgres';
     const updated = await trx
       .updateTable('peers')
       .set((eb) => ({ bytes_reserved: eb('bytes_reserved', '+', replica.bytes) }))
       .where('id', '=', replica.hostId)
-      .where((eb) => eb(freeSpaceSql(eb, policy), '>=', replica.bytes))
+      .where((eb) => eb(freeSpaceSql(eb), '>=', replica.bytes))
+      .$if(skipLocked, (qb) => qb.where('id', 'in', (eb) => eb.selectFrom('peers as free_row').select('free_row.id').where('free_row.id', '=', replica.hostId).forUpdate().skipLocked()))
       .executeTakeFirst();
     if (updated.numUpdatedRows === 0n) return false;
     await trx

@@ -7,9 +7,9 @@
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { Server } from 'socket.io';
-import { fromHex } from '../shared/encoding.ts';
+import { fromHex, randomId } from '../shared/encoding.ts';
 import type { ClientConfig } from '../shared/protocol.ts';
 import { AdminQueries } from './admin.ts';
 import { Audits } from './audits.ts';
@@ -17,8 +17,13 @@ import { networkOf } from '../shared/network.ts';
 import { limitNewIdentities } from './socket/identity-limit.ts';
 import type { Clock } from './clock.ts';
 import { CloudStats } from './cloud-stats.ts';
+import { attachPostgresAdapter, peerRoom } from './cluster/adapter.ts';
+import { ClusterDelivery } from './cluster/delivery.ts';
+import { AdvisoryLease, soleLease, type Lease } from './cluster/lease.ts';
+import { TrackerPresence } from './cluster/presence.ts';
+import { TrackerRecovery } from './cluster/recovery.ts';
 import type { Config } from './config.ts';
-import type { Db } from './db/database.ts';
+import { openDatabase, type Db } from './db/database.ts';
 import { TrackerEvents } from './events.ts';
 import { FileSummaries } from './file-summaries.ts';
 import { Files } from './files.ts';
@@ -33,7 +38,7 @@ import { Metrics } from './metrics.ts';
 import { Peers } from './peers.ts';
 import { Placement } from './placement.ts';
 import { Repairs } from './repairs.ts';
-import { Sessions, type TrackerServer } from './sessions.ts';
+import { Sessions, type TrackerServer, type TrackerSocket } from './sessions.ts';
 import { AddressLimit } from './socket/address-limit.ts';
 import { authenticate } from './socket/authenticate.ts';
 import { Challenges } from './socket/challenges.ts';
@@ -75,6 +80,12 @@ export interface Tracker {
 }
 
 export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker {
+  // On PostgreSQL several trackers may serve one cloud: the Socket.IO adapter, heartbeats, the
+  // sweep's lease and the recovery of a dead tracker's peers are for them. On SQLite the tracker
+  // is alone, as it always was.
+  const clustered = config.databaseUrl !== undefined;
+  /** This tracker's name among the cloud's trackers: known once listening (TRACKER_ID, else host:port). */
+  let trackerId = config.trackerId ?? `${hostname()}:${config.port}`;
   const sessions = new Sessions();
   const metrics = new Metrics();
   const events = new TrackerEvents();
@@ -87,9 +98,35 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   const files = new Files({ db, clock, config, log, sessions, events, summaries, transfers });
   const inventory = new Inventory({ db, clock, config, log, events, audits, sessions });
   const repairs = new Repairs({ db, clock, config, log, metrics, sessions, events, placement, transfers });
-  const challenges = new Challenges(clock);
+  const challenges = new Challenges(db, clock);
   const admin = new AdminQueries(db, clock, config);
-  const cloudStats = new CloudStats(sessions);
+  const heartbeatDb = config.databaseUrl ? openDatabase({ dbPath: '', databaseUrl: config.databaseUrl }, { log, connections: 1, name: 'peercloud-heartbeat' }) : undefined;
+  const presence = new TrackerPresence({
+    db,
+    ...(heartbeatDb ? { beatDb: heartbeatDb.db } : {}),
+    clock,
+    log,
+    id: () => trackerId,
+    heartbeatMs: config.trackerHeartbeatMs,
+    timeoutMs: config.trackerTimeoutMs,
+    // Taken for dead by the others, who marked its peers offline: they reconnect and register anew.
+    declaredDead: async () => sessions.disconnectAll(true),
+  });
+  /** Peers online in the whole cloud: those of live trackers, as the database says (one tracker: its own). */
+  const cloudPeers = async (): Promise<number> => {
+    if (!clustered) return sessions.size;
+    const row = await db
+      .selectFrom('peers')
+      .innerJoin('trackers', 'trackers.id', 'peers.tracker_id')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('peers.online', '=', 1)
+      .where('trackers.heartbeat_at', '>', presence.deadline())
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  };
+  const cloudStats = new CloudStats(sessions, cloudPeers, log);
+  const recovery = new TrackerRecovery({ peers, transfers, events, presence, log, changed: () => cloudStats.changed() });
+  const lease: Lease = config.databaseUrl ? new AdvisoryLease(config.databaseUrl, log) : soleLease;
 
   // Who hears what. Blame first: a replacement host is placed by the levels it leaves.
   events.on('transfer:ended', ({ blames, transfer }) => peers.blamed(blames, transfer.file_id));
@@ -103,6 +140,9 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
 
   const sweeper = new Sweeper(
     [
+      // Trackers that died: their peers offline, their transfers ended, before anything else.
+      ...(clustered ? [() => recovery.sweepDead()] : []),
+      () => challenges.expire(),
       () => transfers.expire(),
       () => audits.expire(),
       () => uploads.settleStale(),
@@ -113,6 +153,8 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
       () => peers.refreshAll(),
     ],
     log,
+    lease,
+    metrics,
   );
 
   /** Known once listening: the address other devices should open, if the tracker can tell. */
@@ -159,8 +201,19 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
 
   const counters = { socketBytesIn: 0, socketMessagesIn: 0 };
   const stats = (): TrackerStats => ({ ...counters, peersOnline: sessions.size });
+  let startedAt: number | undefined;
+  const cloud = async () => {
+    const trackers = clustered ? (await presence.all()).filter((row) => row.heartbeatAt > presence.deadline()) : [{ id: trackerId, startedAt: startedAt ?? clock.now(), heartbeatAt: clock.now() }];
+    return { peersOnline: await cloudPeers(), trackerId, trackers };
+  };
+  const scrape = async () => {
+    metrics.trackerPeers.set(sessions.size);
+    metrics.sweepHolder.set(lease.holding ? 1 : 0);
+    metrics.trackersAlive.set((await cloud()).trackers.length);
+    return admin.scrape(metrics);
+  };
   const clientAddress = clientAddressOf(config.trustProxy);
-  const app = createHttpApp({ config, clock, log, challenges, admin, stats, clientAddress, metrics: () => admin.scrape(metrics) });
+  const app = createHttpApp({ config, clock, log, challenges, admin, stats, cloud, clientAddress, metrics: scrape });
   const tls = config.tls ? new TlsServer(config.tls, app, log) : undefined;
   // Socket.IO only needs the server's request and upgrade events, which https has too.
   const http: HttpServer = (tls?.server as unknown as HttpServer | undefined) ?? createServer(app);
@@ -172,6 +225,10 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
     pingInterval: config.heartbeatIntervalMs,
     pingTimeout: config.heartbeatTimeoutMs,
   });
+  const closeAdapter = config.databaseUrl
+    ? attachPostgresAdapter(io, config.databaseUrl, { heartbeatMs: config.trackerHeartbeatMs, timeoutMs: config.trackerTimeoutMs, log })
+    : undefined;
+  if (clustered) sessions.reachOthers(new ClusterDelivery({ io, db, clock, log, metrics, sessions, trackerId: () => trackerId, deadline: () => presence.deadline() }));
   io.engine.on('connection', (raw: { on(event: 'packet', listener: (packet: { data?: unknown }) => void): void }) => {
     raw.on('packet', (packet) => {
       counters.socketMessagesIn++;
@@ -208,16 +265,40 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
     inflight,
     limits: { rate: config.rateLimit, burst: config.rateBurst, now: () => clock.now() },
     closing: () => closing,
+    trackerId: () => trackerId,
+    ...(clustered
+      ? {
+          takeOver: async (socket: TrackerSocket) => {
+            const room = peerRoom(socket.data.peerId);
+            await socket.join(room);
+            // Its older connection, wherever it is: that tracker finds the session taken over.
+            io.in(room).except(socket.id).disconnectSockets(true);
+          },
+        }
+      : {}),
   });
+  /** Peers online elsewhere come and go: every tracker's peers hear the cloud's count. */
+  let statsTimer: NodeJS.Timeout | undefined;
 
   return {
     http,
     io,
     async listen(port = config.port, host = config.host) {
-      await peers.markAllOffline();
-      const abandoned = await transfers.abandonAll();
+      // A fixed port names the tracker the same after a restart, so that it finds its own peers
+      // from before a crash; port 0 (tests) gets a name of its own.
+      trackerId = config.trackerId ?? `${hostname()}:${port === 0 ? randomId(6) : port}`;
+      metrics.label(trackerId);
+      startedAt = clock.now();
+      if (clustered) {
+        await presence.register();
+        // Its own peers from before a crash; the other trackers' peers are theirs.
+        await recovery.release(trackerId);
+      } else {
+        await peers.markAllOffline();
+        const abandoned = await transfers.abandonAll();
+        if (abandoned > 0) log.info({ event: 'recovery', abandoned }, 'released transfers left from before the restart');
+      }
       await uploads.settleStale();
-      if (abandoned > 0) log.info({ event: 'recovery', abandoned }, 'released transfers left from before the restart');
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
         http.listen(port, host, () => {
@@ -226,6 +307,10 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
         });
       });
       sweeper.start(config.sweepIntervalMs);
+      if (clustered) {
+        presence.start();
+        statsTimer = setInterval(() => cloudStats.changed(), config.trackerHeartbeatMs);
+      }
       tls?.watch();
       const facts: ListenFacts = {
         host,
@@ -248,14 +333,24 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
      */
     async close() {
       closing = true;
+      clearInterval(statsTimer);
       cloudStats.stop();
       tls?.close();
       http.close();
-      const settled = Promise.allSettled([...inflight, sweeper.stop()]);
+      const settled = Promise.allSettled([...inflight, sweeper.stop(), presence.stop()]);
       await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
       sessions.disconnectAll();
       await new Promise<void>((resolve) => io.close(() => resolve()));
-      await peers.markAllOffline();
+      await closeAdapter?.();
+      if (clustered) {
+        // Its peers reconnect to the other trackers; those that don't are offline now, not after a timeout.
+        await recovery.release(trackerId);
+        await presence.forget(trackerId);
+        await lease.release();
+        await heartbeatDb?.close();
+      } else {
+        await peers.markAllOffline();
+      }
     },
   };
 }

@@ -131,7 +131,7 @@ export class Transfers {
     await trx.insertInto('transfers').values(transfer).execute();
     const offer = async () => {
       const root = await fragmentRoot(this.#db, spec.file, transfer.fragment);
-      if (!this.#sessions.emit(transfer.responder_id, 'transfer:open', toOffer(transfer, spec.file, transfer.responder_id, root))) {
+      if (!(await this.#sessions.emit(transfer.responder_id, 'transfer:open', toOffer(transfer, spec.file, transfer.responder_id, root)))) {
         await this.#end(transfer.id, { ok: false, code: 'PEER_GONE', message: 'The host went offline.' }, { by: 'tracker', reason: 'peer_gone', goneId: transfer.responder_id });
       }
     };
@@ -146,7 +146,7 @@ export class Transfers {
     const initiator = transfer.responder_id === transfer.sender_id ? transfer.receiver_id : transfer.sender_id;
     const file = await this.#file(transfer.file_id);
     const root = file ? await fragmentRoot(this.#db, file, transfer.fragment) : null;
-    if (!file || !this.#sessions.emit(initiator, 'transfer:ready', toOffer(transfer, file, initiator, root))) {
+    if (!file || !(await this.#sessions.emit(initiator, 'transfer:ready', toOffer(transfer, file, initiator, root)))) {
       await this.#end(transferId, { ok: false, code: 'PEER_GONE', message: 'The other peer went offline before the transfer started.' }, { by: 'tracker', reason: 'peer_gone', goneId: initiator });
     }
   }
@@ -177,7 +177,7 @@ export class Transfers {
       .executeTakeFirst();
     if (spent.numUpdatedRows === 0n) throw new PeercloudError('QUOTA', 'This transfer has used up its signaling.');
     const other = transfer.sender_id === peerId ? transfer.receiver_id : transfer.sender_id;
-    if (!this.#sessions.emit(other, 'transfer:signal', { transferId, signal })) {
+    if (!(await this.#sessions.emit(other, 'transfer:signal', { transferId, signal }))) {
       await this.#end(transferId, { ok: false, code: 'PEER_GONE', message: 'The other peer went offline.' }, { by: 'tracker', reason: 'peer_gone', goneId: other });
       throw new PeercloudError('CONFLICT', 'The other peer of this transfer is offline.');
     }
@@ -360,12 +360,33 @@ export class Transfers {
 
   /**
    * After a restart nobody is connected, so no transfer can continue: each one is failed and
-   * its reservation released. Called before the tracker accepts connections.
+   * its reservation released. Called before the tracker accepts connections (one tracker).
    */
   async abandonAll(): Promise<number> {
     const active = await this.#db.selectFrom('transfers').select('id').where('state', 'in', ACTIVE_TRANSFER_STATES).execute();
     for (const { id } of active) await this.#end(id, { ok: false, code: 'CANCELLED', message: 'The tracker restarted.' }, { by: 'tracker', reason: 'restart' });
     return active.length;
+  }
+
+  /**
+   * The same for the peers of one tracker of several (it restarted, stopped or died): their
+   * transfers can't continue, and nobody is to blame for it.
+   */
+  async abandonOf(peerIds: readonly string[]): Promise<number> {
+    let ended = 0;
+    for (let at = 0; at < peerIds.length; at += 500) {
+      const some = peerIds.slice(at, at + 500);
+      const active = await this.#db
+        .selectFrom('transfers')
+        .select('id')
+        .where('state', 'in', ACTIVE_TRANSFER_STATES)
+        .where((eb) => eb.or([eb('sender_id', 'in', some), eb('receiver_id', 'in', some)]))
+        .execute();
+      for (const { id } of active) {
+        if (await this.#end(id, { ok: false, code: 'CANCELLED', message: 'The tracker restarted.' }, { by: 'tracker', reason: 'restart' })) ended++;
+      }
+    }
+    return ended;
   }
 
   // ─── The two state changes ──────────────────────────────────────────────────
@@ -421,14 +442,14 @@ export class Transfers {
         blames = blameFor(facts);
       }
       // The owner left mid-upload: the host keeps what it has, so that the owner can resume there.
-      const ownerLeft = transfer.kind === 'store' && (options.ownerLeft === transfer.sender_id || !this.#sessions.isOnline(transfer.sender_id));
+      const ownerLeft = transfer.kind === 'store' && (options.ownerLeft === transfer.sender_id || !(await this.#sessions.isOnline(transfer.sender_id, trx)));
       const fate = await settleReplicaIn(trx, { transfer, outcome, ownerLeft, now });
       const file = await trx.selectFrom('files').select('fragment_bytes').where('id', '=', transfer.file_id).executeTakeFirst();
       return { transfer, blames, ownerLeft, fate, bytes: file?.fragment_bytes ?? 0 };
     });
     if (!result) return false;
     const { transfer, fate } = result;
-    for (const { hostId, fileId } of fate.drops) this.#sessions.emit(hostId, 'replica:drop', { fileIds: [fileId] });
+    for (const { hostId, fileId } of fate.drops) void this.#sessions.emit(hostId, 'replica:drop', { fileIds: [fileId] });
 
     this.#metrics.transfers.inc({ kind: transfer.kind, outcome: outcome.ok ? 'done' : outcome.code });
     if (outcome.ok) this.#metrics.transferBytes.inc({ kind: transfer.kind }, result.bytes);
@@ -436,8 +457,8 @@ export class Transfers {
     const ended = outcome.ok
       ? { transferId, fileId: transfer.file_id, kind: transfer.kind, ok: true as const }
       : { transferId, fileId: transfer.file_id, kind: transfer.kind, ok: false as const, code: outcome.code, message: outcome.message };
-    this.#sessions.emit(transfer.sender_id, 'transfer:ended', ended);
-    this.#sessions.emit(transfer.receiver_id, 'transfer:ended', ended);
+    void this.#sessions.emit(transfer.sender_id, 'transfer:ended', ended);
+    void this.#sessions.emit(transfer.receiver_id, 'transfer:ended', ended);
     const log = outcome.ok ? this.#log.info.bind(this.#log) : this.#log.warn.bind(this.#log);
     log(
       { event: 'transfer_end', transferId, kind: transfer.kind, fileId: transfer.file_id, senderId: transfer.sender_id, receiverId: transfer.receiver_id, ...outcome, cause },

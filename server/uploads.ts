@@ -208,7 +208,7 @@ export class Uploads {
    */
   async transferEnded({ transfer, outcome, ownerLeft }: TransferEnded): Promise<void> {
     if (transfer.kind !== 'store') return;
-    const ownerStillHere = !ownerLeft && this.#sessions.isOnline(transfer.sender_id);
+    const ownerStillHere = !ownerLeft && (await this.#sessions.isOnline(transfer.sender_id));
     if (!outcome.ok && ownerStillHere && outcome.code !== 'CANCELLED') await this.#replace(transfer.file_id);
     await this.settle(transfer.file_id);
   }
@@ -306,7 +306,7 @@ export class Uploads {
     for (const orphan of orphans) {
       const released = await this.#db.transaction().execute((trx) => spaceLedger.release(trx, orphan.file_id, orphan.host_id));
       if (!released) continue;
-      this.#sessions.emit(orphan.host_id, 'replica:drop', { fileIds: [orphan.file_id] });
+      void this.#sessions.emit(orphan.host_id, 'replica:drop', { fileIds: [orphan.file_id] });
       await this.#events.emit('host:space', { hostId: orphan.host_id });
       this.#log.info({ event: 'reconcile', fileId: orphan.file_id, hostId: orphan.host_id, outcome: 'released' }, 'released a reservation nothing was filling');
     }
@@ -392,7 +392,7 @@ export class Uploads {
     const transferIds: string[] = [];
     const effects: Effect[] = [];
     for (const partial of partials) {
-      if (partial.online !== 1 || !this.#sessions.isOnline(partial.host_id)) {
+      if (partial.online !== 1 || !(await this.#sessions.isOnline(partial.host_id, trx))) {
         effects.push(...(await this.#releaseIn(trx, file.id, partial.host_id)));
         continue;
       }

@@ -77,6 +77,15 @@ export function compareCandidates(level: number, fileId?: string): (a: HostCandi
 }
 
 /**
+ * The levels in the order compareCandidates ranks them for an uploader of this level: its own,
+ * then the closest, the higher one first at equal distance. The tracker looks at hosts level by
+ * level in this order, so that it never reads the whole cloud to find the best few.
+ */
+export function levelOrder(level: number): number[] {
+  return [1, 2, 3, 4, 5].sort((a, b) => Math.abs(a - level) - Math.abs(b - level) || b - a);
+}
+
+/**
  * The hosts for one upload (or its next copies), best first; at most `replicas` of them,
  * fewer when fewer candidates can take the bytes under the rules (the caller marks the file
  * under-replicated), none when no one can (the caller answers NO_HOST).

@@ -16,6 +16,7 @@ import type { Database } from './schema.ts';
 import * as initial from './migrations/0001_initial.ts';
 import * as provenStorage from './migrations/0002_proven_storage.ts';
 import * as fragments from './migrations/0003_fragments.ts';
+import * as trackers from './migrations/0004_trackers.ts';
 
 export type Db = Kysely<Database>;
 
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_proven_storage': provenStorage,
   '0003_fragments': fragments,
+  '0004_trackers': trackers,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
@@ -45,8 +47,8 @@ export interface DatabaseLocation {
   databaseUrl?: string | undefined;
 }
 
-export function openDatabase(location: DatabaseLocation, options: { log?: Logger } = {}): OpenedDatabase {
-  return location.databaseUrl ? openPostgres(location.databaseUrl, options.log) : openSqlite(location.dbPath);
+export function openDatabase(location: DatabaseLocation, options: { log?: Logger; connections?: number; name?: string } = {}): OpenedDatabase {
+  return location.databaseUrl ? openPostgres(location.databaseUrl, options) : openSqlite(location.dbPath);
 }
 
 function openSqlite(path: string): OpenedDatabase {
@@ -73,8 +75,8 @@ const types: pg.CustomTypesConfig = {
     oid === INT8_OID || oid === NUMERIC_OID ? parseExactNumber : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-function openPostgres(url: string, log: Logger | undefined): OpenedDatabase {
-  const pool = new pg.Pool({ connectionString: url, types, application_name: 'peercloud-tracker' });
+function openPostgres(url: string, { log, connections, name }: { log?: Logger; connections?: number; name?: string }): OpenedDatabase {
+  const pool = new pg.Pool({ connectionString: url, types, application_name: name ?? 'peercloud-tracker', ...(connections ? { max: connections } : {}) });
   // A pooled connection the server closes while idle (a restart, an admin's kill) is only
   // dropped from the pool; without a listener `pg` would crash the tracker for it.
   pool.on('error', (error) => log?.warn({ event: 'database_connection_lost', err: error }, 'an idle database connection was closed'));

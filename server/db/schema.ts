@@ -31,6 +31,25 @@ export interface PeersTable {
   proven_bytes: Generated<number>;
   /** When it became vetted (enough audits passed, for long enough); null while new. */
   vetted_at: Generated<number | null>;
+  /** The tracker it is connected to while online, and that connection's id (its session). */
+  tracker_id: Generated<string | null>;
+  session_id: Generated<string | null>;
+  /** Capacity credited (shared/earned.ts), kept by peers.ts with its level: free space is credited − used − reserved. */
+  credited: Generated<number>;
+}
+
+/** A running tracker: its heartbeat says it is alive (cluster/presence.ts). */
+export interface TrackersTable {
+  id: string;
+  started_at: number;
+  heartbeat_at: number;
+}
+
+/** A login nonce, good once until it expires, on any tracker. */
+export interface LoginChallengesTable {
+  nonce: string;
+  address: string;
+  expires_at: number;
 }
 
 export const PEER_EVENT_KINDS = ['connect', 'disconnect', 'rejection', 'integrity_failure'] as const;
@@ -159,6 +178,8 @@ export interface Database {
   transfers: TransfersTable;
   audits: AuditsTable;
   file_fragments: FileFragmentsTable;
+  trackers: TrackersTable;
+  login_challenges: LoginChallengesTable;
 }
 
 export type PeerRow = Selectable<PeersTable>;

@@ -10,6 +10,7 @@ import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Challenges } from '../socket/challenges.ts';
+import type { TrackerRow } from '../cluster/presence.ts';
 import { fullBucket, take, type Bucket } from '../../shared/token-bucket.ts';
 import { requireAdmin, requireTokenIfSet } from './admin-auth.ts';
 import { trustFunction, type ClientAddress } from './client-address.ts';
@@ -23,7 +24,12 @@ export interface TrackerStats {
   /** Bytes received over Socket.IO since start: file bytes must never show up here. */
   socketBytesIn: number;
   socketMessagesIn: number;
+  /** Peers online: in the operator API, the whole cloud's; from `tracker.stats()`, this tracker's. */
   peersOnline: number;
+  /** The operator API only: this tracker, the peers it holds, and the cloud's live trackers. */
+  trackerId?: string;
+  trackerPeersOnline?: number;
+  trackers?: TrackerRow[];
 }
 
 interface Deps {
@@ -32,14 +38,17 @@ interface Deps {
   log: Logger;
   challenges: Challenges;
   admin: AdminQueries;
+  /** This tracker's own counters. */
   stats: () => TrackerStats;
+  /** The whole cloud: peers online on every live tracker, and those trackers. */
+  cloud: () => Promise<{ peersOnline: number; trackerId: string; trackers: TrackerRow[] }>;
   /** Who a request comes from (the client, not a trusted proxy in front of it). */
   clientAddress: ClientAddress;
   /** The Prometheus text exposition. */
   metrics: () => Promise<string>;
 }
 
-export function createHttpApp({ config, clock, log, challenges, admin, stats, clientAddress, metrics }: Deps): express.Express {
+export function createHttpApp({ config, clock, log, challenges, admin, stats, cloud, clientAddress, metrics }: Deps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   // req.ip and req.protocol as the trusted proxies say, for anything Express itself decides.
@@ -69,7 +78,7 @@ export function createHttpApp({ config, clock, log, challenges, admin, stats, cl
 
   // Nonces cost memory until used or expired: a client asking for them in a loop is slowed down.
   const challengeBuckets = new Map<string, Bucket>();
-  app.get('/api/challenge', (req, res) => {
+  app.get('/api/challenge', async (req, res) => {
     const address = clientAddress(req);
     const now = clock.now();
     if (challengeBuckets.size > 100_000) challengeBuckets.clear();
@@ -79,7 +88,7 @@ export function createHttpApp({ config, clock, log, challenges, admin, stats, cl
       res.status(429).json({ ok: false, code: 'RATE_LIMITED', message: 'Too many login attempts from your address. Wait a moment.' });
       return;
     }
-    res.set('Cache-Control', 'no-store').json(challenges.issue());
+    res.set('Cache-Control', 'no-store').json(await challenges.issue(address));
   });
 
   const operator = express.Router();
@@ -99,8 +108,11 @@ export function createHttpApp({ config, clock, log, challenges, admin, stats, cl
   operator.get('/availability', async (_req, res) => {
     res.json(await admin.availability());
   });
-  operator.get('/stats', (_req, res) => {
-    res.json(stats());
+  // Any tracker answers for the whole cloud; what this one holds is told apart.
+  operator.get('/stats', async (_req, res) => {
+    const own = stats();
+    const whole = await cloud();
+    res.json({ ...own, peersOnline: whole.peersOnline, trackerId: whole.trackerId, trackerPeersOnline: own.peersOnline, trackers: whole.trackers });
   });
   app.use('/api', operator);
 

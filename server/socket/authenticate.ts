@@ -22,7 +22,14 @@ export function authenticate(challenges: Challenges, log: Logger) {
     const parsed = HandshakeAuth.safeParse(socket.handshake.auth);
     if (!parsed.success) return next(refusal('INVALID', `handshake auth ${describeIssue(parsed.error)}`));
     const { publicKey, nonce, signature } = parsed.data;
-    if (!challenges.consume(nonce)) return next(refusal('UNAUTHORIZED', 'The challenge is unknown, expired or already used. Ask for a new one.'));
+    let fresh: boolean;
+    try {
+      fresh = await challenges.consume(nonce);
+    } catch (error) {
+      log.error({ err: error, event: 'auth_error' }, 'could not check a login challenge');
+      return next(refusal('INTERNAL', 'The tracker could not check the challenge. Try again.'));
+    }
+    if (!fresh) return next(refusal('UNAUTHORIZED', 'The challenge is unknown, expired or already used. Ask for a new one.'));
     if (!(await verifyChallenge(publicKey, nonce, signature))) {
       log.warn({ event: 'auth_failed', address: socket.data.address }, 'bad handshake signature');
       return next(refusal('UNAUTHORIZED', 'The signature does not match the public key.'));

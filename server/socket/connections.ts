@@ -29,6 +29,13 @@ export interface ConnectionDeps {
   inflight: Set<Promise<unknown>>;
   /** True once the tracker is shutting down: disconnections then are not the peers' doing. */
   closing: () => boolean;
+  /** This tracker's id, recorded with each session (known once listening). */
+  trackerId: () => string;
+  /**
+   * Several trackers: the peer's room, and its older connection on another tracker closed (the
+   * same peer moved; that connection's tracker sees it was replaced). Absent with one tracker.
+   */
+  takeOver?: (socket: TrackerSocket) => Promise<void>;
 }
 
 export function acceptConnections(io: TrackerServer, deps: ConnectionDeps): void {
@@ -46,7 +53,10 @@ export function acceptConnections(io: TrackerServer, deps: ConnectionDeps): void
         await transfers.peerGone(peerId);
       }
       inventory.start(peerId);
-      await peers.connected(peerId, socket.data.publicKey, socket.data.address, socket.data.network);
+      const { elsewhere } = await peers.connected(peerId, socket.data.publicKey, socket.data.address, socket.data.network, { trackerId: deps.trackerId(), sessionId: socket.id });
+      await deps.takeOver?.(socket);
+      // Its session on another tracker (alive, or dead and not yet noticed) is over: so are its transfers.
+      if (elsewhere) await transfers.peerGone(peerId);
       await events.emit('peer:presence', { peerId });
     })();
     ready.catch((error: unknown) => {
@@ -67,10 +77,11 @@ export function acceptConnections(io: TrackerServer, deps: ConnectionDeps): void
         }
         // A tracker shutting down, or a newer tab of the same peer, is not the peer's loss of connection.
         if (deps.closing() || socket.data.replaced || !sessions.detach(socket)) return;
-        log.info({ event: 'disconnect', peerId, reason }, 'peer disconnected');
         inventory.end(peerId);
-        // A disconnection the tracker forced (a flood) is not counted as the peer's.
-        await peers.disconnected(peerId, reason, !socket.data.forced);
+        // A disconnection the tracker forced (a flood) is not counted as the peer's; one whose
+        // session a newer connection on another tracker took over is not a disconnection at all.
+        if (!(await peers.disconnected(peerId, socket.id, reason, !socket.data.forced))) return;
+        log.info({ event: 'disconnect', peerId, reason }, 'peer disconnected');
         await transfers.peerGone(peerId);
         await events.emit('peer:presence', { peerId });
         cloudStats.changed();

@@ -86,9 +86,12 @@ describe('behind a reverse proxy', () => {
     await expect(rawJoin(t.url, { headers: forwarded('203.0.113.7') })).rejects.toThrow('RATE_LIMITED');
     // Another household behind the same proxy has its own limit.
     sockets.push(await rawJoin(t.url, { headers: forwarded('198.51.100.20') }));
-    const { body } = await getJson(`${t.url}/api/peers`, { headers: { authorization: 'Bearer a-token-for-the-tests' } });
-    const addresses = (body as { peers: { address: string | null }[] }).peers.map((peer) => peer.address).sort();
-    expect(addresses).toEqual(['198.51.100.20', '203.0.113.7', '203.0.113.7']);
+    // A socket is connected before the tracker has recorded its peer (and its address): wait for that.
+    const addresses = async () => {
+      const { body } = await getJson(`${t!.url}/api/peers`, { headers: { authorization: 'Bearer a-token-for-the-tests' } });
+      return (body as { peers: { address: string | null }[] }).peers.map((peer) => peer.address).sort();
+    };
+    await expect.poll(addresses).toEqual(['198.51.100.20', '203.0.113.7', '203.0.113.7']);
   });
 
   it('gives each client its own login rate, by the address the proxy names', async () => {

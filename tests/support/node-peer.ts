@@ -54,7 +54,7 @@ export class NodePeer {
   }
 
   /** A new peer (or, given keys, the same peer again) connected to the tracker at url. */
-  static async connect(url: string, keys?: CryptoKeyPair, options: { reconnect?: boolean; headers?: Record<string, string> } = {}): Promise<NodePeer> {
+  static async connect(url: string, keys?: CryptoKeyPair, options: { reconnect?: boolean; headers?: Record<string, string>; requestTimeoutMs?: number } = {}): Promise<NodePeer> {
     const pair = keys ?? (await generateIdentity());
     const publicKey = await exportPublicKey(pair.publicKey);
     const client = new TrackerClient({
@@ -63,7 +63,7 @@ export class NodePeer {
       publicKey,
       reconnect: options.reconnect ?? false,
       backoff: { baseMs: 100, capMs: 1_000 },
-      requestTimeoutMs: 5_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
       ...(options.headers ? { headers: options.headers } : {}),
     });
     const peer = new NodePeer(await peerIdFromPublicKey(publicKey), pair, publicKey, client);
@@ -83,7 +83,7 @@ export class NodePeer {
   }
 
   /** Connects and reports an offer of `capacity` bytes. */
-  static async join(url: string, capacity: number, keys?: CryptoKeyPair, options: { reconnect?: boolean; headers?: Record<string, string> } = {}): Promise<NodePeer> {
+  static async join(url: string, capacity: number, keys?: CryptoKeyPair, options: { reconnect?: boolean; headers?: Record<string, string>; requestTimeoutMs?: number } = {}): Promise<NodePeer> {
     const peer = await NodePeer.connect(url, keys, options);
     await peer.request('peer:report', { capacity, used: 0 });
     return peer;

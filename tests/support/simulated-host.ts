@@ -35,8 +35,9 @@ export class SimulatedHost {
   /** The report after the latest (re)connection: once settled, the tracker has reconciled this host's inventory. */
   reported: Promise<void> = Promise.resolve();
 
-  static async start(url: string, options: { keys?: CryptoKeyPair; reconnect?: boolean; held?: Map<string, string | null> } = {}): Promise<SimulatedHost> {
-    const host = new SimulatedHost(await NodePeer.connect(url, options.keys, { reconnect: options.reconnect ?? true }), options.held ?? new Map());
+  static async start(url: string, options: { keys?: CryptoKeyPair; reconnect?: boolean; held?: Map<string, string | null>; requestTimeoutMs?: number } = {}): Promise<SimulatedHost> {
+    const connection = { reconnect: options.reconnect ?? true, ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}) };
+    const host = new SimulatedHost(await NodePeer.connect(url, options.keys, connection), options.held ?? new Map());
     await host.report();
     return host;
   }

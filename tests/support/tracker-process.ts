@@ -2,10 +2,48 @@
  * The tracker as its own process (`server/main.ts`, as `npm start` runs it), for the tests
  * that kill it, flood it or measure its memory: a real process on a real database, the test's
  * own (`createTestDatabase(dir).env`: an SQLite file, or PostgreSQL in `integration-pg`).
+ *
+ * The server is bundled once with esbuild (dependencies left as imports, so the bundle lives in
+ * node_modules/.cache/peercloud/ where they resolve) and the processes run that: a start costs
+ * Node alone, not tsx compiling every file again (measured: about 1.4 s less per start on a quiet
+ * machine; the crash tests start a tracker a hundred times).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CACHE = `${ROOT}node_modules/.cache/peercloud`;
+let bundled: Promise<string> | undefined;
+
+/** The tracker's bundle, built once per process; named by its content, so concurrent test workers agree. */
+export function trackerBundle(): Promise<string> {
+  bundled ??= (async () => {
+    const result = await build({
+      entryPoints: [`${ROOT}server/main.ts`],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      write: false,
+      logLevel: 'warning',
+    });
+    const code = result.outputFiles[0]!.contents;
+    const path = `${CACHE}/tracker-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`;
+    if (!existsSync(path)) {
+      mkdirSync(CACHE, { recursive: true });
+      const temporary = `${path}.${process.pid}`;
+      writeFileSync(temporary, code);
+      renameSync(temporary, path);
+    }
+    return path;
+  })();
+  return bundled;
+}
 
 export interface TrackerProcess {
   url: string;
@@ -36,7 +74,8 @@ export async function startTrackerProcess(env: Record<string, string>, port?: nu
   if (!env.DB_PATH && !env.DATABASE_URL) throw new Error("startTrackerProcess needs the test's database: pass createTestDatabase(dir).env");
   const { DB_PATH: _path, DATABASE_URL: _url, ...inherited } = process.env;
   const chosen = port ?? (await freePort());
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, [await trackerBundle()], {
+    cwd: ROOT,
     env: { ...inherited, HOST: '127.0.0.1', PORT: String(chosen), LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

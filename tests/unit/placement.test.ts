@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseHosts, type HostCandidate } from '../../shared/placement.ts';
+import { chooseHosts, compareCandidates, levelOrder, type HostCandidate } from '../../shared/placement.ts';
 
 const ids = (hosts: HostCandidate[]) => hosts.map((h) => h.id);
 
@@ -119,5 +119,19 @@ describe('new hosts', () => {
 
   it('still take what no vetted host can', () => {
     expect(ids(chooseHosts({ uploaderId: 'u', uploaderLevel: 5, bytes: 95, replicas: 2, fileId: 'x', newcomerShare: 0 }, candidates))).toEqual(['new', 'old1']);
+  });
+});
+
+describe('levelOrder', () => {
+  it.each([
+    [1, [1, 2, 3, 4, 5]],
+    [2, [2, 3, 1, 4, 5]],
+    [3, [3, 4, 2, 5, 1]],
+    [4, [4, 5, 3, 2, 1]],
+    [5, [5, 4, 3, 2, 1]],
+  ])('for an uploader of level %i: %j, the order compareCandidates ranks hosts of those levels', (level, order) => {
+    expect(levelOrder(level)).toEqual(order);
+    const hosts = [1, 2, 3, 4, 5].map((l) => ({ id: `h${l}`, level: l, free: 100 }));
+    expect(hosts.sort(compareCandidates(level)).map((host) => host.level)).toEqual(order);
   });
 });
