@@ -29,7 +29,7 @@ import { CHROMIUM_ARGS, CHROMIUM_HELP, findChromium } from '../tests/support/chr
 import { measureBaseline } from './baseline.ts';
 import { CpuMeter, cpuBetween, type CpuReading } from './cpu.ts';
 import { measureFlood } from './flood.ts';
-import { fragmentBenchOptions, fragmentsSection, measureFragments } from './fragments.ts';
+import { BENCH_SPACE_POLICY, fragmentBenchOptions, fragmentsSection, measureFragments } from './fragments.ts';
 import { measureNetworkProfiles, networkBenchAvailable, networksSection } from './networks.ts';
 import { longestTaskMs, offer, openPeer, resetLongTasks, timeDownload, timeUpload, watchHeaps, writeRandomFile } from './peer-tabs.ts';
 import { machineInfo, median, writeFragmentsSection, writeNetworksSection, writeReports, type CpuBreakdown, type Figure } from './report.ts';
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   }
   if (process.env.BENCH_ONLY !== undefined && process.env.BENCH_ONLY !== '') throw new Error(`BENCH_ONLY must be networks or fragments (got "${process.env.BENCH_ONLY}")`);
   const dir = mkdtempSync(join(tmpdir(), 'peercloud-bench-'));
-  const config = loadConfig({ DB_PATH: join(dir, 'tracker.db'), WEB_ROOT: 'dist/web', REPLICAS: '1', TRANSFER_IDLE_TIMEOUT: '60s', LOG_LEVEL: 'warn', ...(process.env.BENCH_CHUNK_SIZE ? { CHUNK_SIZE: process.env.BENCH_CHUNK_SIZE } : {}) });
+  const config = loadConfig({ DB_PATH: join(dir, 'tracker.db'), WEB_ROOT: 'dist/web', REPLICAS: '1', TRANSFER_IDLE_TIMEOUT: '60s', LOG_LEVEL: 'warn', ...BENCH_SPACE_POLICY, ...(process.env.BENCH_CHUNK_SIZE ? { CHUNK_SIZE: process.env.BENCH_CHUNK_SIZE } : {}) });
   const database = openDatabase(config);
   await migrate(database.db);
   const tracker = createTracker({ db: database.db, clock: systemClock, config, log: silentLogger });
