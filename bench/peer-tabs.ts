@@ -30,6 +30,7 @@ export async function openPeer(browser: Browser, url: string): Promise<PeerTab> 
   const page = await context.newPage();
   // Problems in the page are worth seeing next to the figures.
   page.on('pageerror', (error) => console.warn('page error:', error.message));
+  page.on('crash', () => console.warn('page crashed (its renderer process died)'));
   page.on('console', (message) => {
     if (message.type() === 'warning' || message.type() === 'error') console.warn(`page ${message.type()}:`, message.text().slice(0, 300));
   });
@@ -136,6 +137,8 @@ export async function watchHeaps(tabs: PeerTab[]): Promise<() => Promise<HeapGro
   const base = await Promise.all(tabs.map(usageOf));
   const peaks = base.map((usage) => ({ ...usage }));
   let sampling = true;
+  // Caught here and thrown by the stop function: a page that closes mid-transfer must fail the
+  // measurement that awaits it, not crash the process with an unhandled rejection.
   const loop = (async () => {
     while (sampling) {
       const now = await Promise.all(tabs.map(usageOf));
@@ -146,10 +149,14 @@ export async function watchHeaps(tabs: PeerTab[]): Promise<() => Promise<HeapGro
       });
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-  })();
+  })().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
   return async () => {
     sampling = false;
-    await loop;
+    const failed = await loop;
+    if (failed !== undefined) throw failed;
     return peaks.map((peak, index) => {
       const before = base[index]!;
       return { heap: peak.heap - before.heap, withBuffers: peak.withBuffers !== undefined && before.withBuffers !== undefined ? peak.withBuffers - before.withBuffers : undefined };
