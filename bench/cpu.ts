@@ -19,6 +19,8 @@ const TICK_MS = 10;
 export class CpuMeter {
   /** Last reading of every thread seen, by pid/tid, so that threads that ended still count. */
   readonly #threads = new Map<string, { label: string; ticks: number }>();
+  /** Whether a process descends from this one, by pid (answered once per process). */
+  readonly #descendants = new Map<number, boolean>();
   #timer: NodeJS.Timeout | undefined;
 
   static readonly available = existsSync('/proc/self/task');
@@ -77,10 +79,28 @@ export class CpuMeter {
       return undefined;
     }
     if (!/chrom/i.test(command.split(' ')[0] ?? '')) return undefined;
+    // Only the browsers this process started: other engineers' Chromiums share the machine.
+    if (!this.#ours(pid)) return undefined;
     const type = /--type=(\S+)/.exec(command)?.[1] ?? 'browser';
     const service = /--utility-sub-type=(\S+)/.exec(command)?.[1]?.split('.').pop();
     if (service) return service;
     return type;
+  }
+
+  /** Whether `pid` descends from this process (its parents, from /proc, up to init). */
+  #ours(pid: number): boolean {
+    const known = this.#descendants.get(pid);
+    if (known !== undefined) return known;
+    let answer = false;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      answer = parent === process.pid || (parent > 1 && this.#ours(parent));
+    } catch {
+      return false; // the process ended: ask again if it is seen again
+    }
+    this.#descendants.set(pid, answer);
+    return answer;
   }
 }
 

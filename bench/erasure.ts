@@ -96,7 +96,8 @@ function round(value: number): number {
   return Math.round(value * 10) / 10;
 }
 
-function table(columns: [string, SchemeRates[]][]): string {
+/** A markdown table of encode and decode MB/s per scheme, one pair of columns per place measured. */
+export function erasureTable(columns: [string, SchemeRates[]][]): string {
   const header = `| scheme | fragment bytes | ${columns.map(([where]) => `encode MB/s, ${where} | decode MB/s, ${where}`).join(' | ')} |`;
   const rule = `| --- | ---: | ${columns.map(() => '---: | ---:').join(' | ')} |`;
   const rows = columns[0]![1].map((scheme, i) => {
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(columns.flatMap(([where, rates]) => toFigures(rates, where.startsWith('Chromium') ? 'Chromium worker' : where)), null, 2));
   } else {
     console.log(`Stripe: ${STRIPE_BYTES} bytes (a sealed 1 MiB chunk); best of ${options().rounds} rounds; MB = 10^6 bytes.\n`);
-    console.log(table(columns));
+    console.log(erasureTable(columns));
   }
 }
 

@@ -49,6 +49,7 @@ const round = (value: number) => (Number.isFinite(value) ? Math.round(value * 10
 
 const REPORT = 'docs/BENCHMARKS.md';
 const NETWORKS_HEADING = '## Separate networks';
+const FRAGMENTS_HEADING = '## Fragments';
 
 export function machineInfo(chromium: string) {
   return {
@@ -61,27 +62,41 @@ export function machineInfo(chromium: string) {
   };
 }
 
-/** The "Separate networks" section of the report as it is now, if any (bench/networks.ts writes it). */
-function currentNetworksSection(): string | undefined {
+/** The section of the report under `heading` as it is now, if any, up to the next section. */
+function currentSection(heading: string): string | undefined {
   if (!existsSync(REPORT)) return undefined;
   const text = readFileSync(REPORT, 'utf8');
-  const start = text.indexOf(`\n${NETWORKS_HEADING}\n`);
+  const start = text.indexOf(`\n${heading}\n`);
   if (start < 0) return undefined;
   const next = text.indexOf('\n## ', start + 1);
   return text.slice(start + 1, next < 0 ? undefined : next + 1);
 }
 
-/** Replaces (or adds, at the end) the "Separate networks" section, leaving the rest of the report as it is. */
-export function writeNetworksSection(section: string): void {
+/** Replaces (or adds, at the end) the section under `heading`, leaving the rest of the report as it is. */
+function writeSection(heading: string, section: string): void {
   const text = existsSync(REPORT) ? readFileSync(REPORT, 'utf8') : '# Benchmarks\n';
-  const current = currentNetworksSection();
-  writeFileSync(REPORT, current ? text.replace(current, () => section) : `${text.trimEnd()}\n\n${section}`);
+  const current = currentSection(heading);
+  if (!current) return writeFileSync(REPORT, `${text.trimEnd()}\n\n${section.trimEnd()}\n`);
+  // A blank line before the next section, if there is one.
+  const last = text.endsWith(current);
+  writeFileSync(REPORT, text.replace(current, () => `${section.trimEnd()}\n${last ? '' : '\n'}`));
 }
 
-export function writeReports(figures: Figure[], meta: { chromium: string; runs: number; breakdown?: CpuBreakdown | undefined; networks?: string | undefined }): void {
+/** The "Separate networks" section (bench/networks.ts), alone: BENCH_ONLY=networks. */
+export function writeNetworksSection(section: string): void {
+  writeSection(NETWORKS_HEADING, section);
+}
+
+/** The "Fragments" section (bench/fragments.ts), alone: BENCH_ONLY=fragments. */
+export function writeFragmentsSection(section: string): void {
+  writeSection(FRAGMENTS_HEADING, section);
+}
+
+export function writeReports(figures: Figure[], meta: { chromium: string; runs: number; breakdown?: CpuBreakdown | undefined; networks?: string | undefined; fragments?: string | undefined }): void {
   const machine = { ...machineInfo(meta.chromium), runs: meta.runs };
-  // A run without the network profiles keeps the last measured ones.
-  const networks = meta.networks ?? currentNetworksSection();
+  // A run without the network profiles or the fragments keeps the last measured ones.
+  const networks = meta.networks ?? currentSection(NETWORKS_HEADING);
+  const fragments = meta.fragments ?? currentSection(FRAGMENTS_HEADING);
   const rows = figures.map((figure) => ({
     name: figure.name,
     value: round(figure.value),
@@ -165,5 +180,6 @@ ${meta.breakdown ? breakdownTable(meta.breakdown) : '(CPU accounting needs Linux
 - The machine's speed drifts between runs (the baseline has ranged from 21 to 47 MB/s in the
   same hour), hence a baseline before every run and ratios per run.
 `;
-  writeFileSync(REPORT, networks ? `${markdown}\n${networks}` : markdown);
+  const parts = [markdown, fragments, networks].filter((part) => part !== undefined);
+  writeFileSync(REPORT, `${parts.map((part) => part.trimEnd()).join('\n\n')}\n`);
 }

@@ -12,14 +12,15 @@
  * Between separate networks (bench/networks.ts, needs root): BENCH_NETWORKS=0 skips them,
  * BENCH_ONLY=networks measures only them (and rewrites only their section of the report),
  * BENCH_NETWORK_MIB (default 32) and BENCH_NETWORK_RUNS (default 3) size them.
+ * Fragments against whole copies (bench/fragments.ts): BENCH_FRAGMENTS=0 skips them,
+ * BENCH_ONLY=fragments measures only them (and rewrites only their section of the report).
  * Many trackers on one PostgreSQL (bench/trackers.ts): BENCH_ONLY=trackers measures only them,
  * BENCH_TRACKERS=0 skips them (keeping their last section of the report).
  */
-import { copyFileSync, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from '@playwright/test';
+import { chromium } from '@playwright/test';
 import { loadConfig } from '../server/config.ts';
 import { migrate, openDatabase } from '../server/db/database.ts';
 import { silentLogger } from '../server/logger.ts';
@@ -30,9 +31,11 @@ import { CHROMIUM_ARGS, CHROMIUM_HELP, findChromium } from '../tests/support/chr
 import { measureBaseline } from './baseline.ts';
 import { CpuMeter, cpuBetween, type CpuReading } from './cpu.ts';
 import { measureFlood } from './flood.ts';
+import { BENCH_SPACE_POLICY, fragmentBenchOptions, fragmentsSection, measureFragments } from './fragments.ts';
 import { measureNetworkProfiles, networkBenchAvailable, networksSection } from './networks.ts';
-import { machineInfo, median, writeNetworksSection, writeReports, type CpuBreakdown, type Figure } from './report.ts';
 import { currentTrackersSection, measureTrackers, writeTrackersSection } from './trackers.ts';
+import { longestTaskMs, offer, openPeer, resetLongTasks, timeDownload, timeUpload, watchHeaps, writeRandomFile } from './peer-tabs.ts';
+import { machineInfo, median, writeFragmentsSection, writeNetworksSection, writeReports, type CpuBreakdown, type Figure } from './report.ts';
 
 const SIZES_MIB = (process.env.BENCH_SIZES ?? '64,256,1024').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -40,13 +43,6 @@ const BASELINE_MIB = Number(process.env.BENCH_BASELINE_MIB ?? 256);
 const NETWORK_MIB = Number(process.env.BENCH_NETWORK_MIB ?? 32);
 const NETWORK_RUNS = Number(process.env.BENCH_NETWORK_RUNS ?? 3);
 
-interface PeerTab {
-  context: BrowserContext;
-  page: Page;
-  cdp: CDPSession;
-}
-
-/** The raw channel between two homes of the network lab, every profile: the "Separate networks" section. */
 async function measureNetworks(): Promise<string | undefined> {
   if (!networkBenchAvailable() || process.env.BENCH_NETWORKS === '0') {
     console.log('Separate networks: skipped (the network lab needs root; BENCH_NETWORKS=0 skips it too).');
@@ -60,6 +56,17 @@ async function measureNetworks(): Promise<string | undefined> {
   return networksSection(figures, { date: machine.date, machine: `${machine.cpu}, ${machine.memory} RAM, ${machine.os}`, chromium, mebibytes: NETWORK_MIB, runs: NETWORK_RUNS });
 }
 
+/** Fragments against whole copies: the "Fragments" section (and bench/fragments-results.json). */
+async function measureFragmentSection(): Promise<string | undefined> {
+  if (process.env.BENCH_FRAGMENTS === '0') {
+    console.log('Fragments: skipped (BENCH_FRAGMENTS=0).');
+    return undefined;
+  }
+  const results = await measureFragments(fragmentBenchOptions());
+  writeFileSync('bench/fragments-results.json', `${JSON.stringify(results, null, 2)}\n`);
+  return fragmentsSection(results);
+}
+
 async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'trackers') return writeTrackersSection(await measureTrackers());
   const executablePath = findChromium();
@@ -69,8 +76,14 @@ async function main(): Promise<void> {
     if (section) writeNetworksSection(section);
     return;
   }
+  if (process.env.BENCH_ONLY === 'fragments') {
+    const section = await measureFragmentSection();
+    if (section) writeFragmentsSection(section);
+    return;
+  }
+  if (process.env.BENCH_ONLY !== undefined && process.env.BENCH_ONLY !== '') throw new Error(`BENCH_ONLY must be networks, fragments or trackers (got "${process.env.BENCH_ONLY}")`);
   const dir = mkdtempSync(join(tmpdir(), 'peercloud-bench-'));
-  const config = loadConfig({ DB_PATH: join(dir, 'tracker.db'), WEB_ROOT: 'dist/web', REPLICAS: '1', TRANSFER_IDLE_TIMEOUT: '60s', LOG_LEVEL: 'warn', ...(process.env.BENCH_CHUNK_SIZE ? { CHUNK_SIZE: process.env.BENCH_CHUNK_SIZE } : {}) });
+  const config = loadConfig({ DB_PATH: join(dir, 'tracker.db'), WEB_ROOT: 'dist/web', REPLICAS: '1', TRANSFER_IDLE_TIMEOUT: '60s', LOG_LEVEL: 'warn', ...BENCH_SPACE_POLICY, ...(process.env.BENCH_CHUNK_SIZE ? { CHUNK_SIZE: process.env.BENCH_CHUNK_SIZE } : {}) });
   const database = openDatabase(config);
   await migrate(database.db);
   const tracker = createTracker({ db: database.db, clock: systemClock, config, log: silentLogger });
@@ -163,10 +176,10 @@ async function main(): Promise<void> {
         downRatios.push(download.mbps / baseline);
         console.log(`  upload ${upload.toFixed(1)} MB/s (${(upload / baseline).toFixed(2)}×), download ${download.mbps.toFixed(1)} MB/s (${(download.mbps / baseline).toFixed(2)}×)`);
         firstBytes.push(download.firstByteMs);
-        heap.ownerUp = Math.max(heap.ownerUp, upHeaps[0]!);
-        heap.hostUp = Math.max(heap.hostUp, upHeaps[1]!);
-        heap.ownerDown = Math.max(heap.ownerDown, downHeaps[0]!);
-        heap.hostDown = Math.max(heap.hostDown, downHeaps[1]!);
+        heap.ownerUp = Math.max(heap.ownerUp, upHeaps[0]!.heap);
+        heap.hostUp = Math.max(heap.hostUp, upHeaps[1]!.heap);
+        heap.ownerDown = Math.max(heap.ownerDown, downHeaps[0]!.heap);
+        heap.hostDown = Math.max(heap.hostDown, downHeaps[1]!.heap);
 
         await owner.page.getByRole('button', { name: `Delete ${name}`, exact: true }).click();
         // The page waits out its Undo before it deletes.
@@ -197,114 +210,11 @@ async function main(): Promise<void> {
     await database.close();
     rmSync(dir, { recursive: true, force: true });
   }
+  const fragments = await measureFragmentSection();
   const networks = await measureNetworks();
   const trackers = process.env.BENCH_TRACKERS === '0' ? currentTrackersSection() : await measureTrackers();
-  writeReports(figures, { chromium: version, runs: RUNS, breakdown, networks });
+  writeReports(figures, { chromium: version, runs: RUNS, breakdown, networks, fragments });
   if (trackers) writeTrackersSection(trackers);
-}
-
-async function openPeer(browser: Browser, url: string): Promise<PeerTab> {
-  const context = await browser.newContext({ acceptDownloads: true, baseURL: url });
-  await context.addInitScript(() => {
-    // Long tasks on the page, for the responsiveness figure.
-    const tasks: number[] = [];
-    (window as unknown as { __longTasks: number[] }).__longTasks = tasks;
-    new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) tasks.push(entry.duration);
-    }).observe({ type: 'longtask', buffered: true });
-  });
-  const page = await context.newPage();
-  // Problems in the page are worth seeing next to the figures.
-  page.on('pageerror', (error) => console.warn('page error:', error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'warning' || message.type() === 'error') console.warn(`page ${message.type()}:`, message.text().slice(0, 300));
-  });
-  await page.goto('/');
-  await page.getByTestId('connection').filter({ hasText: 'Online' }).waitFor({ timeout: 30_000 });
-  const cdp = await context.newCDPSession(page);
-  return { context, page, cdp };
-}
-
-async function offer(page: Page, mebibytes: number): Promise<void> {
-  await page.getByLabel('Exact amount (MB)').fill(String((mebibytes * MiB) / 1e6));
-  await page.getByRole('button', { name: 'Save', exact: true }).click();
-  await page.getByText(/^Saved: this browser now lends/).waitFor();
-}
-
-async function writeRandomFile(path: string, size: number): Promise<void> {
-  const out = createWriteStream(path);
-  for (let written = 0; written < size; written += 16 * MiB) {
-    const block = randomBytes(Math.min(16 * MiB, size - written));
-    if (!out.write(block)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-  }
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-}
-
-/** MB/s from choosing the file until the tracker has recorded a verified replica. */
-async function timeUpload(page: Page, path: string, name: string, size: number, stored: () => Promise<boolean>): Promise<number> {
-  const named = join(tmpdir(), name);
-  copyFileSync(path, named);
-  try {
-    const start = performance.now();
-    await page.getByLabel('Choose files').setInputFiles(named);
-    while (!(await stored())) await new Promise((resolve) => setTimeout(resolve, 25));
-    return size / 1e6 / ((performance.now() - start) / 1000);
-  } finally {
-    rmSync(named, { force: true });
-  }
-}
-
-/** MB/s from clicking Download until the browser has saved the whole file, and the time to first byte. */
-async function timeDownload(page: Page, name: string, size: number): Promise<{ mbps: number; firstByteMs: number }> {
-  await page.evaluate(() => performance.clearMarks());
-  const downloaded = page.waitForEvent('download', { timeout: 300_000 });
-  const start = performance.now();
-  await page.getByRole('button', { name: `Download ${name}`, exact: true }).click();
-  const download = await downloaded;
-  const path = await download.path();
-  const seconds = (performance.now() - start) / 1000;
-  const saved = readFileSync(path).byteLength;
-  if (saved !== size) throw new Error(`downloaded ${saved} bytes, expected ${size}`);
-  await download.delete();
-  const firstByteMs = await page.evaluate(() => {
-    const start = performance.getEntriesByName('peercloud:download-start')[0];
-    const first = performance.getEntriesByName('peercloud:download-first-byte')[0];
-    return start && first ? first.startTime - start.startTime : Number.NaN;
-  });
-  return { mbps: size / 1e6 / seconds, firstByteMs };
-}
-
-/**
- * Starts sampling each page's JS heap; the returned function stops and gives each peak growth in
- * bytes. Twice a second, with the lightest DevTools call: sampling costs CPU the transfer being
- * measured would otherwise have, and the heap of a streaming transfer barely moves.
- */
-async function watchHeaps(tabs: PeerTab[]): Promise<() => Promise<number[]>> {
-  const heapOf = async (tab: PeerTab) => (await tab.cdp.send('Runtime.getHeapUsage')).usedSize;
-  for (const tab of tabs) await tab.cdp.send('HeapProfiler.collectGarbage');
-  const base = await Promise.all(tabs.map(heapOf));
-  const peaks = [...base];
-  let sampling = true;
-  const loop = (async () => {
-    while (sampling) {
-      const now = await Promise.all(tabs.map(heapOf));
-      now.forEach((value, index) => (peaks[index] = Math.max(peaks[index]!, value)));
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  })();
-  return async () => {
-    sampling = false;
-    await loop;
-    return peaks.map((peak, index) => peak - base[index]!);
-  };
-}
-
-async function resetLongTasks(page: Page): Promise<void> {
-  await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.splice(0));
-}
-
-async function longestTaskMs(page: Page): Promise<number> {
-  return page.evaluate(() => Math.max(0, ...(window as unknown as { __longTasks: number[] }).__longTasks));
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,240 @@
+/**
+ * Peers of the benchmarks: the real page in a context of its own, driven as a person would
+ * (choose a file, click Download), and the measurements taken on it: transfer times, the
+ * JS heap through DevTools, the longest main-thread task. Shared by bench/run.ts (one owner,
+ * one host) and bench/fragments.ts (an owner and six hosts, an owner and one host).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, CDPSession, Page } from '@playwright/test';
+import { MiB } from '../shared/units.ts';
+
+export interface PeerTab {
+  context: BrowserContext;
+  page: Page;
+  cdp: CDPSession;
+}
+
+export async function openPeer(browser: Browser, url: string): Promise<PeerTab> {
+  const context = await browser.newContext({ acceptDownloads: true, baseURL: url });
+  await context.addInitScript(() => {
+    // Long tasks on the page, for the responsiveness figure.
+    const tasks: number[] = [];
+    (window as unknown as { __longTasks: number[] }).__longTasks = tasks;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) tasks.push(entry.duration);
+    }).observe({ type: 'longtask', buffered: true });
+  });
+  const page = await context.newPage();
+  // Problems in the page are worth seeing next to the figures.
+  page.on('pageerror', (error) => console.warn('page error:', error.message));
+  page.on('crash', () => console.warn('page crashed (its renderer process died)'));
+  page.on('console', (message) => {
+    if (message.type() === 'warning' || message.type() === 'error') console.warn(`page ${message.type()}:`, message.text().slice(0, 300));
+  });
+  await page.goto('/');
+  await page.getByTestId('connection').filter({ hasText: 'Online' }).waitFor({ timeout: 30_000 });
+  const cdp = await context.newCDPSession(page);
+  return { context, page, cdp };
+}
+
+/** The peer's id, as its page shows it under Details. */
+export async function peerId(page: Page): Promise<string> {
+  const id = (await page.getByTestId('peer-id').textContent())?.trim() ?? '';
+  if (!/^[a-z2-7]{32}$/.test(id)) throw new Error(`the page shows no peer id (got "${id}")`);
+  return id;
+}
+
+export async function offer(page: Page, mebibytes: number): Promise<void> {
+  await page.getByLabel('Exact amount (MB)').fill(String((mebibytes * MiB) / 1e6));
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByText(/^Saved: this browser now lends/).waitFor();
+}
+
+/** Writes `size` random bytes to `path`; returns their SHA-256 (hex), to check a download against. */
+export async function writeRandomFile(path: string, size: number): Promise<string> {
+  const out = createWriteStream(path);
+  const hash = createHash('sha256');
+  for (let written = 0; written < size; written += 16 * MiB) {
+    const block = randomBytes(Math.min(16 * MiB, size - written));
+    hash.update(block);
+    if (!out.write(block)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  return hash.digest('hex');
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const block of createReadStream(path, { highWaterMark: 4 * MiB })) hash.update(block as Buffer);
+  return hash.digest('hex');
+}
+
+/** MB/s from choosing the file until the tracker has recorded a verified replica. */
+export async function timeUpload(page: Page, path: string, name: string, size: number, stored: () => Promise<boolean>): Promise<number> {
+  const named = join(tmpdir(), name);
+  copyFileSync(path, named);
+  try {
+    const start = performance.now();
+    await page.getByLabel('Choose files').setInputFiles(named);
+    while (!(await stored())) await new Promise((resolve) => setTimeout(resolve, 25));
+    return size / 1e6 / ((performance.now() - start) / 1000);
+  } finally {
+    rmSync(named, { force: true });
+  }
+}
+
+/**
+ * MB/s from clicking Download until the browser has saved the whole file, and the time to first
+ * byte. With `sha256`, the saved file must have that digest (checked after the clock stops).
+ */
+export async function timeDownload(page: Page, name: string, size: number, options: { sha256?: string } = {}): Promise<{ mbps: number; firstByteMs: number }> {
+  await page.evaluate(() => performance.clearMarks());
+  const downloaded = page.waitForEvent('download', { timeout: 600_000 });
+  const start = performance.now();
+  await page.getByRole('button', { name: `Download ${name}`, exact: true }).click();
+  const download = await downloaded;
+  const path = await download.path();
+  const seconds = (performance.now() - start) / 1000;
+  if (options.sha256) {
+    const saved = await sha256Of(path);
+    if (saved !== options.sha256) throw new Error(`downloaded ${name} has SHA-256 ${saved}, expected ${options.sha256}`);
+  } else {
+    const saved = readFileSync(path).byteLength;
+    if (saved !== size) throw new Error(`downloaded ${saved} bytes, expected ${size}`);
+  }
+  await download.delete();
+  const firstByteMs = await page.evaluate(() => {
+    const start = performance.getEntriesByName('peercloud:download-start')[0];
+    const first = performance.getEntriesByName('peercloud:download-first-byte')[0];
+    return start && first ? first.startTime - start.startTime : Number.NaN;
+  });
+  return { mbps: size / 1e6 / seconds, firstByteMs };
+}
+
+/** A page's peak memory growth during a transfer, in bytes. */
+export interface HeapGrowth {
+  /** The JS heap (V8's used size): objects, not the bytes of ArrayBuffers. */
+  heap: number;
+  /** The JS heap and the backing stores of ArrayBuffers, where a transfer's bytes live; undefined if DevTools does not say. */
+  withBuffers: number | undefined;
+}
+
+/**
+ * Starts sampling each page's JS heap; the returned function stops and gives each peak growth.
+ * Twice a second, with the lightest DevTools call: sampling costs CPU the transfer being
+ * measured would otherwise have, and the heap of a streaming transfer barely moves. The page's
+ * main thread only: its dedicated workers have heaps of their own, not counted here.
+ */
+export async function watchHeaps(tabs: PeerTab[]): Promise<() => Promise<HeapGrowth[]>> {
+  const usageOf = async (tab: PeerTab) => {
+    const usage = await tab.cdp.send('Runtime.getHeapUsage');
+    return { heap: usage.usedSize, withBuffers: typeof usage.backingStorageSize === 'number' ? usage.usedSize + usage.backingStorageSize : undefined };
+  };
+  for (const tab of tabs) await tab.cdp.send('HeapProfiler.collectGarbage');
+  const base = await Promise.all(tabs.map(usageOf));
+  const peaks = base.map((usage) => ({ ...usage }));
+  let sampling = true;
+  // Caught here and thrown by the stop function: a page that closes mid-transfer must fail the
+  // measurement that awaits it, not crash the process with an unhandled rejection.
+  const loop = (async () => {
+    while (sampling) {
+      const now = await Promise.all(tabs.map(usageOf));
+      now.forEach((usage, index) => {
+        const peak = peaks[index]!;
+        peak.heap = Math.max(peak.heap, usage.heap);
+        if (peak.withBuffers !== undefined && usage.withBuffers !== undefined) peak.withBuffers = Math.max(peak.withBuffers, usage.withBuffers);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  })().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  return async () => {
+    sampling = false;
+    const failed = await loop;
+    if (failed !== undefined) throw failed;
+    return peaks.map((peak, index) => {
+      const before = base[index]!;
+      return { heap: peak.heap - before.heap, withBuffers: peak.withBuffers !== undefined && before.withBuffers !== undefined ? peak.withBuffers - before.withBuffers : undefined };
+    });
+  };
+}
+
+export async function resetLongTasks(page: Page): Promise<void> {
+  await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.splice(0));
+}
+
+export async function longestTaskMs(page: Page): Promise<number> {
+  return page.evaluate(() => Math.max(0, ...(window as unknown as { __longTasks: number[] }).__longTasks));
+}
+
+/** The Chromium renderer processes this process started (through the browser), by pid: other engineers' browsers share the machine. */
+function ourRenderers(): number[] {
+  const parentOf = (pid: number): number => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  };
+  const descends = (pid: number): boolean => {
+    for (let at = pid, hops = 0; at > 1 && hops < 32; hops++) {
+      at = parentOf(at);
+      if (at === process.pid) return true;
+    }
+    return false;
+  };
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (command.includes('--type=renderer') && descends(Number(entry))) pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+/** Resident bytes of a process, or undefined if it is gone. */
+function residentBytes(pid: number): number | undefined {
+  try {
+    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kib === undefined ? undefined : Number(kib) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether renderer processes can be watched here (Linux's /proc). */
+export const renderersObservable = existsSync('/proc/self/status');
+
+/**
+ * Starts sampling the resident memory of every renderer process this benchmark's browser runs;
+ * the returned function stops and gives the largest growth of any one of them, in bytes, and how
+ * many were watched. A renderer holds a page with all it allocates: its JS heap, the bytes of its
+ * ArrayBuffers, its workers (the erasure coder, the download writer), Blink's and WebRTC's own
+ * buffers. So this bounds what one page costs, where `watchHeaps` sees only the main thread's heap.
+ * Each browser context here gets its own renderer; which one grew most is not known, only by how much.
+ */
+export function watchRenderers(): () => Promise<{ growth: number; renderers: number }> {
+  const base = new Map<number, number>();
+  for (const pid of ourRenderers()) {
+    const bytes = residentBytes(pid);
+    if (bytes !== undefined) base.set(pid, bytes);
+  }
+  const peaks = new Map(base);
+  const timer = setInterval(() => {
+    for (const pid of base.keys()) {
+      const now = residentBytes(pid);
+      if (now !== undefined) peaks.set(pid, Math.max(peaks.get(pid)!, now));
+    }
+  }, 500);
+  return async () => {
+    clearInterval(timer);
+    const growths = [...base].map(([pid, before]) => peaks.get(pid)! - before);
+    return { growth: Math.max(0, ...growths), renderers: base.size };
+  };
+}
