@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_HELP, findChromium } from './tests/support/chromium.ts';
-import { E2E_PORT, E2E_TRACKER_ENV } from './tests/e2e/fixtures/settings.ts';
+import { E2E_PORT, E2E_TRACKER_ENV, E2E_WORKERS, trackerDbName, trackerPort } from './tests/e2e/fixtures/settings.ts';
 
 const executablePath = findChromium();
 if (!executablePath) throw new Error(CHROMIUM_HELP);
@@ -16,10 +16,14 @@ const withoutNetlab = process.env.PEERCLOUD_NETLAB === 'off';
 
 export default defineConfig({
   testDir: 'tests/e2e',
-  testIgnore: withoutNetlab ? ['networks/**'] : [],
-  // Peers of one test must be the only ones online, and WebRTC is CPU-bound on two cores.
-  workers: 1,
+  // Each worker has its own tracker (below), so a test's peers are the only ones it knows.
+  workers: E2E_WORKERS,
   fullyParallel: false,
+  projects: [
+    { name: 'peers', testIgnore: ['networks/**'] },
+    // The lab's namespaces and addresses are one set per machine: one spec at a time.
+    ...(withoutNetlab ? [] : [{ name: 'networks', testMatch: ['networks/**/*.spec.ts'], workers: 1 }]),
+  ],
   forbidOnly: true,
   retries: 0,
   timeout: 90_000,
@@ -34,19 +38,20 @@ export default defineConfig({
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
   },
-  webServer: {
+  // One tracker per worker, each with its own database.
+  webServer: Array.from({ length: E2E_WORKERS }, (_, index) => ({
     command: 'node --import tsx server/main.ts',
-    url: `http://127.0.0.1:${E2E_PORT}/healthz`,
+    url: `http://127.0.0.1:${trackerPort(index)}/healthz`,
     reuseExistingServer: false,
     timeout: 60_000,
-    // E2E_TRACKER_LOGS=1 shows the tracker's own logs next to the test output.
-    stdout: process.env.E2E_TRACKER_LOGS ? 'pipe' : 'ignore',
-    stderr: 'pipe',
+    // E2E_TRACKER_LOGS=1 shows the trackers' own logs next to the test output.
+    stdout: process.env.E2E_TRACKER_LOGS ? ('pipe' as const) : ('ignore' as const),
+    stderr: 'pipe' as const,
     env: {
-      PORT: String(E2E_PORT),
+      PORT: String(trackerPort(index)),
       HOST: '127.0.0.1',
-      DB_PATH: join(dataDir, 'tracker.db'),
+      DB_PATH: join(dataDir, trackerDbName(index)),
       ...E2E_TRACKER_ENV,
     },
-  },
+  })),
 });

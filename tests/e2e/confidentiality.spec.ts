@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Page } from '@playwright/test';
 import { MiB } from '../../shared/units.ts';
 import { expect, sha256, test } from './fixtures/peers.ts';
+import { E2E_TRACKER_DB } from './fixtures/settings.ts';
 
 /** Every value in every IndexedDB database of the page, searched for each needle (as text and as UTF-8 bytes). */
 async function searchIndexedDb(page: Page, needles: string[]): Promise<{ found: string[]; databases: string[]; values: number }> {
@@ -70,7 +70,7 @@ test('hosts hold ciphertext only and no names; the tracker never sees the conten
     expect(scan.found).toEqual([fileId]);
   }
 
-  const dbPath = join(process.env.PEERCLOUD_E2E_DIR!, 'tracker.db');
+  const dbPath = E2E_TRACKER_DB;
   const trackerBytes = Buffer.concat([dbPath, `${dbPath}-wal`].filter(existsSync).map((path) => readFileSync(path)));
   expect(trackerBytes.includes(name)).toBe(true); // the tracker knows names (it lists them to their owner)…
   expect(trackerBytes.includes(marker)).toBe(false); // …never content.

@@ -166,7 +166,7 @@ describe('the tracker killed with SIGKILL', () => {
       const loops = owners.map((owner) => ownerLoop(owner, acked, stop, 3));
       // Every other round, the random moment comes once an upload of this round was acknowledged:
       // however fast the database answers, those rounds kill the tracker with work under way.
-      if (round % 2 === 1) await expect.poll(() => acked.stored.size + acked.deleted.size, { timeout: 10_000 }).toBeGreaterThan(before);
+      if (round % 2 === 1) await expect.poll(() => acked.stored.size + acked.deleted.size, { timeout: 60_000 }).toBeGreaterThan(before);
       await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 200)); // a random moment, not a wait for a state
       await tracker.kill9();
       stop.stop();
