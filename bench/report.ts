@@ -63,7 +63,7 @@ export function machineInfo(chromium: string) {
 }
 
 /** The section of the report under `heading` as it is now, if any, up to the next section. */
-function currentSection(heading: string): string | undefined {
+export function currentSection(heading: string): string | undefined {
   if (!existsSync(REPORT)) return undefined;
   const text = readFileSync(REPORT, 'utf8');
   const start = text.indexOf(`\n${heading}\n`);
@@ -73,7 +73,7 @@ function currentSection(heading: string): string | undefined {
 }
 
 /** Replaces (or adds, at the end) the section under `heading`, leaving the rest of the report as it is. */
-function writeSection(heading: string, section: string): void {
+export function writeSection(heading: string, section: string): void {
   const text = existsSync(REPORT) ? readFileSync(REPORT, 'utf8') : '# Benchmarks\n';
   const current = currentSection(heading);
   if (!current) return writeFileSync(REPORT, `${text.trimEnd()}\n\n${section.trimEnd()}\n`);

@@ -16,6 +16,8 @@
  * BENCH_ONLY=fragments measures only them (and rewrites only their section of the report).
  * Many trackers on one PostgreSQL (bench/trackers.ts): BENCH_ONLY=trackers measures only them,
  * BENCH_TRACKERS=0 skips them (keeping their last section of the report).
+ * What audits cost the tracker (bench/audits.ts): BENCH_ONLY=audits measures only that,
+ * BENCH_AUDITS=0 skips it (keeping its last section).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,8 +36,9 @@ import { measureFlood } from './flood.ts';
 import { BENCH_SPACE_POLICY, fragmentBenchOptions, fragmentsSection, measureFragments } from './fragments.ts';
 import { measureNetworkProfiles, networkBenchAvailable, networksSection } from './networks.ts';
 import { currentTrackersSection, measureTrackers, writeTrackersSection } from './trackers.ts';
+import { AUDITS_HEADING, measureAudits } from './audits.ts';
 import { longestTaskMs, offer, openPeer, resetLongTasks, timeDownload, timeUpload, watchHeaps, writeRandomFile } from './peer-tabs.ts';
-import { machineInfo, median, writeFragmentsSection, writeNetworksSection, writeReports, type CpuBreakdown, type Figure } from './report.ts';
+import { currentSection, machineInfo, median, writeFragmentsSection, writeSection, writeNetworksSection, writeReports, type CpuBreakdown, type Figure } from './report.ts';
 
 const SIZES_MIB = (process.env.BENCH_SIZES ?? '64,256,1024').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -69,6 +72,7 @@ async function measureFragmentSection(): Promise<string | undefined> {
 
 async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'trackers') return writeTrackersSection(await measureTrackers());
+  if (process.env.BENCH_ONLY === 'audits') return writeSection(AUDITS_HEADING, await measureAudits());
   const executablePath = findChromium();
   if (!executablePath) throw new Error(CHROMIUM_HELP);
   if (process.env.BENCH_ONLY === 'networks') {
@@ -81,7 +85,7 @@ async function main(): Promise<void> {
     if (section) writeFragmentsSection(section);
     return;
   }
-  if (process.env.BENCH_ONLY !== undefined && process.env.BENCH_ONLY !== '') throw new Error(`BENCH_ONLY must be networks, fragments or trackers (got "${process.env.BENCH_ONLY}")`);
+  if (process.env.BENCH_ONLY !== undefined && process.env.BENCH_ONLY !== '') throw new Error(`BENCH_ONLY must be networks, fragments, trackers or audits (got "${process.env.BENCH_ONLY}")`);
   const dir = mkdtempSync(join(tmpdir(), 'peercloud-bench-'));
   const config = loadConfig({ DB_PATH: join(dir, 'tracker.db'), WEB_ROOT: 'dist/web', REPLICAS: '1', TRANSFER_IDLE_TIMEOUT: '60s', LOG_LEVEL: 'warn', ...BENCH_SPACE_POLICY, ...(process.env.BENCH_CHUNK_SIZE ? { CHUNK_SIZE: process.env.BENCH_CHUNK_SIZE } : {}) });
   const database = openDatabase(config);
@@ -213,8 +217,10 @@ async function main(): Promise<void> {
   const fragments = await measureFragmentSection();
   const networks = await measureNetworks();
   const trackers = process.env.BENCH_TRACKERS === '0' ? currentTrackersSection() : await measureTrackers();
+  const audits = process.env.BENCH_AUDITS === '0' ? currentSection(AUDITS_HEADING) : await measureAudits();
   writeReports(figures, { chromium: version, runs: RUNS, breakdown, networks, fragments });
   if (trackers) writeTrackersSection(trackers);
+  if (audits) writeSection(AUDITS_HEADING, audits);
 }
 
 main().catch((error: unknown) => {
