@@ -58,6 +58,6 @@ test('half the peers leave at once: repairs keep to the configured concurrency a
     .toBe(true);
   expect(mostAtOnce).toBeLessThanOrEqual(2);
   const metrics = await (await request.get('/metrics')).text();
-  expect(metrics).toMatch(/peercloud_repairs_total\{outcome="done"\} [1-9]/);
+  expect(metrics).toMatch(/peercloud_repairs_total\{outcome="done",tracker="[^"]+"\} [1-9]/);
   for (const name of hadLiveCopy) expect((await owner!.download(name)).sha256).toBe(files.find((f) => f.name === name)!.sha256);
 });
