@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Lab } from './lab.ts';
 import { startProcess, type RunningProcess } from './lab-services.ts';
+import { QUICK_TRACKER_TIMINGS } from '../e2e/fixtures/settings.ts';
 
 export const LAB_TRACKER_PORT = 3000;
 export const LAB_ADMIN_TOKEN = 'lab-operator-token-0123456789';
@@ -16,12 +17,7 @@ export const LAB_ADMIN_TOKEN = 'lab-operator-token-0123456789';
  * default (NEWCOMER_SPACE included: these specs move files far smaller than it).
  */
 const QUICK = {
-  HEARTBEAT_INTERVAL: '1s',
-  HEARTBEAT_TIMEOUT: '2s',
-  ACCEPT_TIMEOUT: '5s',
-  TRANSFER_IDLE_TIMEOUT: '10s',
-  SWEEP_INTERVAL: '500ms',
-  CHUNK_SIZE: '256KiB',
+  ...QUICK_TRACKER_TIMINGS,
   ADMIN_SHOW_NAMES: 'true',
   LOG_LEVEL: 'info',
 };
