@@ -43,10 +43,6 @@ export function acceptConnections(io: TrackerServer, deps: ConnectionDeps): void
 
   io.on('connection', (socket: TrackerSocket) => {
     const { peerId } = socket.data;
-    // The HTTP request that opened the connection was only needed by the middlewares (the
-    // client's address): Socket.IO keeps it for the connection's life unless told otherwise
-    // (https://socket.io/docs/v4/memory-usage/). Its headers stay in socket.handshake.
-    (socket.conn as { request: unknown }).request = null;
     metrics.connections.inc();
     socket.once('disconnect', () => metrics.connections.dec());
     const previous = sessions.attach(socket);
