@@ -228,6 +228,7 @@ export class Placement {
   async #candidates(trx: Trx, file: Pick<FileRow, 'id' | 'owner_id'>, ownerLevel: number, bytes: number, wanted: number): Promise<Gathered> {
     const excluded = await this.#excludedFor(trx, file);
     const hosts: HostCandidate[] = [];
+    const seen = new Set<string>();
     const page = Math.max(CANDIDATE_PAGE, wanted);
     for (const level of levelOrder(ownerLevel)) {
       for (let offset = 0; ; offset += page) {
@@ -241,7 +242,11 @@ export class Placement {
           .limit(page)
           .offset(offset)
           .execute();
-        const fresh = rows.filter((row) => !excluded.has(row.id));
+        // Each page is read anew: a host whose room another placement took meanwhile moves down
+        // the order and may come again on a later page. It is looked at once (a host twice in
+        // the list could be chosen twice for one file).
+        const fresh = rows.filter((row) => !excluded.has(row.id) && !seen.has(row.id));
+        for (const row of fresh) seen.add(row.id);
         const unfit = await this.#unfit(trx, fresh.map((row) => row.id));
         for (const row of fresh) {
           if (unfit.has(row.id)) continue;

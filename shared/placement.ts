@@ -102,7 +102,8 @@ export function chooseHosts(request: PlacementRequest, candidates: readonly Host
   const pass = (newcomersNow: boolean) => {
     for (const candidate of eligible) {
       if (chosen.length >= request.replicas) return;
-      if (chosen.includes(candidate)) continue;
+      // By id: a host listed twice (read on two pages while its room changed) is still one host.
+      if (chosen.some((taken) => taken.id === candidate.id)) continue;
       if (candidate.network && networks.has(candidate.network)) continue;
       const vetted = candidate.vetted ?? true;
       if (!vetted && (unvettedRoom <= 0 || !newcomersNow)) continue;

@@ -4,6 +4,16 @@ import { chooseHosts, compareCandidates, levelOrder, splitByLockOrder, type Host
 const ids = (hosts: HostCandidate[]) => hosts.map((h) => h.id);
 
 describe('chooseHosts', () => {
+  it('chooses a host listed twice (once with its room before another placement took some) once', () => {
+    const candidates: HostCandidate[] = [
+      { id: 'a', level: 3, free: 900 },
+      { id: 'b', level: 3, free: 800 },
+      { id: 'a', level: 3, free: 700 },
+      { id: 'c', level: 3, free: 600 },
+    ];
+    expect(ids(chooseHosts({ uploaderId: 'u', uploaderLevel: 3, bytes: 100, replicas: 3 }, candidates))).toEqual(['a', 'b', 'c']);
+  });
+
   it("the paper's example: a level-3 uploader goes to the level-3 candidate with more free space", () => {
     const candidates: HostCandidate[] = [
       { id: 'p5', level: 5, free: 900 },
