@@ -99,7 +99,10 @@ async function admitAll(url: string, count: number, offset: number): Promise<Cli
   return { kind: 'admitted', held: sockets.length, failed, firstErrors };
 }
 
-/** A tenth of the peers list every 10 s (staggered) and `placementsPerSecond` placements come from them, for `seconds`. */
+/**
+ * A tenth of the peers list every 10 s (staggered) and `placementsPerSecond` placements come
+ * from them, for `seconds`; each placed upload is cancelled once acknowledged.
+ */
 async function activePhase(seconds: number, placementsPerSecond: number): Promise<ClientsReport> {
   const active = sockets.filter((_, n) => n % 10 === 0);
   const placements: number[] = [];
@@ -129,7 +132,16 @@ async function activePhase(seconds: number, placementsPerSecond: number): Promis
     const began = performance.now();
     pending.push(
       request(socket, 'file:place', { name: `bench-${placed}`, size: 1000, chunkSize: 65536 }).then(
-        () => placements.push(performance.now() - began),
+        (data) => {
+          placements.push(performance.now() - began);
+          // The upload is then given up (as a page does when its user cancels): these clients
+          // can't move bytes, and store transfers left to time out would each be placed again on
+          // another host and counted against the host (a cascade of ~8 more placements for each
+          // one asked, which is not the load this measures).
+          for (const transferId of (data as { transferIds: string[] }).transferIds) {
+            pending.push(request(socket, 'transfer:fail', { transferId, code: 'CANCELLED', message: 'The upload was cancelled.' }).catch(() => undefined));
+          }
+        },
         (error: unknown) => {
           refused++;
           const code = (error as { code?: string }).code ?? (error instanceof Error ? error.message : String(error));

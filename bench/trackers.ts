@@ -57,6 +57,9 @@ interface Run {
   load: { mean: number; max: number };
   /** Peers no longer connected after the active phase. */
   dropped: number;
+  /** Over the active phase, from the trackers' counters: fragments placed (8 per upload asked for, more if failed stores were placed again) and transfers ended. */
+  fragmentsPlaced: number;
+  transfersEnded: number;
 }
 
 /** A run that could not be measured, and why (what it threw). */
@@ -66,10 +69,14 @@ interface Failed {
 }
 
 /** What a tracker's /metrics says of its event loop (reset at each scrape) and its CPU so far. */
-async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max: number; cpuSeconds: number }> {
+async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max: number; cpuSeconds: number; fragmentsPlaced: number; transfersEnded: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^peercloud_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  /** The sum of a counter's series. */
+  const sum = (name: string) => [...text.matchAll(new RegExp(`^peercloud_${name}\\{[^}]*\\} (\\S+)$`, 'gm'))].reduce((total, match) => total + Number(match[1]), 0);
   return {
+    fragmentsPlaced: sum('placements_total'),
+    transfersEnded: sum('transfers_total'),
     p50: value('nodejs_eventloop_lag_p50_seconds') * 1_000,
     p99: value('nodejs_eventloop_lag_p99_seconds') * 1_000,
     max: value('nodejs_eventloop_lag_max_seconds') * 1_000,
@@ -149,6 +156,9 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     const loopAfter = await Promise.all(trackers.map((tracker) => scrapeLoop(tracker.url)));
     const activeSeconds = (performance.now() - activeBegan) / 1_000;
     const loop = loopAfter.map((after, n) => ({ p50: after.p50, p99: after.p99, max: after.max, cpuPercent: (100 * (after.cpuSeconds - loopBefore[n]!.cpuSeconds)) / activeSeconds }));
+    // What the trackers did beyond what was asked: each placement asked for is 8 fragments.
+    const fragmentsPlaced = loopAfter.reduce((total, after, n) => total + after.fragmentsPlaced - loopBefore[n]!.fragmentsPlaced, 0);
+    const transfersEnded = loopAfter.reduce((total, after, n) => total + after.transfersEnded - loopBefore[n]!.transfersEnded, 0);
     const load = { mean: loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length), max: Math.max(...loads) };
     const placements = active.flatMap((report) => report.placements);
     const listings = active.flatMap((report) => report.listings);
@@ -156,6 +166,7 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     const placement = { p50: percentile(placements, 50), p99: percentile(placements, 99), n: placements.length, refused, refusals: active.flatMap((report) => report.refusals) };
     const listing = { p50: percentile(listings, 50), p99: percentile(listings, 99), n: listings.length };
     console.log(`  event loop delay p50/p99/max ${loop.map((l) => `${l.p50.toFixed(0)}/${l.p99.toFixed(0)}/${l.max.toFixed(0)} ms, CPU ${l.cpuPercent.toFixed(0)} %`).join('; ')}; load average ${load.mean.toFixed(1)} (max ${load.max.toFixed(1)})`);
+    console.log(`  fragments placed ${fragmentsPlaced} (for ${placements.length} placements acknowledged), transfers ended ${transfersEnded}`);
     console.log(`  placement p50 ${placement.p50.toFixed(1)} ms, p99 ${placement.p99.toFixed(1)} ms (${placement.n}, ${refused} refused${refused ? `: ${placement.refusals.join(', ')}` : ''}); listing p50 ${listing.p50.toFixed(1)} ms, p99 ${listing.p99.toFixed(1)} ms`);
     // What went wrong on the trackers' side, in their own words (pino's error and fatal lines).
     const trackerErrors = trackers.flatMap((tracker) => tracker.output().split('\n').filter((line) => /"level":(50|60)/.test(line)));
@@ -176,6 +187,8 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
       loop,
       load,
       dropped,
+      fragmentsPlaced,
+      transfersEnded,
     };
   } finally {
     clearInterval(sampler);
@@ -209,8 +222,8 @@ function section(all: (Run | Failed)[], machine: ReturnType<typeof machineInfo>)
   const failed = all.filter((run): run is Failed => 'error' in run);
   const rows = all.map((run) =>
     'error' in run
-      ? `| ${run.trackers} | not measured (below) | | | | | | | | | |`
-      : `| ${run.trackers} | ${run.peersPerTracker.join(' + ')} | ${run.admittedPerSecond.toFixed(0)} | ${run.rssBytesPerPeer.map(kb).join(' / ')} | ${ms(run.placement.p50)} | ${ms(run.placement.p99)} | ${run.placement.n} (${run.placement.refused} refused) | ${ms(run.listing.p50)} | ${ms(run.listing.p99)} | ${run.loop.map((l) => `${l.p99.toFixed(0)} / ${l.max.toFixed(0)} ms, ${l.cpuPercent.toFixed(0)} %`).join('; ')} | ${run.load.mean.toFixed(1)} (max ${run.load.max.toFixed(1)}) |`,
+      ? `| ${run.trackers} | not measured (below) | | | | | | | | | | |`
+      : `| ${run.trackers} | ${run.peersPerTracker.join(' + ')} | ${run.admittedPerSecond.toFixed(0)} | ${run.rssBytesPerPeer.map(kb).join(' / ')} | ${ms(run.placement.p50)} | ${ms(run.placement.p99)} | ${run.placement.n} (${run.placement.refused} refused) | ${ms(run.listing.p50)} | ${ms(run.listing.p99)} | ${run.fragmentsPlaced} | ${run.loop.map((l) => `${l.p99.toFixed(0)} / ${l.max.toFixed(0)} ms, ${l.cpuPercent.toFixed(0)} %`).join('; ')} | ${run.load.mean.toFixed(1)} (max ${run.load.max.toFixed(1)}) |`,
   );
   const worst = <T,>(values: T[], pick: (values: T[]) => T) => (values.length > 0 ? pick(values) : undefined);
   const worstRss = worst(runs.flatMap((run) => run.rssBytesPerPeer), (v) => Math.max(...v));
@@ -246,15 +259,18 @@ trackers and the database. Memory per peer is the growth of the tracker's reside
 before the first peer to after the last, divided by its peers. Then for ${ACTIVE_SECONDS} s, per tracker,
 a tenth of its peers list their files every 10 s (staggered: ${PEERS / 100} listings a second) and
 ${PLACEMENTS_PER_SECOND} placements a second come from them (1000-byte files, the default redundancy rs:4+4: 8 hosts
-each). Event-loop delay (p99 / max) and CPU are each tracker's own over that phase (its
+each); each owner cancels its upload once placed (these clients can't move bytes: left to time
+out, every store would be placed again on another host, a cascade of about 8 more placements
+for each one asked, which earlier runs of this bench measured without saying). "Fragments placed"
+is what the trackers placed over the phase (their \`peercloud_placements_total\`). Event-loop delay (p99 / max) and CPU are each tracker's own over that phase (its
 \`/metrics\`: \`perf_hooks.monitorEventLoopDelay\`, process CPU); the load average is the machine's
 (1 minute, sampled every 5 s from the first admission to the end).
 
 - Date: ${machine.date}
 - Machine: ${machine.cpu}, ${machine.memory} RAM, ${machine.os}; Node ${machine.node}
 
-| trackers | peers held | admitted / s | RSS per peer (KB) | placement p50 (ms) | placement p99 (ms) | placements | listing p50 (ms) | listing p99 (ms) | event loop p99 / max, CPU | load average |
-| ---: | --- | ---: | --- | ---: | ---: | --- | ---: | ---: | --- | --- |
+| trackers | peers held | admitted / s | RSS per peer (KB) | placement p50 (ms) | placement p99 (ms) | placements | listing p50 (ms) | listing p99 (ms) | fragments placed | event loop p99 / max, CPU | load average |
+| ---: | --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | --- | --- |
 ${rows.join('\n')}
 
 Goals:
