@@ -260,9 +260,10 @@ before the first peer to after the last, divided by its peers. Then for ${ACTIVE
 a tenth of its peers list their files every 10 s (staggered: ${PEERS / 100} listings a second) and
 ${PLACEMENTS_PER_SECOND} placements a second come from them (1000-byte files, the default redundancy rs:4+4: 8 hosts
 each); each owner cancels its upload once placed (these clients can't move bytes: left to time
-out, every store would be placed again on another host, a cascade of about 8 more placements
-for each one asked, which earlier runs of this bench measured without saying). "Fragments placed"
-is what the trackers placed over the phase (their \`peercloud_placements_total\`). Event-loop delay (p99 / max) and CPU are each tracker's own over that phase (its
+out after ACCEPT_TIMEOUT, every store is placed again on another host, which times out in turn,
+so that earlier runs of this bench placed more and more beyond what they asked as the phase went
+on). "Fragments placed" is what the trackers placed over the phase (their
+\`peercloud_placements_total\`): 8 for each placement asked, unless some were placed again. Event-loop delay (p99 / max) and CPU are each tracker's own over that phase (its
 \`/metrics\`: \`perf_hooks.monitorEventLoopDelay\`, process CPU); the load average is the machine's
 (1 minute, sampled every 5 s from the first admission to the end).
 
@@ -275,7 +276,8 @@ ${rows.join('\n')}
 
 Goals:
 ${goals.join('\n')}
-${notes.length > 0 ? `\n${notes.join('\n')}\n` : ''}`;
+${notes.length > 0 ? `\n${notes.join('\n')}\n` : ''}
+`;
 }
 
 /** The section as it is now in the report, if any. */
