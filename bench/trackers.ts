@@ -24,6 +24,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { migrate, openDatabase } from '../server/db/database.ts';
 import { startPostgresCluster, withClient } from '../tests/support/postgres.ts';
 import { startTrackerProcess, type TrackerProcess } from '../tests/support/tracker-process.ts';
@@ -60,6 +61,31 @@ interface Run {
   /** Over the active phase, from the trackers' counters: fragments placed (8 per upload asked for, more if failed stores were placed again) and transfers ended. */
   fragmentsPlaced: number;
   transfersEnded: number;
+  /** PostgreSQL backends of the bench's database waiting for a lock (pg_stat_activity, each second of the active phase). */
+  lockWaits: { mean: number; max: number; share: number };
+}
+
+/** Samples, each second, how many of the database's backends wait for a lock (a row another placement holds, say). */
+async function watchLockWaits(url: string, database: string): Promise<{ stop(): Promise<{ mean: number; max: number; share: number }> }> {
+  const client = new pg.Client({ connectionString: url, application_name: 'bench-lock-watch' });
+  await client.connect();
+  const samples: number[] = [];
+  let sampling: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    sampling = client
+      .query<{ n: string }>(`select count(*) as n from pg_stat_activity where datname = $1 and wait_event_type = 'Lock'`, [database])
+      .then((result) => samples.push(Number(result.rows[0]!.n)))
+      .catch(() => undefined);
+  }, 1_000);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await sampling;
+      await client.end();
+      const mean = samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length);
+      return { mean, max: Math.max(0, ...samples), share: (100 * samples.filter((n) => n > 0).length) / Math.max(1, samples.length) };
+    },
+  };
 }
 
 /** A run that could not be measured, and why (what it threw). */
@@ -152,9 +178,11 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     // Scraping resets the trackers' event-loop histograms: what the second scrape reads is the active phase's.
     const loopBefore = await Promise.all(trackers.map((tracker) => scrapeLoop(tracker.url)));
     const activeBegan = performance.now();
+    const waits = await watchLockWaits(url, name);
     const active = await Promise.all(clients.map((client) => client.ask<'active'>({ kind: 'active', seconds: ACTIVE_SECONDS, placementsPerSecond: PLACEMENTS_PER_SECOND })));
     const loopAfter = await Promise.all(trackers.map((tracker) => scrapeLoop(tracker.url)));
     const activeSeconds = (performance.now() - activeBegan) / 1_000;
+    const lockWaits = await waits.stop();
     const loop = loopAfter.map((after, n) => ({ p50: after.p50, p99: after.p99, max: after.max, cpuPercent: (100 * (after.cpuSeconds - loopBefore[n]!.cpuSeconds)) / activeSeconds }));
     // What the trackers did beyond what was asked: each placement asked for is 8 fragments.
     const fragmentsPlaced = loopAfter.reduce((total, after, n) => total + after.fragmentsPlaced - loopBefore[n]!.fragmentsPlaced, 0);
@@ -166,6 +194,7 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     const placement = { p50: percentile(placements, 50), p99: percentile(placements, 99), n: placements.length, refused, refusals: active.flatMap((report) => report.refusals) };
     const listing = { p50: percentile(listings, 50), p99: percentile(listings, 99), n: listings.length };
     console.log(`  event loop delay p50/p99/max ${loop.map((l) => `${l.p50.toFixed(0)}/${l.p99.toFixed(0)}/${l.max.toFixed(0)} ms, CPU ${l.cpuPercent.toFixed(0)} %`).join('; ')}; load average ${load.mean.toFixed(1)} (max ${load.max.toFixed(1)})`);
+    console.log(`  PostgreSQL backends waiting for a lock (each second): mean ${lockWaits.mean.toFixed(2)}, max ${lockWaits.max}, in ${lockWaits.share.toFixed(0)} % of samples`);
     console.log(`  fragments placed ${fragmentsPlaced} (for ${placements.length} placements acknowledged), transfers ended ${transfersEnded}`);
     console.log(`  placement p50 ${placement.p50.toFixed(1)} ms, p99 ${placement.p99.toFixed(1)} ms (${placement.n}, ${refused} refused${refused ? `: ${placement.refusals.join(', ')}` : ''}); listing p50 ${listing.p50.toFixed(1)} ms, p99 ${listing.p99.toFixed(1)} ms`);
     // What went wrong on the trackers' side, in their own words (pino's error and fatal lines).
@@ -189,6 +218,7 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
       dropped,
       fragmentsPlaced,
       transfersEnded,
+      lockWaits,
     };
   } finally {
     clearInterval(sampler);
@@ -245,6 +275,7 @@ function section(all: (Run | Failed)[], machine: ReturnType<typeof machineInfo>)
   const notes = [
     ...runs.filter((run) => run.failedAdmissions > 0).map((run) => `- ${run.trackers} tracker(s): ${run.failedAdmissions} admissions failed; the first: ${run.admissionErrors.join('; ')}`),
     ...runs.filter((run) => run.placement.refused > 0).map((run) => `- ${run.trackers} tracker(s): placements refused: ${run.placement.refusals.join(', ')}`),
+    ...runs.map((run) => `- ${run.trackers} tracker(s): PostgreSQL backends waiting for a lock, sampled each second of the active phase: mean ${run.lockWaits.mean.toFixed(2)}, max ${run.lockWaits.max}, some waiting in ${run.lockWaits.share.toFixed(0)} % of the samples; ${run.transfersEnded} transfers ended`),
     ...runs.filter((run) => run.dropped > 0).map((run) => `- ${run.trackers} tracker(s): ${run.dropped} peers were disconnected during the active phase`),
     ...failed.map((run) => `- ${run.trackers} tracker(s) could not be measured: ${run.error}`),
   ];
