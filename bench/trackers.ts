@@ -3,41 +3,40 @@
  * its own ECDSA identity, the real challenge and signature) from many loopback addresses, so
  * that the per-address limits are not what is measured, against tracker processes (the esbuild
  * bundle of server/main.ts, as the cluster tests run it) on one throw-away PostgreSQL from
- * Debian's packages (tests/support/postgres.ts).
+ * Debian's packages (tests/support/postgres.ts). Each tracker's clients run in a process of
+ * their own (bench/tracker-clients.ts).
  *
  * For one tracker, then for two on the same database: how many peers they hold and how fast
  * they admit them, resident memory per peer (the growth of each tracker's RSS from before the
- * first peer to after the last, divided by its peers), and, with a tenth of the peers active
- * (each lists its files every 10 s, staggered) and 5 placements a second from them, the
- * placement and listing ack latency p50/p99.
+ * first peer to after the last, divided by its peers), and, with a tenth of each tracker's
+ * peers active (each lists its files every 10 s, staggered) and 5 placements a second from
+ * them per tracker, the placement and listing ack latency p50/p99; with them, each tracker's
+ * event-loop delay and CPU over that phase (from its /metrics) and the machine's load average.
  *
  * `BENCH_ONLY=trackers npm run bench` runs only this and rewrites only its section of
  * docs/BENCHMARKS.md; `BENCH_TRACKERS=0` leaves it out of a full run (the last section is kept).
- * BENCH_TRACKER_PEERS (peers per tracker, default 10000) and BENCH_TRACKER_SECONDS (length of the
- * active phase, default 60) size it. Run alone: `node --import tsx bench/trackers.ts`. The client
- * sockets of two trackers' peers are all in this process: it needs `ulimit -n` above twice
- * BENCH_TRACKER_PEERS (it says so and stops otherwise).
+ * BENCH_TRACKER_PEERS (peers per tracker, default 10000), BENCH_TRACKER_SECONDS (length of the
+ * active phase, default 60) and BENCH_TRACKER_COUNTS (the runs, default `1,2` trackers) size it;
+ * BENCH_TRACKER_PROFILE=<dir> has each tracker write a V8 CPU profile there (`--cpu-prof`).
+ * Run alone: `node --import tsx bench/trackers.ts`.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { io, type Socket } from 'socket.io-client';
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { migrate, openDatabase } from '../server/db/database.ts';
-import { exportPublicKey, generateIdentity, signChallenge } from '../shared/identity.ts';
-import { Challenge } from '../shared/protocol.ts';
-import { GiB } from '../shared/units.ts';
 import { startPostgresCluster, withClient } from '../tests/support/postgres.ts';
 import { startTrackerProcess, type TrackerProcess } from '../tests/support/tracker-process.ts';
 import { machineInfo } from './report.ts';
+import { PER_ADDRESS, type ClientsCommand, type ClientsReport } from './tracker-clients.ts';
 
 const PEERS = Number(process.env.BENCH_TRACKER_PEERS ?? 10_000);
+/** Which runs: how many trackers each (default 1 then 2). */
+const TRACKER_COUNTS = (process.env.BENCH_TRACKER_COUNTS ?? '1,2').split(',').map(Number);
+/** A directory: each tracker writes a V8 CPU profile of its whole life there (`--cpu-prof`). */
+const PROFILE_DIR = process.env.BENCH_TRACKER_PROFILE;
 const ACTIVE_SECONDS = Number(process.env.BENCH_TRACKER_SECONDS ?? 60);
-/** Peers per loopback address: well under MAX_CONNECTIONS_PER_ADDRESS's default of 64. */
-const PER_ADDRESS = 32;
-/** Admissions under way at once, per tracker. */
-const ADMITTING = 48;
-const LIST_EVERY_MS = 10_000;
 const PLACEMENTS_PER_SECOND = 5;
 const HEADING = '## Many trackers';
 const REPORT = 'docs/BENCHMARKS.md';
@@ -48,9 +47,67 @@ interface Run {
   peersPerTracker: number[];
   admittedPerSecond: number;
   failedAdmissions: number;
+  /** The first admission errors, as the clients saw them. */
+  admissionErrors: string[];
   rssBytesPerPeer: number[];
-  placement: { p50: number; p99: number; n: number; refused: number };
+  placement: { p50: number; p99: number; n: number; refused: number; refusals: string[] };
   listing: { p50: number; p99: number; n: number };
+  /** Per tracker, over the active phase: event-loop delay (perf_hooks.monitorEventLoopDelay, through /metrics) and CPU. */
+  loop: { p50: number; p99: number; max: number; cpuPercent: number }[];
+  /** The machine's 1-minute load average, sampled every 5 s from admission to the end of the active phase: mean and highest. */
+  load: { mean: number; max: number };
+  /** Peers no longer connected after the active phase. */
+  dropped: number;
+  /** Over the active phase, from the trackers' counters: fragments placed (8 per upload asked for, more if failed stores were placed again) and transfers ended. */
+  fragmentsPlaced: number;
+  transfersEnded: number;
+  /** PostgreSQL backends of the bench's database waiting for a lock (pg_stat_activity, each second of the active phase). */
+  lockWaits: { mean: number; max: number; share: number };
+}
+
+/** Samples, each second, how many of the database's backends wait for a lock (a row another placement holds, say). */
+async function watchLockWaits(url: string, database: string): Promise<{ stop(): Promise<{ mean: number; max: number; share: number }> }> {
+  const client = new pg.Client({ connectionString: url, application_name: 'bench-lock-watch' });
+  await client.connect();
+  const samples: number[] = [];
+  let sampling: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    sampling = client
+      .query<{ n: string }>(`select count(*) as n from pg_stat_activity where datname = $1 and wait_event_type = 'Lock'`, [database])
+      .then((result) => samples.push(Number(result.rows[0]!.n)))
+      .catch(() => undefined);
+  }, 1_000);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await sampling;
+      await client.end();
+      const mean = samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length);
+      return { mean, max: Math.max(0, ...samples), share: (100 * samples.filter((n) => n > 0).length) / Math.max(1, samples.length) };
+    },
+  };
+}
+
+/** A run that could not be measured, and why (what it threw). */
+interface Failed {
+  trackers: number;
+  error: string;
+}
+
+/** What a tracker's /metrics says of its event loop (reset at each scrape) and its CPU so far. */
+async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max: number; cpuSeconds: number; fragmentsPlaced: number; transfersEnded: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^peercloud_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  /** The sum of a counter's series. */
+  const sum = (name: string) => [...text.matchAll(new RegExp(`^peercloud_${name}\\{[^}]*\\} (\\S+)$`, 'gm'))].reduce((total, match) => total + Number(match[1]), 0);
+  return {
+    fragmentsPlaced: sum('placements_total'),
+    transfersEnded: sum('transfers_total'),
+    p50: value('nodejs_eventloop_lag_p50_seconds') * 1_000,
+    p99: value('nodejs_eventloop_lag_p99_seconds') * 1_000,
+    max: value('nodejs_eventloop_lag_max_seconds') * 1_000,
+    cpuSeconds: value('process_cpu_seconds_total'),
+  };
 }
 
 function percentile(values: number[], p: number): number {
@@ -59,115 +116,33 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** The n-th client's own loopback address (127.1.0.1 on): many addresses, as many devices would be. */
-function addressOf(n: number): string {
-  const index = Math.floor(n / PER_ADDRESS);
-  return `127.1.${Math.floor(index / 250)}.${(index % 250) + 1}`;
-}
+/** One tracker's clients, in their own process (bench/tracker-clients.ts). */
+class Clients {
+  readonly #child: ChildProcess;
+  readonly #exited: Promise<void>;
 
-/** GET /api/challenge from a given local address (fetch can't choose one). */
-function challenge(url: string, localAddress: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${url}/api/challenge`, { localAddress, headers: { 'cache-control': 'no-store' } }, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`challenge: HTTP ${res.statusCode} ${body}`));
-        resolve(Challenge.parse(JSON.parse(body)).nonce);
+  constructor() {
+    this.#child = fork(fileURLToPath(new URL('./tracker-clients.ts', import.meta.url)), { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.#exited = new Promise((resolve) => this.#child.once('exit', () => resolve()));
+  }
+
+  ask<K extends ClientsReport['kind']>(command: ClientsCommand): Promise<Extract<ClientsReport, { kind: K }>> {
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`bench/tracker-clients.ts exited (${code}) during "${command.kind}"`));
+      this.#child.once('exit', onExit);
+      this.#child.once('message', (report) => {
+        this.#child.off('exit', onExit);
+        resolve(report as Extract<ClientsReport, { kind: K }>);
       });
+      this.#child.send(command);
     });
-    req.on('error', reject);
-    req.end();
-  });
-}
+  }
 
-async function request(socket: Socket, event: string, payload: unknown): Promise<unknown> {
-  const ack = (await socket.timeout(60_000).emitWithAck(event, payload)) as { ok: boolean; code?: string; data?: unknown };
-  if (!ack.ok) throw Object.assign(new Error(`${event}: ${ack.code}`), { code: ack.code });
-  return ack.data;
-}
-
-/** One authenticated peer that offers 1 GiB, connected from its own address; undefined when refused. */
-async function admit(url: string, n: number): Promise<Socket> {
-  const keys = await generateIdentity();
-  const publicKey = await exportPublicKey(keys.publicKey);
-  const localAddress = addressOf(n);
-  const nonce = await challenge(url, localAddress);
-  const signature = await signChallenge(keys.privateKey, nonce);
-  const socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, localAddress, auth: { publicKey, nonce, signature } } as Parameters<typeof io>[1]);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', (error) => reject(error));
-  });
-  await request(socket, 'peer:report', { capacity: GiB, used: 0 });
-  return socket;
-}
-
-/** Admits `count` peers to the tracker, ADMITTING at a time. */
-async function admitAll(url: string, count: number, offset: number): Promise<{ sockets: Socket[]; failed: number }> {
-  const sockets: Socket[] = [];
-  let next = 0;
-  let failed = 0;
-  await Promise.all(
-    Array.from({ length: ADMITTING }, async () => {
-      while (next < count) {
-        const n = offset + next++;
-        try {
-          sockets.push(await admit(url, n));
-        } catch (error) {
-          if (failed++ < 3) console.log(`admission failed: ${error instanceof Error ? error.message : String(error)}`);
-        }
-      }
-    }),
-  );
-  return { sockets, failed };
-}
-
-/** A tenth of the peers list every 10 s (staggered) and 5 placements a second come from them, for ACTIVE_SECONDS. */
-async function activePhase(sockets: Socket[]): Promise<Run['placement'] & { listing: Run['listing'] }> {
-  const active = sockets.filter((_, n) => n % 10 === 0);
-  const placements: number[] = [];
-  const listings: number[] = [];
-  let refused = 0;
-  const end = Date.now() + ACTIVE_SECONDS * 1_000;
-  const timers: NodeJS.Timeout[] = [];
-  const pending: Promise<unknown>[] = [];
-  active.forEach((socket, n) => {
-    const start = setTimeout(() => {
-      const list = () => {
-        if (Date.now() > end) return;
-        const began = performance.now();
-        pending.push(request(socket, 'file:list', {}).then(() => listings.push(performance.now() - began), () => undefined));
-      };
-      list();
-      timers.push(setInterval(list, LIST_EVERY_MS));
-    }, (n / active.length) * LIST_EVERY_MS);
-    timers.push(start);
-  });
-  let placed = 0;
-  const placer = setInterval(() => {
-    if (Date.now() > end) return;
-    // Each from another active peer: an owner may have 8 uploads under way.
-    const socket = active[placed++ % active.length]!;
-    const began = performance.now();
-    pending.push(
-      request(socket, 'file:place', { name: `bench-${placed}`, size: 1000, chunkSize: 65536 }).then(
-        () => placements.push(performance.now() - began),
-        () => refused++,
-      ),
-    );
-  }, 1_000 / PLACEMENTS_PER_SECOND);
-  await new Promise((resolve) => setTimeout(resolve, ACTIVE_SECONDS * 1_000));
-  clearInterval(placer);
-  for (const timer of timers) clearInterval(timer);
-  await Promise.allSettled(pending);
-  return {
-    p50: percentile(placements, 50),
-    p99: percentile(placements, 99),
-    n: placements.length,
-    refused,
-    listing: { p50: percentile(listings, 50), p99: percentile(listings, 99), n: listings.length },
-  };
+  async close(): Promise<void> {
+    if (this.#child.exitCode === null && this.#child.connected) await this.ask<'closed'>({ kind: 'close' }).catch(() => undefined);
+    await Promise.race([this.#exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    this.#child.kill();
+  }
 }
 
 /** The trackers' settings: defaults, except what lets one bench client be 10,000 peers. */
@@ -185,95 +160,154 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
   await migrate(opened.db);
   await opened.close();
   const trackers: TrackerProcess[] = [];
-  const all: Socket[] = [];
+  const clients: Clients[] = [];
+  const loads: number[] = [];
+  const sampler = setInterval(() => loads.push(loadavg()[0]!), 5_000);
   try {
-    for (let n = 0; n < count; n++) trackers.push(await startTrackerProcess({ ...TRACKER_ENV, DATABASE_URL: url, TRACKER_ID: `bench${n + 1}` }));
+    const nodeArgs = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+    for (let n = 0; n < count; n++) trackers.push(await startTrackerProcess({ ...TRACKER_ENV, DATABASE_URL: url, TRACKER_ID: `bench${n + 1}` }, undefined, { nodeArgs }));
+    for (let n = 0; n < count; n++) clients.push(new Clients());
     const before = trackers.map((tracker) => tracker.rss());
     const began = performance.now();
-    const admitted = await Promise.all(trackers.map((tracker, n) => admitAll(tracker.url, PEERS, n * PEERS)));
+    const admitted = await Promise.all(trackers.map((tracker, n) => clients[n]!.ask<'admitted'>({ kind: 'admit', url: tracker.url, count: PEERS, offset: n * PEERS })));
     const seconds = (performance.now() - began) / 1_000;
-    for (const { sockets } of admitted) all.push(...sockets);
-    const held = admitted.map(({ sockets }) => sockets.length);
+    const held = admitted.map(({ held }) => held);
     const rssBytesPerPeer = trackers.map((tracker, n) => (tracker.rss() - before[n]!) / Math.max(1, held[n]!));
+    for (const error of admitted.flatMap(({ firstErrors }) => firstErrors)) console.log(`  admission failed: ${error}`);
     console.log(`${count} tracker(s): ${held.join(' + ')} peers in ${seconds.toFixed(0)} s; RSS per peer ${rssBytesPerPeer.map((b) => (b / 1024).toFixed(1)).join(', ')} KB; active phase ${ACTIVE_SECONDS} s…`);
-    const active = await activePhase(all);
-    console.log(`  placement p50 ${active.p50.toFixed(1)} ms, p99 ${active.p99.toFixed(1)} ms (${active.n}, ${active.refused} refused); listing p50 ${active.listing.p50.toFixed(1)} ms, p99 ${active.listing.p99.toFixed(1)} ms`);
+    // Scraping resets the trackers' event-loop histograms: what the second scrape reads is the active phase's.
+    const loopBefore = await Promise.all(trackers.map((tracker) => scrapeLoop(tracker.url)));
+    const activeBegan = performance.now();
+    const waits = await watchLockWaits(url, name);
+    const active = await Promise.all(clients.map((client) => client.ask<'active'>({ kind: 'active', seconds: ACTIVE_SECONDS, placementsPerSecond: PLACEMENTS_PER_SECOND })));
+    const loopAfter = await Promise.all(trackers.map((tracker) => scrapeLoop(tracker.url)));
+    const activeSeconds = (performance.now() - activeBegan) / 1_000;
+    const lockWaits = await waits.stop();
+    const loop = loopAfter.map((after, n) => ({ p50: after.p50, p99: after.p99, max: after.max, cpuPercent: (100 * (after.cpuSeconds - loopBefore[n]!.cpuSeconds)) / activeSeconds }));
+    // What the trackers did beyond what was asked: each placement asked for is 8 fragments.
+    const fragmentsPlaced = loopAfter.reduce((total, after, n) => total + after.fragmentsPlaced - loopBefore[n]!.fragmentsPlaced, 0);
+    const transfersEnded = loopAfter.reduce((total, after, n) => total + after.transfersEnded - loopBefore[n]!.transfersEnded, 0);
+    const load = { mean: loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length), max: Math.max(...loads) };
+    const placements = active.flatMap((report) => report.placements);
+    const listings = active.flatMap((report) => report.listings);
+    const refused = active.reduce((sum, report) => sum + report.refused, 0);
+    const placement = { p50: percentile(placements, 50), p99: percentile(placements, 99), n: placements.length, refused, refusals: active.flatMap((report) => report.refusals) };
+    const listing = { p50: percentile(listings, 50), p99: percentile(listings, 99), n: listings.length };
+    console.log(`  event loop delay p50/p99/max ${loop.map((l) => `${l.p50.toFixed(0)}/${l.p99.toFixed(0)}/${l.max.toFixed(0)} ms, CPU ${l.cpuPercent.toFixed(0)} %`).join('; ')}; load average ${load.mean.toFixed(1)} (max ${load.max.toFixed(1)})`);
+    console.log(`  PostgreSQL backends waiting for a lock (each second): mean ${lockWaits.mean.toFixed(2)}, max ${lockWaits.max}, in ${lockWaits.share.toFixed(0)} % of samples`);
+    console.log(`  fragments placed ${fragmentsPlaced} (for ${placements.length} placements acknowledged), transfers ended ${transfersEnded}`);
+    console.log(`  placement p50 ${placement.p50.toFixed(1)} ms, p99 ${placement.p99.toFixed(1)} ms (${placement.n}, ${refused} refused${refused ? `: ${placement.refusals.join(', ')}` : ''}); listing p50 ${listing.p50.toFixed(1)} ms, p99 ${listing.p99.toFixed(1)} ms`);
+    // What went wrong on the trackers' side, in their own words (pino's error and fatal lines).
+    const trackerErrors = trackers.flatMap((tracker) => tracker.output().split('\n').filter((line) => /"level":(50|60)/.test(line)));
+    for (const line of trackerErrors.slice(0, 3)) console.log(`  tracker error: ${line.slice(0, 600)}`);
     // Still connected after all that: a tracker that dropped peers under load held fewer.
-    const still = all.filter((socket) => socket.connected).length;
-    if (still < all.length) console.log(`  ${all.length - still} peers were disconnected during the active phase`);
+    const still = (await Promise.all(clients.map((client) => client.ask<'connected'>({ kind: 'connected' })))).reduce((sum, report) => sum + report.connected, 0);
+    const dropped = held.reduce((a, b) => a + b, 0) - still;
+    if (dropped > 0) console.log(`  ${dropped} peers were disconnected during the active phase`);
     return {
       trackers: count,
       peersPerTracker: held,
       admittedPerSecond: held.reduce((a, b) => a + b, 0) / seconds,
       failedAdmissions: admitted.reduce((sum, { failed }) => sum + failed, 0),
+      admissionErrors: admitted.flatMap(({ firstErrors }) => firstErrors),
       rssBytesPerPeer,
-      placement: { p50: active.p50, p99: active.p99, n: active.n, refused: active.refused },
-      listing: active.listing,
+      placement,
+      listing,
+      loop,
+      load,
+      dropped,
+      fragmentsPlaced,
+      transfersEnded,
+      lockWaits,
     };
   } finally {
-    for (const socket of all) socket.disconnect();
+    clearInterval(sampler);
+    await Promise.all(clients.map((client) => client.close()));
     await Promise.all(trackers.map((tracker) => tracker.stop()));
     await withClient(adminUrl, (client) => client.query(`drop database if exists ${name} with (force)`));
   }
 }
 
-/** This process holds every client's socket: two trackers' worth needs more descriptors than most shells allow. */
-function checkDescriptors(): void {
-  const limits = readFileSync('/proc/self/limits', 'utf8');
-  const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1] ?? Number.POSITIVE_INFINITY);
-  const needed = 2 * PEERS + 2 * ADMITTING + 1_000;
-  if (soft < needed) throw new Error(`bench/trackers.ts holds ${2 * PEERS} client sockets at once and may open ${soft} files: run it after \`ulimit -n ${Math.max(65_536, needed)}\` (or set BENCH_TRACKER_PEERS lower).`);
-}
-
 export async function measureTrackers(): Promise<string> {
-  if (existsSync('/proc/self/limits')) checkDescriptors();
   const cluster = await startPostgresCluster();
-  const dir = mkdtempSync(join(tmpdir(), 'peercloud-trackers-bench-'));
   try {
-    const runs = [await measure((db) => cluster.url(db), cluster.url('postgres'), 1), await measure((db) => cluster.url(db), cluster.url('postgres'), 2)];
+    const runs: (Run | Failed)[] = [];
+    for (const count of TRACKER_COUNTS) {
+      // A run that fails is reported as such (with what it threw), and the next one still runs.
+      runs.push(await measure((db) => cluster.url(db), cluster.url('postgres'), count).catch((error: unknown) => ({ trackers: count, error: error instanceof Error ? error.message : String(error) })));
+    }
     const machine = machineInfo('');
     writeFileSync('bench/trackers-results.json', `${JSON.stringify({ machine, peersPerTracker: PEERS, activeSeconds: ACTIVE_SECONDS, runs }, null, 2)}\n`);
     return section(runs, machine);
   } finally {
     await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
 const kb = (bytes: number) => (bytes / 1024).toFixed(1);
 const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : '–');
 
-function section(runs: Run[], machine: ReturnType<typeof machineInfo>): string {
-  const rows = runs.map(
-    (run) =>
-      `| ${run.trackers} | ${run.peersPerTracker.join(' + ')} | ${run.admittedPerSecond.toFixed(0)} | ${run.rssBytesPerPeer.map(kb).join(' / ')} | ${ms(run.placement.p50)} | ${ms(run.placement.p99)} | ${run.placement.n} (${run.placement.refused} refused) | ${ms(run.listing.p50)} | ${ms(run.listing.p99)} |`,
+function section(all: (Run | Failed)[], machine: ReturnType<typeof machineInfo>): string {
+  const runs = all.filter((run): run is Run => !('error' in run));
+  const failed = all.filter((run): run is Failed => 'error' in run);
+  const rows = all.map((run) =>
+    'error' in run
+      ? `| ${run.trackers} | not measured (below) | | | | | | | | | | |`
+      : `| ${run.trackers} | ${run.peersPerTracker.join(' + ')} | ${run.admittedPerSecond.toFixed(0)} | ${run.rssBytesPerPeer.map(kb).join(' / ')} | ${ms(run.placement.p50)} | ${ms(run.placement.p99)} | ${run.placement.n} (${run.placement.refused} refused) | ${ms(run.listing.p50)} | ${ms(run.listing.p99)} | ${run.fragmentsPlaced} | ${run.loop.map((l) => `${l.p99.toFixed(0)} / ${l.max.toFixed(0)} ms, ${l.cpuPercent.toFixed(0)} %`).join('; ')} | ${run.load.mean.toFixed(1)} (max ${run.load.max.toFixed(1)}) |`,
   );
-  const worstRss = Math.max(...runs.flatMap((run) => run.rssBytesPerPeer));
-  const worstP99 = Math.max(...runs.map((run) => run.placement.p99));
-  const fewest = Math.min(...runs.flatMap((run) => run.peersPerTracker));
-  const verdict = [
-    `${fewest >= GOALS.peersPerTracker ? 'met' : 'missed'}: ≥ ${GOALS.peersPerTracker} peers per tracker (fewest held: ${fewest})`,
-    `${worstRss <= GOALS.bytesPerPeer ? 'met' : 'missed'}: ≤ 30 KB of resident memory per peer (worst: ${kb(worstRss)} KB)`,
-    `${worstP99 <= GOALS.placementP99Ms ? 'met' : 'missed'}: placement p99 ≤ ${GOALS.placementP99Ms} ms (worst: ${ms(worstP99)} ms)`,
+  const worst = <T,>(values: T[], pick: (values: T[]) => T) => (values.length > 0 ? pick(values) : undefined);
+  const worstRss = worst(runs.flatMap((run) => run.rssBytesPerPeer), (v) => Math.max(...v));
+  const worstP99 = worst(runs.map((run) => run.placement.p99), (v) => Math.max(...v));
+  const fewest = worst(runs.flatMap((run) => run.peersPerTracker), (v) => Math.min(...v));
+  const two = runs.find((run) => run.trackers === 2);
+  const one = runs.find((run) => run.trackers === 1);
+  const verdict = (met: boolean | undefined, goal: string, measured: string) => `- **${met === undefined ? 'not measured' : met ? 'met' : 'missed'}**: ${goal} (${measured})`;
+  const goals = [
+    verdict(fewest === undefined ? undefined : fewest >= GOALS.peersPerTracker, `≥ ${GOALS.peersPerTracker} peers per tracker process`, `fewest held: ${fewest ?? '–'}`),
+    verdict(worstRss === undefined ? undefined : worstRss <= GOALS.bytesPerPeer, '≤ 30 KB of resident memory per peer', `worst: ${worstRss === undefined ? '–' : kb(worstRss)} KB`),
+    verdict(worstP99 === undefined ? undefined : worstP99 <= GOALS.placementP99Ms, `placement p99 ≤ ${GOALS.placementP99Ms} ms`, `worst: ${ms(worstP99 ?? Number.NaN)} ms`),
+    verdict(
+      two === undefined || one === undefined ? undefined : two.peersPerTracker.reduce((a, b) => a + b, 0) >= 2 * GOALS.peersPerTracker,
+      'two trackers holding twice as many',
+      two ? `${two.peersPerTracker.reduce((a, b) => a + b, 0)} held` : 'the two-tracker run did not complete',
+    ),
+  ];
+  const notes = [
+    ...runs.filter((run) => run.failedAdmissions > 0).map((run) => `- ${run.trackers} tracker(s): ${run.failedAdmissions} admissions failed; the first: ${run.admissionErrors.join('; ')}`),
+    ...runs.filter((run) => run.placement.refused > 0).map((run) => `- ${run.trackers} tracker(s): placements refused: ${run.placement.refusals.join(', ')}`),
+    ...runs.map((run) => `- ${run.trackers} tracker(s): PostgreSQL backends waiting for a lock, sampled each second of the active phase: mean ${run.lockWaits.mean.toFixed(2)}, max ${run.lockWaits.max}, some waiting in ${run.lockWaits.share.toFixed(0)} % of the samples; ${run.transfersEnded} transfers ended`),
+    ...runs.filter((run) => run.dropped > 0).map((run) => `- ${run.trackers} tracker(s): ${run.dropped} peers were disconnected during the active phase`),
+    ...failed.map((run) => `- ${run.trackers} tracker(s) could not be measured: ${run.error}`),
   ];
   return `${HEADING}
 
-Produced by \`BENCH_ONLY=trackers npm run bench\` (\`bench/trackers.ts\`): tracker processes on one
-PostgreSQL (a throw-away Debian cluster, \`fsync\` off), ${PEERS} authenticated Socket.IO clients per
-tracker from ${Math.ceil(PEERS / PER_ADDRESS)} loopback addresses (${PER_ADDRESS} each), all in one
-Node process on the same machine as the trackers and the database. Memory per peer is the growth
-of the tracker's resident memory from before the first peer to after the last, divided by its peers.
-Then for ${ACTIVE_SECONDS} s a tenth of the peers list their files every 10 s and ${PLACEMENTS_PER_SECOND}
-placements a second come from them (1000-byte files, the default redundancy rs:4+4: 8 hosts each).
+Produced by \`BENCH_ONLY=trackers npm run bench\` (\`bench/trackers.ts\`), not by hand: tracker processes (the
+esbuild bundle of \`server/main.ts\`) on one PostgreSQL (a throw-away Debian cluster, \`fsync\` off),
+${PEERS} authenticated Socket.IO clients per tracker (own ECDSA key, real challenge and signature,
+\`peer:report\` of 1 GiB) from ${Math.ceil(PEERS / PER_ADDRESS)} loopback addresses (${PER_ADDRESS} each), each tracker's
+clients in a Node process of their own (\`bench/tracker-clients.ts\`), all on the same machine as the
+trackers and the database. Memory per peer is the growth of the tracker's resident memory from
+before the first peer to after the last, divided by its peers. Then for ${ACTIVE_SECONDS} s, per tracker,
+a tenth of its peers list their files every 10 s (staggered: ${PEERS / 100} listings a second) and
+${PLACEMENTS_PER_SECOND} placements a second come from them (1000-byte files, the default redundancy rs:4+4: 8 hosts
+each); each owner cancels its upload once placed (these clients can't move bytes: left to time
+out after ACCEPT_TIMEOUT, every store is placed again on another host, which times out in turn,
+so that earlier runs of this bench placed more and more beyond what they asked as the phase went
+on). "Fragments placed" is what the trackers placed over the phase (their
+\`peercloud_placements_total\`): 8 for each placement asked, unless some were placed again. Event-loop delay (p99 / max) and CPU are each tracker's own over that phase (its
+\`/metrics\`: \`perf_hooks.monitorEventLoopDelay\`, process CPU); the load average is the machine's
+(1 minute, sampled every 5 s from the first admission to the end).
 
 - Date: ${machine.date}
 - Machine: ${machine.cpu}, ${machine.memory} RAM, ${machine.os}; Node ${machine.node}
 
-| trackers | peers held | admitted / s | RSS per peer (KB) | placement p50 (ms) | placement p99 (ms) | placements | listing p50 (ms) | listing p99 (ms) |
-| ---: | --- | ---: | --- | ---: | ---: | --- | ---: | ---: |
+| trackers | peers held | admitted / s | RSS per peer (KB) | placement p50 (ms) | placement p99 (ms) | placements | listing p50 (ms) | listing p99 (ms) | fragments placed | event loop p99 / max, CPU | load average |
+| ---: | --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | --- | --- |
 ${rows.join('\n')}
 
-Goals: ${verdict.join('; ')}.
+Goals:
+${goals.join('\n')}
+${notes.length > 0 ? `\n${notes.join('\n')}\n` : ''}
 `;
 }
 

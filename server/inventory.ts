@@ -24,8 +24,8 @@ import { spaceLedger } from './space-ledger.ts';
 interface Session {
   /** When the host's session began: replicas confirmed since may be newer than its list. */
   since: number;
-  /** Known replicas of this host already reconciled in this session. */
-  listed: Set<string>;
+  /** Known replicas of this host already reconciled in this session (made with its first page: most hosts hold a session far longer than their inventory takes). */
+  listed?: Set<string>;
 }
 
 export class Inventory {
@@ -51,7 +51,7 @@ export class Inventory {
 
   /** A new session of this host: its inventory starts from nothing. */
   start(hostId: string): void {
-    this.#listing.set(hostId, { since: this.#clock.now(), listed: new Set() });
+    this.#listing.set(hostId, { since: this.#clock.now() });
   }
 
   /** The host's session ended: whatever it listed so far is forgotten. */
@@ -62,7 +62,8 @@ export class Inventory {
   /** Reconciles one page; returns the file ids the host should drop. */
   async page(hostId: string, replicas: readonly { fileId: string; root: string | null }[], last: boolean): Promise<string[]> {
     let session = this.#listing.get(hostId);
-    if (!session) this.#listing.set(hostId, (session = { since: this.#clock.now(), listed: new Set() }));
+    if (!session) this.#listing.set(hostId, (session = { since: this.#clock.now() }));
+    const listed = (session.listed ??= new Set());
     const drop: string[] = [];
     const changed = new Set<string>();
     const ids = [...new Set(replicas.map((replica) => replica.fileId))];
@@ -93,8 +94,8 @@ export class Inventory {
         continue;
       }
       // A file listed twice (in one page or across pages) is reconciled once.
-      if (session.listed.has(fileId)) continue;
-      session.listed.add(fileId);
+      if (listed.has(fileId)) continue;
+      listed.add(fileId);
       if (row.state === 'reserved' && root !== null && root === row.sha256 && Number(row.active) === 0) {
         // Complete with the sealed root: stored after all, once it proves it.
         await this.#audits.challenge({ fileId, hostId, purpose: 'promote' });
@@ -120,7 +121,7 @@ export class Inventory {
         .where('stored_at', '<=', session.since)
         .execute();
       for (const { file_id } of missing) {
-        if (!session.listed.has(file_id) && (await this.#lose(hostId, file_id))) changed.add(file_id);
+        if (!listed.has(file_id) && (await this.#lose(hostId, file_id))) changed.add(file_id);
       }
     }
     for (const fileId of changed) await this.#events.emit('file:changed', { fileId });

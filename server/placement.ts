@@ -6,7 +6,7 @@
  * is decided here too; so is the explanation when none can.
  */
 import type { Transaction } from 'kysely';
-import { chooseHosts, compareCandidates, levelOrder, type HostCandidate, type PlacementRequest } from '../shared/placement.ts';
+import { chooseHosts, compareCandidates, levelOrder, splitByLockOrder, type HostCandidate, type PlacementRequest } from '../shared/placement.ts';
 import { RELIABILITY_WINDOW_MS } from '../shared/reliability.ts';
 import { formatBytes } from '../shared/units.ts';
 import type { Clock } from './clock.ts';
@@ -19,6 +19,24 @@ import type { Metrics } from './metrics.ts';
 import { freeSpaceSql, spaceLedger } from './space-ledger.ts';
 
 type Trx = Transaction<Database>;
+
+/** The uploader, as placement ranks hosts for it. */
+export interface Owner {
+  id: string;
+  level: number;
+}
+
+/** Hosts looked at, best first in the index's order; `exhausted` when they are all that could take it. */
+export interface Gathered {
+  hosts: HostCandidate[];
+  exhausted: boolean;
+}
+
+/** What countCandidates found: how many hosts the rules would take, out of the `looked` best. */
+export interface Candidates extends Gathered {
+  available: number;
+  looked: number;
+}
 
 export interface PlacedFragment {
   host: HostCandidate;
@@ -46,17 +64,28 @@ export class Placement {
    * read first). A host whose room another placement took meanwhile is passed over for the next
    * one. Returns the hosts reserved with their fragment, best first: fewer than asked, or none,
    * when no more can take it.
+   *
+   * A file created in the caller's transaction passes what countCandidates found for it
+   * (`fresh`): nobody holds, failed or failed an audit of a new file, so the hosts it may go to
+   * are those already looked at, and they are not read twice.
+   *
+   * Each round of choices costs a few statements whatever the number of fragments (the
+   * reservations and their rows, then the hosts' transfers), not a few per fragment: every
+   * statement of a transaction waits for its turn on the tracker's event loop, and a busy
+   * tracker made a placement of 8 fragments take seconds that way.
    */
-  async reserveIn(trx: Trx, file: FileRow, fragments: readonly number[], kind: 'store' | 'repair'): Promise<PlacedFragment[]> {
-    const owner = await trx.selectFrom('peers').select(['id', 'level']).where('id', '=', file.owner_id).executeTakeFirstOrThrow();
+  async reserveIn(trx: Trx, file: FileRow, fragments: readonly number[], kind: 'store' | 'repair', fresh?: { owner: Owner; candidates: Candidates }): Promise<PlacedFragment[]> {
+    const owner = fresh?.owner ?? (await trx.selectFrom('peers').select(['id', 'level']).where('id', '=', file.owner_id).executeTakeFirstOrThrow());
     // Who holds the file already, for the rules on networks and new hosts.
-    const holders = await trx
-      .selectFrom('replicas')
-      .innerJoin('peers', 'peers.id', 'replicas.host_id')
-      .select(['peers.network', 'peers.vetted_at'])
-      .where('replicas.file_id', '=', file.id)
-      .where('replicas.retired_at', 'is', null)
-      .execute();
+    const holders = fresh
+      ? []
+      : await trx
+          .selectFrom('replicas')
+          .innerJoin('peers', 'peers.id', 'replicas.host_id')
+          .select(['peers.network', 'peers.vetted_at'])
+          .where('replicas.file_id', '=', file.id)
+          .where('replicas.retired_at', 'is', null)
+          .execute();
     const request: PlacementRequest = {
       uploaderId: owner.id,
       uploaderLevel: owner.level,
@@ -68,8 +97,8 @@ export class Placement {
       copiesWanted: file.replicas_wanted,
       newcomerShare: this.#config.vetting.share,
     };
-    let wanted = gatherFor(fragments.length);
-    let gathered = await this.#candidates(trx, file, owner.level, file.fragment_bytes, wanted);
+    let wanted = Math.max(gatherFor(fragments.length), fresh?.candidates.looked ?? 0);
+    let gathered = fresh?.candidates ?? (await this.#candidates(trx, file, owner.level, file.fragment_bytes, wanted));
     let left = gathered.hosts;
     const placed: PlacedFragment[] = [];
     const unplaced = [...fragments];
@@ -99,15 +128,20 @@ export class Placement {
       // Host rows are locked in id order, so that placements on PostgreSQL never wait for each
       // other in a cycle. A later round (a host's room was taken meanwhile) may want a host below
       // one already held: that one is passed over if another transaction holds it, not waited for.
-      for (const { host, fragment } of [...assigned].sort((a, b) => (a.host.id < b.host.id ? -1 : 1))) {
-        const bytes = file.fragment_bytes;
-        const outOfOrder = highest !== undefined && host.id < highest;
-        if (!outOfOrder) highest = host.id;
-        if (!(await spaceLedger.reserve(trx, { fileId: file.id, hostId: host.id, fragment, bytes, at: now }, { unlessLocked: outOfOrder }))) continue;
-        // The reservation holds the host's row until this transaction ends: a placement to it on
-        // any tracker now waits, and the transfers those before it committed are counted here.
-        // One that filled the host's transfers meanwhile gets its room back at once.
-        if ((await this.#busy(trx, host.id)) >= this.#config.maxHostTransfers) {
+      const { inOrder, outOfOrder } = splitByLockOrder(assigned, highest);
+      const batch = (some: typeof assigned) => ({ fileId: file.id, bytes: file.fragment_bytes, at: now, hosts: some.map(({ host, fragment }) => ({ hostId: host.id, fragment })) });
+      const taken = new Set([
+        ...(outOfOrder.length > 0 ? await spaceLedger.reserveAll(trx, batch(outOfOrder), { unlessLocked: true }) : []),
+        ...(inOrder.length > 0 ? await spaceLedger.reserveAll(trx, batch(inOrder)) : []),
+      ]);
+      if (inOrder.length > 0) highest = inOrder.at(-1)!.host.id;
+      // The reservations hold the hosts' rows until this transaction ends: a placement to them on
+      // any tracker now waits, and the transfers those before it committed are counted here.
+      // A host those filled up meanwhile gets its room back at once.
+      const busy = await this.#activeTransfers(trx, [...taken]);
+      for (const { host, fragment } of assigned) {
+        if (!taken.has(host.id)) continue;
+        if ((busy.get(host.id) ?? 0) >= this.#config.maxHostTransfers) {
           await spaceLedger.release(trx, file.id, host.id);
           continue;
         }
@@ -115,7 +149,7 @@ export class Placement {
         unplaced.splice(unplaced.indexOf(fragment), 1);
         this.#metrics.placements.inc({ kind });
         this.#log.info(
-          { event: 'placement', kind, fileId: file.id, fragment, ownerId: owner.id, ownerLevel: owner.level, hostId: host.id, hostLevel: host.level, hostFree: host.free, bytes },
+          { event: 'placement', kind, fileId: file.id, fragment, ownerId: owner.id, ownerLevel: owner.level, hostId: host.id, hostLevel: host.level, hostFree: host.free, bytes: file.fragment_bytes },
           'fragment placed',
         );
       }
@@ -126,25 +160,39 @@ export class Placement {
     return placed.sort((a, b) => order(a.host, b.host));
   }
 
-  /** Transfers under way with this host on either side. */
-  async #busy(trx: Trx, hostId: string): Promise<number> {
-    const row = await trx
+  /** Transfers under way with each of these hosts on either side (hosts with none are absent). */
+  async #activeTransfers(trx: Trx, hostIds: readonly string[]): Promise<Map<string, number>> {
+    const busy = new Map<string, number>();
+    if (hostIds.length === 0) return busy;
+    const rows = await trx
       .selectFrom('transfers')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .select(['sender_id as id', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('sender_id', 'in', hostIds)
       .where('state', 'in', ACTIVE_TRANSFER_STATES)
-      .where((eb) => eb.or([eb('receiver_id', '=', hostId), eb('sender_id', '=', hostId)]))
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+      .groupBy('sender_id')
+      .unionAll((eb) =>
+        eb
+          .selectFrom('transfers')
+          .select(['receiver_id as id', (eb) => eb.fn.countAll<number>().as('n')])
+          .where('receiver_id', 'in', hostIds)
+          .where('state', 'in', ACTIVE_TRANSFER_STATES)
+          .groupBy('receiver_id'),
+      )
+      .execute();
+    for (const row of rows) busy.set(row.id, (busy.get(row.id) ?? 0) + Number(row.n));
+    return busy;
   }
 
-  /** How many hosts could take a fragment of `bytes` for this owner now (no reservation): to choose a scheme. */
-  async countCandidates(trx: Trx, ownerId: string, bytes: number, wanted: number): Promise<number> {
-    const owner = await trx.selectFrom('peers').select(['id', 'level']).where('id', '=', ownerId).executeTakeFirstOrThrow();
+  /**
+   * How many hosts could take a fragment of `bytes` for this owner now (no reservation): to
+   * choose a scheme. What it looked at is returned too, for reserveIn to place a new file on.
+   */
+  async countCandidates(trx: Trx, owner: Owner, bytes: number, wanted: number): Promise<Candidates> {
     const request = { uploaderId: owner.id, uploaderLevel: owner.level, bytes, replicas: wanted, copiesWanted: wanted };
     for (let looked = gatherFor(wanted); ; looked *= 4) {
-      const { hosts, exhausted } = await this.#candidates(trx, { id: '', owner_id: ownerId }, owner.level, bytes, looked);
-      const chosen = chooseHosts(request, hosts).length;
-      if (chosen >= wanted || exhausted) return chosen;
+      const gathered = await this.#candidates(trx, { id: '', owner_id: owner.id }, owner.level, bytes, looked);
+      const available = chooseHosts(request, gathered.hosts).length;
+      if (available >= wanted || gathered.exhausted) return { ...gathered, available, looked };
     }
   }
 
@@ -177,9 +225,10 @@ export class Placement {
    * same free space come in the order they joined. `exhausted` says whether every host that could
    * take it was looked at.
    */
-  async #candidates(trx: Trx, file: Pick<FileRow, 'id' | 'owner_id'>, ownerLevel: number, bytes: number, wanted: number): Promise<{ hosts: HostCandidate[]; exhausted: boolean }> {
+  async #candidates(trx: Trx, file: Pick<FileRow, 'id' | 'owner_id'>, ownerLevel: number, bytes: number, wanted: number): Promise<Gathered> {
     const excluded = await this.#excludedFor(trx, file);
     const hosts: HostCandidate[] = [];
+    const seen = new Set<string>();
     const page = Math.max(CANDIDATE_PAGE, wanted);
     for (const level of levelOrder(ownerLevel)) {
       for (let offset = 0; ; offset += page) {
@@ -193,7 +242,11 @@ export class Placement {
           .limit(page)
           .offset(offset)
           .execute();
-        const fresh = rows.filter((row) => !excluded.has(row.id));
+        // Each page is read anew: a host whose room another placement took meanwhile moves down
+        // the order and may come again on a later page. It is looked at once (a host twice in
+        // the list could be chosen twice for one file).
+        const fresh = rows.filter((row) => !excluded.has(row.id) && !seen.has(row.id));
+        for (const row of fresh) seen.add(row.id);
         const unfit = await this.#unfit(trx, fresh.map((row) => row.id));
         for (const row of fresh) {
           if (unfit.has(row.id)) continue;
@@ -210,13 +263,16 @@ export class Placement {
   async #excludedFor(trx: Trx, file: Pick<FileRow, 'id' | 'owner_id'>): Promise<Set<string>> {
     const excluded = new Set([file.owner_id]);
     if (file.id === '') return excluded;
-    const [holders, failed, audited] = await Promise.all([
-      trx.selectFrom('replicas').select('host_id as id').where('file_id', '=', file.id).execute(),
-      trx.selectFrom('transfers').select('receiver_id as id').where('file_id', '=', file.id).where('kind', 'in', STORAGE_KINDS).where('state', '=', 'failed').execute(),
+    // One statement: inside a transaction they would run one after the other anyway.
+    const rows = await trx
+      .selectFrom('replicas')
+      .select('host_id as id')
+      .where('file_id', '=', file.id)
+      .unionAll((eb) => eb.selectFrom('transfers').select('receiver_id as id').where('file_id', '=', file.id).where('kind', 'in', STORAGE_KINDS).where('state', '=', 'failed'))
       // Nor a host that failed an audit of this file.
-      trx.selectFrom('audits').select('host_id as id').where('file_id', '=', file.id).where('state', '=', 'failed').execute(),
-    ]);
-    for (const { id } of [...holders, ...failed, ...audited]) excluded.add(id);
+      .unionAll((eb) => eb.selectFrom('audits').select('host_id as id').where('file_id', '=', file.id).where('state', '=', 'failed'))
+      .execute();
+    for (const { id } of rows) excluded.add(id);
     return excluded;
   }
 
@@ -224,7 +280,7 @@ export class Placement {
   async #unfit(trx: Trx, ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
     const since = this.#clock.now() - RELIABILITY_WINDOW_MS;
-    const [corrupt, sending, receiving] = await Promise.all([
+    const [corrupt, busy] = await Promise.all([
       trx
         .selectFrom('peer_events')
         .select(['peer_id as id', (eb) => eb.fn.countAll<number>().as('n')])
@@ -233,12 +289,9 @@ export class Placement {
         .where('at', '>', since)
         .groupBy('peer_id')
         .execute(),
-      trx.selectFrom('transfers').select(['sender_id as id', (eb) => eb.fn.countAll<number>().as('n')]).where('sender_id', 'in', ids).where('state', 'in', ACTIVE_TRANSFER_STATES).groupBy('sender_id').execute(),
-      trx.selectFrom('transfers').select(['receiver_id as id', (eb) => eb.fn.countAll<number>().as('n')]).where('receiver_id', 'in', ids).where('state', 'in', ACTIVE_TRANSFER_STATES).groupBy('receiver_id').execute(),
+      this.#activeTransfers(trx, ids),
     ]);
     const unfit = new Set(corrupt.filter((row) => Number(row.n) >= this.#config.integrityExclusion).map((row) => row.id));
-    const busy = new Map<string, number>();
-    for (const row of [...sending, ...receiving]) busy.set(row.id, (busy.get(row.id) ?? 0) + Number(row.n));
     for (const [id, n] of busy) if (n >= this.#config.maxHostTransfers) unfit.add(id);
     return unfit;
   }

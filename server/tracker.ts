@@ -309,7 +309,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
       sweeper.start(config.sweepIntervalMs);
       if (clustered) {
         presence.start();
-        statsTimer = setInterval(() => cloudStats.changed(), config.trackerHeartbeatMs);
+        statsTimer = setInterval(() => cloudStats.recount(), config.trackerHeartbeatMs);
       }
       tls?.watch();
       const facts: ListenFacts = {

@@ -67,6 +67,8 @@ export interface NewTransfer {
   responder: string;
   /** A repair: the host whose replica this one replaces. */
   replaces?: string | null;
+  /** The file was created in the same transaction (an upload being placed): it has no sealed roots yet. */
+  newFile?: boolean;
 }
 
 interface Deps {
@@ -106,36 +108,49 @@ export class Transfers {
    * transaction has committed, asks the responder; if it is offline the transfer fails at once.
    */
   async createIn(trx: Trx, spec: NewTransfer): Promise<{ transfer: TransferRow; offer: Effect }> {
+    return (await this.createAllIn(trx, [spec]))[0]!;
+  }
+
+  /** Several transfers in one statement (a placement's stores), each with its offer, as createIn. */
+  async createAllIn(trx: Trx, specs: readonly NewTransfer[]): Promise<{ transfer: TransferRow; offer: Effect }[]> {
+    if (specs.length === 0) return [];
     const now = this.#clock.now();
-    const transfer: TransferRow = {
-      id: randomId(),
-      kind: spec.kind,
-      file_id: spec.file.id,
-      sender_id: spec.sender,
-      receiver_id: spec.receiver,
-      responder_id: spec.responder,
-      state: 'offered',
-      created_at: now,
-      updated_at: now,
-      expires_at: now + this.#config.acceptTimeoutMs,
-      error_code: null,
-      error_message: null,
-      replaces_host_id: spec.replaces ?? null,
-      bytes_reported: 0,
-      signal_bytes: 0,
-      opened_at: null,
-      fragment: spec.fragment,
-      group_id: spec.rebuild?.group ?? null,
-      rebuild_fragment: spec.rebuild?.fragment ?? null,
-    };
-    await trx.insertInto('transfers').values(transfer).execute();
-    const offer = async () => {
-      const root = await fragmentRoot(this.#db, spec.file, transfer.fragment);
-      if (!(await this.#sessions.emit(transfer.responder_id, 'transfer:open', toOffer(transfer, spec.file, transfer.responder_id, root)))) {
-        await this.#end(transfer.id, { ok: false, code: 'PEER_GONE', message: 'The host went offline.' }, { by: 'tracker', reason: 'peer_gone', goneId: transfer.responder_id });
-      }
-    };
-    return { transfer, offer };
+    const created = specs.map((spec) => {
+      const transfer: TransferRow = {
+        id: randomId(),
+        kind: spec.kind,
+        file_id: spec.file.id,
+        sender_id: spec.sender,
+        receiver_id: spec.receiver,
+        responder_id: spec.responder,
+        state: 'offered',
+        created_at: now,
+        updated_at: now,
+        expires_at: now + this.#config.acceptTimeoutMs,
+        error_code: null,
+        error_message: null,
+        replaces_host_id: spec.replaces ?? null,
+        bytes_reported: 0,
+        signal_bytes: 0,
+        opened_at: null,
+        fragment: spec.fragment,
+        group_id: spec.rebuild?.group ?? null,
+        rebuild_fragment: spec.rebuild?.fragment ?? null,
+      };
+      const offer = async () => {
+        // A file created in this very transaction has no roots yet: nothing to look up.
+        const root = spec.newFile ? null : await fragmentRoot(this.#db, spec.file, transfer.fragment);
+        if (!(await this.#sessions.emit(transfer.responder_id, 'transfer:open', toOffer(transfer, spec.file, transfer.responder_id, root)))) {
+          await this.#end(transfer.id, { ok: false, code: 'PEER_GONE', message: 'The host went offline.' }, { by: 'tracker', reason: 'peer_gone', goneId: transfer.responder_id });
+        }
+      };
+      return { transfer, offer };
+    });
+    await trx
+      .insertInto('transfers')
+      .values(created.map(({ transfer }) => transfer))
+      .execute();
+    return created;
   }
 
   // ─── Messages from the two peers ────────────────────────────────────────────

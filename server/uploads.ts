@@ -23,7 +23,7 @@ import { ACTIVE_TRANSFER_STATES } from './db/states.ts';
 import type { TrackerEvents, TransferEnded } from './events.ts';
 import type { FileSummaries } from './file-summaries.ts';
 import type { Logger } from './logger.ts';
-import type { Placement } from './placement.ts';
+import type { Candidates, Owner, Placement } from './placement.ts';
 import type { Sessions } from './sessions.ts';
 import { spaceLedger } from './space-ledger.ts';
 import { runEffects, type Effect, type Transfers } from './transfers.ts';
@@ -123,12 +123,12 @@ export class Uploads {
         .transaction()
         .execute(async (trx) => {
           const file = newFile(ownerId, request, scheme, this.#clock.now());
-          await this.#withinQuotaIn(trx, ownerId, file.fragment_bytes * scheme.n);
+          const owner = await this.#withinQuotaIn(trx, ownerId, file.fragment_bytes * scheme.n);
           // Not enough hosts for this scheme: the next one is tried (nothing reserved yet).
-          const available = await this.#placement.countCandidates(trx, ownerId, file.fragment_bytes, scheme.n);
-          if (available < minimum) throw new NoHost(scheme, available);
+          const candidates = await this.#placement.countCandidates(trx, owner, file.fragment_bytes, scheme.n);
+          if (candidates.available < minimum) throw new NoHost(scheme, candidates.available);
           await trx.insertInto('files').values(file).execute();
-          const opened = await this.#placeStoresIn(trx, file, range(scheme.n));
+          const opened = await this.#placeStoresIn(trx, file, range(scheme.n), { owner, candidates });
           // Throwing rolls the file back: not enough hosts, no file.
           if (opened.transferIds.length < minimum) throw new NoHost(scheme, opened.transferIds.length);
           return { file, ...opened };
@@ -317,33 +317,40 @@ export class Uploads {
    * MAX_PENDING_UPLOADS uploads under way, and the copies it has stored or reserved may take
    * OWNER_ALLOWANCE plus OWNER_RATIO times what it has proven it holds for others.
    */
-  async #withinQuotaIn(trx: Trx, ownerId: string, newBytes: number): Promise<void> {
+  async #withinQuotaIn(trx: Trx, ownerId: string, newBytes: number): Promise<Owner> {
     const { owners } = this.#config;
-    const counts = await trx
-      .selectFrom('files')
-      .select((eb) => [eb.fn.countAll<number>().as('files'), eb.fn.sum<number>(eb.case().when('state', '=', 'uploading').then(1).else(0).end()).as('uploading')])
-      .where('owner_id', '=', ownerId)
+    // One statement: each one a transaction waits for costs a turn of the tracker's event loop.
+    const owner = await trx
+      .selectFrom('peers')
+      .select((eb) => [
+        'peers.id',
+        'peers.level',
+        'peers.proven_bytes',
+        eb.selectFrom('files').select(eb.fn.countAll<number>().as('n')).where('files.owner_id', '=', ownerId).as('files'),
+        eb.selectFrom('files').select(eb.fn.countAll<number>().as('n')).where('files.owner_id', '=', ownerId).where('files.state', '=', 'uploading').as('uploading'),
+        eb
+          .selectFrom('replicas')
+          .innerJoin('files', 'files.id', 'replicas.file_id')
+          .select((inner) => inner.fn.sum<number>('replicas.bytes').as('bytes'))
+          .where('files.owner_id', '=', ownerId)
+          .where('replicas.retired_at', 'is', null)
+          .as('used'),
+      ])
+      .where('peers.id', '=', ownerId)
       .executeTakeFirstOrThrow();
-    if (Number(counts.files) >= owners.maxFiles) throw new PeercloudError('QUOTA', `You have ${owners.maxFiles} files, the most one peer may keep here. Delete some to upload more.`);
-    if (Number(counts.uploading ?? 0) >= owners.maxPendingUploads) {
+    if (Number(owner.files ?? 0) >= owners.maxFiles) throw new PeercloudError('QUOTA', `You have ${owners.maxFiles} files, the most one peer may keep here. Delete some to upload more.`);
+    if (Number(owner.uploading ?? 0) >= owners.maxPendingUploads) {
       throw new PeercloudError('QUOTA', `You have ${owners.maxPendingUploads} uploads under way, the most at once. Wait for one of them to finish.`);
     }
-    const used = await trx
-      .selectFrom('replicas')
-      .innerJoin('files', 'files.id', 'replicas.file_id')
-      .select((eb) => eb.fn.sum<number>('replicas.bytes').as('bytes'))
-      .where('files.owner_id', '=', ownerId)
-      .where('replicas.retired_at', 'is', null)
-      .executeTakeFirstOrThrow();
-    const owner = await trx.selectFrom('peers').select('proven_bytes').where('id', '=', ownerId).executeTakeFirstOrThrow();
     const allowed = ownerAllowance(owner.proven_bytes, owners);
-    const usedBytes = Number(used.bytes ?? 0);
+    const usedBytes = Number(owner.used ?? 0);
     if (usedBytes + newBytes > allowed) {
       throw new PeercloudError(
         'QUOTA',
         `This upload needs ${formatBytes(newBytes)} of the cloud with its copies, and you have ${formatBytes(Math.max(0, allowed - usedBytes))} left of your share. Peers store about as much as they keep for others: offer storage and stay online to earn more.`,
       );
     }
+    return { id: owner.id, level: owner.level };
   }
 
   /** Places the fragments no host is holding or filling after a failed store, if hosts are left. */
@@ -364,17 +371,20 @@ export class Uploads {
     return range(file.replicas_wanted).filter((fragment) => !held.has(fragment));
   }
 
-  /** Reserves a host for each fragment and opens a store transfer to each; effects offer them once committed. */
-  async #placeStoresIn(trx: Trx, file: FileRow, fragments: readonly number[]): Promise<{ transferIds: string[]; effects: Effect[] }> {
-    const placed = await this.#placement.reserveIn(trx, file, fragments, 'store');
-    const transferIds: string[] = [];
-    const effects: Effect[] = [];
-    for (const { host, fragment } of placed) {
-      const { transfer, offer } = await this.#transfers.createIn(trx, { kind: 'store', file, fragment, sender: file.owner_id, receiver: host.id, responder: host.id });
-      transferIds.push(transfer.id);
-      effects.push(offer, () => this.#events.emit('host:space', { hostId: host.id }));
-    }
-    return { transferIds, effects };
+  /**
+   * Reserves a host for each fragment and opens a store transfer to each; effects offer them
+   * once committed, then tell the hosts their new room (at once, not one after the other). A
+   * file created in this transaction passes what was found for it (Placement.reserveIn).
+   */
+  async #placeStoresIn(trx: Trx, file: FileRow, fragments: readonly number[], fresh?: { owner: Owner; candidates: Candidates }): Promise<{ transferIds: string[]; effects: Effect[] }> {
+    const placed = await this.#placement.reserveIn(trx, file, fragments, 'store', fresh);
+    const created = await this.#transfers.createAllIn(
+      trx,
+      placed.map(({ host, fragment }) => ({ kind: 'store', file, fragment, sender: file.owner_id, receiver: host.id, responder: host.id, newFile: fresh !== undefined })),
+    );
+    const effects: Effect[] = created.map(({ offer }) => offer);
+    if (placed.length > 0) effects.push(async () => void (await Promise.all(placed.map(({ host }) => this.#events.emit('host:space', { hostId: host.id })))));
+    return { transferIds: created.map(({ transfer }) => transfer.id), effects };
   }
 
   /**

@@ -102,7 +102,8 @@ export function chooseHosts(request: PlacementRequest, candidates: readonly Host
   const pass = (newcomersNow: boolean) => {
     for (const candidate of eligible) {
       if (chosen.length >= request.replicas) return;
-      if (chosen.includes(candidate)) continue;
+      // By id: a host listed twice (read on two pages while its room changed) is still one host.
+      if (chosen.some((taken) => taken.id === candidate.id)) continue;
       if (candidate.network && networks.has(candidate.network)) continue;
       const vetted = candidate.vetted ?? true;
       if (!vetted && (unvettedRoom <= 0 || !newcomersNow)) continue;
@@ -114,4 +115,18 @@ export function chooseHosts(request: PlacementRequest, candidates: readonly Host
   pass(inShare || !anyVetted);
   pass(true);
   return chosen.sort(compareCandidates(request.uploaderLevel, request.fileId));
+}
+
+/**
+ * The hosts of one round of a placement, split by the order the tracker may lock their rows
+ * in: above every host the transaction has already tried (`highest`: those it may wait for, in
+ * id order, so that two placements never wait for each other in a cycle) or not (passed over
+ * if another transaction holds them). Each part in id order.
+ */
+export function splitByLockOrder<T extends { host: { id: string } }>(assigned: readonly T[], highest: string | undefined): { inOrder: T[]; outOfOrder: T[] } {
+  const sorted = [...assigned].sort((a, b) => (a.host.id < b.host.id ? -1 : a.host.id > b.host.id ? 1 : 0));
+  return {
+    inOrder: sorted.filter(({ host }) => highest === undefined || host.id > highest),
+    outOfOrder: sorted.filter(({ host }) => highest !== undefined && host.id <= highest),
+  };
 }

@@ -37,6 +37,8 @@ export function authenticate(challenges: Challenges, log: Logger) {
     socket.data.peerId = await peerIdFromPublicKey(publicKey);
     socket.data.publicKey = publicKey;
     socket.data.replaced = false;
+    // The nonce and signature are spent: not kept for the life of the connection (memory per peer).
+    socket.handshake.auth = {};
     next();
   };
 }

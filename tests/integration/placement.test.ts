@@ -1,8 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { storedSize } from '../../shared/chunking.ts';
+import type { PeercloudError } from '../../shared/errors.ts';
+import { fragmentBytes } from '../../shared/redundancy.ts';
 import { GiB, MiB } from '../../shared/units.ts';
 import { CHUNK } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
+import { spaceMismatches } from '../support/space-invariant.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
 
 let t: RunningTracker;
@@ -73,5 +76,21 @@ describe('placement by reliability level, then free space', () => {
     const row = await t.database.db.selectFrom('peers').select(['capacity', 'bytes_reserved']).where('id', '=', host.id).executeTakeFirstOrThrow();
     expect(row.bytes_reserved).toBe(3 * storedSize(3 * MiB, CHUNK));
     expect(row.bytes_reserved).toBeLessThanOrEqual(row.capacity);
+  });
+
+  it('places fragments for owners who host each other, all at once, without a deadlock or an over-commit', async () => {
+    // rs:4+4: each file takes 8 of the 11 other peers, each of which is placing its own files
+    // (a new file holds a key-share lock on its owner's row, which others reserve on as a host).
+    t = await startTracker({ ...PAPER, REDUNDANCY: 'rs:4+4', MAX_HOST_TRANSFERS: '64' });
+    const bytes = fragmentBytes(100_000, CHUNK, 4);
+    const peers = await Promise.all(Array.from({ length: 12 }, () => NodePeer.join(t.url, 10 * bytes)));
+    const answers = await Promise.allSettled(peers.flatMap((peer) => Array.from({ length: 2 }, (_, n) => peer.request('file:place', { name: `f${n}`, size: 100_000, chunkSize: CHUNK }))));
+    // Room for 120 fragments, 192 asked for: some files find too few hosts, none fails otherwise.
+    const refused = answers.flatMap((answer) => (answer.status === 'rejected' ? [answer.reason as PeercloudError] : []));
+    expect(refused.filter((error) => error.code !== 'NO_HOST').map((error) => `${error.code}: ${error.message}`)).toEqual([]);
+    expect(answers.length - refused.length).toBeGreaterThanOrEqual(10);
+    const rows = await t.database.db.selectFrom('replicas').select(['host_id', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('host_id').execute();
+    for (const row of rows) expect(Number(row.n)).toBeLessThanOrEqual(10);
+    expect(await spaceMismatches(t.database.db)).toEqual([]);
   });
 });

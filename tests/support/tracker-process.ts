@@ -69,12 +69,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startTrackerProcess(env: Record<string, string>, port?: number): Promise<TrackerProcess> {
+/** `nodeArgs`: options for Node itself, before the bundle (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+export async function startTrackerProcess(env: Record<string, string>, port?: number, options: { nodeArgs?: readonly string[] } = {}): Promise<TrackerProcess> {
   // Never ./data/peercloud.db, nor a database the developer's shell happens to name.
   if (!env.DB_PATH && !env.DATABASE_URL) throw new Error("startTrackerProcess needs the test's database: pass createTestDatabase(dir).env");
   const { DB_PATH: _path, DATABASE_URL: _url, ...inherited } = process.env;
   const chosen = port ?? (await freePort());
-  const child = spawn(process.execPath, [await trackerBundle()], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), await trackerBundle()], {
     cwd: ROOT,
     env: { ...inherited, HOST: '127.0.0.1', PORT: String(chosen), LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

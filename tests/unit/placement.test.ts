@@ -1,9 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { chooseHosts, compareCandidates, levelOrder, type HostCandidate } from '../../shared/placement.ts';
+import { chooseHosts, compareCandidates, levelOrder, splitByLockOrder, type HostCandidate } from '../../shared/placement.ts';
 
 const ids = (hosts: HostCandidate[]) => hosts.map((h) => h.id);
 
 describe('chooseHosts', () => {
+  it('chooses a host listed twice (once with its room before another placement took some) once', () => {
+    const candidates: HostCandidate[] = [
+      { id: 'a', level: 3, free: 900 },
+      { id: 'b', level: 3, free: 800 },
+      { id: 'a', level: 3, free: 700 },
+      { id: 'c', level: 3, free: 600 },
+    ];
+    expect(ids(chooseHosts({ uploaderId: 'u', uploaderLevel: 3, bytes: 100, replicas: 3 }, candidates))).toEqual(['a', 'b', 'c']);
+  });
+
   it("the paper's example: a level-3 uploader goes to the level-3 candidate with more free space", () => {
     const candidates: HostCandidate[] = [
       { id: 'p5', level: 5, free: 900 },
@@ -133,5 +143,29 @@ describe('levelOrder', () => {
     expect(levelOrder(level)).toEqual(order);
     const hosts = [1, 2, 3, 4, 5].map((l) => ({ id: `h${l}`, level: l, free: 100 }));
     expect(hosts.sort(compareCandidates(level)).map((host) => host.level)).toEqual(order);
+  });
+});
+
+describe('splitByLockOrder', () => {
+  const round = (...ids: string[]) => ids.map((id, fragment) => ({ host: { id }, fragment }));
+  const ids = (part: { host: { id: string } }[]) => part.map(({ host }) => host.id);
+  it.each([
+    { name: 'the first round: every host in order, sorted', hosts: ['c', 'a', 'b'], highest: undefined, inOrder: ['a', 'b', 'c'], outOfOrder: [] },
+    { name: 'a later round: hosts above the highest tried wait in order', hosts: ['e', 'd'], highest: 'c', inOrder: ['d', 'e'], outOfOrder: [] },
+    { name: 'hosts below the highest tried are passed over if locked', hosts: ['b', 'a'], highest: 'c', inOrder: [], outOfOrder: ['a', 'b'] },
+    { name: 'both at once', hosts: ['d', 'a', 'e', 'b'], highest: 'c', inOrder: ['d', 'e'], outOfOrder: ['a', 'b'] },
+    { name: 'nothing to place', hosts: [], highest: 'c', inOrder: [], outOfOrder: [] },
+  ])('$name', ({ hosts, highest, inOrder, outOfOrder }) => {
+    const split = splitByLockOrder(round(...hosts), highest);
+    expect(ids(split.inOrder)).toEqual(inOrder);
+    expect(ids(split.outOfOrder)).toEqual(outOfOrder);
+  });
+
+  it('keeps each host with its fragment', () => {
+    const split = splitByLockOrder(round('b', 'a'), undefined);
+    expect(split.inOrder).toEqual([
+      { host: { id: 'a' }, fragment: 1 },
+      { host: { id: 'b' }, fragment: 0 },
+    ]);
   });
 });
