@@ -26,6 +26,15 @@ describe('chunk sealing', () => {
     expect(toHex(await sealChunk(key, FILE, 1, 2, bytes('secret secret secret')))).not.toBe(toHex(a));
   });
 
+  it('takes its copy of the plaintext when called: the buffer may be refilled at once (the upload lends one buffer to every seal)', async () => {
+    const key = await generateFileKey();
+    const plaintext = bytes('first chunk, then the next one is read over it');
+    const expected = toHex(await sealChunk(key, FILE, 0, 2, plaintext.slice()));
+    const sealing = sealChunk(key, FILE, 0, 2, plaintext);
+    plaintext.fill(0);
+    expect(toHex(await sealing)).toBe(expected);
+  });
+
   it.each([
     ['another index (reordered)', FILE, 4, 10],
     ['another count (truncated)', FILE, 3, 4],
