@@ -23,9 +23,9 @@ import type { StripeCoder } from '../erasure/stripe-coder.ts';
 import type { TrackerClient } from '../net/tracker-client.ts';
 import { sendChunks, type ChunkSource } from '../transfer/chunk-stream.ts';
 import { FileChunkReader } from '../transfer/file-reader.ts';
-import { nextTask } from '../transfer/next-task.ts';
 import { TransferFailure } from '../transfer/link.ts';
 import type { OpenLink } from '../transfer/link-pool.ts';
+import { nextTask } from '../transfer/next-task.ts';
 import { asFailure, reportFailure } from '../transfer/report-failure.ts';
 
 /** Stripes kept for the other hosts' pushes: about 16 MiB of sealed data. */
