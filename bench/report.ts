@@ -123,7 +123,8 @@ run because the machine's speed drifts; "× baseline" is the median of each run'
 by its own baseline's.
 
 - Upload: from choosing the file until the tracker has recorded the verified replica (sealed,
-  hashed, sent, written, read back and verified on the host, confirmed to the tracker).
+  hashed, sent, verified on receipt and written on the host, confirmed to the tracker, which
+  audits one block against the owner's root before it counts the replica).
 - Download: from clicking Download until the browser has saved the whole file (fetched,
   verified, decrypted, written to disk, handed to the browser's download).
 - Time to first byte: from clicking Download until the first chunk bytes reach the owner's page.
@@ -162,21 +163,28 @@ ${meta.breakdown ? breakdownTable(meta.breakdown) : '(CPU accounting needs Linux
   packet, each renderer's WebRTC thread (SCTP, DTLS) and IPC thread. It costs the same per MB
   with or without Peercloud; it is most of the CPU.
 - What Peercloud adds, all of it work the product must do: on the owner, reading the file,
-  sealing (AES-GCM) and hashing each chunk; on the host, writing each batch to IndexedDB
-  (a Blob per chunk, the browser process's IPC and storage threads), reading it back and
-  hashing it before confirming (the verification a replica needs); on a download, the host's
-  reads and the owner's opening and writing to disk through a worker. About a quarter more
+  sealing (AES-GCM) and hashing each chunk (its Merkle digest over 32 KiB blocks, for audits);
+  on the host, hashing each chunk as it arrives, before it is written, and writing each batch
+  to IndexedDB (a Blob per chunk, the browser process's IPC and storage threads); on a
+  download, the host's reads and the owner's opening and writing to disk through a worker.
+  Chromium's WebCrypto seals, opens and hashes inside the call, on the page's main thread,
+  and a fresh MiB-sized buffer costs several milliseconds here (page faults), so buffers are
+  reused where the bytes are copied anyway. About a quarter more
   CPU per MB than the bare channel, hence ratios near 0.75–0.8 when the baseline has both
   cores; on a machine with cores to spare the channel, not Peercloud, sets the pace.
-- What was removed on the way: a hash on receipt on top of the read-back check (hosts) and of
-  AES-GCM (owners); simple-peer's stream path for incoming messages; one
+- What was removed on the way: the host's read-back of every chunk (a hash on receipt before
+  the write instead, with audits reading stored blocks back), a hash on top of AES-GCM
+  (owners); a fresh joined copy for each block's and inner node's hash (one reused buffer);
+  a fresh buffer for each chunk read from the file (one lent to the seal); simple-peer's
+  stream path for incoming messages; one
   \`slice().arrayBuffer()\` per chunk (a byte stream instead); the contiguous copy of each
   chunk before storing it (frames go into the Blob as they are); \`createWritable()\` for
   downloads (a synchronous access handle in a worker instead); and the slow start of a new
   channel with megabytes queued (the queue starts at 256 KiB and grows to 4 MiB after 8 MiB).
 - Long main-thread tasks: under this full CPU load the owner's page tasks are stretched by
-  preemption. Moving work to a worker moves CPU between threads; it does not make the two
-  cores any less busy.
+  preemption. Awaited promises that resolve at once chain into one task, so the upload and
+  the download yield to the page between sealing (or opening) and hashing a chunk. Moving the
+  work to a worker would move CPU between threads; it does not make the two cores any less busy.
 - The machine's speed drifts between runs (the baseline has ranged from 21 to 47 MB/s in the
   same hour), hence a baseline before every run and ratios per run.
 `;

@@ -16,7 +16,10 @@ import { CHROMIUM_HELP, findChromium } from '../tests/support/chromium.ts';
 import { cleanLeftovers } from '../tests/support/topology.ts';
 
 const bench = process.argv.includes('--bench');
-const passThrough = process.argv.slice(2).filter((arg) => arg !== '--bench');
+// --bench-script <file>: another benchmark script in the same namespace (bench/profile-upload.ts).
+const scriptAt = process.argv.indexOf('--bench-script');
+const benchScript = scriptAt > 0 ? process.argv[scriptAt + 1] : undefined;
+const passThrough = process.argv.slice(2).filter((arg, index) => arg !== '--bench' && index + 2 !== scriptAt && index + 2 !== scriptAt + 1);
 const isRoot = process.getuid?.() === 0;
 
 function ensureChromium(): string {
@@ -52,7 +55,7 @@ exec "$@"
 `;
 
 const chromiumPath = ensureChromium();
-const command = bench ? ['node', '--import', 'tsx', 'bench/run.ts', ...passThrough] : ['npx', 'playwright', 'test', ...passThrough];
+const command = bench || benchScript ? ['node', '--import', 'tsx', benchScript ?? 'bench/run.ts', ...passThrough] : ['npx', 'playwright', 'test', ...passThrough];
 const env: NodeJS.ProcessEnv = { ...process.env, CHROMIUM_PATH: chromiumPath };
 if (!isRoot && env.PEERCLOUD_NETLAB !== 'off') {
   console.log('Leaving out tests/e2e/networks (and the separate-network benchmarks): the network lab needs root.');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { AUDIT_BLOCK_BYTES } from '../../shared/merkle.ts';
 import { generateFileKey, IntegrityError, openChunk, sealChunk, sha256 } from '../../web/src/lib/crypto/chunk-cipher.ts';
-import { chunkDigest, partsDigest, RootHash } from '../../web/src/lib/crypto/digests.ts';
+import { chunkDigest, hashParts, partsDigest, RootHash } from '../../web/src/lib/crypto/digests.ts';
 import { openKit, RecoveryKitError, sealKit, type RecoveryKitContent } from '../../web/src/lib/crypto/recovery-kit.ts';
 import { SEAL_OVERHEAD } from '../../shared/chunking.ts';
 import { toHex } from '../../shared/encoding.ts';
@@ -24,6 +24,15 @@ describe('chunk sealing', () => {
     expect(new TextDecoder('latin1').decode(a)).not.toContain('secret');
     expect(toHex(await sealChunk(key, FILE, 0, 1, bytes('secret secret secret')))).toBe(toHex(a));
     expect(toHex(await sealChunk(key, FILE, 1, 2, bytes('secret secret secret')))).not.toBe(toHex(a));
+  });
+
+  it('takes its copy of the plaintext when called: the buffer may be refilled at once (the upload lends one buffer to every seal)', async () => {
+    const key = await generateFileKey();
+    const plaintext = bytes('first chunk, then the next one is read over it');
+    const expected = toHex(await sealChunk(key, FILE, 0, 2, plaintext.slice()));
+    const sealing = sealChunk(key, FILE, 0, 2, plaintext);
+    plaintext.fill(0);
+    expect(toHex(await sealing)).toBe(expected);
   });
 
   it.each([
@@ -54,6 +63,21 @@ describe('chunk sealing', () => {
     root.set(1, digests[1]!);
     const H = (...parts: Uint8Array[]) => new Uint8Array(parts.reduce((h, part) => h.update(part), createHash('sha256')).digest());
     expect(await root.hex()).toBe(toHex(H(Uint8Array.of(2), H(Uint8Array.of(2), digests[0]!, digests[1]!), digests[2]!)));
+  });
+
+  it('hashes parts through one reused input buffer, many at once, each as SHA-256 of its own parts joined', async () => {
+    const H = (...parts: Uint8Array[]) => toHex(new Uint8Array(parts.reduce((h, part) => h.update(part), createHash('sha256')).digest()));
+    // Started together, so that each is pending while the next overwrites the shared buffer;
+    // the last is larger than the buffer (it grows) and later ones are smaller again.
+    const cases = [
+      ...Array.from({ length: 40 }, (_, k) => [Uint8Array.of(k & 3), Uint8Array.from({ length: AUDIT_BLOCK_BYTES - k * 7 }, (_, at) => (at * 13 + k) & 0xff)]),
+      [Uint8Array.of(1), new Uint8Array(32).fill(7), new Uint8Array(32).fill(9)],
+      [new Uint8Array(AUDIT_BLOCK_BYTES).fill(5), new Uint8Array(AUDIT_BLOCK_BYTES + 3).fill(6)],
+      [Uint8Array.of(2), new Uint8Array(32).fill(8), new Uint8Array(32)],
+      [bytes('only part')],
+    ];
+    const hashes = await Promise.all(cases.map((parts) => hashParts(parts)));
+    expect(hashes.map(toHex)).toEqual(cases.map((parts) => H(...parts)));
   });
 
   it('digests a chunk arriving in frames as if it were whole, aligned or not', async () => {

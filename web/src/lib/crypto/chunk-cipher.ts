@@ -27,6 +27,7 @@ function additionalData(fileId: string, index: number, count: number): Uint8Arra
   return new TextEncoder().encode(`${AAD_PREFIX}|${fileId}|${index}|${count}`);
 }
 
+/** The plaintext is copied when this is called (WebCrypto's encrypt, step 2): its buffer may be reused at once. */
 export async function sealChunk(key: CryptoKey, fileId: string, index: number, count: number, plaintext: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
   const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: nonce(index), additionalData: additionalData(fileId, index, count) }, key, plaintext);
   return new Uint8Array(sealed);

@@ -23,6 +23,7 @@ import type { TrackerClient } from '../net/tracker-client.ts';
 import { joinParts, receiveChunks } from '../transfer/chunk-stream.ts';
 import { TransferFailure } from '../transfer/link.ts';
 import type { OpenLink } from '../transfer/link-pool.ts';
+import { nextTask } from '../transfer/next-task.ts';
 import { progressReporter } from '../transfer/progress-reporter.ts';
 import { asFailure, reportFailure } from '../transfer/report-failure.ts';
 import { StripeAssembler } from './stripe-assembler.ts';
@@ -68,6 +69,9 @@ export async function download(fileId: string, key: CryptoKey, from: number, dep
     from,
     assemble: (index, fragments) => deps.coder.decode(fragments, k, n, sealedChunkSize(index, size, chunkSize)),
     complete: async (index, sealed) => {
+      // Opening runs on this thread, inside the WebCrypto call (as Chromium does it): a task of
+      // its own, not chained onto the receiving of the pieces before it.
+      await nextTask();
       let plain: Uint8Array<ArrayBuffer>;
       try {
         plain = await openChunk(key, fileId, index, count, sealed as Uint8Array<ArrayBuffer>);

@@ -25,6 +25,7 @@ import { sendChunks, type ChunkSource } from '../transfer/chunk-stream.ts';
 import { FileChunkReader } from '../transfer/file-reader.ts';
 import { TransferFailure } from '../transfer/link.ts';
 import type { OpenLink } from '../transfer/link-pool.ts';
+import { nextTask } from '../transfer/next-task.ts';
 import { asFailure, reportFailure } from '../transfer/report-failure.ts';
 
 /** Stripes kept for the other hosts' pushes: about 16 MiB of sealed data. */
@@ -151,9 +152,13 @@ export class UploadRun {
   }
 
   async #make(index: number): Promise<Stripe> {
-    const { key, fileId, k, n } = this.#spec;
-    const sealed = await sealChunk(key, fileId, index, this.#count, await this.#plaintext(index));
+    const { k, n } = this.#spec;
+    const sealed = await this.#readSealed(index);
+    // Whole copies (k = 1) are the sealed chunk itself: the coder hands it back, no worker, no copy.
     const fragments = await this.#coder.encode(sealed, k, n);
+    // Sealing and hashing run on this thread, inside the WebCrypto calls (as Chromium does
+    // them): a task of their own each, so that the page's other work gets in between.
+    await nextTask();
     // Whole copies are alike: one digest stands for all.
     const digests = k === 1 ? [await chunkDigest(sealed)] : await Promise.all(fragments.map((fragment) => chunkDigest(fragment)));
     digests.forEach((digest, at) => this.#roots[at]!.set(index, digest));
@@ -161,15 +166,22 @@ export class UploadRun {
     return { fragments, digests };
   }
 
-  /** The plaintext of chunk `index`: from the one stream while reading forward, by a slice otherwise. */
-  async #plaintext(index: number): Promise<Uint8Array<ArrayBuffer>> {
-    if (this.#reader.next === index) return this.#reader.read(index);
-    const { start, end } = chunkRange(index, this.#spec.file.size, this.#spec.chunkSize);
+  /**
+   * Chunk `index` sealed: read from the one stream while reading forward (its buffer lent to
+   * the seal, which copies it when called), by a slice otherwise.
+   */
+  async #readSealed(index: number): Promise<Uint8Array<ArrayBuffer>> {
+    const { key, fileId, file, chunkSize } = this.#spec;
+    const seal = (plaintext: Uint8Array<ArrayBuffer>) => sealChunk(key, fileId, index, this.#count, plaintext);
+    if (this.#reader.next === index) return this.#reader.readWith(index, seal);
+    const { start, end } = chunkRange(index, file.size, chunkSize);
+    let plaintext: Uint8Array<ArrayBuffer>;
     try {
-      return new Uint8Array(await this.#spec.file.slice(start, end).arrayBuffer());
+      plaintext = new Uint8Array(await file.slice(start, end).arrayBuffer());
     } catch (error) {
       throw new TransferFailure('STORAGE', `The file could not be read (was it changed or moved?): ${error instanceof Error ? error.message : String(error)}`);
     }
+    return seal(plaintext);
   }
 
   /** Every stripe digested at least once: what the roots need. */
