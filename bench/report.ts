@@ -62,6 +62,29 @@ export function machineInfo(chromium: string) {
   };
 }
 
+/** A report's `## ` sections, in order: each its heading line and its text up to the next one. */
+export function splitSections(report: string): { heading: string; text: string }[] {
+  const starts = [...report.matchAll(/^## .*$/gm)].map((match) => match.index);
+  return starts.map((start, i) => {
+    const text = report.slice(start, starts[i + 1]);
+    return { heading: text.slice(0, text.indexOf('\n') < 0 ? undefined : text.indexOf('\n')).trimEnd(), text: text.trimEnd() };
+  });
+}
+
+/**
+ * The report a full run writes: its own head (`generated`, with the sections it makes), then
+ * every other section of the report as it was, in its order: those other benchmarks wrote
+ * (fragments, networks, trackers, audits) and those written by hand (checks, analyses). A
+ * section measured in this run (`measured`, by heading) replaces the old one, or comes last.
+ */
+export function mergeReport(generated: string, previous: string, measured: Record<string, string | undefined>): string {
+  const own = new Set(splitSections(generated).map((section) => section.heading));
+  const kept = splitSections(previous).filter((section) => !own.has(section.heading));
+  const parts = kept.map((section) => measured[section.heading] ?? section.text);
+  for (const [heading, text] of Object.entries(measured)) if (text !== undefined && !kept.some((section) => section.heading === heading)) parts.push(text);
+  return `${[generated, ...parts].map((part) => part.trimEnd()).join('\n\n')}\n`;
+}
+
 /** The section of the report under `heading` as it is now, if any, up to the next section. */
 export function currentSection(heading: string): string | undefined {
   if (!existsSync(REPORT)) return undefined;
@@ -94,9 +117,6 @@ export function writeFragmentsSection(section: string): void {
 
 export function writeReports(figures: Figure[], meta: { chromium: string; runs: number; breakdown?: CpuBreakdown | undefined; networks?: string | undefined; fragments?: string | undefined }): void {
   const machine = { ...machineInfo(meta.chromium), runs: meta.runs };
-  // A run without the network profiles or the fragments keeps the last measured ones.
-  const networks = meta.networks ?? currentSection(NETWORKS_HEADING);
-  const fragments = meta.fragments ?? currentSection(FRAGMENTS_HEADING);
   const rows = figures.map((figure) => ({
     name: figure.name,
     value: round(figure.value),
@@ -188,6 +208,7 @@ ${meta.breakdown ? breakdownTable(meta.breakdown) : '(CPU accounting needs Linux
 - The machine's speed drifts between runs (the baseline has ranged from 21 to 47 MB/s in the
   same hour), hence a baseline before every run and ratios per run.
 `;
-  const parts = [markdown, fragments, networks].filter((part) => part !== undefined);
-  writeFileSync(REPORT, `${parts.map((part) => part.trimEnd()).join('\n\n')}\n`);
+  // A run without the network profiles or the fragments keeps the last measured ones, and every hand-written section.
+  const previous = existsSync(REPORT) ? readFileSync(REPORT, 'utf8') : '';
+  writeFileSync(REPORT, mergeReport(markdown, previous, { [FRAGMENTS_HEADING]: meta.fragments, [NETWORKS_HEADING]: meta.networks }));
 }
