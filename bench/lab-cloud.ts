@@ -1,7 +1,7 @@
 /**
  * Peercloud itself on the network lab, for bench/networks.ts: the real tracker (`server/main.ts`,
  * started by the e2e's own `startLabTracker`) on the server network, over TLS by address, with
- * the lab's coturn as its STUN server and its relay (TURN_URLS, TURN_SECRET: every page gets
+ * coturn as its STUN server and its relay (TURN_URLS, TURN_SECRET: every page gets
  * credentials of its own and lets ICE choose, as the product does), one whole copy per file; an
  * owner page in home 0 and a host page in home 1, each a context of that home's browser, driven
  * through the page as bench/run.ts drives its tabs (bench/peer-tabs.ts), and watching which
@@ -59,10 +59,15 @@ async function lastPath(page: PeerTab['page']): Promise<string> {
   return path ? `${path.local ?? '?'} → ${path.remote ?? '?'}` : 'no connection seen';
 }
 
-/** Starts the tracker on `lab`, whose coturn was started with `turnSecret`. */
-export async function openLabCloud(lab: Lab, turnSecret: string): Promise<LabCloud> {
-  const coturn = lab.coturn;
-  if (!coturn) throw new Error('Peercloud on the lab needs its coturn: open the lab with a turnSecret');
+/** coturn on the lab's server network: its URLs and the shared secret it was started with. */
+export interface LabRelay {
+  stunUrl: string;
+  turnUrl: string;
+  secret: string;
+}
+
+/** Starts the tracker on `lab`, with `relay` as its STUN server and TURN relay. */
+export async function openLabCloud(lab: Lab, relay: LabRelay): Promise<LabCloud> {
   const dbPath = join(lab.net.dir, 'bench-tracker.db');
   const tracker = await startLabTracker(lab, {
     timings: 'defaults',
@@ -73,9 +78,9 @@ export async function openLabCloud(lab: Lab, turnSecret: string): Promise<LabClo
       TRANSFER_IDLE_TIMEOUT: '60s',
       LOG_LEVEL: 'warn',
       ...BENCH_SPACE_POLICY,
-      ICE_SERVERS: JSON.stringify([{ urls: coturn.stunUrl }]),
-      TURN_URLS: coturn.turnUrl,
-      TURN_SECRET: turnSecret,
+      ICE_SERVERS: JSON.stringify([{ urls: relay.stunUrl }]),
+      TURN_URLS: relay.turnUrl,
+      TURN_SECRET: relay.secret,
     },
   });
   // Read-only beside the tracker's own connection: WAL lets a reader in without blocking it.
@@ -102,6 +107,7 @@ export async function openLabCloud(lab: Lab, turnSecret: string): Promise<LabClo
     const peers: CloudPeers = {
       async upload(path, name, size) {
         const deadline = performance.now() + uploadDeadlineMs(size);
+        let polls = 0;
         const stored = async () => {
           const row = await db
             .selectFrom('files')
@@ -111,11 +117,13 @@ export async function openLabCloud(lab: Lab, turnSecret: string): Promise<LabClo
             .where('files.name', '=', name)
             .where('replicas.state', '=', 'stored')
             .executeTakeFirst();
-          if (row === undefined && performance.now() > deadline) {
+          // About once a second (not every poll: reading the page costs the CPU being measured), whether the page gave up.
+          const gaveUp = row === undefined && ++polls % 40 === 0 && /No host could store it/.test((await owner.page.getByRole('list', { name: 'Uploads' }).textContent().catch(() => null)) ?? '');
+          if (row === undefined && (gaveUp || performance.now() > deadline)) {
             const tray = await owner.page.getByRole('list', { name: 'Uploads' }).textContent().catch(() => null);
             const paths = await icePaths(owner.page).catch(() => []);
             throw new Error(
-              `${name} was not stored within ${uploadDeadlineMs(size) / 1000} s; the owner's uploads say: ${tray?.trim() || '(nothing)'}; ` +
+              `${name} was not stored${gaveUp ? '' : ` within ${Math.round(uploadDeadlineMs(size) / 1000)} s`}; the owner's uploads say: ${tray?.trim() || '(nothing)'}; ` +
                 `its connections: ${JSON.stringify(paths.map(({ policy, states, local, remote, bytes }) => ({ policy, states, local, remote, bytes })))}`,
             );
           }

@@ -109,12 +109,12 @@ end-to-end tests (\`tests/support/topology.ts\`, DEVELOPERS.md), produced by
 \`BENCH_ONLY=networks npm run bench\` (\`bench/networks.ts\`, \`bench/lab-cloud.ts\`). Direct: STUN from
 coturn, hole punching through cone NATs. Relayed: symmetric NATs (a new port per destination), so
 hole punching fails and only coturn (Debian's, on the server network) connects them, as in
-\`tests/e2e/networks/relay.spec.ts\`. (Routers that forward nothing but traffic to the server, the
-lab's \`block\` mode, are left out: there Peercloud's connections, left to choose among all
-candidates as the product does, went relay → prflx, connected, and failed after about 20 KB, the
-stall WEBRTC-NOTES.md reports for raw channels with all candidates; relay-only raw channels work
-there.) Shaped: tbf at 100 Mbit/s
-both ways on each home's router and 0.2 % of packets dropped on their way out of each home
+\`tests/e2e/networks/relay.spec.ts\`; coturn is configured as docs/DEPLOY.md says
+(\`deploy/turnserver.conf\`: it relays only to relay addresses on the server), so two homes meet
+relay to relay. (With a coturn that relays to any address, Peercloud's connections, left to choose
+among all candidates as the product does, went relay → prflx, connected, and failed after about
+20 KB: the stall WEBRTC-NOTES.md reports for raw channels with all candidates.) Shaped: tbf at
+100 Mbit/s both ways on each home's router and 0.2 % of packets dropped on their way out of each home
 (\`nft … numgen random\`); this kernel has no netem, so no delay is added.
 
 Each run of a profile measures, one after the other on the same link: a raw RTCDataChannel from

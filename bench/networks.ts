@@ -15,7 +15,7 @@
  *   const bench = await openNetworkBench();
  *   const rtc = await bench.use(profile);            // NAT mode, shaping, ICE configuration per side
  *   const raw = await bench.measureChannel(profile, bytes, rtc);
- *   const cloud = await openLabCloud(bench.lab, BENCH_TURN_SECRET);   // Peercloud on the lab
+ *   const cloud = await openLabCloud(bench.lab, bench.relay);   // Peercloud on the lab
  *   await bench.close();
  * `npm run bench` measures every profile (unless BENCH_NETWORKS=0); `BENCH_ONLY=networks npm run bench`
  * measures only these and rewrites only the "Separate networks" section of docs/BENCHMARKS.md.
@@ -27,8 +27,10 @@ import type { Page } from '@playwright/test';
 import { channelThroughput, closeChannel, openChannel, selectedPair } from '../tests/support/data-channel.ts';
 import { openLab, type Lab } from '../tests/support/lab.ts';
 import { isRoot } from '../tests/support/debian.ts';
+import { startDeployCoturn, type DeployCoturn } from '../tests/support/lab-deploy.ts';
+import { turnCredentials } from '../tests/support/lab-services.ts';
 import type { LinkShape, NatMode } from '../tests/support/topology.ts';
-import { lendFor, openLabCloud, type CloudTransfer, type LabCloud } from './lab-cloud.ts';
+import { lendFor, openLabCloud, type CloudTransfer, type LabCloud, type LabRelay } from './lab-cloud.ts';
 import { writeRandomFile } from './peer-tabs.ts';
 import { median } from './report.ts';
 import type { NetworkFigure, TransferFigure } from './networks-report.ts';
@@ -90,6 +92,8 @@ export interface ChannelMeasurement extends LabCost {
 
 export interface NetworkBench {
   lab: Lab;
+  /** coturn on the server network (deploy/turnserver.conf): STUN and TURN for the raw channels and Peercloud's tracker. */
+  relay: LabRelay;
   /** Sets the lab's NAT mode and every home's link for `profile`; each side's RTCConfiguration for a raw channel. */
   use(profile: NetworkProfile): Promise<RawConfig>;
   /** A raw data channel from home 0 to home 1 (`rtc` from use(profile)): MB/s of `bytes`, the path, the CPU. */
@@ -141,15 +145,28 @@ export async function metered<T>(lab: Lab, bytes: number, work: () => Promise<T>
 }
 
 export async function openNetworkBench(): Promise<NetworkBench> {
-  const lab = await openLab({ homes: 2, nat: 'cone', turnSecret: BENCH_TURN_SECRET });
+  const lab = await openLab({ homes: 2, nat: 'cone' });
+  // coturn as docs/DEPLOY.md configures it (deploy/turnserver.conf): it relays only to relay
+  // addresses on the server, so two homes meet relay to relay. The lab's own coturn, which relays
+  // to any address, let Peercloud's ICE pick relay → prflx pairs that connected and then failed.
+  let coturn: DeployCoturn;
+  try {
+    coturn = await startDeployCoturn(lab.net, { secret: BENCH_TURN_SECRET });
+  } catch (error) {
+    await lab.close().catch(() => undefined); // the first error is the one worth reporting
+    throw error;
+  }
   let pages: { homes: [Page, Page]; contexts: [Page, Page] } | undefined;
   const bench: NetworkBench = {
     lab,
+    relay: { stunUrl: coturn.stunUrl, turnUrl: coturn.turnUrl, secret: BENCH_TURN_SECRET },
     async use(profile) {
       await lab.net.setNat(profile.nat);
       await Promise.all(lab.net.homes.map((home) => lab.net.shape(home.index, profile.shape ?? {})));
-      const coturn = lab.coturn!;
-      const config = (id: string): RTCConfiguration => (profile.relay ? { iceServers: coturn.iceServers(id), iceTransportPolicy: 'relay' } : { iceServers: [{ urls: coturn.stunUrl }] });
+      const config = (id: string): RTCConfiguration =>
+        profile.relay
+          ? { iceServers: [{ urls: coturn.stunUrl }, { urls: coturn.turnUrl, ...turnCredentials(BENCH_TURN_SECRET, id, 3600) }], iceTransportPolicy: 'relay' }
+          : { iceServers: [{ urls: coturn.stunUrl }] };
       return { offerer: config('bench-0'), answerer: config('bench-1') };
     },
     async measureChannel(profile, bytes, rtc) {
@@ -169,7 +186,10 @@ export async function openNetworkBench(): Promise<NetworkBench> {
         await Promise.all([closeChannel(sender), closeChannel(receiver)]);
       }
     },
-    close: () => lab.close(),
+    async close() {
+      await coturn.stop().catch((error: unknown) => console.warn('coturn did not stop cleanly:', error));
+      await lab.close();
+    },
   };
   return bench;
 }
@@ -203,7 +223,7 @@ export async function measureNetworkProfiles(options: { bytes: number; runs: num
     for (const profile of options.profiles ?? NETWORK_PROFILES) {
       const rtc = profile.between === 'contexts' ? NO_ICE_SERVERS : await bench.use(profile);
       // New pages after use(): the routers' translations were just flushed.
-      const peers = profile.peercloud ? await (cloud ??= await openLabCloud(bench.lab, BENCH_TURN_SECRET)).openPeers(lendFor(options.bytes, options.runs)) : undefined;
+      const peers = profile.peercloud ? await (cloud ??= await openLabCloud(bench.lab, bench.relay)).openPeers(lendFor(options.bytes, options.runs)) : undefined;
       const raws: ChannelMeasurement[] = [];
       const uploads: (CloudTransfer & LabCost)[] = [];
       const downloads: (CloudTransfer & LabCost)[] = [];
