@@ -51,7 +51,7 @@ const CPU_EXPLAINS = 0.2;
  */
 export function targetVerdict(figure: NetworkFigure): string | undefined {
   const peercloud = figure.peercloud;
-  const failed = figure.peercloudFailure ? `**${figure.profile}**: Peercloud ${figure.peercloudFailure}` : undefined;
+  const failed = figure.peercloudFailure ? `**${figure.profile}**: Peercloud's ${figure.peercloudFailure}` : undefined;
   if (!peercloud) return failed && `${failed}; no run of both transfers to compare.`;
   const directions = [
     ['upload', peercloud.upload],
@@ -80,7 +80,7 @@ export function targetVerdict(figure: NetworkFigure): string | undefined {
           : `its throughput ratio is not within ${percent(CPU_EXPLAINS)} of the inverse (${times(predicted)}): CPU per MB alone does not explain its pace${transfer.ratio < predicted ? ' (it also waited: round trips, the host’s writes, the tracker)' : ' (it had more of the cores than the raw channel)'}.`),
     );
   }
-  if (failed) lines.push(`Then ${figure.peercloudFailure}.`);
+  if (failed) lines.push(`Then Peercloud's ${figure.peercloudFailure}.`);
   return lines.join(' ');
 }
 
@@ -155,10 +155,9 @@ cores can move. "lab CPU ms/MB" is the CPU time of every process in the lab (bot
 coturn, the tracker; the kernel's forwarding counts only where it runs in their time) per MB
 moved. On a CPU-bound machine a transfer that costs c× the raw channel's CPU per MB runs near 1/c×
 its speed, so the CPU ratio is what to bring down (the loopback section above breaks it down by
-thread). Compare the raw channel with the reference row, two contexts of one browser as in the
+thread).${figures.some((figure) => figure.link.startsWith('one home')) ? ` Compare the raw channel with the reference row, two contexts of one browser as in the
 main baseline: two browsers cost more per MB (each browser's network service handles every packet
-of its side on its IO thread), while a relay or a shaped link changes it by no more than the runs
-of one row differ. "share of the cores" is how much of the 2 cores the lab's processes got; on
+of its side on its IO thread).` : ''} "share of the cores" is how much of the 2 cores the lab's processes got; on
 this shared machine the rest went to other work (the load average column), which is why the
 absolute figures are low and move from run to run. Compare rows of one run, not runs of different days.
 `;

@@ -248,8 +248,8 @@ export async function measureNetworkProfiles(options: { bytes: number; runs: num
             const { result: down, ...downCost } = await metered(bench.lab, options.bytes, () => peers.download(name, options.bytes, sha256));
             downloads.push({ ...down, ...downCost });
           } catch (error) {
-            failure = `the ${step} of run ${run + 1} failed: ${(error as Error).message.split('\n')[0]}`;
-            console.error(`${runName}: Peercloud ${failure}`);
+            failure = `${step} of run ${run + 1} failed: ${(error as Error).message.split('\n')[0]}`;
+            console.error(`${runName}: Peercloud's ${failure}`);
             continue;
           }
           const up = uploads.at(-1)!;

@@ -37,12 +37,12 @@ describe('the ≥ 0.9× target in words', () => {
   });
 
   it('says where Peercloud failed, with or without runs before the failure', () => {
-    expect(targetVerdict(figure({ peercloud: undefined, peercloudFailure: 'the upload of run 1 failed: not stored' }))).toBe(
-      '**shaped direct**: Peercloud the upload of run 1 failed: not stored; no run of both transfers to compare.',
+    expect(targetVerdict(figure({ peercloud: undefined, peercloudFailure: 'upload of run 1 failed: not stored' }))).toBe(
+      "**shaped direct**: Peercloud's upload of run 1 failed: not stored; no run of both transfers to compare.",
     );
-    const partly = targetVerdict(figure({ up: [0.95, 1], peercloudFailure: 'the download of run 2 failed: stalled' }))!;
+    const partly = targetVerdict(figure({ up: [0.95, 1], peercloudFailure: 'download of run 2 failed: stalled' }))!;
     expect(partly).toContain('upload 0.95× (met), download 1.00× (met) the raw channel over the same link (runs before the failure below).');
-    expect(partly).toMatch(/Then the download of run 2 failed: stalled\.$/);
+    expect(partly).toMatch(/Then Peercloud's download of run 2 failed: stalled\.$/);
   });
 
   it('counts the figures that meet the target over every measured profile', () => {
@@ -54,7 +54,7 @@ describe('the ≥ 0.9× target in words', () => {
       runs: 3,
     });
     expect(section).toContain('The target is met in 2 of 4 figures.');
-    const failed = networksSection([figure({ peercloud: undefined, peercloudFailure: 'the upload of run 1 failed: x' })], { date: 'd', machine: 'm', chromium: '1', mebibytes: 32, runs: 3 });
+    const failed = networksSection([figure({ peercloud: undefined, peercloudFailure: 'upload of run 1 failed: x' })], { date: 'd', machine: 'm', chromium: '1', mebibytes: 32, runs: 3 });
     expect(failed).toContain("The target is met in 0 of 0 figures; Peercloud's transfers failed on 1 profile.");
     expect(failed).toMatch(/^\| shaped direct \| failed \| 2 \| 400 \|/m);
     expect(section.match(/^\| (shaped direct|relayed) \| srflx → srflx \|/gm)).toHaveLength(2);
