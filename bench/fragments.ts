@@ -408,11 +408,10 @@ ${SHAPED_LINKS}
 /** Why the parallel-k advantage is not measured on a shaped link (yet): said in the report. */
 const SHAPED_LINKS = `Not measured. The network lab (\`tests/support/topology.ts\`, the "Separate networks" section) can
 shape each home's link on its own, so owner unshaped and hosts behind slow uplinks is possible in
-principle, but two things stand in the way today. (1) Peercloud itself has not run in the lab yet:
-only raw channels have (\`tests/e2e/networks/lab.spec.ts\`, \`bench/networks.ts\`); the tracker would
-have to run in the server namespace and serve the page over the lab's TLS (the page needs a secure
-context on a non-localhost origin), with one browser per home: an owner and K+M hosts is seven
-homes and seven Chromiums for rs:4+2, and the networks issue owns that work. (2) On this machine a
+principle, but two things stand in the way today. (1) Peercloud runs in the lab with one browser
+per home (\`bench/lab-cloud.ts\`: the tracker in the server namespace over the lab's TLS; the
+"Separate networks" section measures one owner and one host that way), but an owner and K+M hosts
+is seven homes and seven Chromiums for rs:4+2. (2) On this machine a
 channel between two of the lab's browsers runs at about 2.4 MB/s unshaped, CPU-bound; for the links,
 not the CPU, to set the pace of K = 4 hosts at once, each host's uplink would have to be shaped
 under about 0.6 MB/s (5 Mbit/s), and seven browsers on two cores would lower the ceiling further.

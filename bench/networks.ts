@@ -5,24 +5,35 @@
  * shape of each home's link. This kernel has no netem, so no added delay: a shaped link is a
  * tbf rate limit in both directions and random loss of packets leaving each home.
  *
- * For bench/run.ts (and whoever compares Peercloud with the raw channel on the same link):
+ * Each run of a profile measures a raw data channel from home 0 to home 1, then, on the same
+ * link and in the same run, Peercloud's own upload (owner in home 0, its one host in home 1)
+ * and download of a file of the same size (bench/lab-cloud.ts), each as a ratio to that run's
+ * raw channel. The CPU every process of the lab spent (browsers, coturn, the tracker) is read
+ * from /proc over each transfer, because on this machine the CPU, not the link, sets the pace.
+ *
+ * For bench/run.ts (and whoever compares something else with the raw channel on the same link):
  *   const bench = await openNetworkBench();
  *   const rtc = await bench.use(profile);            // NAT mode, shaping, ICE configuration per side
- *   const raw = await bench.measureChannel(profile, bytes);
- *   … start the tracker with bench.lab.net.exec / startProcess, open pages in bench.lab.browsers …
+ *   const raw = await bench.measureChannel(profile, bytes, rtc);
+ *   const cloud = await openLabCloud(bench.lab, bench.relay);   // Peercloud on the lab
  *   await bench.close();
  * `npm run bench` measures every profile (unless BENCH_NETWORKS=0); `BENCH_ONLY=networks npm run bench`
  * measures only these and rewrites only the "Separate networks" section of docs/BENCHMARKS.md.
  */
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
 import type { Page } from '@playwright/test';
-import { MiB } from '../shared/units.ts';
 import { channelThroughput, closeChannel, openChannel, selectedPair } from '../tests/support/data-channel.ts';
 import { openLab, type Lab } from '../tests/support/lab.ts';
 import { isRoot } from '../tests/support/debian.ts';
+import { startDeployCoturn, type DeployCoturn } from '../tests/support/lab-deploy.ts';
+import { turnCredentials } from '../tests/support/lab-services.ts';
 import type { LinkShape, NatMode } from '../tests/support/topology.ts';
+import { lendFor, openLabCloud, type CloudTransfer, type LabCloud, type LabRelay } from './lab-cloud.ts';
+import { writeRandomFile } from './peer-tabs.ts';
 import { median } from './report.ts';
+import type { NetworkFigure, TransferFigure } from './networks-report.ts';
 
 export interface NetworkProfile {
   name: string;
@@ -36,24 +47,36 @@ export interface NetworkProfile {
   relay: boolean;
   /** Applied to every home's link; none: the veth pairs as they are. */
   shape?: LinkShape;
+  /** Also measure Peercloud's own upload and download on this link, in every run, after the raw channel. */
+  peercloud?: boolean;
 }
 
 /** A home broadband link: 100 Mbit/s each way, 0.2 % of packets lost on the way out. */
 export const SHAPED_LINK: LinkShape = { rateMbit: 100, lossPermille: 2 };
 
+export const BENCH_TURN_SECRET = 'bench-turn-secret';
+
 export const NETWORK_PROFILES: NetworkProfile[] = [
-  { name: 'reference: one browser, two contexts', between: 'contexts', nat: 'cone', relay: false },
-  { name: 'direct', nat: 'cone', relay: false },
-  { name: 'relayed', nat: 'block', relay: true },
-  { name: 'shaped direct', nat: 'cone', relay: false, shape: SHAPED_LINK },
-  { name: 'shaped relayed', nat: 'block', relay: true, shape: SHAPED_LINK },
+  { name: 'reference: two contexts of one browser', between: 'contexts', nat: 'cone', relay: false },
+  { name: 'direct', nat: 'cone', relay: false, peercloud: true },
+  { name: 'relayed', nat: 'symmetric', relay: true, peercloud: true },
+  { name: 'shaped direct', nat: 'cone', relay: false, shape: SHAPED_LINK, peercloud: true },
+  { name: 'shaped relayed', nat: 'symmetric', relay: true, shape: SHAPED_LINK, peercloud: true },
 ];
 
-export interface ChannelMeasurement {
-  mbps: number;
-  /** The selected candidate pair on the sender, "srflx → srflx" or "relay → relay". */
-  path: string;
-  /** CPU time of every process in the lab (both browsers, coturn) per MB moved, from /proc. */
+/** The profiles named in `names` (comma-separated, as BENCH_NETWORK_PROFILES), or all of them. */
+export function networkProfiles(names: string | undefined): NetworkProfile[] {
+  if (!names?.trim()) return NETWORK_PROFILES;
+  return names.split(',').map((name) => {
+    const profile = NETWORK_PROFILES.find((candidate) => candidate.name === name.trim());
+    if (!profile) throw new Error(`BENCH_NETWORK_PROFILES: no profile "${name.trim()}" (there are: ${NETWORK_PROFILES.map((candidate) => candidate.name).join(', ')})`);
+    return profile;
+  });
+}
+
+/** What the lab spent moving some bytes, read from /proc around the transfer. */
+export interface LabCost {
+  /** CPU time of every process in the lab (browsers, coturn, the tracker) per MB moved. */
   cpuMsPerMB: number;
   /** That CPU time as a share of all the machine's cores over the transfer (1 = all of them). */
   cpuShare: number;
@@ -61,25 +84,24 @@ export interface ChannelMeasurement {
   load: number;
 }
 
+export interface ChannelMeasurement extends LabCost {
+  mbps: number;
+  /** The selected candidate pair on the sender, "srflx → srflx" or "relay → relay". */
+  path: string;
+}
+
 export interface NetworkBench {
   lab: Lab;
+  /** coturn on the server network (deploy/turnserver.conf): STUN and TURN for the raw channels and Peercloud's tracker. */
+  relay: LabRelay;
   /** Sets the lab's NAT mode and every home's link for `profile`; each side's RTCConfiguration for a raw channel. */
-  use(profile: NetworkProfile): Promise<{ offerer: RTCConfiguration; answerer: RTCConfiguration }>;
-  /** A raw data channel from home 0 to home 1 under `profile`: MB/s of `bytes`, the path, the CPU. */
-  measureChannel(profile: NetworkProfile, bytes: number): Promise<ChannelMeasurement>;
+  use(profile: NetworkProfile): Promise<RawConfig>;
+  /** A raw data channel from home 0 to home 1 (`rtc` from use(profile)): MB/s of `bytes`, the path, the CPU. */
+  measureChannel(profile: NetworkProfile, bytes: number, rtc: RawConfig): Promise<ChannelMeasurement>;
   close(): Promise<void>;
 }
 
-export interface NetworkFigure {
-  profile: string;
-  link: string;
-  path: string;
-  mbps: number;
-  runs: number[];
-  cpuMsPerMB: number;
-  cpuShare: number;
-  load: number;
-}
+type RawConfig = { offerer: RTCConfiguration; answerer: RTCConfiguration };
 
 export function networkBenchAvailable(): boolean {
   return isRoot && process.env.PEERCLOUD_NETLAB !== 'off';
@@ -110,115 +132,158 @@ function cpuMsOf(pids: number[]): number {
   return ticks * TICK_MS;
 }
 
+/** Runs `work`, which moves `bytes`, and what every process of the lab spent on it. */
+export async function metered<T>(lab: Lab, bytes: number, work: () => Promise<T>): Promise<{ result: T } & LabCost> {
+  const pids = await lab.net.pids();
+  const load = loadavg()[0]!;
+  const cpuBefore = cpuMsOf(pids);
+  const start = performance.now();
+  const result = await work();
+  const elapsedMs = performance.now() - start;
+  const cpuMs = cpuMsOf(pids) - cpuBefore;
+  return { result, cpuMsPerMB: cpuMs / (bytes / 1e6), cpuShare: cpuMs / elapsedMs / cpus().length, load };
+}
+
 export async function openNetworkBench(): Promise<NetworkBench> {
-  const lab = await openLab({ homes: 2, nat: 'cone', turnSecret: 'bench-turn-secret', trustCa: false });
+  const lab = await openLab({ homes: 2, nat: 'cone' });
+  // coturn as docs/DEPLOY.md configures it (deploy/turnserver.conf): it relays only to relay
+  // addresses on the server, so two homes meet relay to relay. The lab's own coturn, which relays
+  // to any address, let Peercloud's ICE pick relay → prflx pairs that connected and then failed.
+  let coturn: DeployCoturn;
+  try {
+    coturn = await startDeployCoturn(lab.net, { secret: BENCH_TURN_SECRET });
+  } catch (error) {
+    await lab.close().catch(() => undefined); // the first error is the one worth reporting
+    throw error;
+  }
   let pages: { homes: [Page, Page]; contexts: [Page, Page] } | undefined;
   const bench: NetworkBench = {
     lab,
+    relay: { stunUrl: coturn.stunUrl, turnUrl: coturn.turnUrl, secret: BENCH_TURN_SECRET },
     async use(profile) {
       await lab.net.setNat(profile.nat);
       await Promise.all(lab.net.homes.map((home) => lab.net.shape(home.index, profile.shape ?? {})));
-      const coturn = lab.coturn!;
-      const config = (id: string): RTCConfiguration => (profile.relay ? { iceServers: coturn.iceServers(id), iceTransportPolicy: 'relay' } : { iceServers: [{ urls: coturn.stunUrl }] });
+      const config = (id: string): RTCConfiguration =>
+        profile.relay
+          ? { iceServers: [{ urls: coturn.stunUrl }, { urls: coturn.turnUrl, ...turnCredentials(BENCH_TURN_SECRET, id, 3600) }], iceTransportPolicy: 'relay' }
+          : { iceServers: [{ urls: coturn.stunUrl }] };
       return { offerer: config('bench-0'), answerer: config('bench-1') };
     },
-    async measureChannel(profile, bytes) {
+    async measureChannel(profile, bytes, rtc) {
       // RTCPeerConnection needs no particular origin: blank pages, nothing else running in them.
       pages ??= {
         homes: [await lab.browsers[0]!.newPage(), await lab.browsers[1]!.newPage()],
         contexts: [await lab.browsers[0]!.newPage(), await (await lab.browsers[0]!.newContext()).newPage()],
       };
       const [sender, receiver] = profile.between === 'contexts' ? pages.contexts : pages.homes;
-      const rtc = profile.between === 'contexts' ? { offerer: { iceServers: [] }, answerer: { iceServers: [] } } : await bench.use(profile);
       try {
         const attempt = await openChannel(sender, receiver, rtc, 15_000);
         if (!attempt.open) throw new Error(`${profile.name}: the channel did not open (${JSON.stringify(attempt)})`);
         const pair = await selectedPair(sender);
-        const pids = await lab.net.pids();
-        const load = loadavg()[0]!;
-        const cpuBefore = cpuMsOf(pids);
-        const start = performance.now();
-        const mbps = await channelThroughput(sender, receiver, bytes);
-        const elapsedMs = performance.now() - start;
-        const cpuMs = cpuMsOf(pids) - cpuBefore;
-        return { mbps, path: `${pair.local.type} → ${pair.remote.type}`, cpuMsPerMB: cpuMs / (bytes / 1e6), cpuShare: cpuMs / elapsedMs / cpus().length, load };
+        const { result: mbps, ...cost } = await metered(lab, bytes, () => channelThroughput(sender, receiver, bytes));
+        return { mbps, path: `${pair.local.type} → ${pair.remote.type}`, ...cost };
       } finally {
         await Promise.all([closeChannel(sender), closeChannel(receiver)]);
       }
     },
-    close: () => lab.close(),
+    async close() {
+      await coturn.stop().catch((error: unknown) => console.warn('coturn did not stop cleanly:', error));
+      await lab.close();
+    },
   };
   return bench;
 }
+
+const NO_ICE_SERVERS: RawConfig = { offerer: { iceServers: [] }, answerer: { iceServers: [] } };
+
+function transferFigure(runs: (CloudTransfer & LabCost)[], raws: ChannelMeasurement[]): TransferFigure {
+  return {
+    mbps: median(runs.map((run) => run.mbps)),
+    runs: runs.map((run) => run.mbps),
+    ratio: median(runs.map((run, index) => run.mbps / raws[index]!.mbps)),
+    ratios: runs.map((run, index) => run.mbps / raws[index]!.mbps),
+    cpuMsPerMB: median(runs.map((run) => run.cpuMsPerMB)),
+    cpuRatio: median(runs.map((run, index) => run.cpuMsPerMB / raws[index]!.cpuMsPerMB)),
+    cpuShare: median(runs.map((run) => run.cpuShare)),
+  };
+}
+
+const distinct = (paths: string[]) => [...new Set(paths)].join(' / ');
 
 /** Every profile, `runs` times each, `bytes` per run (medians), and the version of the Chromium measured. */
 export async function measureNetworkProfiles(options: { bytes: number; runs: number; profiles?: NetworkProfile[] }): Promise<{ figures: NetworkFigure[]; chromium: string }> {
   const bench = await openNetworkBench();
   const chromium = bench.lab.browsers[0]!.version();
   const figures: NetworkFigure[] = [];
+  let cloud: LabCloud | undefined;
   try {
+    // One file for every Peercloud upload: random bytes, checked on every download.
+    const filePath = join(bench.lab.net.dir, 'bench-file.bin');
+    const sha256 = await writeRandomFile(filePath, options.bytes);
     for (const profile of options.profiles ?? NETWORK_PROFILES) {
-      const runs: ChannelMeasurement[] = [];
-      for (let run = 0; run < options.runs; run++) {
-        const measured = await bench.measureChannel(profile, options.bytes);
-        console.log(
-          `  ${profile.name}, run ${run + 1}/${options.runs}: ${measured.mbps.toFixed(1)} MB/s over ${measured.path}; ` +
-            `lab CPU ${measured.cpuMsPerMB.toFixed(0)} ms/MB, ${(measured.cpuShare * 100).toFixed(0)} % of the cores; load ${measured.load.toFixed(1)}`,
-        );
-        runs.push(measured);
+      const rtc = profile.between === 'contexts' ? NO_ICE_SERVERS : await bench.use(profile);
+      // New pages after use(): the routers' translations were just flushed.
+      const peers = profile.peercloud ? await (cloud ??= await openLabCloud(bench.lab, bench.relay)).openPeers(lendFor(options.bytes, options.runs)) : undefined;
+      const raws: ChannelMeasurement[] = [];
+      const uploads: (CloudTransfer & LabCost)[] = [];
+      const downloads: (CloudTransfer & LabCost)[] = [];
+      // A Peercloud transfer that fails is a finding to report beside the figures, not a reason to lose the other profiles.
+      let failure: string | undefined;
+      try {
+        for (let run = 0; run < options.runs; run++) {
+          const raw = await bench.measureChannel(profile, options.bytes, rtc);
+          raws.push(raw);
+          const runName = `  ${profile.name}, run ${run + 1}/${options.runs}`;
+          console.log(
+            `${runName}: raw ${raw.mbps.toFixed(1)} MB/s over ${raw.path}; ` +
+              `lab CPU ${raw.cpuMsPerMB.toFixed(0)} ms/MB, ${(raw.cpuShare * 100).toFixed(0)} % of the cores; load ${raw.load.toFixed(1)}`,
+          );
+          if (!peers || failure) continue;
+          const name = `net-${profile.name.replaceAll(/\W+/g, '-')}-${run + 1}.bin`;
+          let step = 'upload';
+          try {
+            const { result: up, ...upCost } = await metered(bench.lab, options.bytes, () => peers.upload(filePath, name, options.bytes));
+            uploads.push({ ...up, ...upCost });
+            step = 'download';
+            const { result: down, ...downCost } = await metered(bench.lab, options.bytes, () => peers.download(name, options.bytes, sha256));
+            downloads.push({ ...down, ...downCost });
+          } catch (error) {
+            failure = `${step} of run ${run + 1} failed: ${(error as Error).message.split('\n')[0]}`;
+            console.error(`${runName}: Peercloud's ${failure}`);
+            continue;
+          }
+          const up = uploads.at(-1)!;
+          const down = downloads.at(-1)!;
+          console.log(
+            `${runName}: Peercloud upload ${up.mbps.toFixed(1)} MB/s (${(up.mbps / raw.mbps).toFixed(2)}×, ${up.cpuMsPerMB.toFixed(0)} ms/MB) over ${up.path}, ` +
+              `download ${down.mbps.toFixed(1)} MB/s (${(down.mbps / raw.mbps).toFixed(2)}×, ${down.cpuMsPerMB.toFixed(0)} ms/MB) over ${down.path}`,
+          );
+        }
+      } finally {
+        await peers?.close();
       }
-      const paths = [...new Set(runs.map((run) => run.path))];
       figures.push({
         profile: profile.name,
         link: describeLink(profile),
-        path: paths.join(' / '),
-        mbps: median(runs.map((run) => run.mbps)),
-        runs: runs.map((run) => run.mbps),
-        cpuMsPerMB: median(runs.map((run) => run.cpuMsPerMB)),
-        cpuShare: median(runs.map((run) => run.cpuShare)),
-        load: median(runs.map((run) => run.load)),
+        linkMBps: profile.between !== 'contexts' && profile.shape?.rateMbit ? profile.shape.rateMbit / 8 : undefined,
+        path: distinct(raws.map((run) => run.path)),
+        mbps: median(raws.map((run) => run.mbps)),
+        runs: raws.map((run) => run.mbps),
+        cpuMsPerMB: median(raws.map((run) => run.cpuMsPerMB)),
+        cpuShare: median(raws.map((run) => run.cpuShare)),
+        load: median(raws.map((run) => run.load)),
+        peercloud:
+          uploads.length > 0 && downloads.length > 0
+            ? { upload: transferFigure(uploads, raws), download: transferFigure(downloads, raws), path: distinct([...uploads, ...downloads].map((run) => run.path)) }
+            : undefined,
+        peercloudFailure: failure,
       });
     }
   } finally {
+    const steps = await Promise.allSettled([cloud?.close()]);
     await bench.close();
+    const failed = steps.find((step): step is PromiseRejectedResult => step.status === 'rejected');
+    if (failed) throw failed.reason;
   }
   return { figures, chromium };
-}
-
-/** The "Separate networks" section of docs/BENCHMARKS.md. */
-export function networksSection(figures: NetworkFigure[], meta: { date: string; machine: string; chromium: string; mebibytes: number; runs: number }): string {
-  const round = (value: number) => Math.round(value * 10) / 10;
-  const rows = figures.map(
-    (figure) =>
-      `| ${figure.profile} | ${figure.link} | ${figure.path} | ${round(figure.mbps)} | ${figure.runs.map(round).join(' / ')} | ${Math.round(figure.cpuMsPerMB)} | ${Math.round(figure.cpuShare * 100)} % | ${round(figure.load)} |`,
-  );
-  return `## Separate networks
-
-Two Chromiums, each in its own home network behind its own NAT router, one raw RTCDataChannel
-from one to the other (the same message size and backpressure policy as the baseline above), on
-the network lab of the end-to-end tests (\`tests/support/topology.ts\`, DEVELOPERS.md). Direct: STUN
-from coturn, hole punching through cone NATs. Relayed: routers that forward nothing but traffic to
-the server, both sides relay-only through coturn (Debian's, on the server network). Shaped: tbf at
-100 Mbit/s both ways on each home's router and 0.2 % of packets dropped on their way out of each
-home (\`nft … numgen random\`); this kernel has no netem, so no delay is added.
-${meta.mebibytes} MiB per run, median of ${meta.runs} runs; MB/s = 10^6 bytes per second.
-
-- Date: ${meta.date}
-- Machine: ${meta.machine}; Chromium ${meta.chromium}
-
-| profile | link | selected pair | MB/s | runs | lab CPU ms/MB | lab CPU, share of the cores | load average |
-| --- | --- | --- | ---: | --- | ---: | ---: | ---: |
-${rows.join('\n')}
-
-How to read it. A 100 Mbit/s link carries 12.5 MB/s; on this machine no profile comes near that,
-shaped or not, because the CPU sets the pace, not the link. "lab CPU ms/MB" is the CPU time of
-every process in the lab (both browsers, coturn; the kernel's forwarding counts only where it
-runs in their time) per MB moved. Compare it with the reference row, two contexts of one browser
-as in the main baseline: two browsers cost more per MB (each browser's network service handles
-every packet of its side on its IO thread, the largest item in a per-thread breakdown), while a
-relay or a shaped link changes it by no more than the runs of one row differ. "share of the
-cores" is how much of the 2 cores the lab's processes got; on this shared machine the rest went
-to other work (the load average column), which is why the absolute figures are low and move from
-run to run. Compare rows of one run, not runs of different days.
-`;
 }

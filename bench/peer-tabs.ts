@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, CDPSession, Page } from '@playwright/test';
 import { MiB } from '../shared/units.ts';
+import { watchIcePaths } from '../tests/support/ice-paths.ts';
 
 export interface PeerTab {
   context: BrowserContext;
@@ -17,8 +18,10 @@ export interface PeerTab {
   cdp: CDPSession;
 }
 
-export async function openPeer(browser: Browser, url: string): Promise<PeerTab> {
+/** The page opened at `url` in a new context, online; with `watchIce`, recording the path of each of its connections (tests/support/ice-paths.ts). */
+export async function openPeer(browser: Browser, url: string, options: { watchIce?: boolean } = {}): Promise<PeerTab> {
   const context = await browser.newContext({ acceptDownloads: true, baseURL: url });
+  if (options.watchIce) await watchIcePaths(context);
   await context.addInitScript(() => {
     // Long tasks on the page, for the responsiveness figure.
     const tasks: number[] = [];

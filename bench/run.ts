@@ -11,7 +11,9 @@
  * tracker's chunk size (1 MiB and 4 MiB measured the same here, within the machine's noise).
  * Between separate networks (bench/networks.ts, needs root): BENCH_NETWORKS=0 skips them,
  * BENCH_ONLY=networks measures only them (and rewrites only their section of the report),
- * BENCH_NETWORK_MIB (default 32) and BENCH_NETWORK_RUNS (default 3) size them.
+ * BENCH_NETWORK_MIB (default 32) and BENCH_NETWORK_RUNS (default 3) size them, BENCH_NETWORK_PROFILES
+ * (names, comma-separated, e.g. "shaped direct,relayed") picks some of them. Each run of a profile
+ * measures the raw channel, then Peercloud's own upload and download on the same link.
  * Fragments against whole copies (bench/fragments.ts): BENCH_FRAGMENTS=0 skips them,
  * BENCH_ONLY=fragments measures only them (and rewrites only their section of the report).
  * Many trackers on one PostgreSQL (bench/trackers.ts): BENCH_ONLY=trackers measures only them,
@@ -34,7 +36,8 @@ import { measureBaseline } from './baseline.ts';
 import { CpuMeter, cpuBetween, type CpuReading } from './cpu.ts';
 import { measureFlood } from './flood.ts';
 import { BENCH_SPACE_POLICY, fragmentBenchOptions, fragmentsSection, measureFragments } from './fragments.ts';
-import { measureNetworkProfiles, networkBenchAvailable, networksSection } from './networks.ts';
+import { measureNetworkProfiles, networkBenchAvailable, networkProfiles } from './networks.ts';
+import { networksSection } from './networks-report.ts';
 import { currentTrackersSection, measureTrackers, writeTrackersSection } from './trackers.ts';
 import { AUDITS_HEADING, measureAudits } from './audits.ts';
 import { longestTaskMs, offer, openPeer, resetLongTasks, timeDownload, timeUpload, watchHeaps, writeRandomFile } from './peer-tabs.ts';
@@ -51,9 +54,22 @@ async function measureNetworks(): Promise<string | undefined> {
     console.log('Separate networks: skipped (the network lab needs root; BENCH_NETWORKS=0 skips it too).');
     return undefined;
   }
-  console.log(`Separate networks: a raw channel between two homes, ${NETWORK_MIB} MiB × ${NETWORK_RUNS} per profile…`);
-  const { figures, chromium } = await measureNetworkProfiles({ bytes: NETWORK_MIB * MiB, runs: NETWORK_RUNS });
-  console.table(figures.map(({ profile, path, mbps, runs, cpuMsPerMB, cpuShare, load }) => ({ profile, path, mbps: mbps.toFixed(1), runs: runs.map((run) => run.toFixed(1)).join(' / '), cpuMsPerMB: Math.round(cpuMsPerMB), cpuShare: `${Math.round(cpuShare * 100)} %`, load: load.toFixed(1) })));
+  const profiles = networkProfiles(process.env.BENCH_NETWORK_PROFILES);
+  console.log(`Separate networks: a raw channel and Peercloud between two homes, ${NETWORK_MIB} MiB × ${NETWORK_RUNS} per profile (${profiles.map((profile) => profile.name).join(', ')})…`);
+  const { figures, chromium } = await measureNetworkProfiles({ bytes: NETWORK_MIB * MiB, runs: NETWORK_RUNS, profiles });
+  console.table(
+    figures.map(({ profile, path, mbps, runs, cpuMsPerMB, cpuShare, load, peercloud }) => ({
+      profile,
+      path,
+      mbps: mbps.toFixed(1),
+      runs: runs.map((run) => run.toFixed(1)).join(' / '),
+      cpuMsPerMB: Math.round(cpuMsPerMB),
+      cpuShare: `${Math.round(cpuShare * 100)} %`,
+      load: load.toFixed(1),
+      upload: peercloud ? `${peercloud.upload.mbps.toFixed(1)} (${peercloud.upload.ratio.toFixed(2)}×)` : '',
+      download: peercloud ? `${peercloud.download.mbps.toFixed(1)} (${peercloud.download.ratio.toFixed(2)}×)` : '',
+    })),
+  );
   const machine = machineInfo(chromium);
   writeFileSync('bench/networks-results.json', `${JSON.stringify({ machine, mebibytes: NETWORK_MIB, runs: NETWORK_RUNS, figures }, null, 2)}\n`);
   return networksSection(figures, { date: machine.date, machine: `${machine.cpu}, ${machine.memory} RAM, ${machine.os}`, chromium, mebibytes: NETWORK_MIB, runs: NETWORK_RUNS });

@@ -12,12 +12,8 @@ import { QUICK_TRACKER_TIMINGS } from '../e2e/fixtures/settings.ts';
 export const LAB_TRACKER_PORT = 3000;
 export const LAB_ADMIN_TOKEN = 'lab-operator-token-0123456789';
 
-/**
- * Quick to notice a closed page, as in the e2e config; everything else is the tracker's own
- * default (NEWCOMER_SPACE included: these specs move files far smaller than it).
- */
-const QUICK = {
-  ...QUICK_TRACKER_TIMINGS,
+/** Everything but the timings is the tracker's own default (NEWCOMER_SPACE included: the specs move files far smaller than it). */
+const LAB_SETTINGS = {
   ADMIN_SHOW_NAMES: 'true',
   LOG_LEVEL: 'info',
 };
@@ -32,8 +28,13 @@ export interface LabTracker {
 /**
  * Starts `server/main.ts` in the lab's server namespace. `tls` (default true) serves https
  * with the lab's certificate for the server address; `env` adds or overrides variables.
+ * `timings`: `quick` (default) to notice a closed page in seconds, as in the e2e config;
+ * `defaults` for the tracker's own (the benchmark: Peercloud as an operator runs it).
  */
-export async function startLabTracker(lab: Lab, options: { tls?: boolean; host?: string; port?: number; env?: Record<string, string> } = {}): Promise<LabTracker> {
+export async function startLabTracker(
+  lab: Lab,
+  options: { tls?: boolean; host?: string; port?: number; env?: Record<string, string>; timings?: 'quick' | 'defaults' } = {},
+): Promise<LabTracker> {
   const tls = options.tls ?? true;
   const port = options.port ?? LAB_TRACKER_PORT;
   const host = options.host ?? lab.net.server.address;
@@ -43,7 +44,8 @@ export async function startLabTracker(lab: Lab, options: { tls?: boolean; host?:
   const tracker = await startProcess(lab.net, lab.net.server.ns, process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     name,
     env: {
-      ...QUICK,
+      ...(options.timings === 'defaults' ? {} : QUICK_TRACKER_TIMINGS),
+      ...LAB_SETTINGS,
       HOST: host,
       PORT: String(port),
       DB_PATH: join(lab.net.dir, `${name}.db`),

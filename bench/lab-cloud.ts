@@ -1,0 +1,163 @@
+/**
+ * Peercloud itself on the network lab, for bench/networks.ts: the real tracker (`server/main.ts`,
+ * started by the e2e's own `startLabTracker`) on the server network, over TLS by address, with
+ * coturn as its STUN server and its relay (TURN_URLS, TURN_SECRET: every page gets
+ * credentials of its own and lets ICE choose, as the product does), one whole copy per file; an
+ * owner page in home 0 and a host page in home 1, each a context of that home's browser, driven
+ * through the page as bench/run.ts drives its tabs (bench/peer-tabs.ts), and watching which
+ * candidate pair each of its connections used (tests/support/ice-paths.ts).
+ *
+ * Timed as in bench/run.ts: an upload from choosing the file until the tracker's database has
+ * the host's verified replica (read straight from the tracker's SQLite file: the bench process
+ * has no route into the lab, and asking through a page would spend the CPU being measured); a
+ * download from clicking Download until the browser saved the file, whose SHA-256 is checked
+ * after the clock stops (and so is the upload's copy: the download reads the only one).
+ */
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import type { Database } from '../server/db/schema.ts';
+import { MiB } from '../shared/units.ts';
+import { icePaths } from '../tests/support/ice-paths.ts';
+import type { Lab } from '../tests/support/lab.ts';
+import { startLabTracker, type LabTracker } from '../tests/support/lab-tracker.ts';
+import { BENCH_SPACE_POLICY } from './fragments.ts';
+import { offer, openPeer, peerId, timeDownload, timeUpload, type PeerTab } from './peer-tabs.ts';
+
+/** Exactly one host per file, so a transfer is one channel between the two homes, like the raw one. */
+export const LAB_CLOUD_REDUNDANCY = 'replicate:1';
+
+export interface CloudTransfer {
+  mbps: number;
+  /** The candidate pair the transfer's connection used, on the owner's side: "srflx → srflx", "relay → relay". */
+  path: string;
+}
+
+export interface CloudPeers {
+  /** Uploads the file at `path` under `name` (a name new to this owner). */
+  upload(path: string, name: string, size: number): Promise<CloudTransfer>;
+  /** Downloads `name` and checks the saved bytes against `sha256` once the clock has stopped. */
+  download(name: string, size: number, sha256: string): Promise<CloudTransfer>;
+  close(): Promise<void>;
+}
+
+export interface LabCloud {
+  tracker: LabTracker;
+  /** A new owner in home 0 and a new host in home 1 lending `lendMiB` (new identities: the routers' state may have changed since the last pair). */
+  openPeers(lendMiB: number): Promise<CloudPeers>;
+  close(): Promise<void>;
+}
+
+/** No upload on this machine takes longer than a file's size at 100 kB/s: past that, it failed. */
+function uploadDeadlineMs(size: number): number {
+  return Math.max(120_000, (size / 100_000) * 1000);
+}
+
+/** The path of the newest connection the page made, as "local → remote" candidate types. */
+async function lastPath(page: PeerTab['page']): Promise<string> {
+  const path = (await icePaths(page)).at(-1);
+  return path ? `${path.local ?? '?'} → ${path.remote ?? '?'}` : 'no connection seen';
+}
+
+/** coturn on the lab's server network: its URLs and the shared secret it was started with. */
+export interface LabRelay {
+  stunUrl: string;
+  turnUrl: string;
+  secret: string;
+}
+
+/** Starts the tracker on `lab`, with `relay` as its STUN server and TURN relay. */
+export async function openLabCloud(lab: Lab, relay: LabRelay): Promise<LabCloud> {
+  const dbPath = join(lab.net.dir, 'bench-tracker.db');
+  const tracker = await startLabTracker(lab, {
+    timings: 'defaults',
+    env: {
+      DB_PATH: dbPath,
+      REDUNDANCY: LAB_CLOUD_REDUNDANCY,
+      // As bench/run.ts: a transfer starved of CPU by other work on the machine is not a dead one.
+      TRANSFER_IDLE_TIMEOUT: '60s',
+      LOG_LEVEL: 'warn',
+      ...BENCH_SPACE_POLICY,
+      ICE_SERVERS: JSON.stringify([{ urls: relay.stunUrl }]),
+      TURN_URLS: relay.turnUrl,
+      TURN_SECRET: relay.secret,
+    },
+  });
+  // Read-only beside the tracker's own connection: WAL lets a reader in without blocking it.
+  const sqlite = new SQLite(dbPath, { readonly: true, fileMustExist: true });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  let current: CloudPeers | undefined;
+
+  const openPeers = async (lendMiB: number): Promise<CloudPeers> => {
+    await current?.close();
+    const tabs: PeerTab[] = [];
+    const close = async () => {
+      await Promise.all(tabs.map((tab) => tab.context.close()));
+    };
+    try {
+      tabs.push(await openPeer(lab.browsers[0]!, tracker.url, { watchIce: true }));
+      tabs.push(await openPeer(lab.browsers[1]!, tracker.url));
+    } catch (error) {
+      await close();
+      throw error;
+    }
+    const [owner, host] = tabs as [PeerTab, PeerTab];
+    await offer(host.page, lendMiB);
+    const ownerId = await peerId(owner.page);
+    const peers: CloudPeers = {
+      async upload(path, name, size) {
+        const deadline = performance.now() + uploadDeadlineMs(size);
+        let polls = 0;
+        const stored = async () => {
+          const row = await db
+            .selectFrom('files')
+            .innerJoin('replicas', 'replicas.file_id', 'files.id')
+            .select('replicas.state')
+            .where('files.owner_id', '=', ownerId)
+            .where('files.name', '=', name)
+            .where('replicas.state', '=', 'stored')
+            .executeTakeFirst();
+          // About once a second (not every poll: reading the page costs the CPU being measured), whether the page gave up.
+          const gaveUp = row === undefined && ++polls % 40 === 0 && /No host could store it/.test((await owner.page.getByRole('list', { name: 'Uploads' }).textContent().catch(() => null)) ?? '');
+          if (row === undefined && (gaveUp || performance.now() > deadline)) {
+            const tray = await owner.page.getByRole('list', { name: 'Uploads' }).textContent().catch(() => null);
+            const paths = await icePaths(owner.page).catch(() => []);
+            throw new Error(
+              `${name} was not stored${gaveUp ? '' : ` within ${Math.round(uploadDeadlineMs(size) / 1000)} s`}; the owner's uploads say: ${tray?.trim() || '(nothing)'}; ` +
+                `its connections: ${JSON.stringify(paths.map(({ policy, states, local, remote, bytes }) => ({ policy, states, local, remote, bytes })))}`,
+            );
+          }
+          return row !== undefined;
+        };
+        const mbps = await timeUpload(owner.page, path, name, size, stored);
+        return { mbps, path: await lastPath(owner.page) };
+      },
+      async download(name, size, sha256) {
+        const { mbps } = await timeDownload(owner.page, name, size, { sha256 });
+        return { mbps, path: await lastPath(owner.page) };
+      },
+      close: async () => {
+        await close();
+        if (current === peers) current = undefined;
+      },
+    };
+    current = peers;
+    return peers;
+  };
+
+  return {
+    tracker,
+    openPeers,
+    async close() {
+      const steps = await Promise.allSettled([current?.close(), db.destroy()]);
+      await tracker.stop();
+      const failed = steps.find((step): step is PromiseRejectedResult => step.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+  };
+}
+
+/** What a host lends for `runs` uploads of `size` bytes: each sealed copy a little larger than the file. */
+export function lendFor(size: number, runs: number): number {
+  return Math.ceil(((size * runs) / MiB) * 1.05) + 16;
+}
