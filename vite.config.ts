@@ -4,6 +4,8 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
+/** Integration test files at a time (INTEGRATION_WORKERS to change it). */
+const INTEGRATION_WORKERS = Number(process.env.INTEGRATION_WORKERS ?? 3);
 
 export default defineConfig({
   root: 'web',
@@ -38,6 +40,9 @@ export default defineConfig({
         test: {
           name: 'integration',
           root,
+          // Most of these tests wait on child processes and sockets, not the CPU: three files at a
+          // time on two cores (vitest ran them one by one here: its sum of file times was the run's).
+          maxWorkers: INTEGRATION_WORKERS,
           include: ['tests/integration/**/*.test.ts'],
           // Several trackers need one database they all reach: PostgreSQL only.
           exclude: ['tests/integration/cluster/**'],
@@ -51,6 +56,8 @@ export default defineConfig({
         test: {
           name: 'integration-pg',
           root,
+          // Both integration projects run in one vitest command: their worker counts must agree.
+          maxWorkers: INTEGRATION_WORKERS,
           include: ['tests/integration/**/*.test.ts'],
           environment: 'node',
           testTimeout: 30_000,
