@@ -6,6 +6,9 @@ import { defineConfig } from 'vitest/config';
 const root = fileURLToPath(new URL('.', import.meta.url));
 /** Integration test files at a time (INTEGRATION_WORKERS to change it). */
 const INTEGRATION_WORKERS = Number(process.env.INTEGRATION_WORKERS ?? 3);
+if (!Number.isInteger(INTEGRATION_WORKERS) || INTEGRATION_WORKERS < 1) {
+  throw new Error(`INTEGRATION_WORKERS must be a whole number of at least 1 (it is "${process.env.INTEGRATION_WORKERS}")`);
+}
 
 export default defineConfig({
   root: 'web',
