@@ -46,15 +46,22 @@ export function gfPow(a: number, n: number): number {
 }
 
 /**
- * MUL[c * 256 + x] = c·x. 64 KiB, built once: the inner loops take the 256-byte row of a
- * coefficient and then cost one look-up per byte.
+ * MUL[c * 256 + x] = c·x. 64 KiB: the inner loops take the 256-byte row of a coefficient and
+ * then cost one look-up per byte. Each row is built the first time it is asked for: the page and
+ * the tracker import this module at start-up (for the schemes' limits) and most never code a
+ * fragment, so they should not pay 65,536 multiplications for it.
  */
 const MUL = new Uint8Array(256 * 256);
-for (let c = 0; c < 256; c++) for (let x = 0; x < 256; x++) MUL[c * 256 + x] = gfMul(c, x);
+const MUL_BUILT = new Uint8Array(256);
 
 /** The 256-byte table of multiplication by `c`. */
 export function mulRow(c: number): Uint8Array {
-  return MUL.subarray(c * 256, c * 256 + 256);
+  const row = MUL.subarray(c * 256, c * 256 + 256);
+  if (MUL_BUILT[c] === 0) {
+    for (let x = 0; x < 256; x++) row[x] = gfMul(c, x);
+    MUL_BUILT[c] = 1;
+  }
+  return row;
 }
 
 /** A matrix over GF(256), rows of equal length. */
