@@ -126,8 +126,8 @@ export interface CompareMeta {
   rounds: number;
   /** The earlier tree: the ref as given, its commit and subject. */
   a: { ref: string; commit: string; subject: string };
-  /** This tree: its commit and subject, and whether it had uncommitted changes. */
-  b: { commit: string; subject: string; dirty: boolean };
+  /** The later tree: a ref given, or this tree (no ref) with whether it had uncommitted changes. */
+  b: { ref?: string | undefined; commit: string; subject: string; dirty: boolean };
   loadBefore: number;
   loadAfter: number;
   /** "A, round 2: …" for every run that failed. */
@@ -152,7 +152,7 @@ export function compareSection(comparisons: Comparison[], meta: CompareMeta): st
 Written by \`${meta.command}\` (\`bench/compare.ts\`) on ${meta.date}: ${meta.machine}, Chromium ${meta.chromium}.
 
 - A: \`${meta.a.ref}\` = ${meta.a.commit.slice(0, 7)} "${meta.a.subject}"
-- B: this tree, ${meta.b.commit.slice(0, 7)} "${meta.b.subject}"${meta.b.dirty ? ' with uncommitted changes' : ''}
+- B: ${meta.b.ref === undefined ? 'this tree,' : `\`${meta.b.ref}\` =`} ${meta.b.commit.slice(0, 7)} "${meta.b.subject}"${meta.b.dirty ? ' with uncommitted changes' : ''}
 - ${meta.mebibytes} MiB, ${meta.rounds} round${meta.rounds === 1 ? '' : 's'} in the order ${order}: each run is its own tree's \`bench/run.ts\` (transfers only, one run)
   in a process of its own, with its own tracker, Chromium and web build, the raw channel measured right
   before its upload; both trees use the same node_modules. Load average ${meta.loadBefore.toFixed(1)} at the start, ${meta.loadAfter.toFixed(1)} at the end.

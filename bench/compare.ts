@@ -1,10 +1,10 @@
 /**
- * `npm run bench:compare -- <git-ref>`: the transfer benchmark of an earlier commit (A) and of this
- * tree (B) in turns, A B A B A B, in one session, so that a slowdown can be told from the
+ * `npm run bench:compare -- <git-ref> [<git-ref>]`: the transfer benchmark of an earlier commit (A)
+ * and of this tree (B; or of a second commit, if given) in turns, A B A B A B, in one session, so that a slowdown can be told from the
  * machine's drift (its CPU per MB has moved threefold between days). Writes its section of
  * docs/BENCHMARKS.md (only that one) and bench/compare-results.json.
  *
- * A is checked out into a temporary git worktree with this tree's node_modules hard-linked in
+ * A (and B when it is a commit) is checked out into a temporary git worktree with this tree's node_modules hard-linked in
  * (`cp -al`: both sides run the same dependencies), and both web apps are built. Each run is
  * its own tree's `bench/run.ts` in a process of its own (own tracker, own Chromium), one run of
  * COMPARE_MIB (default 64) MiB, the raw channel measured right before it; a tree whose bench
@@ -77,30 +77,42 @@ function runSide(side: Side, round: number, scratch: string): { figures: RunFigu
   return { figures: runFigures(written.figures, MEBIBYTES), chromium: written.machine.chromium };
 }
 
+/** A commit checked out in a worktree of its own under `scratch`, this tree's node_modules hard-linked in. */
+function checkOut(commit: string, dir: string, here: string): void {
+  git(['worktree', 'add', '--detach', dir, commit]);
+  execFileSync('cp', ['-al', join(here, 'node_modules'), join(dir, 'node_modules')]);
+  // Vite and vitest write caches in place under node_modules: a hard link would carry these writes into this tree's files.
+  rmSync(join(dir, 'node_modules/.vite'), { recursive: true, force: true });
+}
+
 function main(): void {
-  const ref = process.argv[2];
-  if (!ref || ref.startsWith('-')) throw new Error('Usage: npm run bench:compare -- <git-ref> (the earlier commit to compare this tree with)');
+  const [refA, refB] = process.argv.slice(2);
+  if (!refA || refA.startsWith('-')) throw new Error('Usage: npm run bench:compare -- <git-ref> [<git-ref>] (the earlier commit, then the later one: this tree if left out)');
   if (!Number.isInteger(MEBIBYTES) || MEBIBYTES < 1) throw new Error(`COMPARE_MIB must be a whole number of MiB (it is "${process.env.COMPARE_MIB}")`);
   if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`COMPARE_ROUNDS must be a whole number of at least 1 (it is "${process.env.COMPARE_ROUNDS}")`);
   const here = process.cwd();
-  const commit = git(['rev-parse', '--verify', `${ref}^{commit}`]);
+  const commitA = git(['rev-parse', '--verify', `${refA}^{commit}`]);
+  const commitB = refB === undefined ? undefined : git(['rev-parse', '--verify', `${refB}^{commit}`]);
+  // What B is, read before its runs: edits made to this tree while they run are not what was measured.
+  const b = commitB
+    ? { ref: refB, commit: commitB, subject: subject(commitB), dirty: false }
+    : { commit: git(['rev-parse', 'HEAD']), subject: subject('HEAD'), dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '' };
   const scratch = mkdtempSync(join(tmpdir(), 'peercloud-compare-'));
-  const worktree = join(scratch, 'a');
-  git(['worktree', 'add', '--detach', worktree, commit]);
+  const worktrees: string[] = [];
   try {
-    execFileSync('cp', ['-al', join(here, 'node_modules'), join(worktree, 'node_modules')]);
-    // Vite and vitest write caches in place under node_modules: a hard link would carry A's writes into B's files.
-    rmSync(join(worktree, 'node_modules/.vite'), { recursive: true, force: true });
-    build(worktree);
-    build(here);
-    const sides: Side[] = [worktree, here].map((dir, i) => ({
+    const dirs = [join(scratch, 'a'), commitB ? join(scratch, 'b') : here];
+    for (const [i, commit] of [commitA, commitB].entries()) {
+      if (commit === undefined) continue;
+      checkOut(commit, dirs[i]!, here);
+      worktrees.push(dirs[i]!);
+    }
+    for (const dir of dirs) build(dir);
+    const sides: Side[] = dirs.map((dir, i) => ({
       name: i === 0 ? 'A' : 'B',
       dir,
       transfersOnly: readFileSync(join(dir, 'bench/run.ts'), 'utf8').includes("BENCH_ONLY === 'transfers'"),
     }));
     const loadBefore = loadavg()[0]!;
-    // What B is, read before its runs: edits made while they run are not what was measured.
-    const b = { commit: git(['rev-parse', 'HEAD']), subject: subject('HEAD'), dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '' };
     const runs: Record<'A' | 'B', RunFigures[]> = { A: [], B: [] };
     const failures: string[] = [];
     const chromiums = new Set<string>();
@@ -118,21 +130,21 @@ function main(): void {
       date: new Date().toISOString(),
       machine: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, ${platform()} ${release()}`,
       chromium: [...chromiums].join(', ') || 'unknown',
-      command: `npm run bench:compare -- ${ref}`,
+      command: `npm run bench:compare -- ${refA}${refB === undefined ? '' : ` ${refB}`}`,
       mebibytes: MEBIBYTES,
       rounds: ROUNDS,
-      a: { ref, commit, subject: subject(commit) },
+      a: { ref: refA, commit: commitA, subject: subject(commitA) },
       b,
       loadBefore,
       loadAfter,
       failures,
     };
-    writeFileSync('bench/compare-results.json', `${JSON.stringify({ ...meta, runs, comparisons: comparisons.map(({ metric, ...rest }) => ({ metric: metric.label, unit: metric.unit, ...rest })) }, null, 2)}\n`);
+    writeFileSync(join(here, 'bench/compare-results.json'), `${JSON.stringify({ ...meta, runs, comparisons: comparisons.map(({ metric, ...rest }) => ({ metric: metric.label, unit: metric.unit, ...rest })) }, null, 2)}\n`);
     const section = compareSection(comparisons, meta);
     console.log(`\n${section}`);
     writeSection(COMPARE_HEADING, section);
   } finally {
-    git(['worktree', 'remove', '--force', worktree]);
+    for (const dir of worktrees) git(['worktree', 'remove', '--force', dir]);
     rmSync(scratch, { recursive: true, force: true });
   }
 }
