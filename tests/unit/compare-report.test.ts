@@ -93,4 +93,23 @@ describe('A against B', () => {
     expect(section).toContain('Worse beyond noise: upload × raw channel.');
     expect(section.slice(COMPARE_HEADING.length)).not.toMatch(/^## /m);
   });
+
+  it('names B by its ref when it is a commit, and says when this tree had uncommitted changes', () => {
+    const meta: CompareMeta = {
+      date: '2026-12-02T05:00:00.000Z',
+      machine: '2 × AMD EPYC',
+      chromium: '156',
+      command: 'npm run bench:compare -- abc1234 fed4321',
+      mebibytes: 64,
+      rounds: 1,
+      a: { ref: 'abc1234', commit: 'abc1234def', subject: 'before' },
+      b: { ref: 'fed4321', commit: 'fed4321abc', subject: 'after', dirty: false },
+      loadBefore: 2,
+      loadAfter: 3.5,
+      failures: [],
+    };
+    expect(compareSection(comparisons, meta)).toContain('- B: `fed4321` = fed4321 "after"\n');
+    expect(compareSection(comparisons, meta)).toContain('1 round in the order A B:');
+    expect(compareSection(comparisons, { ...meta, b: { commit: 'fed4321abc', subject: 'after', dirty: true } })).toContain('- B: this tree, fed4321 "after" with uncommitted changes\n');
+  });
 });
