@@ -1,12 +1,13 @@
 /**
- * `npm run bench:compare -- <git-ref> [<git-ref>]`: the transfer benchmark of an earlier commit (A)
- * and of this tree (B; or of a second commit, if given) in turns, A B A B A B, in one session, so that a slowdown can be told from the
- * machine's drift (its CPU per MB has moved threefold between days). Writes its section of
- * docs/BENCHMARKS.md (only that one) and bench/compare-results.json.
+ * `npm run bench:compare -- <git-ref> [<git-ref>]`: the transfer benchmark of an earlier commit
+ * (A) and of this tree (B; or of a second commit, if given) in turns, A B A B A B, in one session,
+ * so that a slowdown can be told from the machine's drift (its CPU per MB has moved threefold
+ * between days). Writes its section of docs/BENCHMARKS.md (only that one) and
+ * bench/compare-results.json.
  *
- * A (and B when it is a commit) is checked out into a temporary git worktree with this tree's node_modules hard-linked in
- * (`cp -al`: both sides run the same dependencies), and both web apps are built. Each run is
- * its own tree's `bench/run.ts` in a process of its own (own tracker, own Chromium), one run of
+ * A (and B when it is a commit) is checked out into a temporary git worktree with this tree's
+ * node_modules hard-linked in (`cp -al`: both sides run the same dependencies), and both web
+ * apps are built. Each run is its own tree's `bench/run.ts` in a process of its own (own tracker, own Chromium), one run of
  * COMPARE_MIB (default 64) MiB, the raw channel measured right before it; a tree whose bench
  * knows BENCH_ONLY=transfers is asked for just that, an older one gets every other part switched
  * off and its results read from its worktree's bench/results.json. COMPARE_ROUNDS (default 3)
