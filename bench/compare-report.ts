@@ -155,7 +155,7 @@ Written by \`${meta.command}\` (\`bench/compare.ts\`) on ${meta.date}: ${meta.ma
 - B: ${meta.b.ref === undefined ? 'this tree,' : `\`${meta.b.ref}\` =`} ${meta.b.commit.slice(0, 7)} "${meta.b.subject}"${meta.b.dirty ? ' with uncommitted changes' : ''}
 - ${meta.mebibytes} MiB, ${meta.rounds} round${meta.rounds === 1 ? '' : 's'} in the order ${order}: each run is its own tree's \`bench/run.ts\` (transfers only, one run)
   in a process of its own, with its own tracker, Chromium and web build, the raw channel measured right
-  before its upload; both trees use the same node_modules. Load average ${meta.loadBefore.toFixed(1)} at the start, ${meta.loadAfter.toFixed(1)} at the end.
+  before its upload; both trees use the same node_modules and Chromium flags (this tree's). Load average ${meta.loadBefore.toFixed(1)} at the start, ${meta.loadAfter.toFixed(1)} at the end.
 ${meta.failures.length > 0 ? `- Failed runs (left out of the medians): ${meta.failures.join('; ')}\n` : ''}
 | ${meta.mebibytes} MiB | A, median | B, median | B/A | B/A per round | A runs | B runs | beyond noise? |
 | --- | ---: | ---: | ---: | --- | --- | --- | --- |

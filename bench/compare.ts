@@ -6,8 +6,8 @@
  * bench/compare-results.json.
  *
  * A (and B when it is a commit) is checked out into a temporary git worktree with this tree's
- * node_modules hard-linked in (`cp -al`: both sides run the same dependencies), and both web
- * apps are built. Each run is its own tree's `bench/run.ts` in a process of its own (own tracker, own Chromium), one run of
+ * node_modules hard-linked in (`cp -al`) and this tree's tests/support/chromium.ts copied in: both
+ * sides run the same dependencies and Chromium flags. Both web apps are built. Each run is its own tree's `bench/run.ts` in a process of its own (own tracker, own Chromium), one run of
  * COMPARE_MIB (default 64) MiB, the raw channel measured right before it; a tree whose bench
  * knows BENCH_ONLY=transfers is asked for just that, an older one gets every other part switched
  * off and its results read from its worktree's bench/results.json. COMPARE_ROUNDS (default 3)
@@ -17,7 +17,7 @@
  *   flock /tmp/peercloud-e2e.lock npm run bench:compare -- 8708c03
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, platform, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { COMPARE_HEADING, compareRuns, compareSection, runFigures, type ResultRow, type RunFigures } from './compare-report.ts';
@@ -25,6 +25,8 @@ import { writeSection } from './report.ts';
 
 const MEBIBYTES = Number(process.env.COMPARE_MIB ?? 64);
 const ROUNDS = Number(process.env.COMPARE_ROUNDS ?? 3);
+/** Where each tree's bench takes Chromium's flags from (self-contained, the same exports since the bench began). */
+const CHROMIUM_SETUP = 'tests/support/chromium.ts';
 /** A run that has not ended in this long is stuck (a 64 MiB run takes one to three minutes here). */
 const RUN_TIMEOUT_MS = 30 * 60_000;
 
@@ -84,6 +86,9 @@ function checkOut(commit: string, dir: string, here: string): void {
   execFileSync('cp', ['-al', join(here, 'node_modules'), join(dir, 'node_modules')]);
   // Vite and vitest write caches in place under node_modules: a hard link would carry these writes into this tree's files.
   rmSync(join(dir, 'node_modules/.vite'), { recursive: true, force: true });
+  // The same Chromium flags on both sides: they are the harness, not the code compared (one
+  // switched off a hidden omnibox renderer that cost 130 ms of CPU a second per browser context).
+  copyFileSync(join(here, CHROMIUM_SETUP), join(dir, CHROMIUM_SETUP));
 }
 
 function main(): void {
