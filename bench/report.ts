@@ -115,7 +115,11 @@ export function writeFragmentsSection(section: string): void {
   writeSection(FRAGMENTS_HEADING, section);
 }
 
-export function writeReports(figures: Figure[], meta: { chromium: string; runs: number; breakdown?: CpuBreakdown | undefined; networks?: string | undefined; fragments?: string | undefined }): void {
+/**
+ * The figures as JSON (bench/results.json unless `path` says otherwise) and as a printed table:
+ * what bench/compare.ts reads from each side's run. Returns the machine and the rows written.
+ */
+export function writeResults(figures: Figure[], meta: { chromium: string; runs: number }, path = 'bench/results.json') {
   const machine = { ...machineInfo(meta.chromium), runs: meta.runs };
   const rows = figures.map((figure) => ({
     name: figure.name,
@@ -124,8 +128,13 @@ export function writeReports(figures: Figure[], meta: { chromium: string; runs: 
     ratioToBaseline: figure.ratio === undefined ? undefined : Math.round(figure.ratio * 100) / 100,
     runs: figure.runs?.map(round),
   }));
-  writeFileSync('bench/results.json', `${JSON.stringify({ machine, figures: rows }, null, 2)}\n`);
+  writeFileSync(path, `${JSON.stringify({ machine, figures: rows }, null, 2)}\n`);
   console.table(rows.map(({ runs, ...row }) => ({ ...row, runs: runs?.join(' / ') })));
+  return { machine, rows };
+}
+
+export function writeReports(figures: Figure[], meta: { chromium: string; runs: number; breakdown?: CpuBreakdown | undefined; networks?: string | undefined; fragments?: string | undefined }): void {
+  const { machine, rows } = writeResults(figures, meta);
 
   const table = [
     '| figure | value | unit | × baseline | runs |',

@@ -20,6 +20,9 @@
  * BENCH_TRACKERS=0 skips them (keeping their last section of the report).
  * What audits cost the tracker (bench/audits.ts): BENCH_ONLY=audits measures only that,
  * BENCH_AUDITS=0 skips it (keeping its last section).
+ * BENCH_ONLY=transfers measures only the transfers (and the flood unless BENCH_FLOOD=0) and writes
+ * their figures to BENCH_RESULTS (default bench/transfers-results.json), not to the report:
+ * bench/compare.ts runs it once per side.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,7 +44,7 @@ import { networksSection } from './networks-report.ts';
 import { currentTrackersSection, measureTrackers, writeTrackersSection } from './trackers.ts';
 import { AUDITS_HEADING, measureAudits } from './audits.ts';
 import { longestTaskMs, offer, openPeer, resetLongTasks, timeDownload, timeUpload, watchHeaps, writeRandomFile } from './peer-tabs.ts';
-import { currentSection, machineInfo, median, writeFragmentsSection, writeSection, writeNetworksSection, writeReports, type CpuBreakdown, type Figure } from './report.ts';
+import { currentSection, machineInfo, median, writeFragmentsSection, writeSection, writeNetworksSection, writeReports, writeResults, type CpuBreakdown, type Figure } from './report.ts';
 
 const SIZES_MIB = (process.env.BENCH_SIZES ?? '64,256,1024').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -101,7 +104,8 @@ async function main(): Promise<void> {
     if (section) writeFragmentsSection(section);
     return;
   }
-  if (process.env.BENCH_ONLY !== undefined && process.env.BENCH_ONLY !== '') throw new Error(`BENCH_ONLY must be networks, fragments, trackers or audits (got "${process.env.BENCH_ONLY}")`);
+  const transfersOnly = process.env.BENCH_ONLY === 'transfers';
+  if (process.env.BENCH_ONLY !== undefined && process.env.BENCH_ONLY !== '' && !transfersOnly) throw new Error(`BENCH_ONLY must be transfers, networks, fragments, trackers or audits (got "${process.env.BENCH_ONLY}")`);
   const dir = mkdtempSync(join(tmpdir(), 'peercloud-bench-'));
   const config = loadConfig({ DB_PATH: join(dir, 'tracker.db'), WEB_ROOT: 'dist/web', REPLICAS: '1', TRANSFER_IDLE_TIMEOUT: '60s', LOG_LEVEL: 'warn', ...BENCH_SPACE_POLICY, ...(process.env.BENCH_CHUNK_SIZE ? { CHUNK_SIZE: process.env.BENCH_CHUNK_SIZE } : {}) });
   const database = openDatabase(config);
@@ -229,6 +233,10 @@ async function main(): Promise<void> {
     await tracker.close();
     await database.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+  if (transfersOnly) {
+    writeResults(figures, { chromium: version, runs: RUNS }, process.env.BENCH_RESULTS ?? 'bench/transfers-results.json');
+    return;
   }
   const fragments = await measureFragmentSection();
   const networks = await measureNetworks();
