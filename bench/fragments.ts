@@ -380,7 +380,7 @@ Files as erasure-coded fragments (\`REDUNDANCY=${rs}\`, issue 12) against one wh
 (\`REDUNDANCY=replicate:1\`), in the same run: two trackers, each with its own peers, each peer a
 headless Chromium of its own with its profile on disk: for replicate:1 an owner and one host, for
 ${rs} an owner and ${n} hosts; the same private network namespace as above, so every channel crosses the same veth and
-the same two cores. Each of ${options.runs} runs measures a raw RTCDataChannel (the baseline above),
+the same two cores. ${options.runs === 1 ? 'One run' : `Each of ${options.runs} runs`} measures a raw RTCDataChannel (the baseline above),
 then, in each cloud, an upload and a download of the same ${options.mebibytes} MiB of random bytes
 (which cloud goes first alternates). Upload: from choosing the file until the tracker records
 all of its fragments (or its copy) stored and verified by their hosts. Download: from clicking
@@ -425,15 +425,14 @@ ${SHAPED_LINKS}
 }
 
 /** Why the parallel-k advantage is not measured on a shaped link (yet): said in the report. */
-const SHAPED_LINKS = `Not measured. The network lab (\`tests/support/topology.ts\`, the "Separate networks" section) can
-shape each home's link on its own, so owner unshaped and hosts behind slow uplinks is possible in
-principle, but two things stand in the way today. (1) Peercloud runs in the lab with one browser
-per home (\`bench/lab-cloud.ts\`: the tracker in the server namespace over the lab's TLS; the
-"Separate networks" section measures one owner and one host that way), but an owner and K+M hosts
-is seven homes and seven Chromiums for rs:4+2. (2) On this machine a
-channel between two of the lab's browsers runs at about 2.4 MB/s unshaped, CPU-bound; for the links,
-not the CPU, to set the pace of K = 4 hosts at once, each host's uplink would have to be shaped
-under about 0.6 MB/s (5 Mbit/s), and seven browsers on two cores would lower the ceiling further.
-What the loopback figures above do show: the download path opens K channels at once and reassembles
-stripe by stripe; whether K links add up is a property of the links, which this machine cannot
-supply.`;
+const SHAPED_LINKS = `Not measured. The network lab's shaped link (\`tests/support/topology.ts\` \`shape\`: tbf at
+100 Mbit/s with 0.2 % loss out of each home; this kernel has no netem, so no added delay) carries
+12.5 MB/s, but a channel between two of the lab's browsers moves about 2.8 MB/s over it on this
+machine (the "Separate networks" section: CPU-bound, about a fifth of the link). K hosts behind
+such links would each be held by the CPU, not by their link, and their sum would measure the two
+cores again, not whether links add up. Links set the pace only when each host's uplink is shaped
+well under the CPU's ceiling divided by K (under about 0.6 MB/s, 5 Mbit/s, for K = 4), with an
+owner and K+M hosts in homes of their own: seven homes and seven Chromiums for rs:4+2, which
+lower that ceiling further (\`bench/lab-cloud.ts\` runs one owner and one host). What the loopback
+figures above do show: the download opens K channels at once and reassembles stripe by stripe;
+whether K links add up is a property of the links, which this machine cannot supply.`;
