@@ -2,6 +2,7 @@
  * Erasure coding for the page's transfers, behind one interface: in a worker in the browser,
  * inline in tests (and where workers are missing). Whole copies (k = 1) never need the worker.
  */
+import { missingDataFragments } from '../../../../shared/erasure.ts';
 import type { CodingReply, CodingRequest } from './coding-protocol.ts';
 import { decodeStripe, encodeStripe, rebuildFragment } from './stripes.ts';
 
@@ -34,7 +35,9 @@ export class WorkerCoder implements StripeCoder {
   }
 
   async decode(fragments: (Uint8Array | null)[], k: number, n: number, length: number): Promise<Uint8Array> {
-    if (k === 1) return inlineCoder.decode(fragments, k, n, length);
+    // With every data fragment there the code decodes nothing, it only joins them: done here,
+    // that spares a copy of the stripe to the worker and one more buffer back, per stripe.
+    if (k === 1 || missingDataFragments(fragments, k).length === 0) return inlineCoder.decode(fragments, k, n, length);
     return (await this.#ask({ op: 'decode', fragments, k, n, length }, []))[0]!;
   }
 
