@@ -7,7 +7,7 @@ import type { CodingReply, CodingRequest } from './coding-protocol.ts';
 import { decodeStripe, encodeStripe, rebuildFragment } from './stripes.ts';
 
 export interface StripeCoder {
-  /** The n fragments of one sealed chunk. */
+  /** The n fragments of one sealed chunk. The chunk's buffer may be handed over (transferred to a worker): the caller must not use it afterwards. */
   encode(stripe: Uint8Array, k: number, n: number): Promise<Uint8Array[]>;
   /** The sealed chunk of `length` bytes back from any k fragments (null where missing). */
   decode(fragments: (Uint8Array | null)[], k: number, n: number, length: number): Promise<Uint8Array>;
@@ -31,7 +31,10 @@ export class WorkerCoder implements StripeCoder {
 
   encode(stripe: Uint8Array, k: number, n: number): Promise<Uint8Array[]> {
     if (k === 1) return inlineCoder.encode(stripe, k, n);
-    return this.#ask({ op: 'encode', stripe, k, n }, []);
+    // Handed over, not copied, when the stripe is its whole buffer (a sealed chunk is): one
+    // copy of the stripe fewer per stripe, on a page that uploads a GiB of them.
+    const whole = stripe.byteOffset === 0 && stripe.byteLength === stripe.buffer.byteLength;
+    return this.#ask({ op: 'encode', stripe, k, n }, whole ? [stripe.buffer as ArrayBuffer] : []);
   }
 
   async decode(fragments: (Uint8Array | null)[], k: number, n: number, length: number): Promise<Uint8Array> {
