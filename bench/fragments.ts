@@ -13,7 +13,7 @@
  * `BENCH_ONLY=fragments npm run bench` runs only it and rewrites only the "Fragments" section of
  * docs/BENCHMARKS.md. BENCH_FRAGMENT_MIB (default 256), BENCH_FRAGMENT_RUNS (default 3) and
  * BENCH_FRAGMENT_MEMORY_MIB (default 1024; 0 skips it) size it; ERASURE_ROUNDS and
- * ERASURE_ROUND_MS the coder's measurement; BENCH_FRAGMENT_STALLED_S (600) how long an upload may take before the
+ * ERASURE_ROUND_MS the coder's measurement; BENCH_FRAGMENT_STALLED_S (600, or longer for a large file) how long an upload may take before the
  * benchmark gives up and shows what the owner's page says.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -127,8 +127,15 @@ async function openCloud(redundancy: string, offerMiB: number): Promise<Cloud> {
   }
 }
 
-/** Longer than any upload here takes at the slowest the machine has been seen (1 GiB at 2 MB/s). */
-const STALLED_MS = Number(process.env.BENCH_FRAGMENT_STALLED_S ?? 600) * 1000;
+/**
+ * How long an upload of `bytes` may take before the benchmark gives up: BENCH_FRAGMENT_STALLED_S,
+ * else 600 s or 0.5 MB/s, whichever is longer. A flat 600 s ended a 1 GiB upload that was moving
+ * at about 1 MB/s on the loaded machine (its fastest host had all of its fragment after 8 minutes).
+ */
+function stalledMs(bytes: number): number {
+  const seconds = process.env.BENCH_FRAGMENT_STALLED_S;
+  return (seconds !== undefined ? Number(seconds) : Math.max(600, bytes / 0.5e6)) * 1000;
+}
 
 interface Transfer {
   seconds: number;
@@ -148,7 +155,7 @@ async function upload(cloud: Cloud, meter: CpuMeter, path: string, name: string,
   const mbps = await timeUpload(cloud.owner.page, path, name, bytes, async () => {
     if ((await cloud.storedFragments(name)) >= cloud.scheme.n) return true;
     // A stalled upload says why on the page: better shown than waited on for ever.
-    if (performance.now() - started > STALLED_MS) throw new Error(`${cloud.redundancy}: ${name} not stored after ${STALLED_MS / 1000} s; the owner's page says:\n${(await cloud.owner.page.locator('main').innerText()).slice(0, 3000)}`);
+    if (performance.now() - started > stalledMs(bytes)) throw new Error(`${cloud.redundancy}: ${name} not stored after ${Math.round(stalledMs(bytes) / 1000)} s; the owner's page says:\n${(await cloud.owner.page.locator('main').innerText()).slice(0, 3000)}`);
     return false;
   });
   const cpu = cpuBetween(before, meter.now());
