@@ -1,6 +1,7 @@
 /**
- * Fragments (issue 12) against whole copies, in one run of one headless Chromium: two clouds,
- * each its own tracker (real SQLite, real Socket.IO) with its own tabs, driven as a person would
+ * Fragments (issue 12) against whole copies, in one run: two clouds, each its own tracker (real
+ * SQLite, real Socket.IO) with its own peers, each peer a headless Chromium of its own with its
+ * profile on disk (bench/peer-tabs.ts `openPersistentPeer`), driven as a person would
  * (choose a file, click Download): REDUNDANCY=replicate:1 with one host, the baseline, and
  * REDUNDANCY=rs:K+M (BENCH_FRAGMENT_SCHEME, default rs:4+2) with K+M hosts. Every run measures,
  * in turn, a raw RTCDataChannel (bench/baseline.ts), and an upload then a download of the same
@@ -12,7 +13,7 @@
  * `BENCH_ONLY=fragments npm run bench` runs only it and rewrites only the "Fragments" section of
  * docs/BENCHMARKS.md. BENCH_FRAGMENT_MIB (default 256), BENCH_FRAGMENT_RUNS (default 3) and
  * BENCH_FRAGMENT_MEMORY_MIB (default 1024; 0 skips it) size it; ERASURE_ROUNDS and
- * ERASURE_ROUND_MS the coder's measurement; BENCH_FRAGMENT_STALLED_S (600) how long an upload may take before the
+ * ERASURE_ROUND_MS the coder's measurement; BENCH_FRAGMENT_STALLED_S (600, or longer for a large file) how long an upload may take before the
  * benchmark gives up and shows what the owner's page says.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -31,7 +32,7 @@ import { measureBaseline } from './baseline.ts';
 import { CpuMeter, cpuBetween } from './cpu.ts';
 import { erasureTable, measureErasureInChromium, measureErasureInNode } from './erasure.ts';
 import type { SchemeRates } from './erasure-core.ts';
-import { offer, openPeer, renderersObservable, timeDownload, timeUpload, watchHeaps, watchRenderers, writeRandomFile, type HeapGrowth, type PeerTab } from './peer-tabs.ts';
+import { closePeer, offer, openPersistentPeer, processesObservable, timeDownload, timeUpload, watchHeaps, watchPeerMemory, writeRandomFile, type HeapGrowth, type PeerMemory, type PeerTab } from './peer-tabs.ts';
 import { machineInfo, median } from './report.ts';
 
 export interface FragmentBenchOptions {
@@ -63,7 +64,7 @@ export function fragmentBenchOptions(env: NodeJS.ProcessEnv = process.env): Frag
  */
 export const BENCH_SPACE_POLICY = { NEWCOMER_SPACE: '1TiB', OWNER_ALLOWANCE: '1TiB' } as const;
 
-/** One tracker and its tabs: an owner that offers nothing and `scheme.n` hosts. */
+/** One tracker and its peers, each a browser of its own: an owner that offers nothing and `scheme.n` hosts. */
 interface Cloud {
   redundancy: string;
   scheme: Scheme;
@@ -75,7 +76,7 @@ interface Cloud {
   close(): Promise<void>;
 }
 
-async function openCloud(browser: Browser, redundancy: string, offerMiB: number): Promise<Cloud> {
+async function openCloud(redundancy: string, offerMiB: number): Promise<Cloud> {
   const scheme = parseScheme(redundancy)!;
   const dir = mkdtempSync(join(tmpdir(), 'peercloud-fragbench-'));
   const config = loadConfig({ DB_PATH: join(dir, 'tracker.db'), WEB_ROOT: 'dist/web', REDUNDANCY: redundancy, TRANSFER_IDLE_TIMEOUT: '60s', LOG_LEVEL: 'warn', ...BENCH_SPACE_POLICY });
@@ -85,17 +86,18 @@ async function openCloud(browser: Browser, redundancy: string, offerMiB: number)
   const { url } = await tracker.listen(0, '127.0.0.1');
   const tabs: PeerTab[] = [];
   const close = async () => {
-    await Promise.all(tabs.map((tab) => tab.context.close()));
+    await Promise.all(tabs.map(closePeer));
     await tracker.close();
     await database.close();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const owner = await openPeer(browser, url);
+    // A browser of its own per peer, its profile on disk (bench/peer-tabs.ts says why).
+    const owner = await openPersistentPeer(url);
     tabs.push(owner);
     const hosts: PeerTab[] = [];
     for (let i = 0; i < scheme.n; i++) {
-      const host = await openPeer(browser, url);
+      const host = await openPersistentPeer(url);
       tabs.push(host);
       await offer(host.page, offerMiB);
       hosts.push(host);
@@ -125,8 +127,15 @@ async function openCloud(browser: Browser, redundancy: string, offerMiB: number)
   }
 }
 
-/** Longer than any upload here takes at the slowest the machine has been seen (1 GiB at 2 MB/s). */
-const STALLED_MS = Number(process.env.BENCH_FRAGMENT_STALLED_S ?? 600) * 1000;
+/**
+ * How long an upload of `bytes` may take before the benchmark gives up: BENCH_FRAGMENT_STALLED_S,
+ * else 600 s or 0.5 MB/s, whichever is longer. A flat 600 s ended a 1 GiB upload that was moving
+ * at about 1 MB/s on the loaded machine (its fastest host had all of its fragment after 8 minutes).
+ */
+function stalledMs(bytes: number): number {
+  const seconds = process.env.BENCH_FRAGMENT_STALLED_S;
+  return (seconds !== undefined ? Number(seconds) : Math.max(600, bytes / 0.5e6)) * 1000;
+}
 
 interface Transfer {
   seconds: number;
@@ -146,7 +155,7 @@ async function upload(cloud: Cloud, meter: CpuMeter, path: string, name: string,
   const mbps = await timeUpload(cloud.owner.page, path, name, bytes, async () => {
     if ((await cloud.storedFragments(name)) >= cloud.scheme.n) return true;
     // A stalled upload says why on the page: better shown than waited on for ever.
-    if (performance.now() - started > STALLED_MS) throw new Error(`${cloud.redundancy}: ${name} not stored after ${STALLED_MS / 1000} s; the owner's page says:\n${(await cloud.owner.page.locator('main').innerText()).slice(0, 3000)}`);
+    if (performance.now() - started > stalledMs(bytes)) throw new Error(`${cloud.redundancy}: ${name} not stored after ${Math.round(stalledMs(bytes) / 1000)} s; the owner's page says:\n${(await cloud.owner.page.locator('main').innerText()).slice(0, 3000)}`);
     return false;
   });
   const cpu = cpuBetween(before, meter.now());
@@ -161,31 +170,42 @@ async function download(cloud: Cloud, meter: CpuMeter, name: string, bytes: numb
   return { mbps, firstByteMs, seconds: bytes / 1e6 / mbps, cpuMsPerMB: cpu.totalMs / (bytes / 1e6) };
 }
 
-/** A page's memory during one transfer: the owner's, and the largest of the hosts'. */
+/** The memory of every peer during one transfer: the owner's, and the largest of the hosts'. */
 interface MemoryFigures {
   mbps: number;
   owner: HeapGrowth;
   hosts: HeapGrowth;
-  /** Largest resident growth of any one renderer process (a page, its workers, its buffers); undefined without /proc. */
-  renderer: number | undefined;
-  renderers: number;
+  /** Each peer's resident growth (owner first), from /proc; undefined figures without it. */
+  processes: PeerMemory[];
 }
 
 async function measureMemory(cloud: Cloud, transfer: () => Promise<Transfer>): Promise<MemoryFigures> {
-  const stopHeaps = await watchHeaps([cloud.owner, ...cloud.hosts]);
-  const stopRenderers = renderersObservable ? watchRenderers() : undefined;
-  const { mbps } = await transfer();
+  const peers = [cloud.owner, ...cloud.hosts];
+  const stopHeaps = await watchHeaps(peers);
+  const stopProcesses = watchPeerMemory(processesObservable ? peers : []);
+  let mbps: number;
+  try {
+    ({ mbps } = await transfer());
+  } catch (error) {
+    // A failed transfer must not leave the samplers running; its own error is the one to report.
+    await stopHeaps().catch(() => undefined);
+    await stopProcesses();
+    throw error;
+  }
   const heaps = await stopHeaps();
-  const renderers = await stopRenderers?.();
-  const largest = (values: (number | undefined)[]) => (values.some((value) => value === undefined) ? undefined : Math.max(...(values as number[])));
+  const processes = await stopProcesses();
   const hostHeaps = heaps.slice(1);
   return {
     mbps,
     owner: heaps[0]!,
     hosts: { heap: Math.max(...hostHeaps.map((growth) => growth.heap)), withBuffers: largest(hostHeaps.map((growth) => growth.withBuffers)) },
-    renderer: renderers?.growth,
-    renderers: renderers?.renderers ?? 0,
+    processes,
   };
+}
+
+/** The largest of figures that are all known, else undefined. */
+function largest(values: (number | undefined)[]): number | undefined {
+  return values.length === 0 || values.some((value) => value === undefined) ? undefined : Math.max(...(values as number[]));
 }
 
 export interface FragmentResults {
@@ -219,9 +239,9 @@ export async function measureFragments(options: FragmentBenchOptions): Promise<F
     const erasure = { node: measureErasureInNode(), chromium: await measureErasureInChromium(browser) };
 
     // Every run's file stays stored (no deletes to wait out): hosts offer room for all of them.
-    const replicate = await openCloud(browser, 'replicate:1', Math.ceil(options.mebibytes * options.runs * 1.1) + 64);
+    const replicate = await openCloud('replicate:1', Math.ceil(options.mebibytes * options.runs * 1.1) + 64);
     clouds.push(replicate);
-    const fragments = await openCloud(browser, options.scheme, Math.ceil(((options.mebibytes * options.runs + options.memoryMebibytes) / scheme.k) * 1.1) + 64);
+    const fragments = await openCloud(options.scheme, Math.ceil(((options.mebibytes * options.runs + options.memoryMebibytes) / scheme.k) * 1.1) + 64);
     clouds.push(fragments);
 
     const path = join(dir, 'fragbench.bin');
@@ -331,9 +351,10 @@ export function fragmentsSection(results: FragmentResults): string {
     : `Not measured in this run (BENCH_FRAGMENT_MEMORY_MIB=0).`;
   if (results.memory) {
     const { upload: up, download: down } = results.memory;
-    const verdict = (bytes: number | undefined) => (bytes === undefined ? 'n/a' : bytes <= MEMORY_GOAL ? 'within' : '**over**');
+    const owner = (m: MemoryFigures) => m.processes[0] ?? { renderer: undefined, browser: undefined, rendererBase: undefined, browserBase: undefined };
+    const hostsLargest = (m: MemoryFigures, pick: (p: PeerMemory) => number | undefined) => largest(m.processes.slice(1).map(pick));
     const row = (label: string, m: MemoryFigures) =>
-      `| ${label} | ${one(m.mbps)} | ${mib(m.owner.heap)} | ${mib(m.owner.withBuffers)} | ${mib(m.hosts.heap)} | ${mib(m.hosts.withBuffers)} | ${mib(m.renderer)} (${verdict(m.renderer)}) |`;
+      `| ${label} | ${one(m.mbps)} | ${mib(m.owner.heap)} | ${mib(m.owner.withBuffers)} | ${mib(owner(m).renderer)} | ${mib(owner(m).browser)} | ${mib(m.hosts.heap)} | ${mib(m.hosts.withBuffers)} | ${mib(hostsLargest(m, (p) => p.renderer))} | ${mib(hostsLargest(m, (p) => p.browser))} |`;
     const worstOf = (pick: (m: MemoryFigures) => (number | undefined)[]) => {
       const values = [up, down].flatMap(pick).filter((value): value is number => value !== undefined);
       return values.length > 0 ? Math.max(...values) : undefined;
@@ -341,14 +362,19 @@ export function fragmentsSection(results: FragmentResults): string {
     const measures: [string, number | undefined][] = [
       ['JS heap', worstOf((m) => [m.owner.heap, m.hosts.heap])],
       ['JS heap + ArrayBuffers', worstOf((m) => [m.owner.withBuffers, m.hosts.withBuffers])],
-      ['renderer process', worstOf((m) => [m.renderer])],
+      ['renderer process (the page)', worstOf((m) => m.processes.map((p) => p.renderer))],
+      ["a peer's whole browser", worstOf((m) => m.processes.map((p) => p.browser))],
     ];
     const said = measures.filter(([, bytes]) => bytes !== undefined).map(([label, bytes]) => `${label} at most +${mib(bytes)} (${bytes! <= MEMORY_GOAL ? 'goal met' : '**goal missed**'})`);
     const worst = Math.max(...measures.map(([, bytes]) => bytes ?? 0));
-    memory = `${options.memoryMebibytes} MiB under ${rs}, one upload and one download, owner and ${n} hosts sampled twice a second: peak growth above each one's level before the transfer. "JS heap" is V8's main-thread heap; "+ ArrayBuffers" adds the backing stores where a transfer's bytes live (DevTools' \`Runtime.getHeapUsage\`); "renderer process" is the largest resident growth of any one of the ${up.renderers} renderer processes of the benchmark's browser (from \`/proc\`): a page with its workers (the erasure coder, the download writer) and Blink's and WebRTC's own buffers, the bound that matters.
+    const bases = (pick: (p: PeerMemory) => number | undefined) => {
+      const values = up.processes.map(pick).filter((value): value is number => value !== undefined);
+      return values.length > 0 ? `${mib(Math.min(...values))}–${mib(Math.max(...values))}` : 'n/a';
+    };
+    memory = `${options.memoryMebibytes} MiB under ${rs}, one upload and one download, owner and ${n} hosts sampled twice a second: peak growth above each one's level before the transfer. Each peer is a browser of its own with its profile on disk, as a person's is (its IndexedDB in files; an incognito context keeps IndexedDB in the browser's memory). "JS heap" is V8's main-thread heap; "+ ArrayBuffers" adds the backing stores where a transfer's bytes live (DevTools' \`Runtime.getHeapUsage\`); "renderer" is the resident memory of the peer's renderer process (from \`/proc\`): the page with its workers (the erasure coder, the download writer) and Blink's and WebRTC's own buffers, the page's whole cost and the goal's measure; "browser" is all the processes of the peer's browser together (the renderer, the browser process with IndexedDB's storage, the network service…). Resident before the upload: renderers ${bases((p) => p.rendererBase)}, whole browsers ${bases((p) => p.browserBase)}.
 
-| ${options.memoryMebibytes} MiB | MB/s | owner JS heap | owner + ArrayBuffers | hosts' JS heap, largest | hosts + ArrayBuffers, largest | renderer process, largest (goal ≤ 64 MiB) |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+| ${options.memoryMebibytes} MiB | MB/s | owner JS heap | owner + ArrayBuffers | owner renderer | owner browser | hosts' JS heap, largest | hosts + ArrayBuffers, largest | hosts' renderer, largest | hosts' browser, largest |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${row('upload', up)}
 ${row('download', down)}
 
@@ -358,10 +384,10 @@ Goal ≤ 64 MiB per page above its level before the transfer: ${said.join('; ')}
   return `## Fragments
 
 Files as erasure-coded fragments (\`REDUNDANCY=${rs}\`, issue 12) against one whole copy
-(\`REDUNDANCY=replicate:1\`), in the same run of one headless Chromium: two trackers, each with its
-own tabs (browser contexts): for replicate:1 an owner and one host, for ${rs} an owner and ${n}
-hosts; the same private network namespace as above, so every channel crosses the same veth and
-the same two cores. Each of ${options.runs} runs measures a raw RTCDataChannel (the baseline above),
+(\`REDUNDANCY=replicate:1\`), in the same run: two trackers, each with its own peers, each peer a
+headless Chromium of its own with its profile on disk: for replicate:1 an owner and one host, for
+${rs} an owner and ${n} hosts; the same private network namespace as above, so every channel crosses the same veth and
+the same two cores. ${options.runs === 1 ? 'One run' : `Each of ${options.runs} runs`} measures a raw RTCDataChannel (the baseline above),
 then, in each cloud, an upload and a download of the same ${options.mebibytes} MiB of random bytes
 (which cloud goes first alternates). Upload: from choosing the file until the tracker records
 all of its fragments (or its copy) stored and verified by their hosts. Download: from clicking
@@ -406,15 +432,14 @@ ${SHAPED_LINKS}
 }
 
 /** Why the parallel-k advantage is not measured on a shaped link (yet): said in the report. */
-const SHAPED_LINKS = `Not measured. The network lab (\`tests/support/topology.ts\`, the "Separate networks" section) can
-shape each home's link on its own, so owner unshaped and hosts behind slow uplinks is possible in
-principle, but two things stand in the way today. (1) Peercloud runs in the lab with one browser
-per home (\`bench/lab-cloud.ts\`: the tracker in the server namespace over the lab's TLS; the
-"Separate networks" section measures one owner and one host that way), but an owner and K+M hosts
-is seven homes and seven Chromiums for rs:4+2. (2) On this machine a
-channel between two of the lab's browsers runs at about 2.4 MB/s unshaped, CPU-bound; for the links,
-not the CPU, to set the pace of K = 4 hosts at once, each host's uplink would have to be shaped
-under about 0.6 MB/s (5 Mbit/s), and seven browsers on two cores would lower the ceiling further.
-What the loopback figures above do show: the download path opens K channels at once and reassembles
-stripe by stripe; whether K links add up is a property of the links, which this machine cannot
-supply.`;
+const SHAPED_LINKS = `Not measured. The network lab's shaped link (\`tests/support/topology.ts\` \`shape\`: tbf at
+100 Mbit/s with 0.2 % loss out of each home; this kernel has no netem, so no added delay) carries
+12.5 MB/s, but a channel between two of the lab's browsers moves about 2.8 MB/s over it on this
+machine (the "Separate networks" section: CPU-bound, about a fifth of the link). K hosts behind
+such links would each be held by the CPU, not by their link, and their sum would measure the two
+cores again, not whether links add up. Links set the pace only when each host's uplink is shaped
+well under the CPU's ceiling divided by K (under about 0.6 MB/s, 5 Mbit/s, for K = 4), with an
+owner and K+M hosts in homes of their own: seven homes and seven Chromiums for rs:4+2, which
+lower that ceiling further (\`bench/lab-cloud.ts\` runs one owner and one host). What the loopback
+figures above do show: the download opens K channels at once and reassembles stripe by stripe;
+whether K links add up is a property of the links, which this machine cannot supply.`;

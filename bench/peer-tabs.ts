@@ -5,22 +5,70 @@
  * one host) and bench/fragments.ts (an owner and six hosts, an owner and one host).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, CDPSession, Page } from '@playwright/test';
+import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from '@playwright/test';
 import { MiB } from '../shared/units.ts';
+import { CHROMIUM_ARGS, CHROMIUM_HELP, findChromium } from '../tests/support/chromium.ts';
 import { watchIcePaths } from '../tests/support/ice-paths.ts';
 
 export interface PeerTab {
   context: BrowserContext;
   page: Page;
   cdp: CDPSession;
+  /** The profile directory of a peer with a browser of its own (`openPersistentPeer`), deleted by `closePeer`. */
+  profile?: string;
 }
 
 /** The page opened at `url` in a new context, online; with `watchIce`, recording the path of each of its connections (tests/support/ice-paths.ts). */
 export async function openPeer(browser: Browser, url: string, options: { watchIce?: boolean } = {}): Promise<PeerTab> {
   const context = await browser.newContext({ acceptDownloads: true, baseURL: url });
+  try {
+    return await openPage(context, options);
+  } catch (error) {
+    await context.close();
+    throw error;
+  }
+}
+
+/**
+ * The page opened at `url` in a browser of its own with a profile on disk (a temporary directory),
+ * as a person's browser is: its IndexedDB lives in files. The contexts of `openPeer` are
+ * incognito, and Chromium keeps an incognito context's IndexedDB in the browser process's
+ * memory, so hosts holding a GiB of fragments there measure the browser, not Peercloud
+ * (the first 1 GiB run of bench/fragments.ts closed a page after nine minutes that way).
+ * One browser per peer also gives each peer processes of its own (`watchPeerMemory`).
+ */
+export async function openPersistentPeer(url: string, options: { watchIce?: boolean } = {}): Promise<PeerTab> {
+  const executablePath = findChromium();
+  if (!executablePath) throw new Error(CHROMIUM_HELP);
+  const profile = mkdtempSync(join(tmpdir(), 'peercloud-bench-profile-'));
+  let context: BrowserContext;
+  try {
+    context = await chromium.launchPersistentContext(profile, { executablePath, args: CHROMIUM_ARGS, headless: true, acceptDownloads: true, baseURL: url });
+  } catch (error) {
+    rmSync(profile, { recursive: true, force: true });
+    throw error;
+  }
+  try {
+    return { ...(await openPage(context, options, context.pages()[0])), profile };
+  } catch (error) {
+    await closePeer({ context, profile });
+    throw error;
+  }
+}
+
+/** Closes the peer's context (and its browser, for a persistent one) and deletes its profile. */
+export async function closePeer(tab: Pick<PeerTab, 'context' | 'profile'>): Promise<void> {
+  try {
+    await tab.context.close();
+  } finally {
+    if (tab.profile) rmSync(tab.profile, { recursive: true, force: true });
+  }
+}
+
+async function openPage(context: BrowserContext, options: { watchIce?: boolean }, blank?: Page): Promise<PeerTab> {
   if (options.watchIce) await watchIcePaths(context);
   await context.addInitScript(() => {
     // Long tasks on the page, for the responsiveness figure.
@@ -30,7 +78,7 @@ export async function openPeer(browser: Browser, url: string, options: { watchIc
       for (const entry of list.getEntries()) tasks.push(entry.duration);
     }).observe({ type: 'longtask', buffered: true });
   });
-  const page = await context.newPage();
+  const page = blank ?? (await context.newPage());
   // Problems in the page are worth seeing next to the figures.
   page.on('pageerror', (error) => console.warn('page error:', error.message));
   page.on('crash', () => console.warn('page crashed (its renderer process died)'));
@@ -175,32 +223,6 @@ export async function longestTaskMs(page: Page): Promise<number> {
   return page.evaluate(() => Math.max(0, ...(window as unknown as { __longTasks: number[] }).__longTasks));
 }
 
-/** The Chromium renderer processes this process started (through the browser), by pid: other engineers' browsers share the machine. */
-function ourRenderers(): number[] {
-  const parentOf = (pid: number): number => {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  };
-  const descends = (pid: number): boolean => {
-    for (let at = pid, hops = 0; at > 1 && hops < 32; hops++) {
-      at = parentOf(at);
-      if (at === process.pid) return true;
-    }
-    return false;
-  };
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (command.includes('--type=renderer') && descends(Number(entry))) pids.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return pids;
-}
-
 /** Resident bytes of a process, or undefined if it is gone. */
 function residentBytes(pid: number): number | undefined {
   try {
@@ -211,33 +233,87 @@ function residentBytes(pid: number): number | undefined {
   }
 }
 
-/** Whether renderer processes can be watched here (Linux's /proc). */
-export const renderersObservable = existsSync('/proc/self/status');
+/** Whether processes' memory can be watched here (Linux's /proc). */
+export const processesObservable = existsSync('/proc/self/status');
+
+/** Every process on the machine with its parent and command line, read from /proc once. */
+function processTable(): Map<number, { parent: number; command: string }> {
+  const table = new Map<number, { parent: number; command: string }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      table.set(Number(entry), { parent, command: readFileSync(`/proc/${entry}/cmdline`, 'utf8') });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return table;
+}
+
+/** The processes of the browser that runs `profile` (found by its --user-data-dir): that browser and all it started. */
+function browserProcesses(table: Map<number, { parent: number; command: string }>, profile: string): { renderers: number[]; all: number[] } {
+  const flag = `--user-data-dir=${profile}\0`;
+  const roots = [...table].filter(([, { command }]) => command.includes(flag) && !command.includes('--type=')).map(([pid]) => pid);
+  const all = new Set(roots);
+  // Children after parents is not guaranteed by pid order: repeat until nothing is added.
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, { parent }] of table) {
+      if (!all.has(pid) && all.has(parent)) {
+        all.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return { renderers: [...all].filter((pid) => table.get(pid)!.command.includes('--type=renderer')), all: [...all] };
+}
+
+/** One peer's resident memory: its renderer (the page, its workers, Blink's and WebRTC's buffers) and its browser's processes together. */
+export interface PeerMemory {
+  /** Peak resident bytes of the peer's renderer processes above their level at the start; undefined if none was found. */
+  renderer: number | undefined;
+  /** The same for every process of the peer's browser (the browser process with its IndexedDB, network service, renderer…). */
+  browser: number | undefined;
+  /** Their resident bytes at the start, for scale. */
+  rendererBase: number | undefined;
+  browserBase: number | undefined;
+}
 
 /**
- * Starts sampling the resident memory of every renderer process this benchmark's browser runs;
- * the returned function stops and gives the largest growth of any one of them, in bytes, and how
- * many were watched. A renderer holds a page with all it allocates: its JS heap, the bytes of its
- * ArrayBuffers, its workers (the erasure coder, the download writer), Blink's and WebRTC's own
- * buffers. So this bounds what one page costs, where `watchHeaps` sees only the main thread's heap.
- * Each browser context here gets its own renderer; which one grew most is not known, only by how much.
+ * Starts sampling, twice a second, the resident memory of each peer's own browser (peers of
+ * `openPersistentPeer`; others get undefined); the returned function stops and gives each
+ * peer's peak growth. The process list is read again at every sample: a renderer or worker
+ * process that starts during the transfer counts from then on.
  */
-export function watchRenderers(): () => Promise<{ growth: number; renderers: number }> {
-  const base = new Map<number, number>();
-  for (const pid of ourRenderers()) {
-    const bytes = residentBytes(pid);
-    if (bytes !== undefined) base.set(pid, bytes);
-  }
-  const peaks = new Map(base);
+export function watchPeerMemory(tabs: PeerTab[]): () => Promise<PeerMemory[]> {
+  const sample = () => {
+    const table = processTable();
+    return tabs.map((tab) => {
+      if (!tab.profile) return undefined;
+      const { renderers, all } = browserProcesses(table, tab.profile);
+      const sum = (pids: number[]) => pids.reduce((total, pid) => total + (residentBytes(pid) ?? 0), 0);
+      return renderers.length === 0 ? undefined : { renderer: sum(renderers), browser: sum(all) };
+    });
+  };
+  const base = sample();
+  const peaks = base.map((bytes) => (bytes ? { ...bytes } : undefined));
   const timer = setInterval(() => {
-    for (const pid of base.keys()) {
-      const now = residentBytes(pid);
-      if (now !== undefined) peaks.set(pid, Math.max(peaks.get(pid)!, now));
-    }
+    sample().forEach((now, index) => {
+      const peak = peaks[index];
+      if (!now || !peak) return;
+      peak.renderer = Math.max(peak.renderer, now.renderer);
+      peak.browser = Math.max(peak.browser, now.browser);
+    });
   }, 500);
   return async () => {
     clearInterval(timer);
-    const growths = [...base].map(([pid, before]) => peaks.get(pid)! - before);
-    return { growth: Math.max(0, ...growths), renderers: base.size };
+    return base.map((before, index) => {
+      const peak = peaks[index];
+      return before && peak
+        ? { renderer: peak.renderer - before.renderer, browser: peak.browser - before.browser, rendererBase: before.renderer, browserBase: before.browser }
+        : { renderer: undefined, browser: undefined, rendererBase: undefined, browserBase: undefined };
+    });
   };
 }

@@ -30,7 +30,7 @@ import { StripeAssembler } from './stripe-assembler.ts';
 
 /** Links replaced (failed, stalled) before a download gives up. */
 const DOWNLOAD_ATTEMPTS = 6;
-/** Host-side batches of pieces handed to the assembler at once. */
+/** Pieces handed to the assembler at once, per link: 2 MiB of the file across the k links (the hosts' window is counted in stripes too, hosting/serve.ts). */
 const BATCH_BYTES = 2 * MiB;
 
 export interface DownloadTarget {
@@ -123,7 +123,7 @@ export async function download(fileId: string, key: CryptoKey, from: number, dep
         {
           from: start,
           count,
-          batchBytes: BATCH_BYTES,
+          batchBytes: BATCH_BYTES / k,
           // A fragment's pieces are checked on arrival; a whole copy's by AES-GCM when opened.
           verifyOnReceipt: k > 1,
           ...(k > 1 && fragmentRoot

@@ -2,11 +2,12 @@
  * Erasure coding for the page's transfers, behind one interface: in a worker in the browser,
  * inline in tests (and where workers are missing). Whole copies (k = 1) never need the worker.
  */
+import { missingDataFragments } from '../../../../shared/erasure.ts';
 import type { CodingReply, CodingRequest } from './coding-protocol.ts';
 import { decodeStripe, encodeStripe, rebuildFragment } from './stripes.ts';
 
 export interface StripeCoder {
-  /** The n fragments of one sealed chunk. */
+  /** The n fragments of one sealed chunk. The chunk's buffer may be handed over (transferred to a worker): the caller must not use it afterwards. */
   encode(stripe: Uint8Array, k: number, n: number): Promise<Uint8Array[]>;
   /** The sealed chunk of `length` bytes back from any k fragments (null where missing). */
   decode(fragments: (Uint8Array | null)[], k: number, n: number, length: number): Promise<Uint8Array>;
@@ -30,11 +31,16 @@ export class WorkerCoder implements StripeCoder {
 
   encode(stripe: Uint8Array, k: number, n: number): Promise<Uint8Array[]> {
     if (k === 1) return inlineCoder.encode(stripe, k, n);
-    return this.#ask({ op: 'encode', stripe, k, n }, []);
+    // Handed over, not copied, when the stripe is its whole buffer (a sealed chunk is): one
+    // copy of the stripe fewer per stripe, on a page that uploads a GiB of them.
+    const whole = stripe.byteOffset === 0 && stripe.byteLength === stripe.buffer.byteLength;
+    return this.#ask({ op: 'encode', stripe, k, n }, whole ? [stripe.buffer as ArrayBuffer] : []);
   }
 
   async decode(fragments: (Uint8Array | null)[], k: number, n: number, length: number): Promise<Uint8Array> {
-    if (k === 1) return inlineCoder.decode(fragments, k, n, length);
+    // With every data fragment there the code decodes nothing, it only joins them: done here,
+    // that spares a copy of the stripe to the worker and one more buffer back, per stripe.
+    if (k === 1 || missingDataFragments(fragments, k).length === 0) return inlineCoder.decode(fragments, k, n, length);
     return (await this.#ask({ op: 'decode', fragments, k, n, length }, []))[0]!;
   }
 

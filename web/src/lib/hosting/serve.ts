@@ -41,7 +41,10 @@ export async function serveFragment(offer: TransferOffer, initiator: boolean, de
       { count: replica.chunkCount, read: async (index) => ({ ...(await read(index)), ...(paths ? { path: paths[index]! } : {}) }) },
       {
         from: want.from,
-        chunkSize: Math.ceil(replica.chunkSize / (replica.k ?? 1)),
+        // The window is counted in whole stripes, not in this fragment's pieces (k times smaller):
+        // the k links of one download (or repair) then hold together what one whole copy's link
+        // does, about 16 MiB, not k times that in the reader's memory.
+        chunkSize: replica.chunkSize,
         // A new host checks what it stored against the root; an owner checks every piece itself.
         root: offer.kind === 'repair' && root ? async () => root : undefined,
         onProgress: progressReporter(tracker, offer.transferId, (error: unknown) => deps.events.debug('transfer:progress', error)),
