@@ -17,6 +17,10 @@ export interface TransferFigure {
   /** Median of each run's lab CPU per MB ÷ that run's raw channel's. */
   cpuRatio: number;
   cpuShare: number;
+  /** Medians of where the time went (bench/transfer-phases.ts), over the runs whose samples covered it. */
+  phases?: { beforeMs: number; streamMBps: number; streamRatio: number; afterMs: number } | undefined;
+  /** Median round-trip time of the transfer's candidate pair, as ICE measured it. */
+  rttMs?: number | undefined;
 }
 
 export interface NetworkFigure {
@@ -39,6 +43,7 @@ export interface NetworkFigure {
 const round = (value: number) => Math.round(value * 10) / 10;
 const times = (value: number) => `${value.toFixed(2)}×`;
 const percent = (share: number) => `${Math.round(share * 100)} %`;
+const seconds = (ms: number) => (ms / 1000).toFixed(2);
 
 /** Throughput ratio and CPU ratio agree when the first is within this share of the second's inverse: the CPU set the pace. */
 const CPU_EXPLAINS = 0.2;
@@ -98,6 +103,31 @@ export function networksSection(figures: NetworkFigure[], meta: { date: string; 
     const cells = peercloud ? `${peercloud.path} | ${round(figure.mbps)} | ${Math.round(figure.cpuMsPerMB)} | ${transferCells(peercloud.upload)} | ${transferCells(peercloud.download)}` : `failed | ${round(figure.mbps)} | ${Math.round(figure.cpuMsPerMB)} | | | | | | | |`;
     return `| ${figure.profile} | ${cells} |`;
   });
+  const phaseCells = (transfer: TransferFigure) =>
+    transfer.phases
+      ? `${seconds(transfer.phases.beforeMs)} | ${round(transfer.phases.streamMBps)} (${times(transfer.phases.streamRatio)}) | ${seconds(transfer.phases.afterMs)}`
+      : '| |';
+  const phaseRows = withPeercloud.flatMap((figure) => {
+    const peercloud = figure.peercloud;
+    if (!peercloud || (!peercloud.upload.phases && !peercloud.download.phases)) return [];
+    const rtt = peercloud.upload.rttMs ?? peercloud.download.rttMs;
+    return [`| ${figure.profile} | ${rtt === undefined ? '' : Math.round(rtt)} | ${phaseCells(peercloud.upload)} | ${phaseCells(peercloud.download)} |`];
+  });
+  const phaseTable =
+    phaseRows.length === 0
+      ? ''
+      : `
+Where Peercloud's time went (bench/transfer-phases.ts, from the bytes over the owner's candidate
+pair sampled every 100 ms): the steady rate while the middle 80 % of the file moved, and the time
+before and after it that the file's bytes spent not moving at that rate (placement, signaling, ICE,
+DTLS and SCTP handshakes, the host's \`want\` before; the last acks, \`end\`/\`done\` and the tracker
+recording the copy after). The whole time is exactly before + size ÷ rate + after. Round trip: the
+selected pair's, as ICE measured it (median of the runs).
+
+| profile | round trip (ms) | upload: before (s) | upload: stream MB/s (× raw) | upload: after (s) | download: before (s) | download: stream MB/s (× raw) | download: after (s) |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+${phaseRows.join('\n')}
+`;
   const verdicts = withPeercloud.map((figure) => `- ${targetVerdict(figure)}`);
   const judged = withPeercloud.flatMap((figure) => (figure.peercloud ? [figure.peercloud.upload.ratio, figure.peercloud.download.ratio] : []));
   const met = judged.filter((ratio) => ratio >= RATIO_TARGET).length;
@@ -114,8 +144,10 @@ hole punching fails and only coturn (Debian's, on the server network) connects t
 relay to relay. (With a coturn that relays to any address, Peercloud's connections, left to choose
 among all candidates as the product does, went relay → prflx, connected, and failed after about
 20 KB: the stall WEBRTC-NOTES.md reports for raw channels with all candidates.) Shaped: tbf at
-100 Mbit/s both ways on each home's router and 0.2 % of packets dropped on their way out of each home
-(\`nft … numgen random\`); this kernel has no netem, so no delay is added.
+100 Mbit/s both ways on each home's router, 0.2 % of packets dropped on their way out of each home
+(\`nft … numgen random\`), and every packet leaving a home held 20 ms by a user-space delay line in
+that home (\`tests/support/delay-line.py\`: this kernel has no netem), so two homes are 40 ms apart,
+directly or through the relay.
 
 Each run of a profile measures, one after the other on the same link: a raw RTCDataChannel from
 home 0 to home 1 (the same message size and backpressure policy as the baseline above; relayed:
@@ -143,7 +175,7 @@ ms/MB with, in brackets, its ratio to the raw channel's in the same run):
 | profile | Peercloud's pair | raw MB/s | raw CPU ms/MB | upload MB/s (runs) | upload × raw (runs) | upload CPU ms/MB | upload CPU share | download MB/s (runs) | download × raw (runs) | download CPU ms/MB | download CPU share |
 | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${peercloudRows.join('\n')}
-
+${phaseTable}
 The target is met in ${met} of ${judged.length} figures${failures ? `; Peercloud's transfers failed on ${failures} profile${failures > 1 ? 's' : ''}` : ''}. What the data say, profile by profile:
 
 ${verdicts.join('\n')}

@@ -203,7 +203,19 @@ export async function openNetworkBench(): Promise<NetworkBench> {
 const NO_ICE_SERVERS: RawConfig = { offerer: { iceServers: [] }, answerer: { iceServers: [] } };
 
 function transferFigure(runs: (CloudTransfer & LabCost)[], raws: ChannelMeasurement[]): TransferFigure {
+  const phased = runs.flatMap((run, index) => (run.phases ? [{ phases: run.phases, raw: raws[index]! }] : []));
+  const rtts = runs.flatMap((run) => (run.rttMs === undefined ? [] : [run.rttMs]));
   return {
+    phases:
+      phased.length > 0
+        ? {
+            beforeMs: median(phased.map(({ phases }) => phases.beforeMs)),
+            streamMBps: median(phased.map(({ phases }) => phases.streamMBps)),
+            streamRatio: median(phased.map(({ phases, raw }) => phases.streamMBps / raw.mbps)),
+            afterMs: median(phased.map(({ phases }) => phases.afterMs)),
+          }
+        : undefined,
+    rttMs: rtts.length > 0 ? median(rtts) : undefined,
     mbps: median(runs.map((run) => run.mbps)),
     runs: runs.map((run) => run.mbps),
     ratio: median(runs.map((run, index) => run.mbps / raws[index]!.mbps)),
@@ -260,9 +272,14 @@ export async function measureNetworkProfiles(options: { bytes: number; runs: num
           }
           const up = uploads.at(-1)!;
           const down = downloads.at(-1)!;
+          const phases = (transfer: CloudTransfer) =>
+            transfer.phases
+              ? `; ${(transfer.phases.beforeMs / 1000).toFixed(2)} s before the stream, ${transfer.phases.streamMBps.toFixed(1)} MB/s in it, ${(transfer.phases.afterMs / 1000).toFixed(2)} s after` +
+                `${transfer.rttMs === undefined ? '' : `, ICE round trip ${transfer.rttMs.toFixed(0)} ms`}`
+              : '';
           console.log(
-            `${runName}: Peercloud upload ${up.mbps.toFixed(1)} MB/s (${(up.mbps / raw.mbps).toFixed(2)}×, ${up.cpuMsPerMB.toFixed(0)} ms/MB) over ${up.path}, ` +
-              `download ${down.mbps.toFixed(1)} MB/s (${(down.mbps / raw.mbps).toFixed(2)}×, ${down.cpuMsPerMB.toFixed(0)} ms/MB) over ${down.path}`,
+            `${runName}: Peercloud upload ${up.mbps.toFixed(1)} MB/s (${(up.mbps / raw.mbps).toFixed(2)}×, ${up.cpuMsPerMB.toFixed(0)} ms/MB) over ${up.path}${phases(up)}; ` +
+              `download ${down.mbps.toFixed(1)} MB/s (${(down.mbps / raw.mbps).toFixed(2)}×, ${down.cpuMsPerMB.toFixed(0)} ms/MB) over ${down.path}${phases(down)}`,
           );
         }
       } finally {

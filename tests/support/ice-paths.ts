@@ -22,6 +22,19 @@ export interface IcePath {
   remoteAddress?: string;
   /** Bytes over the selected pair, both ways, at the last sample: what went over that path. */
   bytes: number;
+  /** The selected pair's round-trip time (STUN consent checks), ms, at the last sample that had one. */
+  rttMs?: number;
+  /**
+   * Every sample while connected (each 100 ms): epoch ms, and bytes sent and received over the
+   * selected pair so far. When the bytes moved tells where a transfer's time went (bench/transfer-phases.ts).
+   */
+  samples: IceSample[];
+}
+
+export interface IceSample {
+  at: number;
+  sent: number;
+  received: number;
 }
 
 interface WatchedWindow {
@@ -55,6 +68,8 @@ function watchIce(): void {
         path.remote = remote?.candidateType as CandidateType;
         path.remoteAddress = remote?.address as string;
         path.bytes = Math.max(path.bytes, Number(pair.bytesSent ?? 0) + Number(pair.bytesReceived ?? 0));
+        if (typeof pair.currentRoundTripTime === 'number') path.rttMs = pair.currentRoundTripTime * 1000;
+        path.samples.push({ at: performance.timeOrigin + performance.now(), sent: Number(pair.bytesSent ?? 0), received: Number(pair.bytesReceived ?? 0) });
       })
       .catch(() => undefined);
   class Watched extends Native {
@@ -65,6 +80,7 @@ function watchIce(): void {
         policy: configuration?.iceTransportPolicy ?? 'all',
         states: [],
         bytes: 0,
+        samples: [],
       };
       paths.push(path);
       pathOf.set(this, path);
@@ -73,7 +89,7 @@ function watchIce(): void {
         path.states.push(this.connectionState);
         if (this.connectionState === 'connected' && timer === undefined) {
           void sample(this, path);
-          timer = setInterval(() => void sample(this, path), 200);
+          timer = setInterval(() => void sample(this, path), 100);
         }
         if (this.connectionState === 'closed' || this.connectionState === 'failed') clearInterval(timer);
       });
