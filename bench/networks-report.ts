@@ -18,7 +18,7 @@ export interface TransferFigure {
   cpuRatio: number;
   cpuShare: number;
   /** Medians of where the time went (bench/transfer-phases.ts), over the runs whose samples covered it. */
-  phases?: { beforeMs: number; streamMBps: number; streamRatio: number; afterMs: number } | undefined;
+  phases?: { beforeMs: number; streamMBps: number; streamRatio: number; afterMs: number; afterLastByteMs: number } | undefined;
   /** Median round-trip time of the transfer's candidate pair, as ICE measured it. */
   rttMs?: number | undefined;
 }
@@ -105,7 +105,7 @@ export function networksSection(figures: NetworkFigure[], meta: { date: string; 
   });
   const phaseCells = (transfer: TransferFigure) =>
     transfer.phases
-      ? `${seconds(transfer.phases.beforeMs)} | ${round(transfer.phases.streamMBps)} (${times(transfer.phases.streamRatio)}) | ${seconds(transfer.phases.afterMs)}`
+      ? `${seconds(transfer.phases.beforeMs)} | ${round(transfer.phases.streamMBps)} (${times(transfer.phases.streamRatio)}) | ${seconds(transfer.phases.afterMs)} (${seconds(transfer.phases.afterLastByteMs)})`
       : '| |';
   const phaseRows = withPeercloud.flatMap((figure) => {
     const peercloud = figure.peercloud;
@@ -121,7 +121,8 @@ Where Peercloud's time went (bench/transfer-phases.ts, from the bytes over the o
 pair sampled every 100 ms): the steady rate while the middle 80 % of the file moved, and the time
 before and after it that the file's bytes spent not moving at that rate (placement, signaling, ICE,
 DTLS and SCTP handshakes, the host's \`want\` before; the last acks, \`end\`/\`done\` and the tracker
-recording the copy after). The whole time is exactly before + size ÷ rate + after. Round trip: the
+recording the copy after; in brackets, the part of it after the last byte had crossed, the rest
+being a slower end of the stream). The whole time is exactly before + size ÷ rate + after. Round trip: the
 selected pair's, as ICE measured it (median of the runs).
 
 | profile | round trip (ms) | upload: before (s) | upload: stream MB/s (× raw) | upload: after (s) | download: before (s) | download: stream MB/s (× raw) | download: after (s) |

@@ -213,6 +213,7 @@ function transferFigure(runs: (CloudTransfer & LabCost)[], raws: ChannelMeasurem
             streamMBps: median(phased.map(({ phases }) => phases.streamMBps)),
             streamRatio: median(phased.map(({ phases, raw }) => phases.streamMBps / raw.mbps)),
             afterMs: median(phased.map(({ phases }) => phases.afterMs)),
+            afterLastByteMs: median(phased.map(({ phases }) => phases.afterLastByteMs)),
           }
         : undefined,
     rttMs: rtts.length > 0 ? median(rtts) : undefined,
@@ -274,7 +275,7 @@ export async function measureNetworkProfiles(options: { bytes: number; runs: num
           const down = downloads.at(-1)!;
           const phases = (transfer: CloudTransfer) =>
             transfer.phases
-              ? `; ${(transfer.phases.beforeMs / 1000).toFixed(2)} s before the stream, ${transfer.phases.streamMBps.toFixed(1)} MB/s in it, ${(transfer.phases.afterMs / 1000).toFixed(2)} s after` +
+              ? `; ${(transfer.phases.beforeMs / 1000).toFixed(2)} s before the stream, ${transfer.phases.streamMBps.toFixed(1)} MB/s in it, ${(transfer.phases.afterMs / 1000).toFixed(2)} s after (${(transfer.phases.afterLastByteMs / 1000).toFixed(2)} s of it after the last byte)` +
                 `${transfer.rttMs === undefined ? '' : `, ICE round trip ${transfer.rttMs.toFixed(0)} ms`}`
               : '';
           console.log(

@@ -21,6 +21,11 @@ export interface TransferPhases {
   streamMBps: number;
   /** From the end of the steady stream, extrapolated forward, until the clock stopped. */
   afterMs: number;
+  /**
+   * Of `afterMs`, the time from the last of the bytes (the first sample that had them all) until
+   * the clock stopped: the work after the data (writes, acks, `done`, the tracker), not the network's.
+   */
+  afterLastByteMs: number;
 }
 
 /** When the bytes first reached `level`, by linear interpolation between samples. */
@@ -53,5 +58,6 @@ export function transferPhases(samples: readonly ByteSample[], run: { size: numb
   if (start === undefined || end === undefined || end <= start) return undefined;
   const streamMBps = (0.8 * run.size) / 1e6 / ((end - start) / 1000);
   const tenthMs = (0.1 * run.size) / 1e6 / streamMBps * 1000;
-  return { beforeMs: start - tenthMs - run.startedAt, streamMBps, afterMs: run.endedAt - (end + tenthMs) };
+  const last = moved.find((sample) => sample.bytes >= total)!.at;
+  return { beforeMs: start - tenthMs - run.startedAt, streamMBps, afterMs: run.endedAt - (end + tenthMs), afterLastByteMs: Math.max(0, run.endedAt - last) };
 }
