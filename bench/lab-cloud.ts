@@ -13,6 +13,7 @@
  * download from clicking Download until the browser saved the file, whose SHA-256 is checked
  * after the clock stops (and so is the upload's copy: the download reads the only one).
  */
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
@@ -109,12 +110,19 @@ export async function openLabCloud(lab: Lab, relay: LabRelay): Promise<LabCloud>
     };
     try {
       tabs.push(await openPeer(lab.browsers[0]!, tracker.url, { watchIce: true }));
-      tabs.push(await openPeer(lab.browsers[1]!, tracker.url));
+      tabs.push(await openPeer(lab.browsers[1]!, tracker.url, { watchIce: true }));
     } catch (error) {
       await close();
       throw error;
     }
     const [owner, host] = tabs as [PeerTab, PeerTab];
+    /** With BENCH_NETWORK_TRACE=<file>: both sides' newest connection (states, byte samples) as a line of JSON, to look into a run. */
+    const trace = async (direction: 'upload' | 'download', name: string, startedAt: number, endedAt: number) => {
+      const file = process.env.BENCH_NETWORK_TRACE;
+      if (!file) return;
+      const [ownerPath, hostPath] = await Promise.all([icePaths(owner.page), icePaths(host.page)].map(async (paths) => (await paths).at(-1)));
+      appendFileSync(file, `${JSON.stringify({ direction, name, startedAt, endedAt, owner: ownerPath, host: hostPath })}\n`);
+    };
     await offer(host.page, lendMiB);
     const ownerId = await peerId(owner.page);
     const peers: CloudPeers = {
@@ -145,11 +153,13 @@ export async function openLabCloud(lab: Lab, relay: LabRelay): Promise<LabCloud>
         const mbps = await timeUpload(owner.page, path, name, size, stored);
         const endedAt = Date.now();
         const startedAt = endedAt - (size / 1e6 / mbps) * 1000;
+        await trace('upload', name, startedAt, endedAt);
         return { mbps, ...(await lastConnection(owner.page, { size, startedAt, endedAt, direction: 'sent' })) };
       },
       async download(name, size, sha256) {
         const startedAt = Date.now();
         const { mbps, seconds } = await timeDownload(owner.page, name, size, { sha256 });
+        await trace('download', name, startedAt, startedAt + seconds * 1000);
         return { mbps, ...(await lastConnection(owner.page, { size, startedAt, endedAt: startedAt + seconds * 1000, direction: 'received' })) };
       },
       close: async () => {

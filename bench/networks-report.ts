@@ -118,7 +118,7 @@ export function networksSection(figures: NetworkFigure[], meta: { date: string; 
       ? ''
       : `
 Where Peercloud's time went (bench/transfer-phases.ts, from the bytes over the owner's candidate
-pair sampled every 100 ms): the steady rate while the middle 80 % of the file moved, and the time
+pair sampled every 200 ms): the steady rate while the middle 80 % of the file moved, and the time
 before and after it that the file's bytes spent not moving at that rate (placement, signaling, ICE,
 DTLS and SCTP handshakes, the host's \`want\` before; the last acks, \`end\`/\`done\` and the tracker
 recording the copy after; in brackets, the part of it after the last byte had crossed, the rest

@@ -25,10 +25,13 @@ export interface IcePath {
   /** The selected pair's round-trip time (STUN consent checks), ms, at the last sample that had one. */
   rttMs?: number;
   /**
-   * Every sample while connected (each 100 ms): epoch ms, and bytes sent and received over the
+   * Every sample while connected (each 200 ms): epoch ms, and bytes sent and received over the
    * selected pair so far. When the bytes moved tells where a transfer's time went (bench/transfer-phases.ts).
    */
   samples: IceSample[];
+  /** Epoch ms when the page made it, and when it first reached 'connected'. */
+  createdAt: number;
+  connectedAt?: number;
 }
 
 export interface IceSample {
@@ -81,6 +84,7 @@ function watchIce(): void {
         states: [],
         bytes: 0,
         samples: [],
+        createdAt: performance.timeOrigin + performance.now(),
       };
       paths.push(path);
       pathOf.set(this, path);
@@ -88,8 +92,9 @@ function watchIce(): void {
       this.addEventListener('connectionstatechange', () => {
         path.states.push(this.connectionState);
         if (this.connectionState === 'connected' && timer === undefined) {
+          path.connectedAt = performance.timeOrigin + performance.now();
           void sample(this, path);
-          timer = setInterval(() => void sample(this, path), 100);
+          timer = setInterval(() => void sample(this, path), 200);
         }
         if (this.connectionState === 'closed' || this.connectionState === 'failed') clearInterval(timer);
       });
