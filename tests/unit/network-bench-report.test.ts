@@ -28,6 +28,11 @@ describe('the ≥ 0.9× target in words', () => {
     ['an upload far slower than its CPU cost explains', figure({ up: [0.4, 1.1] }), ['upload 0.40× (missed)', 'CPU per MB alone does not explain its pace (it also waited']],
     ['a raw channel that fills the link', figure({ mbps: 11.5 }), ['92 % of the 12.5 MB/s the link carries: the link set its pace']],
     ['an unshaped link', figure({ linkMBps: undefined }), ['unshaped veth pair: nothing but the CPU limits it']],
+    [
+      'a long lossy link, the cores mostly idle',
+      figure({ mbps: 0.6, cpuShare: 0.2, up: [0.8, 1.3] }),
+      ['5 % of the 12.5 MB/s the link carries, with the lab\'s processes on 20 % of the cores: neither the link\'s rate nor the CPU set its pace', "The upload cost 1.30× the raw channel's CPU per MB, which did not set the pace on this link."],
+    ],
   ])('%s', (_name, input, phrases) => {
     const verdict = targetVerdict(input)!;
     for (const phrase of phrases) expect(verdict).toContain(phrase);
