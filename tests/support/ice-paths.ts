@@ -56,8 +56,9 @@ function watchIce(): void {
   const paths: IcePath[] = [];
   const pathOf = new WeakMap<RTCPeerConnection, IcePath>();
   (window as WatchedWindow).__icePaths = paths;
-  const sample = (pc: RTCPeerConnection, path: IcePath) =>
-    pc
+  const sample = (pc: RTCPeerConnection, path: IcePath) => {
+    const asked = performance.timeOrigin + performance.now();
+    return pc
       .getStats()
       .then((stats) => {
         const byId = new Map<string, Record<string, unknown>>();
@@ -72,9 +73,12 @@ function watchIce(): void {
         path.remoteAddress = remote?.address as string;
         path.bytes = Math.max(path.bytes, Number(pair.bytesSent ?? 0) + Number(pair.bytesReceived ?? 0));
         if (typeof pair.currentRoundTripTime === 'number') path.rttMs = pair.currentRoundTripTime * 1000;
-        path.samples.push({ at: performance.timeOrigin + performance.now(), sent: Number(pair.bytesSent ?? 0), received: Number(pair.bytesReceived ?? 0) });
+        // When the counters were read: the report's own timestamp (epoch ms in Chromium), not when a busy page got the answer.
+        const at = typeof pair.timestamp === 'number' && pair.timestamp > 1e12 ? pair.timestamp : asked;
+        path.samples.push({ at, sent: Number(pair.bytesSent ?? 0), received: Number(pair.bytesReceived ?? 0) });
       })
       .catch(() => undefined);
+  };
   class Watched extends Native {
     constructor(configuration?: RTCConfiguration) {
       super(configuration);
