@@ -18,7 +18,7 @@ export interface TransferFigure {
   cpuRatio: number;
   cpuShare: number;
   /** Medians of where the time went (bench/transfer-phases.ts), over the runs whose samples covered it. */
-  phases?: { beforeMs: number; streamMBps: number; streamRatio: number; afterMs: number; afterLastByteMs: number } | undefined;
+  phases?: { beforeMs: number; streamMBps: number; streamRatio: number; afterMs: number; afterLastByteMs?: number | undefined } | undefined;
   /** Median round-trip time of the transfer's candidate pair, as ICE measured it. */
   rttMs?: number | undefined;
 }
@@ -120,7 +120,7 @@ export function networksSection(figures: NetworkFigure[], meta: { date: string; 
   });
   const phaseCells = (transfer: TransferFigure) =>
     transfer.phases
-      ? `${seconds(transfer.phases.beforeMs)} | ${round(transfer.phases.streamMBps)} (${times(transfer.phases.streamRatio)}) | ${seconds(transfer.phases.afterMs)} (${seconds(transfer.phases.afterLastByteMs)})`
+      ? `${seconds(transfer.phases.beforeMs)} | ${round(transfer.phases.streamMBps)} (${times(transfer.phases.streamRatio)}) | ${seconds(transfer.phases.afterMs)}${transfer.phases.afterLastByteMs === undefined ? '' : ` (${seconds(transfer.phases.afterLastByteMs)})`}`
       : '| |';
   const phaseRows = withPeercloud.flatMap((figure) => {
     const peercloud = figure.peercloud;
