@@ -305,7 +305,10 @@ export async function createTopology(options: { homes: number; nat: NatMode }): 
     if ((current?.delayMs ?? 0) === delayMs) return;
     if (current) {
       await topology.run(home.ns, 'ip', ['route', 'replace', 'default', 'via', home.router.lanAddress, 'dev', 'eth0']);
+      // Its TUN device goes with it: a new line may only take the name once it is gone.
+      const gone = new Promise((resolve) => current.process.once('exit', resolve));
       current.process.kill('SIGKILL');
+      await gone;
       delayLines[home.index] = undefined;
     }
     if (delayMs === 0) return;
