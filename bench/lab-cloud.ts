@@ -13,6 +13,7 @@
  * download from clicking Download until the browser saved the file, whose SHA-256 is checked
  * after the clock stops (and so is the upload's copy: the download reads the only one).
  */
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
@@ -22,6 +23,7 @@ import { icePaths } from '../tests/support/ice-paths.ts';
 import type { Lab } from '../tests/support/lab.ts';
 import { startLabTracker, type LabTracker } from '../tests/support/lab-tracker.ts';
 import { BENCH_SPACE_POLICY } from './fragments.ts';
+import { transferPhases, type TransferPhases } from './transfer-phases.ts';
 import { offer, openPeer, peerId, timeDownload, timeUpload, type PeerTab } from './peer-tabs.ts';
 
 /** Exactly one host per file, so a transfer is one channel between the two homes, like the raw one. */
@@ -31,6 +33,10 @@ export interface CloudTransfer {
   mbps: number;
   /** The candidate pair the transfer's connection used, on the owner's side: "srflx → srflx", "relay → relay". */
   path: string;
+  /** Where its time went (before the bytes flowed, their steady rate, after), if the owner's samples cover it. */
+  phases?: TransferPhases | undefined;
+  /** The pair's round-trip time, as ICE measured it. */
+  rttMs?: number | undefined;
 }
 
 export interface CloudPeers {
@@ -53,10 +59,18 @@ function uploadDeadlineMs(size: number): number {
   return Math.max(120_000, (size / 100_000) * 1000);
 }
 
-/** The path of the newest connection the page made, as "local → remote" candidate types. */
-async function lastPath(page: PeerTab['page']): Promise<string> {
+/** The newest connection the page made: its path as "local → remote" candidate types, and when its bytes moved. */
+async function lastConnection(
+  page: PeerTab['page'],
+  run: { size: number; startedAt: number; endedAt: number; direction: 'sent' | 'received' },
+): Promise<Omit<CloudTransfer, 'mbps'>> {
   const path = (await icePaths(page)).at(-1);
-  return path ? `${path.local ?? '?'} → ${path.remote ?? '?'}` : 'no connection seen';
+  if (!path) return { path: 'no connection seen' };
+  return {
+    path: `${path.local ?? '?'} → ${path.remote ?? '?'}`,
+    phases: transferPhases(path.samples.map((sample) => ({ at: sample.at, bytes: sample[run.direction] })), run),
+    rttMs: path.rttMs,
+  };
 }
 
 /** coturn on the lab's server network: its URLs and the shared secret it was started with. */
@@ -96,12 +110,19 @@ export async function openLabCloud(lab: Lab, relay: LabRelay): Promise<LabCloud>
     };
     try {
       tabs.push(await openPeer(lab.browsers[0]!, tracker.url, { watchIce: true }));
-      tabs.push(await openPeer(lab.browsers[1]!, tracker.url));
+      tabs.push(await openPeer(lab.browsers[1]!, tracker.url, { watchIce: true }));
     } catch (error) {
       await close();
       throw error;
     }
     const [owner, host] = tabs as [PeerTab, PeerTab];
+    /** With BENCH_NETWORK_TRACE=<file>: both sides' newest connection (states, byte samples) as a line of JSON, to look into a run. */
+    const trace = async (direction: 'upload' | 'download', name: string, startedAt: number, endedAt: number) => {
+      const file = process.env.BENCH_NETWORK_TRACE;
+      if (!file) return;
+      const [ownerPath, hostPath] = await Promise.all([icePaths(owner.page), icePaths(host.page)].map(async (paths) => (await paths).at(-1)));
+      appendFileSync(file, `${JSON.stringify({ direction, name, startedAt, endedAt, owner: ownerPath, host: hostPath })}\n`);
+    };
     await offer(host.page, lendMiB);
     const ownerId = await peerId(owner.page);
     const peers: CloudPeers = {
@@ -130,11 +151,16 @@ export async function openLabCloud(lab: Lab, relay: LabRelay): Promise<LabCloud>
           return row !== undefined;
         };
         const mbps = await timeUpload(owner.page, path, name, size, stored);
-        return { mbps, path: await lastPath(owner.page) };
+        const endedAt = Date.now();
+        const startedAt = endedAt - (size / 1e6 / mbps) * 1000;
+        await trace('upload', name, startedAt, endedAt);
+        return { mbps, ...(await lastConnection(owner.page, { size, startedAt, endedAt, direction: 'sent' })) };
       },
       async download(name, size, sha256) {
-        const { mbps } = await timeDownload(owner.page, name, size, { sha256 });
-        return { mbps, path: await lastPath(owner.page) };
+        const startedAt = Date.now();
+        const { mbps, seconds } = await timeDownload(owner.page, name, size, { sha256 });
+        await trace('download', name, startedAt, startedAt + seconds * 1000);
+        return { mbps, ...(await lastConnection(owner.page, { size, startedAt, endedAt: startedAt + seconds * 1000, direction: 'received' })) };
       },
       close: async () => {
         await close();

@@ -2,8 +2,9 @@
  * Benchmarks between separate networks: two browsers on two homes of the network lab
  * (tests/support/topology.ts), each behind its own NAT router, with coturn on the server
  * network. A profile sets the NAT mode, whether the channel is relayed through coturn, and the
- * shape of each home's link. This kernel has no netem, so no added delay: a shaped link is a
- * tbf rate limit in both directions and random loss of packets leaving each home.
+ * shape of each home's link. A shaped link is a tbf rate limit in both directions, random loss of
+ * packets leaving each home and a delay on their way out (this kernel has no netem: a user-space
+ * delay line, tests/support/delay-line.py), so that two homes are a home broadband round trip apart.
  *
  * Each run of a profile measures a raw data channel from home 0 to home 1, then, on the same
  * link and in the same run, Peercloud's own upload (owner in home 0, its one host in home 1)
@@ -51,8 +52,11 @@ export interface NetworkProfile {
   peercloud?: boolean;
 }
 
-/** A home broadband link: 100 Mbit/s each way, 0.2 % of packets lost on the way out. */
-export const SHAPED_LINK: LinkShape = { rateMbit: 100, lossPermille: 2 };
+/**
+ * A home broadband link: 100 Mbit/s each way, 0.2 % of packets lost on the way out, 20 ms added
+ * on the way out of each home: 40 ms round trip between two homes (direct, or through the relay).
+ */
+export const SHAPED_LINK: LinkShape = { rateMbit: 100, lossPermille: 2, delayMs: 20 };
 
 export const BENCH_TURN_SECRET = 'bench-turn-secret';
 
@@ -110,7 +114,9 @@ export function networkBenchAvailable(): boolean {
 export function describeLink(profile: NetworkProfile): string {
   if (profile.between === 'contexts') return 'one home, no router crossed; no ICE servers';
   const shape = profile.shape;
-  const link = shape?.rateMbit ? `${shape.rateMbit} Mbit/s${shape.lossPermille ? `, ${shape.lossPermille / 10} % loss out of each home` : ''}` : 'unshaped veth';
+  const link = shape?.rateMbit
+    ? `${shape.rateMbit} Mbit/s${shape.lossPermille ? `, ${shape.lossPermille / 10} % loss out of each home` : ''}${shape.delayMs ? `, ${2 * shape.delayMs} ms round trip between homes` : ''}`
+    : 'unshaped veth';
   return `${profile.nat} NAT, ${profile.relay ? 'TURN relay only' : 'STUN'}; ${link}`;
 }
 
@@ -197,7 +203,20 @@ export async function openNetworkBench(): Promise<NetworkBench> {
 const NO_ICE_SERVERS: RawConfig = { offerer: { iceServers: [] }, answerer: { iceServers: [] } };
 
 function transferFigure(runs: (CloudTransfer & LabCost)[], raws: ChannelMeasurement[]): TransferFigure {
+  const phased = runs.flatMap((run, index) => (run.phases ? [{ phases: run.phases, raw: raws[index]! }] : []));
+  const rtts = runs.flatMap((run) => (run.rttMs === undefined ? [] : [run.rttMs]));
   return {
+    phases:
+      phased.length > 0
+        ? {
+            beforeMs: median(phased.map(({ phases }) => phases.beforeMs)),
+            streamMBps: median(phased.map(({ phases }) => phases.streamMBps)),
+            streamRatio: median(phased.map(({ phases, raw }) => phases.streamMBps / raw.mbps)),
+            afterMs: median(phased.map(({ phases }) => phases.afterMs)),
+            afterLastByteMs: median(phased.map(({ phases }) => phases.afterLastByteMs)),
+          }
+        : undefined,
+    rttMs: rtts.length > 0 ? median(rtts) : undefined,
     mbps: median(runs.map((run) => run.mbps)),
     runs: runs.map((run) => run.mbps),
     ratio: median(runs.map((run, index) => run.mbps / raws[index]!.mbps)),
@@ -254,9 +273,14 @@ export async function measureNetworkProfiles(options: { bytes: number; runs: num
           }
           const up = uploads.at(-1)!;
           const down = downloads.at(-1)!;
+          const phases = (transfer: CloudTransfer) =>
+            transfer.phases
+              ? `; ${(transfer.phases.beforeMs / 1000).toFixed(2)} s before the stream, ${transfer.phases.streamMBps.toFixed(1)} MB/s in it, ${(transfer.phases.afterMs / 1000).toFixed(2)} s after (${(transfer.phases.afterLastByteMs / 1000).toFixed(2)} s of it after the last byte)` +
+                `${transfer.rttMs === undefined ? '' : `, ICE round trip ${transfer.rttMs.toFixed(0)} ms`}`
+              : '';
           console.log(
-            `${runName}: Peercloud upload ${up.mbps.toFixed(1)} MB/s (${(up.mbps / raw.mbps).toFixed(2)}×, ${up.cpuMsPerMB.toFixed(0)} ms/MB) over ${up.path}, ` +
-              `download ${down.mbps.toFixed(1)} MB/s (${(down.mbps / raw.mbps).toFixed(2)}×, ${down.cpuMsPerMB.toFixed(0)} ms/MB) over ${down.path}`,
+            `${runName}: Peercloud upload ${up.mbps.toFixed(1)} MB/s (${(up.mbps / raw.mbps).toFixed(2)}×, ${up.cpuMsPerMB.toFixed(0)} ms/MB) over ${up.path}${phases(up)}; ` +
+              `download ${down.mbps.toFixed(1)} MB/s (${(down.mbps / raw.mbps).toFixed(2)}×, ${down.cpuMsPerMB.toFixed(0)} ms/MB) over ${down.path}${phases(down)}`,
           );
         }
       } finally {

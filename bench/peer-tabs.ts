@@ -141,7 +141,7 @@ export async function timeUpload(page: Page, path: string, name: string, size: n
  * MB/s from clicking Download until the browser has saved the whole file, and the time to first
  * byte. With `sha256`, the saved file must have that digest (checked after the clock stops).
  */
-export async function timeDownload(page: Page, name: string, size: number, options: { sha256?: string } = {}): Promise<{ mbps: number; firstByteMs: number }> {
+export async function timeDownload(page: Page, name: string, size: number, options: { sha256?: string } = {}): Promise<{ mbps: number; firstByteMs: number; seconds: number }> {
   await page.evaluate(() => performance.clearMarks());
   const downloaded = page.waitForEvent('download', { timeout: 600_000 });
   const start = performance.now();
@@ -162,7 +162,7 @@ export async function timeDownload(page: Page, name: string, size: number, optio
     const first = performance.getEntriesByName('peercloud:download-first-byte')[0];
     return start && first ? first.startTime - start.startTime : Number.NaN;
   });
-  return { mbps: size / 1e6 / seconds, firstByteMs };
+  return { mbps: size / 1e6 / seconds, firstByteMs, seconds };
 }
 
 /** A page's peak memory growth during a transfer, in bytes. */

@@ -22,6 +22,22 @@ export interface IcePath {
   remoteAddress?: string;
   /** Bytes over the selected pair, both ways, at the last sample: what went over that path. */
   bytes: number;
+  /** The selected pair's round-trip time (STUN consent checks), ms, at the last sample that had one. */
+  rttMs?: number;
+  /**
+   * Every sample while connected (each 200 ms): epoch ms, and bytes sent and received over the
+   * selected pair so far. When the bytes moved tells where a transfer's time went (bench/transfer-phases.ts).
+   */
+  samples: IceSample[];
+  /** Epoch ms when the page made it, and when it first reached 'connected'. */
+  createdAt: number;
+  connectedAt?: number;
+}
+
+export interface IceSample {
+  at: number;
+  sent: number;
+  received: number;
 }
 
 interface WatchedWindow {
@@ -40,8 +56,9 @@ function watchIce(): void {
   const paths: IcePath[] = [];
   const pathOf = new WeakMap<RTCPeerConnection, IcePath>();
   (window as WatchedWindow).__icePaths = paths;
-  const sample = (pc: RTCPeerConnection, path: IcePath) =>
-    pc
+  const sample = (pc: RTCPeerConnection, path: IcePath) => {
+    const asked = performance.timeOrigin + performance.now();
+    return pc
       .getStats()
       .then((stats) => {
         const byId = new Map<string, Record<string, unknown>>();
@@ -55,8 +72,13 @@ function watchIce(): void {
         path.remote = remote?.candidateType as CandidateType;
         path.remoteAddress = remote?.address as string;
         path.bytes = Math.max(path.bytes, Number(pair.bytesSent ?? 0) + Number(pair.bytesReceived ?? 0));
+        if (typeof pair.currentRoundTripTime === 'number') path.rttMs = pair.currentRoundTripTime * 1000;
+        // When the counters were read: the report's own timestamp (epoch ms in Chromium), not when a busy page got the answer.
+        const at = typeof pair.timestamp === 'number' && pair.timestamp > 1e12 ? pair.timestamp : asked;
+        path.samples.push({ at, sent: Number(pair.bytesSent ?? 0), received: Number(pair.bytesReceived ?? 0) });
       })
       .catch(() => undefined);
+  };
   class Watched extends Native {
     constructor(configuration?: RTCConfiguration) {
       super(configuration);
@@ -65,6 +87,8 @@ function watchIce(): void {
         policy: configuration?.iceTransportPolicy ?? 'all',
         states: [],
         bytes: 0,
+        samples: [],
+        createdAt: performance.timeOrigin + performance.now(),
       };
       paths.push(path);
       pathOf.set(this, path);
@@ -72,6 +96,7 @@ function watchIce(): void {
       this.addEventListener('connectionstatechange', () => {
         path.states.push(this.connectionState);
         if (this.connectionState === 'connected' && timer === undefined) {
+          path.connectedAt = performance.timeOrigin + performance.now();
           void sample(this, path);
           timer = setInterval(() => void sample(this, path), 200);
         }

@@ -21,6 +21,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { ensureCommands, isRoot } from './debian.ts';
 
 /**
@@ -34,11 +36,17 @@ import { ensureCommands, isRoot } from './debian.ts';
  */
 export type NatMode = 'cone' | 'symmetric' | 'block';
 
-/** A home link's shape: tbf rate limit in both directions, random loss of packets leaving the home. */
+/** A home link's shape: tbf rate limit in both directions, random loss of packets leaving the home, added delay. */
 export interface LinkShape {
   rateMbit?: number | undefined;
   /** Packets per thousand dropped on their way out of the home (2 = 0.2 %; 1000 cuts the home off). */
   lossPermille?: number | undefined;
+  /**
+   * Milliseconds every packet leaving the home is held (tests/support/delay-line.py, a user-space
+   * delay line: this kernel has no netem). All of it on the way out, so a round trip through
+   * this home gains exactly this much; two homes with 20 each are 40 ms apart.
+   */
+  delayMs?: number | undefined;
 }
 
 export interface Router {
@@ -281,6 +289,7 @@ export async function createTopology(options: { homes: number; nat: NatMode }): 
   }
 
   let nat = options.nat;
+  const delayLines = names.homes.map((): { delayMs: number; process: ChildProcess } | undefined => undefined);
   const losses = names.routers.map(() => 0);
   const rateLimited = names.routers.map(() => false);
   const homes: Home[] = names.homes.map((ns, index) => {
@@ -288,6 +297,38 @@ export async function createTopology(options: { homes: number; nat: NatMode }): 
     return { index, ns, address: addresses.home, router: { ns: names.routers[index]!, wanAddress: addresses.wan, lanAddress: addresses.lan } };
   });
   let destroyed = false;
+
+  /** Routes the home's traffic through a delay line holding each packet `delayMs`, or straight to its router again (0). */
+  const setDelay = async (home: Home, delayMs: number) => {
+    if (!(Number.isFinite(delayMs) && delayMs >= 0 && delayMs <= 10_000)) throw new Error(`delayMs must be 0…10000, not ${delayMs}`);
+    const current = delayLines[home.index];
+    if ((current?.delayMs ?? 0) === delayMs) return;
+    if (current) {
+      await topology.run(home.ns, 'ip', ['route', 'replace', 'default', 'via', home.router.lanAddress, 'dev', 'eth0']);
+      // Its TUN device goes with it: a new line may only take the name once it is gone.
+      const gone = new Promise((resolve) => current.process.once('exit', resolve));
+      current.process.kill('SIGKILL');
+      await gone;
+      delayLines[home.index] = undefined;
+    }
+    if (delayMs === 0) return;
+    const { python3 } = ensureCommands([{ command: 'python3', package: 'python3' }], 'A delayed link in the network lab');
+    const routerMac = (await topology.run(home.router.ns, 'cat', ['/sys/class/net/lan/address'])).trim();
+    const script = fileURLToPath(new URL('./delay-line.py', import.meta.url));
+    const line = topology.exec(home.ns, python3!, [script, 'delay0', 'eth0', routerMac, String(delayMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    line.stderr!.on('data', (data: Buffer) => (stderr = (stderr + data.toString()).slice(-2000)));
+    await new Promise<void>((resolve, reject) => {
+      const lines = createInterface({ input: line.stdout! });
+      lines.once('line', () => resolve());
+      line.once('exit', (code) => reject(new Error(`the delay line of home ${home.index} exited with ${code}: ${stderr.trim()}`)));
+    });
+    delayLines[home.index] = { delayMs, process: line };
+    // Replies come back through eth0 while the route out is the TUN device: reverse-path filtering would drop them.
+    await topology.run(home.ns, 'sysctl', ['-qw', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.eth0.rp_filter=0']);
+    await topology.run(home.ns, 'ip', ['link', 'set', 'delay0', 'up']);
+    await topology.run(home.ns, 'ip', ['route', 'replace', 'default', 'dev', 'delay0', 'src', home.address]);
+  };
 
   const topology: Topology = {
     id,
@@ -332,6 +373,7 @@ export async function createTopology(options: { homes: number; nat: NatMode }): 
       }
       rateLimited[homeIndex] = Boolean(shape.rateMbit);
       losses[homeIndex] = shape.lossPermille ?? 0;
+      await setDelay(home, shape.delayMs ?? 0);
       await topology.run(home.router.ns, 'nft', ['-f', '-'], routerRuleset(nat, { serverAddress: SERVER_ADDRESS, lossPermille: losses[homeIndex] }));
     },
     async destroy() {
