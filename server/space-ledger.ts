@@ -55,7 +55,8 @@ export const spaceLedger = {
    * On PostgreSQL the hosts' rows are first locked in id order (`order by id for no key update`
    * locks rows in the order it sorts them), so that placements never wait for each other in a
    * cycle; with `unlessLocked` a host another transaction is changing is passed over rather
-   * than waited for (placement asks so of hosts it would lock out of id order). The lock is the
+   * than waited for (`skip locked`: placement asks so first, and of hosts it would lock out of id
+   * order; the room of those it does lock is checked all the same). The lock is the
    * update's own strength: FOR UPDATE would also wait for the key-share locks others hold by
    * inserting rows that refer to a peer (an owner's new file). Locking and updating in one
    * statement (a materialized CTE) deadlocked in tests where owners host each other's files;

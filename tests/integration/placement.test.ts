@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { storedSize } from '../../shared/chunking.ts';
 import type { PeercloudError } from '../../shared/errors.ts';
@@ -6,6 +7,7 @@ import { GiB, MiB } from '../../shared/units.ts';
 import { CHUNK } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { spaceMismatches } from '../support/space-invariant.ts';
+import { testDialect } from '../support/test-database.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
 
 let t: RunningTracker;
@@ -91,6 +93,54 @@ describe('placement by reliability level, then free space', () => {
     expect(answers.length - refused.length).toBeGreaterThanOrEqual(10);
     const rows = await t.database.db.selectFrom('replicas').select(['host_id', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('host_id').execute();
     for (const row of rows) expect(Number(row.n)).toBeLessThanOrEqual(10);
+    expect(await spaceMismatches(t.database.db)).toEqual([]);
+  });
+});
+
+// Row locks held by one connection while another places: PostgreSQL's, where several trackers
+// place at once (SQLite has one writer at a time: a placement never meets another one's lock).
+describe.runIf(testDialect() === 'postgres')('placement beside another placement under way (PostgreSQL)', () => {
+  /** Holds the host's row as a placement reserving on it does, until `release` is called. */
+  async function holdRow(hostId: string): Promise<{ release(): Promise<void> }> {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = t.database.db.transaction().execute(async (trx) => {
+      await trx.selectFrom('peers').select('id').where('id', '=', hostId).forNoKeyUpdate().execute();
+      locked();
+      await released;
+    });
+    await isLocked;
+    return {
+      async release() {
+        release();
+        await holder;
+      },
+    };
+  }
+
+  const waitingForALock = async () =>
+    Number((await sql<{ n: string }>`select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(t.database.db)).rows[0]!.n);
+
+  it('passes over the most-free host while another placement is reserving it, and waits for it only when no other host can take the file', async () => {
+    t = await startTracker({ ...PAPER, REPLICAS: '1' });
+    const owner = await NodePeer.join(t.url, 0);
+    const roomiest = await NodePeer.join(t.url, 40 * MiB);
+    const next = await NodePeer.join(t.url, 20 * MiB);
+
+    // Being reserved by another placement: the file goes to the next host, without waiting.
+    const held = await holdRow(roomiest.id);
+    const passed = await owner.request('file:place', { name: 'small', size: MiB, chunkSize: CHUNK });
+    expect(await hostsOf(passed.file.id)).toEqual([next.id]);
+    expect(await waitingForALock()).toBe(0);
+
+    // Only that host has room for this one: the placement waits for the other one's commit.
+    const waiting = owner.request('file:place', { name: 'big', size: 30 * MiB, chunkSize: CHUNK });
+    await expect.poll(waitingForALock).toBe(1);
+    await held.release();
+    const placed = await waiting;
+    expect(await hostsOf(placed.file.id)).toEqual([roomiest.id]);
     expect(await spaceMismatches(t.database.db)).toEqual([]);
   });
 });
