@@ -53,8 +53,8 @@ interface Run {
   rssBytesPerPeer: number[];
   placement: { p50: number; p99: number; n: number; refused: number; refusals: string[] };
   listing: { p50: number; p99: number; n: number };
-  /** Per tracker, over the active phase: event-loop delay (perf_hooks.monitorEventLoopDelay, through /metrics) and CPU. */
-  loop: { p50: number; p99: number; max: number; cpuPercent: number }[];
+  /** Per tracker, over the active phase: event-loop delay (perf_hooks.monitorEventLoopDelay, through /metrics), CPU and garbage collections. */
+  loop: { p50: number; p99: number; max: number; cpuPercent: number; gc: GcTotals }[];
   /** The machine's 1-minute load average, sampled every 5 s from admission to the end of the active phase: mean and highest. */
   load: { mean: number; max: number };
   /** Peers no longer connected after the active phase. */
@@ -102,7 +102,7 @@ interface Failed {
 }
 
 /** What a tracker's /metrics says of its event loop (reset at each scrape) and its CPU so far. */
-async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max: number; cpuSeconds: number; fragmentsPlaced: number; transfersEnded: number }> {
+async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max: number; cpuSeconds: number; fragmentsPlaced: number; transfersEnded: number; gc: GcTotals }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^peercloud_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
   /** The sum of a counter's series. */
@@ -114,8 +114,40 @@ async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max:
     p99: value('nodejs_eventloop_lag_p99_seconds') * 1_000,
     max: value('nodejs_eventloop_lag_max_seconds') * 1_000,
     cpuSeconds: value('process_cpu_seconds_total'),
+    gc: gcTotals(text),
   };
 }
+
+/** Garbage collections so far (prom-client's nodejs_gc_duration_seconds): all, major (mark-compact) ones, those over 100 ms, and their time. */
+interface GcTotals {
+  count: number;
+  major: number;
+  over100ms: number;
+  seconds: number;
+}
+
+function gcTotals(metrics: string): GcTotals {
+  const totals: GcTotals = { count: 0, major: 0, over100ms: 0, seconds: 0 };
+  for (const [, suffix, labels, value] of metrics.matchAll(/^peercloud_nodejs_gc_duration_seconds_(count|sum|bucket)\{([^}]*)\} (\S+)$/gm)) {
+    const n = Number(value);
+    if (suffix === 'sum') totals.seconds += n;
+    if (suffix === 'count') {
+      totals.count += n;
+      totals.over100ms += n;
+      if (/kind="major"/.test(labels!)) totals.major += n;
+    }
+    // Those at most 100 ms, by kind: the rest of the count was longer.
+    if (suffix === 'bucket' && /le="0\.1"/.test(labels!)) totals.over100ms -= n;
+  }
+  return totals;
+}
+
+const gcDuring = (before: GcTotals, after: GcTotals): GcTotals => ({
+  count: after.count - before.count,
+  major: after.major - before.major,
+  over100ms: after.over100ms - before.over100ms,
+  seconds: after.seconds - before.seconds,
+});
 
 function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -217,7 +249,7 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
       machinePercent,
       othersPercent: Math.max(0, machinePercent - percent(ours)),
     };
-    const loop = loopAfter.map((after, n) => ({ p50: after.p50, p99: after.p99, max: after.max, cpuPercent: (100 * (after.cpuSeconds - loopBefore[n]!.cpuSeconds)) / activeSeconds }));
+    const loop = loopAfter.map((after, n) => ({ p50: after.p50, p99: after.p99, max: after.max, cpuPercent: (100 * (after.cpuSeconds - loopBefore[n]!.cpuSeconds)) / activeSeconds, gc: gcDuring(loopBefore[n]!.gc, after.gc) }));
     // What the trackers did beyond what was asked: each placement asked for is 8 fragments.
     const fragmentsPlaced = loopAfter.reduce((total, after, n) => total + after.fragmentsPlaced - loopBefore[n]!.fragmentsPlaced, 0);
     const transfersEnded = loopAfter.reduce((total, after, n) => total + after.transfersEnded - loopBefore[n]!.transfersEnded, 0);
@@ -289,7 +321,8 @@ function harnessLine(harness: Run['harness'], loop: Run['loop']): string {
     `CPU over the active phase, in % of one core (${CORES} cores: ${CORES * 100} %): trackers ${loop.map((l) => pct(l.cpuPercent)).join(' / ')}, ` +
     `their clients ${harness.clients.map((c) => pct(c.cpuPercent)).join(' / ')} (client event loop p99 / max ${harness.clients.map((c) => `${c.p99.toFixed(0)} / ${c.max.toFixed(0)} ms`).join('; ')}), ` +
     `PostgreSQL ${pct(harness.postgresPercent)}, the bench ${pct(harness.benchPercent)}; the machine ${pct(harness.machinePercent)}, of which other work ${pct(harness.othersPercent)}` +
-    (harness.machinePercent >= 0.9 * CORES * 100 ? ': the machine was saturated, and every latency above includes waiting for a core' : '')
+    (harness.machinePercent >= 0.9 * CORES * 100 ? ' (the machine was saturated: every latency above includes waiting for a core)' : '') +
+    `; trackers' garbage collections ${loop.map((l) => `${l.gc.count} (${l.gc.major} major, ${l.gc.over100ms} over 100 ms, ${(l.gc.seconds * 1_000).toFixed(0)} ms in all)`).join(' / ')}`
   );
 }
 const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : '–');
