@@ -377,7 +377,11 @@ so that earlier runs of this bench placed more and more beyond what they asked a
 on). "Fragments placed" is what the trackers placed over the phase (their
 \`peercloud_placements_total\`): 8 for each placement asked, unless some were placed again. Event-loop delay (p99 / max) and CPU are each tracker's own over that phase (its
 \`/metrics\`: \`perf_hooks.monitorEventLoopDelay\`, process CPU); the load average is the machine's
-(1 minute, sampled every 5 s from the first admission to the end).
+(1 minute, sampled every 5 s from the first admission to the end). Below the table, where the
+machine's CPU went over the active phase (\`/proc\`: each tracker, each client process with its own
+event-loop delay, PostgreSQL's postmaster and backends, the bench, and the rest of the machine:
+other work beside the bench), and each tracker's garbage collections (its \`/metrics\`): a
+latency measured on a saturated machine includes waiting for a core.
 
 - Date: ${machine.date}
 - Machine: ${machine.cpu}, ${machine.memory} RAM, ${machine.os}; Node ${machine.node}
