@@ -116,11 +116,13 @@ export class Placement {
     // every placement at the same moment wants the same most-free hosts, and waiting for each
     // other's commits queued two trackers' placements for seconds. Only when no other host can
     // take the rest does the placement start again (`waiting`): what it reserved meanwhile is
-    // rolled back, its rows released, and it waits for hosts in id order. A cloud with fewer
-    // other hosts than copies to place has nowhere to pass to: there it waits from the start (in
-    // a test of 12 peers placing 8 fragments each at once, passing first only added statements to
-    // every placement). SQLite has one writer at a time: nobody else holds a row.
-    let waiting = dialectOf(trx) !== 'postgres' || (gathered.exhausted && gathered.hosts.length < 2 * fragments.length);
+    // rolled back, its rows released, and it waits for hosts in id order. Where the placement has
+    // looked at every host that could take it (`exhausted`: a small cloud) there is nowhere to
+    // pass to, and it waits from the start: in tests of a dozen hosts taking hundreds of
+    // placements at once, passing first only added statements (reservations taken, then rolled
+    // back) and more placements missed their ack deadline. SQLite has one writer at a time:
+    // nobody else holds a row.
+    let waiting = dialectOf(trx) !== 'postgres' || gathered.exhausted;
     let contended: HostCandidate[] = [];
     if (!waiting) await sql`savepoint placement_pass`.execute(trx);
     while (unplaced.length > 0) {

@@ -124,10 +124,13 @@ describe.runIf(testDialect() === 'postgres')('placement beside another placement
     Number((await sql<{ n: string }>`select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(t.database.db)).rows[0]!.n);
 
   it('passes over the most-free host while another placement is reserving it, and waits for it only when no other host can take the file', async () => {
-    t = await startTracker({ ...PAPER, REPLICAS: '1' });
+    // More hosts than a placement looks at first (64): a small cloud, where it has looked at
+    // every host, waits from the start.
+    t = await startTracker({ ...PAPER, REPLICAS: '1', MAX_CONNECTIONS_PER_ADDRESS: '256' });
     const owner = await NodePeer.join(t.url, 0);
     const roomiest = await NodePeer.join(t.url, 40 * MiB);
     const next = await NodePeer.join(t.url, 20 * MiB);
+    await Promise.all(Array.from({ length: 70 }, (_, n) => NodePeer.join(t.url, 10 * MiB - n * 64 * 1024)));
 
     // Being reserved by another placement: the file goes to the next host, without waiting.
     const held = await holdRow(roomiest.id);
