@@ -10,6 +10,7 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
 import { exportPublicKey, generateIdentity, signChallenge } from '../shared/identity.ts';
 import { Challenge } from '../shared/protocol.ts';
@@ -29,7 +30,19 @@ export type ClientsCommand =
 
 export type ClientsReport =
   | { kind: 'admitted'; held: number; failed: number; firstErrors: string[] }
-  | { kind: 'active'; placements: number[]; refused: number; refusals: string[]; listings: number[] }
+  | {
+      kind: 'active';
+      placements: number[];
+      refused: number;
+      refusals: string[];
+      listings: number[];
+      /**
+       * This process's own event-loop delay (p99 / max, ms) and CPU (% of one core) over the phase:
+       * an ack waits for this loop too before it is timed, so a busy client process adds to every
+       * latency measured (the bench's harness, not the tracker).
+       */
+      loop: { p99: number; max: number; cpuPercent: number };
+    }
   | { kind: 'connected'; connected: number }
   | { kind: 'closed' };
 
@@ -109,6 +122,10 @@ async function activePhase(seconds: number, placementsPerSecond: number): Promis
   const listings: number[] = [];
   const refusals = new Map<string, number>();
   let refused = 0;
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  const cpuBefore = process.cpuUsage();
+  const phaseBegan = performance.now();
   const end = Date.now() + seconds * 1_000;
   const timers: NodeJS.Timeout[] = [];
   const pending: Promise<unknown>[] = [];
@@ -154,7 +171,10 @@ async function activePhase(seconds: number, placementsPerSecond: number): Promis
   clearInterval(placer);
   for (const timer of timers) clearInterval(timer);
   await Promise.allSettled(pending);
-  return { kind: 'active', placements, refused, refusals: [...refusals].map(([code, n]) => `${n} × ${code}`), listings };
+  delay.disable();
+  const cpu = process.cpuUsage(cpuBefore);
+  const loop = { p99: delay.percentile(99) / 1e6, max: delay.max / 1e6, cpuPercent: (100 * (cpu.user + cpu.system)) / 1_000 / (performance.now() - phaseBegan) };
+  return { kind: 'active', placements, refused, refusals: [...refusals].map(([code, n]) => `${n} × ${code}`), listings, loop };
 }
 
 /** This process holds one tracker's client sockets at once: it says so and stops when it may not open as many files. */

@@ -28,6 +28,7 @@ import pg from 'pg';
 import { migrate, openDatabase } from '../server/db/database.ts';
 import { startPostgresCluster, withClient } from '../tests/support/postgres.ts';
 import { startTrackerProcess, type TrackerProcess } from '../tests/support/tracker-process.ts';
+import { CORES, machineCpuSeconds, postmasterPid, processCpuSeconds, treeCpuSeconds } from './process-cpu.ts';
 import { machineInfo } from './report.ts';
 import { PER_ADDRESS, type ClientsCommand, type ClientsReport } from './tracker-clients.ts';
 
@@ -52,8 +53,8 @@ interface Run {
   rssBytesPerPeer: number[];
   placement: { p50: number; p99: number; n: number; refused: number; refusals: string[] };
   listing: { p50: number; p99: number; n: number };
-  /** Per tracker, over the active phase: event-loop delay (perf_hooks.monitorEventLoopDelay, through /metrics) and CPU. */
-  loop: { p50: number; p99: number; max: number; cpuPercent: number }[];
+  /** Per tracker, over the active phase: event-loop delay (perf_hooks.monitorEventLoopDelay, through /metrics), CPU and garbage collections. */
+  loop: { p50: number; p99: number; max: number; cpuPercent: number; gc: GcTotals }[];
   /** The machine's 1-minute load average, sampled every 5 s from admission to the end of the active phase: mean and highest. */
   load: { mean: number; max: number };
   /** Peers no longer connected after the active phase. */
@@ -63,6 +64,12 @@ interface Run {
   transfersEnded: number;
   /** PostgreSQL backends of the bench's database waiting for a lock (pg_stat_activity, each second of the active phase). */
   lockWaits: { mean: number; max: number; share: number };
+  /**
+   * Over the active phase, in % of one core (the machine has CORES): each client process's CPU
+   * and event-loop delay (ms), PostgreSQL's (postmaster and backends), this bench process's, the
+   * whole machine's, and what the rest of the machine used (other work beside the bench).
+   */
+  harness: { clients: { cpuPercent: number; p99: number; max: number }[]; postgresPercent: number; benchPercent: number; machinePercent: number; othersPercent: number };
 }
 
 /** Samples, each second, how many of the database's backends wait for a lock (a row another placement holds, say). */
@@ -95,7 +102,7 @@ interface Failed {
 }
 
 /** What a tracker's /metrics says of its event loop (reset at each scrape) and its CPU so far. */
-async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max: number; cpuSeconds: number; fragmentsPlaced: number; transfersEnded: number }> {
+async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max: number; cpuSeconds: number; fragmentsPlaced: number; transfersEnded: number; gc: GcTotals }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^peercloud_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
   /** The sum of a counter's series. */
@@ -107,8 +114,40 @@ async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max:
     p99: value('nodejs_eventloop_lag_p99_seconds') * 1_000,
     max: value('nodejs_eventloop_lag_max_seconds') * 1_000,
     cpuSeconds: value('process_cpu_seconds_total'),
+    gc: gcTotals(text),
   };
 }
+
+/** Garbage collections so far (prom-client's nodejs_gc_duration_seconds): all, major (mark-compact) ones, those over 100 ms, and their time. */
+interface GcTotals {
+  count: number;
+  major: number;
+  over100ms: number;
+  seconds: number;
+}
+
+function gcTotals(metrics: string): GcTotals {
+  const totals: GcTotals = { count: 0, major: 0, over100ms: 0, seconds: 0 };
+  for (const [, suffix, labels, value] of metrics.matchAll(/^peercloud_nodejs_gc_duration_seconds_(count|sum|bucket)\{([^}]*)\} (\S+)$/gm)) {
+    const n = Number(value);
+    if (suffix === 'sum') totals.seconds += n;
+    if (suffix === 'count') {
+      totals.count += n;
+      totals.over100ms += n;
+      if (/kind="major"/.test(labels!)) totals.major += n;
+    }
+    // Those at most 100 ms, by kind: the rest of the count was longer.
+    if (suffix === 'bucket' && /le="0\.1"/.test(labels!)) totals.over100ms -= n;
+  }
+  return totals;
+}
+
+const gcDuring = (before: GcTotals, after: GcTotals): GcTotals => ({
+  count: after.count - before.count,
+  major: after.major - before.major,
+  over100ms: after.over100ms - before.over100ms,
+  seconds: after.seconds - before.seconds,
+});
 
 function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -120,6 +159,10 @@ function percentile(values: number[], p: number): number {
 class Clients {
   readonly #child: ChildProcess;
   readonly #exited: Promise<void>;
+
+  get pid(): number {
+    return this.#child.pid!;
+  }
 
   constructor() {
     this.#child = fork(fileURLToPath(new URL('./tracker-clients.ts', import.meta.url)), { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -177,13 +220,36 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     console.log(`${count} tracker(s): ${held.join(' + ')} peers in ${seconds.toFixed(0)} s; RSS per peer ${rssBytesPerPeer.map((b) => (b / 1024).toFixed(1)).join(', ')} KB; active phase ${ACTIVE_SECONDS} s…`);
     // Scraping resets the trackers' event-loop histograms: what the second scrape reads is the active phase's.
     const loopBefore = await Promise.all(trackers.map((tracker) => scrapeLoop(tracker.url)));
+    const postmaster = postmasterPid(await withClient(adminUrl, async (client) => (await client.query<{ data_directory: string }>('show data_directory')).rows[0]!.data_directory));
+    const cpuOf = () => ({
+      trackers: trackers.map((tracker) => processCpuSeconds(tracker.child.pid!)),
+      clients: clients.map((client) => processCpuSeconds(client.pid)),
+      postgres: postmaster ? treeCpuSeconds(postmaster) : Number.NaN,
+      bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+      machine: machineCpuSeconds(),
+    });
+    const cpuBefore = cpuOf();
     const activeBegan = performance.now();
     const waits = await watchLockWaits(url, name);
     const active = await Promise.all(clients.map((client) => client.ask<'active'>({ kind: 'active', seconds: ACTIVE_SECONDS, placementsPerSecond: PLACEMENTS_PER_SECOND })));
     const loopAfter = await Promise.all(trackers.map((tracker) => scrapeLoop(tracker.url)));
     const activeSeconds = (performance.now() - activeBegan) / 1_000;
+    const cpuAfter = cpuOf();
     const lockWaits = await waits.stop();
-    const loop = loopAfter.map((after, n) => ({ p50: after.p50, p99: after.p99, max: after.max, cpuPercent: (100 * (after.cpuSeconds - loopBefore[n]!.cpuSeconds)) / activeSeconds }));
+    const percent = (seconds: number) => (100 * seconds) / activeSeconds;
+    const machinePercent = (100 * CORES * (cpuAfter.machine.busy - cpuBefore.machine.busy)) / Math.max(1e-9, cpuAfter.machine.total - cpuBefore.machine.total);
+    const ours =
+      [...cpuAfter.trackers.map((after, n) => after - cpuBefore.trackers[n]!), ...cpuAfter.clients.map((after, n) => after - cpuBefore.clients[n]!)].reduce((a, b) => a + b, 0) +
+      (cpuAfter.postgres - cpuBefore.postgres) +
+      (cpuAfter.bench - cpuBefore.bench);
+    const harness = {
+      clients: active.map((report, n) => ({ cpuPercent: percent(cpuAfter.clients[n]! - cpuBefore.clients[n]!), p99: report.loop.p99, max: report.loop.max })),
+      postgresPercent: percent(cpuAfter.postgres - cpuBefore.postgres),
+      benchPercent: percent(cpuAfter.bench - cpuBefore.bench),
+      machinePercent,
+      othersPercent: Math.max(0, machinePercent - percent(ours)),
+    };
+    const loop = loopAfter.map((after, n) => ({ p50: after.p50, p99: after.p99, max: after.max, cpuPercent: (100 * (after.cpuSeconds - loopBefore[n]!.cpuSeconds)) / activeSeconds, gc: gcDuring(loopBefore[n]!.gc, after.gc) }));
     // What the trackers did beyond what was asked: each placement asked for is 8 fragments.
     const fragmentsPlaced = loopAfter.reduce((total, after, n) => total + after.fragmentsPlaced - loopBefore[n]!.fragmentsPlaced, 0);
     const transfersEnded = loopAfter.reduce((total, after, n) => total + after.transfersEnded - loopBefore[n]!.transfersEnded, 0);
@@ -194,6 +260,7 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     const placement = { p50: percentile(placements, 50), p99: percentile(placements, 99), n: placements.length, refused, refusals: active.flatMap((report) => report.refusals) };
     const listing = { p50: percentile(listings, 50), p99: percentile(listings, 99), n: listings.length };
     console.log(`  event loop delay p50/p99/max ${loop.map((l) => `${l.p50.toFixed(0)}/${l.p99.toFixed(0)}/${l.max.toFixed(0)} ms, CPU ${l.cpuPercent.toFixed(0)} %`).join('; ')}; load average ${load.mean.toFixed(1)} (max ${load.max.toFixed(1)})`);
+    console.log(`  ${harnessLine(harness, loop)}`);
     console.log(`  PostgreSQL backends waiting for a lock (each second): mean ${lockWaits.mean.toFixed(2)}, max ${lockWaits.max}, in ${lockWaits.share.toFixed(0)} % of samples`);
     console.log(`  fragments placed ${fragmentsPlaced} (for ${placements.length} placements acknowledged), transfers ended ${transfersEnded}`);
     console.log(`  placement p50 ${placement.p50.toFixed(1)} ms, p99 ${placement.p99.toFixed(1)} ms (${placement.n}, ${refused} refused${refused ? `: ${placement.refusals.join(', ')}` : ''}); listing p50 ${listing.p50.toFixed(1)} ms, p99 ${listing.p99.toFixed(1)} ms`);
@@ -219,6 +286,7 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
       fragmentsPlaced,
       transfersEnded,
       lockWaits,
+      harness,
     };
   } finally {
     clearInterval(sampler);
@@ -245,6 +313,18 @@ export async function measureTrackers(): Promise<string> {
 }
 
 const kb = (bytes: number) => (bytes / 1024).toFixed(1);
+
+/** Where the machine's CPU went over the active phase, in words (the trackers' own from their /metrics). */
+function harnessLine(harness: Run['harness'], loop: Run['loop']): string {
+  const pct = (value: number) => `${value.toFixed(0)} %`;
+  return (
+    `CPU over the active phase, in % of one core (${CORES} cores: ${CORES * 100} %): trackers ${loop.map((l) => pct(l.cpuPercent)).join(' / ')}, ` +
+    `their clients ${harness.clients.map((c) => pct(c.cpuPercent)).join(' / ')} (client event loop p99 / max ${harness.clients.map((c) => `${c.p99.toFixed(0)} / ${c.max.toFixed(0)} ms`).join('; ')}), ` +
+    `PostgreSQL ${pct(harness.postgresPercent)}, the bench ${pct(harness.benchPercent)}; the machine ${pct(harness.machinePercent)}, of which other work ${pct(harness.othersPercent)}` +
+    (harness.machinePercent >= 0.9 * CORES * 100 ? ' (the machine was saturated: every latency above includes waiting for a core)' : '') +
+    `; trackers' garbage collections ${loop.map((l) => `${l.gc.count} (${l.gc.major} major, ${l.gc.over100ms} over 100 ms, ${(l.gc.seconds * 1_000).toFixed(0)} ms in all)`).join(' / ')}`
+  );
+}
 const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : '–');
 
 function section(all: (Run | Failed)[], machine: ReturnType<typeof machineInfo>): string {
@@ -276,6 +356,7 @@ function section(all: (Run | Failed)[], machine: ReturnType<typeof machineInfo>)
     ...runs.filter((run) => run.failedAdmissions > 0).map((run) => `- ${run.trackers} tracker(s): ${run.failedAdmissions} admissions failed; the first: ${run.admissionErrors.join('; ')}`),
     ...runs.filter((run) => run.placement.refused > 0).map((run) => `- ${run.trackers} tracker(s): placements refused: ${run.placement.refusals.join(', ')}`),
     ...runs.map((run) => `- ${run.trackers} tracker(s): PostgreSQL backends waiting for a lock, sampled each second of the active phase: mean ${run.lockWaits.mean.toFixed(2)}, max ${run.lockWaits.max}, some waiting in ${run.lockWaits.share.toFixed(0)} % of the samples; ${run.transfersEnded} transfers ended`),
+    ...runs.map((run) => `- ${run.trackers} tracker(s): ${harnessLine(run.harness, run.loop)}`),
     ...runs.filter((run) => run.dropped > 0).map((run) => `- ${run.trackers} tracker(s): ${run.dropped} peers were disconnected during the active phase`),
     ...failed.map((run) => `- ${run.trackers} tracker(s) could not be measured: ${run.error}`),
   ];
@@ -296,7 +377,11 @@ so that earlier runs of this bench placed more and more beyond what they asked a
 on). "Fragments placed" is what the trackers placed over the phase (their
 \`peercloud_placements_total\`): 8 for each placement asked, unless some were placed again. Event-loop delay (p99 / max) and CPU are each tracker's own over that phase (its
 \`/metrics\`: \`perf_hooks.monitorEventLoopDelay\`, process CPU); the load average is the machine's
-(1 minute, sampled every 5 s from the first admission to the end).
+(1 minute, sampled every 5 s from the first admission to the end). Below the table, where the
+machine's CPU went over the active phase (\`/proc\`: each tracker, each client process with its own
+event-loop delay, PostgreSQL's postmaster and backends, the bench, and the rest of the machine:
+other work beside the bench), and each tracker's garbage collections (its \`/metrics\`): a
+latency measured on a saturated machine includes waiting for a core.
 
 - Date: ${machine.date}
 - Machine: ${machine.cpu}, ${machine.memory} RAM, ${machine.os}; Node ${machine.node}

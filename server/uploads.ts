@@ -428,7 +428,8 @@ export class Uploads {
 
   /** Releases every replica of the file that is still only reserved (no transfer is filling it). */
   async #releasePartialsIn(trx: Trx, fileId: string): Promise<Effect[]> {
-    const partials = await trx.selectFrom('replicas').select('host_id').where('file_id', '=', fileId).where('state', '=', 'reserved').execute();
+    // In host id order, as placements wait for hosts: on PostgreSQL the two can't wait for each other in a cycle.
+    const partials = await trx.selectFrom('replicas').select('host_id').where('file_id', '=', fileId).where('state', '=', 'reserved').orderBy('host_id').execute();
     const effects: Effect[] = [];
     for (const partial of partials) effects.push(...(await this.#releaseIn(trx, fileId, partial.host_id)));
     return effects;
