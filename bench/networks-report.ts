@@ -137,7 +137,9 @@ pair sampled every 200 ms): the steady rate while the middle 80 % of the file mo
 before and after it that the file's bytes spent not moving at that rate (placement, signaling, ICE,
 DTLS and SCTP handshakes, the host's \`want\` before; the last acks, \`end\`/\`done\` and the tracker
 recording the copy after; in brackets, the part of it after the last byte had crossed, the rest
-being a slower end of the stream). The whole time is exactly before + size ÷ rate + after. Round trip: the
+being a slower end of the stream). The whole time is exactly before + size ÷ rate + after; a
+negative before (or after) means the first (or last) tenth of the file moved faster than the
+middle 80 %: the bytes flowed at once and the link's congestion control slowed them later. Round trip: the
 selected pair's, as ICE measured it (median of the runs).
 
 | profile | round trip (ms) | upload: before (s) | upload: stream MB/s (× raw) | upload: after (s) | download: before (s) | download: stream MB/s (× raw) | download: after (s) |
