@@ -11,7 +11,7 @@
  *
  * BENCH_ONLY=audits runs only this; BENCH_AUDIT_HOSTS (300), BENCH_AUDIT_WINDOW_S (60) size it.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -21,6 +21,7 @@ import { rootOf, TEST_CHUNK } from '../tests/support/fake-replica.ts';
 import { NodePeer } from '../tests/support/node-peer.ts';
 import { startTrackerProcess } from '../tests/support/tracker-process.ts';
 import { machineInfo } from './report.ts';
+import { processTimes } from './process-cpu.ts';
 
 const HOSTS = Number(process.env.BENCH_AUDIT_HOSTS ?? 300);
 const WINDOW_S = Number(process.env.BENCH_AUDIT_WINDOW_S ?? 60);
@@ -52,10 +53,11 @@ async function storeFile(owner: NodePeer, hosts: NodePeer[], name: string, size:
   await owner.next('file:updated', (file) => file.id === placed.file.id && file.state !== 'uploading');
 }
 
-/** utime + stime of a process, in milliseconds (Linux clock ticks are 10 ms here). */
+/** utime + stime of a process (not of its children), in milliseconds. */
 function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  const times = processTimes(pid);
+  if (!times) throw new Error(`process ${pid} is gone: its CPU time cannot be read`);
+  return times.own * 1000;
 }
 
 async function measureWindow(auditInterval: string): Promise<Window> {

@@ -21,7 +21,6 @@
  * `npm run bench` measures every profile (unless BENCH_NETWORKS=0); `BENCH_ONLY=networks npm run bench`
  * measures only these and rewrites only the "Separate networks" section of docs/BENCHMARKS.md.
  */
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
@@ -35,6 +34,7 @@ import { lendFor, openLabCloud, type CloudTransfer, type LabCloud, type LabRelay
 import { writeRandomFile } from './peer-tabs.ts';
 import { median } from './report.ts';
 import type { NetworkFigure, TransferFigure } from './networks-report.ts';
+import { processTimes } from './process-cpu.ts';
 
 export interface NetworkProfile {
   name: string;
@@ -120,22 +120,13 @@ export function describeLink(profile: NetworkProfile): string {
   return `${profile.nat} NAT, ${profile.relay ? 'TURN relay only' : 'STUN'}; ${link}`;
 }
 
-/** USER_HZ: /proc counts CPU time in ticks of 10 ms on Linux. */
-const TICK_MS = 10;
-
-/** CPU milliseconds used so far by these processes (all their threads; a process gone counts 0). */
+/**
+ * CPU milliseconds used so far by these processes (all their threads, not their children: those
+ * are in the list too). A process gone counts 0: the time it used is gone with it, and it was not
+ * moving our bytes.
+ */
 function cpuMsOf(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
-    } catch {
-      // the process ended: the time it used is gone with it, and it was not moving our bytes
-    }
-  }
-  return ticks * TICK_MS;
+  return pids.reduce((sum, pid) => sum + (processTimes(pid)?.own ?? 0) * 1000, 0);
 }
 
 /** Runs `work`, which moves `bytes`, and what every process of the lab spent on it. */

@@ -12,6 +12,7 @@ import { chromium, type Browser, type BrowserContext, type CDPSession, type Page
 import { MiB } from '../shared/units.ts';
 import { CHROMIUM_ARGS, CHROMIUM_HELP, findChromium } from '../tests/support/chromium.ts';
 import { watchIcePaths } from '../tests/support/ice-paths.ts';
+import { processTimes } from './process-cpu.ts';
 
 export interface PeerTab {
   context: BrowserContext;
@@ -242,8 +243,8 @@ function processTable(): Map<number, { parent: number; command: string }> {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const parent = processTimes(Number(entry))?.parent;
+      if (parent === undefined) continue;
       table.set(Number(entry), { parent, command: readFileSync(`/proc/${entry}/cmdline`, 'utf8') });
     } catch {
       // the process ended while we looked

@@ -2,6 +2,8 @@
  * Who used the machine's CPU during a bench phase, from /proc (Linux): a process (with the
  * children it has reaped), a process tree (PostgreSQL's postmaster and its backends), and the
  * whole machine, so that a bench can tell a slow tracker from a machine with no core to spare.
+ * The one reader of /proc/<pid>/stat for the benches (its command field may hold spaces and
+ * parentheses: every reading must split after the last one).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -15,8 +17,11 @@ const TICKS_PER_SECOND = (() => {
   }
 })();
 
-/** utime, stime, cutime, cstime of /proc/<pid>/stat (the command, in parentheses, may hold spaces). */
-function times(pid: number): { own: number; children: number; parent: number } | undefined {
+/**
+ * A process's parent and CPU seconds (utime + stime as `own`, cutime + cstime of the children it
+ * has waited for as `children`), or undefined once it is gone.
+ */
+export function processTimes(pid: number): { own: number; children: number; parent: number } | undefined {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -31,7 +36,7 @@ function times(pid: number): { own: number; children: number; parent: number } |
 
 /** CPU seconds a process has used, with the children it has waited for. */
 export function processCpuSeconds(pid: number): number {
-  const t = times(pid);
+  const t = processTimes(pid);
   return t ? t.own + t.children : 0;
 }
 
@@ -40,7 +45,7 @@ export function treeCpuSeconds(root: number): number {
   let total = processCpuSeconds(root);
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const t = times(Number(entry));
+    const t = processTimes(Number(entry));
     if (t?.parent === root) total += t.own + t.children;
   }
   return total;
