@@ -21,10 +21,10 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { cpus, loadavg, release, platform, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { COMPARE_HEADING, compareRuns, compareSection, runFigures, type ResultRow, type RunFigures } from './compare-report.ts';
-import { writeSection } from './report.ts';
+import { wholeNumberEnv, writeSection } from './report.ts';
 
-const MEBIBYTES = Number(process.env.COMPARE_MIB ?? 64);
-const ROUNDS = Number(process.env.COMPARE_ROUNDS ?? 3);
+const MEBIBYTES = wholeNumberEnv('COMPARE_MIB', 64);
+const ROUNDS = wholeNumberEnv('COMPARE_ROUNDS', 3);
 /** Where each tree's bench takes Chromium's flags from (self-contained, the same exports since the bench began). */
 const CHROMIUM_SETUP = 'tests/support/chromium.ts';
 /** A run that has not ended in this long is stuck (a 64 MiB run takes one to three minutes here). */
@@ -94,8 +94,6 @@ function checkOut(commit: string, dir: string, here: string): void {
 function main(): void {
   const [refA, refB] = process.argv.slice(2);
   if (!refA || refA.startsWith('-')) throw new Error('Usage: npm run bench:compare -- <git-ref> [<git-ref>] (the earlier commit, then the later one: this tree if left out)');
-  if (!Number.isInteger(MEBIBYTES) || MEBIBYTES < 1) throw new Error(`COMPARE_MIB must be a whole number of MiB (it is "${process.env.COMPARE_MIB}")`);
-  if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`COMPARE_ROUNDS must be a whole number of at least 1 (it is "${process.env.COMPARE_ROUNDS}")`);
   const here = process.cwd();
   const commitA = git(['rev-parse', '--verify', `${refA}^{commit}`]);
   const commitB = refB === undefined ? undefined : git(['rev-parse', '--verify', `${refB}^{commit}`]);

@@ -33,7 +33,7 @@ import { CpuMeter, cpuBetween } from './cpu.ts';
 import { erasureTable, measureErasureInChromium, measureErasureInNode } from './erasure.ts';
 import type { SchemeRates } from './erasure-core.ts';
 import { closePeer, offer, openPersistentPeer, processesObservable, timeDownload, timeUpload, watchHeaps, watchPeerMemory, writeRandomFile, type HeapGrowth, type PeerMemory, type PeerTab } from './peer-tabs.ts';
-import { machineInfo, median } from './report.ts';
+import { machineInfo, median, wholeNumberEnv } from './report.ts';
 
 export interface FragmentBenchOptions {
   /** The fragment scheme measured, "rs:K+M". */
@@ -133,8 +133,7 @@ async function openCloud(redundancy: string, offerMiB: number): Promise<Cloud> {
  * at about 1 MB/s on the loaded machine (its fastest host had all of its fragment after 8 minutes).
  */
 function stalledMs(bytes: number): number {
-  const seconds = process.env.BENCH_FRAGMENT_STALLED_S;
-  return (seconds !== undefined ? Number(seconds) : Math.max(600, bytes / 0.5e6)) * 1000;
+  return wholeNumberEnv('BENCH_FRAGMENT_STALLED_S', Math.max(600, Math.ceil(bytes / 0.5e6))) * 1000;
 }
 
 interface Transfer {

@@ -38,6 +38,18 @@ function breakdownTable(breakdown: CpuBreakdown): string {
   ].join('\n');
 }
 
+/**
+ * A bench switch that must be a whole number of at least `min` (its default when unset): a typo
+ * stops the run with the switch named, not hours later with NaN in a table.
+ */
+export function wholeNumberEnv(name: string, fallback: number, min = 1): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number of at least ${min} (got "${text}")`);
+  return value;
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].filter(Number.isFinite).sort((a, b) => a - b);
   if (sorted.length === 0) return Number.NaN;

@@ -29,15 +29,19 @@ import { migrate, openDatabase } from '../server/db/database.ts';
 import { startPostgresCluster, withClient } from '../tests/support/postgres.ts';
 import { startTrackerProcess, type TrackerProcess } from '../tests/support/tracker-process.ts';
 import { CORES, machineCpuSeconds, postmasterPid, processCpuSeconds, treeCpuSeconds } from './process-cpu.ts';
-import { machineInfo } from './report.ts';
+import { machineInfo, wholeNumberEnv } from './report.ts';
 import { PER_ADDRESS, type ClientsCommand, type ClientsReport } from './tracker-clients.ts';
 
-const PEERS = Number(process.env.BENCH_TRACKER_PEERS ?? 10_000);
+const PEERS = wholeNumberEnv('BENCH_TRACKER_PEERS', 10_000);
 /** Which runs: how many trackers each (default 1 then 2). */
-const TRACKER_COUNTS = (process.env.BENCH_TRACKER_COUNTS ?? '1,2').split(',').map(Number);
+const TRACKER_COUNTS = (process.env.BENCH_TRACKER_COUNTS || '1,2').split(',').map((count) => {
+  const trackers = Number(count);
+  if (!Number.isInteger(trackers) || trackers < 1) throw new Error(`BENCH_TRACKER_COUNTS must be tracker counts such as 1,2 (got "${process.env.BENCH_TRACKER_COUNTS}")`);
+  return trackers;
+});
 /** A directory: each tracker writes a V8 CPU profile of its whole life there (`--cpu-prof`). */
 const PROFILE_DIR = process.env.BENCH_TRACKER_PROFILE;
-const ACTIVE_SECONDS = Number(process.env.BENCH_TRACKER_SECONDS ?? 60);
+const ACTIVE_SECONDS = wholeNumberEnv('BENCH_TRACKER_SECONDS', 60);
 const PLACEMENTS_PER_SECOND = 5;
 const HEADING = '## Many trackers';
 const REPORT = 'docs/BENCHMARKS.md';

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { mergeReport, splitSections } from '../../bench/report.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { mergeReport, splitSections, wholeNumberEnv } from '../../bench/report.ts';
 
 const generated = '# Benchmarks\n\nintro\n\n## Latest run\n\nnew table\n\n## What limits throughput here\n\nnew analysis\n';
 const previous = [
@@ -43,5 +43,23 @@ describe('the report a full benchmark run writes', () => {
 
   it('writes only its own sections when there was no report', () => {
     expect(mergeReport(generated, '', {})).toBe(`${generated.trimEnd()}\n`);
+  });
+});
+
+describe('a bench switch that must be a whole number', () => {
+  const NAME = 'PEERCLOUD_TEST_WHOLE_NUMBER';
+  afterEach(() => delete process.env[NAME]);
+
+  it('takes its default when unset or empty, and the number when one is given', () => {
+    expect(wholeNumberEnv(NAME, 7)).toBe(7);
+    process.env[NAME] = '';
+    expect(wholeNumberEnv(NAME, 7)).toBe(7);
+    process.env[NAME] = '12';
+    expect(wholeNumberEnv(NAME, 7)).toBe(12);
+  });
+
+  it.each(['1O', '2.5', '0', '-3', 'many'])('stops on %j with the switch named', (text) => {
+    process.env[NAME] = text;
+    expect(() => wholeNumberEnv(NAME, 7)).toThrow(`${NAME} must be a whole number of at least 1 (got "${text}")`);
   });
 });
