@@ -47,7 +47,20 @@ export const WireMessage = z.discriminatedUnion('t', [
 ]);
 export type WireMessage = z.infer<typeof WireMessage>;
 
-/** How many chunks a sender may have in flight beyond the last ack: about 16 MiB, at least 4. */
+/** What a sender may have in flight beyond the last ack, in bytes of chunks (sendWindow). */
+export const WINDOW_BYTES = 16 * 1024 * 1024;
+
+/** How many chunks a sender may have in flight beyond the last ack: about WINDOW_BYTES, at least 4. */
 export function sendWindow(chunkSize: number): number {
-  return Math.max(4, Math.floor((16 * 1024 * 1024) / chunkSize));
+  return Math.max(4, Math.floor(WINDOW_BYTES / chunkSize));
 }
+
+/**
+ * Bytes a receiver may hold unread from the other peer before it stops the transfer as a flood.
+ * A browser's data channel has no flow control on the receiving side: every message lands in the
+ * page as it arrives, so a sender that ignores the window (a hostile host, or owner) could fill
+ * the page's memory while it waits on a write. An honest sender never has more than its window
+ * unacknowledged (4 chunks of MAX_CHUNK_SIZE with their seals at most, a little over 16 MiB);
+ * twice WINDOW_BYTES leaves room for the control messages beside them.
+ */
+export const MAX_UNREAD_BYTES = 2 * WINDOW_BYTES;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { safeFileName } from '../../shared/safe-name.ts';
-import { sendWatermarks, sendWindow, WireMessage } from '../../shared/wire.ts';
+import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SEAL_OVERHEAD } from '../../shared/chunking.ts';
+import { MAX_UNREAD_BYTES, sendWatermarks, sendWindow, WireMessage } from '../../shared/wire.ts';
 import { KiB, MiB } from '../../shared/units.ts';
 
 describe('safe download names', () => {
@@ -38,6 +39,14 @@ describe('data channel policy', () => {
     expect(sendWindow(256 * KiB)).toBe(64);
     expect(sendWindow(4 * MiB)).toBe(4);
   });
+
+  it.each([MIN_CHUNK_SIZE, 256 * KiB, MiB, 3 * MiB + 1, MAX_CHUNK_SIZE])(
+    'lets an honest sender of %i-byte chunks fill its whole window before the receiver calls it a flood',
+    (chunkSize) => {
+      const honest = sendWindow(chunkSize) * (chunkSize + SEAL_OVERHEAD);
+      expect(honest).toBeLessThan(MAX_UNREAD_BYTES / 1.5);
+    },
+  );
 
   it('parses only well-formed messages from the other peer', () => {
     expect(WireMessage.safeParse({ t: 'want', from: 3 }).success).toBe(true);

@@ -6,7 +6,7 @@
  */
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import type { IceServer, TransferErrorCode } from '../../../../shared/protocol.ts';
-import { FRAME_BYTES, sendWatermarks, WireMessage } from '../../../../shared/wire.ts';
+import { FRAME_BYTES, MAX_UNREAD_BYTES, sendWatermarks, WireMessage } from '../../../../shared/wire.ts';
 import { TransferFailure, type FailureSource, type Incoming, type Link } from '../transfer/link.ts';
 import type { TrackerClient } from './tracker-client.ts';
 
@@ -40,6 +40,8 @@ export class PeerLink implements Link {
   readonly transferId: string;
   readonly #peer: SimplePeer.Instance;
   readonly #queue: Incoming[] = [];
+  /** Bytes of chunk frames in #queue, not yet read (bounded by MAX_UNREAD_BYTES). */
+  #unreadBytes = 0;
   #waiter: { resolve: (item: Incoming) => void; reject: (error: TransferFailure) => void } | undefined;
   #failure: TransferFailure | undefined;
   #closed = false;
@@ -118,6 +120,7 @@ export class PeerLink implements Link {
   /** The next message from the other peer; rejects once the link has failed. */
   next(): Promise<Incoming> {
     const item = this.#queue.shift();
+    if (item?.kind === 'bytes') this.#unreadBytes -= item.bytes.byteLength;
     if (item) return Promise.resolve(item);
     if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
@@ -228,6 +231,9 @@ export class PeerLink implements Link {
       this.#waiter = undefined;
       waiter.resolve(item);
     } else {
+      if (item.kind === 'bytes' && (this.#unreadBytes += item.bytes.byteLength) > MAX_UNREAD_BYTES) {
+        return this.fail('INTEGRITY', 'The other peer sent far more than it may before an answer.');
+      }
       this.#queue.push(item);
     }
   }
