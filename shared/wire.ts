@@ -61,6 +61,16 @@ export function sendWindow(chunkSize: number): number {
  * page as it arrives, so a sender that ignores the window (a hostile host, or owner) could fill
  * the page's memory while it waits on a write. An honest sender never has more than its window
  * unacknowledged (4 chunks of MAX_CHUNK_SIZE with their seals at most, a little over 16 MiB);
- * twice WINDOW_BYTES leaves room for the control messages beside them.
+ * twice WINDOW_BYTES leaves room for the control messages beside them (`unreadCost`).
  */
 export const MAX_UNREAD_BYTES = 2 * WINDOW_BYTES;
+
+/**
+ * What one unread message counts against MAX_UNREAD_BYTES: a frame its bytes; a control message
+ * its text twice over (the string, then the parsed object beside it) and a fixed 1 KiB, so that a
+ * flood of tiny messages is bounded by their number too (at most 32,768 held).
+ */
+export function unreadCost(item: { kind: 'bytes'; bytes: { byteLength: number } } | { kind: 'control' }, textLength: number): number {
+  return item.kind === 'bytes' ? item.bytes.byteLength : CONTROL_MESSAGE_COST + 2 * textLength;
+}
+export const CONTROL_MESSAGE_COST = 1024;

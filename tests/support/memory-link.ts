@@ -6,14 +6,15 @@
  */
 import type { TransferErrorCode } from '../../shared/protocol.ts';
 import { FRAME_BYTES, WireMessage } from '../../shared/wire.ts';
+import { FLOODED, Inbox } from '../../web/src/lib/transfer/inbox.ts';
 import { TransferFailure, type Incoming, type Link } from '../../web/src/lib/transfer/link.ts';
 
 export class MemoryLink implements Link {
   other!: MemoryLink;
   /** Everything this side sent, in order (bytes as their length). */
   readonly sent: (WireMessage | { bytes: number })[] = [];
-  #queue: Incoming[] = [];
-  #waiter: { resolve: (item: Incoming) => void; reject: (error: TransferFailure) => void } | undefined;
+  /** The page's own inbox, bound included: an honest protocol must never trip it. */
+  readonly inbox = new Inbox();
   #failure: TransferFailure | undefined;
   #closed = false;
   #markEnded!: () => void;
@@ -34,10 +35,7 @@ export class MemoryLink implements Link {
   }
 
   next(): Promise<Incoming> {
-    const item = this.#queue.shift();
-    if (item) return Promise.resolve(item);
-    if (this.#failure) return Promise.reject(this.#failure);
-    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
+    return this.inbox.next();
   }
 
   async nextControl(): Promise<WireMessage> {
@@ -51,7 +49,8 @@ export class MemoryLink implements Link {
     this.#check();
     this.sent.push(message);
     // As over the wire: text, parsed by the receiver's schema.
-    this.other.#arrive({ kind: 'control', message: WireMessage.parse(JSON.parse(JSON.stringify(message))) });
+    const text = JSON.stringify(message);
+    this.other.#arrive({ kind: 'control', message: WireMessage.parse(JSON.parse(text)) }, text.length);
     await Promise.resolve();
   }
 
@@ -67,7 +66,7 @@ export class MemoryLink implements Link {
 
   /** A message as if the other peer had sent it (a lying or broken peer). */
   inject(item: Incoming): void {
-    this.#arrive(item);
+    this.#arrive(item, item.kind === 'control' ? JSON.stringify(item.message).length : 0);
   }
 
   fail(code: TransferErrorCode, message: string): void {
@@ -81,8 +80,7 @@ export class MemoryLink implements Link {
     this.#failure ??= new TransferFailure('CANCELLED', 'The transfer is over.');
     this.#closed = true;
     this.#markEnded();
-    this.#waiter?.reject(this.#failure);
-    this.#waiter = undefined;
+    this.inbox.end(this.#failure);
     this.other.#end(new TransferFailure('PEER_GONE', 'The other peer closed the connection.', 'peer'));
   }
 
@@ -90,15 +88,10 @@ export class MemoryLink implements Link {
     if (this.#failure) throw this.#failure;
   }
 
-  #arrive(item: Incoming): void {
+  #arrive(item: Incoming, textLength = 0): void {
     if (this.#closed) return;
-    if (this.#waiter) {
-      const waiter = this.#waiter;
-      this.#waiter = undefined;
-      waiter.resolve(item);
-    } else {
-      this.#queue.push(item);
-    }
+    // As PeerLink: a sender past the bound has the transfer stopped, and hears why.
+    if (!this.inbox.deliver(item, textLength)) this.fail('INTEGRITY', FLOODED);
   }
 
   #end(failure: TransferFailure): void {
@@ -106,8 +99,7 @@ export class MemoryLink implements Link {
     this.#closed = true;
     this.#markEnded();
     this.#failure = failure;
-    this.#waiter?.reject(failure);
-    this.#waiter = undefined;
+    this.inbox.end(failure);
   }
 }
 

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SEAL_OVERHEAD } from '../../shared/chunking.ts';
-import { sendWindow, type WireMessage } from '../../shared/wire.ts';
+import { MAX_UNREAD_BYTES, sendWindow, type WireMessage } from '../../shared/wire.ts';
+import { FLOODED } from '../../web/src/lib/transfer/inbox.ts';
 import { chunkDigestHex } from '../../web/src/lib/crypto/digests.ts';
 import { joinParts, receiveChunks, sendChunks, type ChunkSource, type ReceivedChunk } from '../../web/src/lib/transfer/chunk-stream.ts';
 import { TransferFailure } from '../../web/src/lib/transfer/link.ts';
@@ -135,6 +136,22 @@ describe('sending and receiving chunks', () => {
     expect(mostAhead).toBe(window);
   });
 
+  it('lets an honest sender fill its whole window of the smallest chunks while the receiver is stuck on a write', async () => {
+    // 16 KiB chunks: a window of 1,024 of them, each behind its header, all held by the receiver at once.
+    const window = sendWindow(CHUNK_SIZE);
+    const chunks = await makeChunks(window + 8);
+    const [a, b] = memoryLinkPair();
+    const recorder = recordingSink();
+    recorder.hold();
+    const sending = sendChunks(a, sourceOf(chunks), { from: 0, chunkSize: CHUNK_SIZE });
+    const receiving = receiver(b, recorder.sink, chunks.length);
+    await expect.poll(() => a.sent.filter((m) => 't' in m && m.t === 'chunk').length).toBe(window);
+    expect([a.failure, b.failure]).toEqual([undefined, undefined]);
+    recorder.release();
+    await Promise.all([sending, receiving]);
+    expect(recorder.written.flat()).toHaveLength(chunks.length);
+  });
+
   it('starts where the receiver says, for a resumed transfer', async () => {
     const chunks = await makeChunks(6);
     const [a, b] = memoryLinkPair();
@@ -204,6 +221,34 @@ describe('what the other side can get wrong', () => {
     await a.sendControl({ t: 'chunk', i: 0, len: 100, sha: chunk!.sha256 });
     await a.sendBytes(chunk!.bytes);
     expect(await failureOf(receiving)).toMatchObject({ code: 'INTEGRITY', message: 'Chunk 0 is malformed.' });
+  });
+
+  it('stops a sender that ignores the acks and runs past its window, before the receiver holds more than the bound', async () => {
+    const [chunk] = await makeChunks(1, 1024 * 1024 + SEAL_OVERHEAD);
+    const [a, b] = memoryLinkPair();
+    const recorder = recordingSink();
+    recorder.hold();
+    const count = 64;
+    const receiving = receiver(b, recorder.sink, count, { expectedLength: () => chunk!.bytes.byteLength });
+    // Every chunk well formed and matching its hash, sent without ever waiting for an ack, each
+    // once the receiver has read the one before: its link's inbox stays empty, and what piles up
+    // is what it read and can't write.
+    const flooding = failureOf(
+      (async () => {
+        for (let index = 0; index < count; index++) {
+          while (b.inbox.unread > 0 && !a.failure) await new Promise((resolve) => setImmediate(resolve));
+          await a.sendControl({ t: 'chunk', i: index, len: chunk!.bytes.byteLength, sha: chunk!.sha256 });
+          await a.sendBytes(chunk!.bytes);
+        }
+      })(),
+    );
+    expect(await failureOf(receiving)).toMatchObject({ code: 'INTEGRITY', message: FLOODED, source: 'self' });
+    expect(await flooding).toMatchObject({ code: 'INTEGRITY', source: 'told' });
+    // Stopped at the chunk that took it past the bound (a sender that does not wait is stopped by the inbox: inbox.test.ts).
+    const sent = a.sent.filter((m) => 't' in m && m.t === 'chunk').length * chunk!.bytes.byteLength;
+    expect(sent).toBeGreaterThan(MAX_UNREAD_BYTES);
+    expect(sent).toBeLessThanOrEqual(MAX_UNREAD_BYTES + chunk!.bytes.byteLength);
+    expect(recorder.written).toEqual([]);
   });
 
   it('fails a sender that gets bytes where a control message belongs', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { safeFileName } from '../../shared/safe-name.ts';
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SEAL_OVERHEAD } from '../../shared/chunking.ts';
-import { MAX_UNREAD_BYTES, sendWatermarks, sendWindow, WireMessage } from '../../shared/wire.ts';
+import { MAX_UNREAD_BYTES, sendWatermarks, sendWindow, unreadCost, WireMessage } from '../../shared/wire.ts';
 import { KiB, MiB } from '../../shared/units.ts';
 
 describe('safe download names', () => {
@@ -43,10 +43,19 @@ describe('data channel policy', () => {
   it.each([MIN_CHUNK_SIZE, 256 * KiB, MiB, 3 * MiB + 1, MAX_CHUNK_SIZE])(
     'lets an honest sender of %i-byte chunks fill its whole window before the receiver calls it a flood',
     (chunkSize) => {
-      const honest = sendWindow(chunkSize) * (chunkSize + SEAL_OVERHEAD);
-      expect(honest).toBeLessThan(MAX_UNREAD_BYTES / 1.5);
+      // Each chunk behind its header, the longest header there can be (a fragment's piece with its proof path).
+      const header = JSON.stringify({ t: 'chunk', i: 2 ** 31, len: chunkSize + SEAL_OVERHEAD, sha: 'f'.repeat(64), path: Array(40).fill('f'.repeat(64)) });
+      expect(WireMessage.safeParse(JSON.parse(header)).success).toBe(true);
+      const perChunk = chunkSize + SEAL_OVERHEAD + unreadCost({ kind: 'control' }, header.length);
+      expect(sendWindow(chunkSize) * perChunk).toBeLessThan(MAX_UNREAD_BYTES / 1.25);
     },
   );
+
+  it('counts a control message by its text, and never as nothing: a flood of tiny ones is bounded by their number', () => {
+    expect(unreadCost({ kind: 'bytes', bytes: new Uint8Array(1000) }, 0)).toBe(1000);
+    expect(unreadCost({ kind: 'control' }, 14)).toBe(1024 + 28);
+    expect(MAX_UNREAD_BYTES / unreadCost({ kind: 'control' }, '{"t":"done"}'.length)).toBeLessThan(40_000);
+  });
 
   it('parses only well-formed messages from the other peer', () => {
     expect(WireMessage.safeParse({ t: 'want', from: 3 }).success).toBe(true);

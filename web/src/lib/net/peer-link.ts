@@ -6,7 +6,8 @@
  */
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import type { IceServer, TransferErrorCode } from '../../../../shared/protocol.ts';
-import { FRAME_BYTES, MAX_UNREAD_BYTES, sendWatermarks, WireMessage } from '../../../../shared/wire.ts';
+import { FRAME_BYTES, sendWatermarks, WireMessage } from '../../../../shared/wire.ts';
+import { FLOODED, Inbox } from '../transfer/inbox.ts';
 import { TransferFailure, type FailureSource, type Incoming, type Link } from '../transfer/link.ts';
 import type { TrackerClient } from './tracker-client.ts';
 
@@ -39,10 +40,8 @@ export class PeersUnreachable extends TransferFailure {
 export class PeerLink implements Link {
   readonly transferId: string;
   readonly #peer: SimplePeer.Instance;
-  readonly #queue: Incoming[] = [];
-  /** Bytes of chunk frames in #queue, not yet read (bounded by MAX_UNREAD_BYTES). */
-  #unreadBytes = 0;
-  #waiter: { resolve: (item: Incoming) => void; reject: (error: TransferFailure) => void } | undefined;
+  /** What the other peer sent and the transfer has not read yet (bounded: a flood fails the link). */
+  readonly #inbox = new Inbox();
   #failure: TransferFailure | undefined;
   #closed = false;
   #markEnded!: () => void;
@@ -119,11 +118,7 @@ export class PeerLink implements Link {
 
   /** The next message from the other peer; rejects once the link has failed. */
   next(): Promise<Incoming> {
-    const item = this.#queue.shift();
-    if (item?.kind === 'bytes') this.#unreadBytes -= item.bytes.byteLength;
-    if (item) return Promise.resolve(item);
-    if (this.#failure) return Promise.reject(this.#failure);
-    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
+    return this.#inbox.next();
   }
 
   /** The next control message, failing the link if the peer sends bytes out of turn. */
@@ -197,8 +192,7 @@ export class PeerLink implements Link {
     this.#markEnded();
     for (const off of this.#unsubscribe) off();
     this.#onEnd(this.#failure!);
-    this.#waiter?.reject(this.#failure!);
-    this.#waiter = undefined;
+    this.#inbox.end(this.#failure!);
     this.#drained?.();
     this.#peer.destroy();
   }
@@ -226,15 +220,8 @@ export class PeerLink implements Link {
     } else {
       return this.fail('INTERNAL', 'The other peer sent data of an unknown kind.');
     }
-    if (this.#waiter) {
-      const waiter = this.#waiter;
-      this.#waiter = undefined;
-      waiter.resolve(item);
-    } else {
-      if (item.kind === 'bytes' && (this.#unreadBytes += item.bytes.byteLength) > MAX_UNREAD_BYTES) {
-        return this.fail('INTEGRITY', 'The other peer sent far more than it may before an answer.');
-      }
-      this.#queue.push(item);
+    if (!this.#inbox.deliver(item, typeof data === 'string' ? data.length : 0)) {
+      this.fail('INTEGRITY', FLOODED);
     }
   }
 

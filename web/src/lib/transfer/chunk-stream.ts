@@ -2,11 +2,13 @@
  * Moving sealed chunks over a Link (a WebRTC data channel, or an in-memory pair in tests), the same way for every kind of transfer:
  * the sender reads ahead a little and never runs more than a window past the receiver's
  * last ack; the receiver assembles frames, checks each chunk's hash, hands batches to its
- * sink and acks what the sink persisted. Neither side ever holds more than a window.
+ * sink and acks what the sink persisted. Neither side ever holds more than a window: the
+ * receiver stops a sender that runs past it (MAX_UNREAD_BYTES, with room to spare).
  */
 import { toHex } from '../../../../shared/encoding.ts';
-import { sendWindow, type WireMessage } from '../../../../shared/wire.ts';
+import { MAX_UNREAD_BYTES, sendWindow, type WireMessage } from '../../../../shared/wire.ts';
 import { partsDigest } from '../crypto/digests.ts';
+import { FLOODED } from './inbox.ts';
 import { TransferFailure, type Link } from './link.ts';
 
 export interface SourceChunk {
@@ -128,6 +130,8 @@ export async function receiveChunks(
   let batchBytes = 0;
   let persisted = Promise.resolve();
   let persistedBytes = 0;
+  /** Bytes of the chunks announced so far (since `from`): what is held beyond persistedBytes is in memory. */
+  let announcedBytes = 0;
   let persistedChunks = options.from;
   let writeFailure: TransferFailure | undefined;
 
@@ -178,6 +182,11 @@ export async function receiveChunks(
       if (header.t !== 'chunk') throw fail(link, 'INTERNAL', `Unexpected "${header.t}" from the sender.`);
       if (header.i !== next) throw fail(link, 'INTEGRITY', `Chunk ${header.i} arrived where ${next} was expected.`);
       if (header.len !== options.expectedLength(header.i)) throw fail(link, 'INTEGRITY', `Chunk ${header.i} has the wrong length.`);
+      // Received while a write is pending stays in memory until persisted and acked. An honest
+      // sender stops at its window (about WINDOW_BYTES unacknowledged); one that ignores the acks
+      // would otherwise pile chunks here as fast as they arrive.
+      announcedBytes += header.len;
+      if (announcedBytes - persistedBytes > MAX_UNREAD_BYTES) throw fail(link, 'INTEGRITY', FLOODED);
 
       const parts: Uint8Array<ArrayBuffer>[] = [];
       for (let filled = 0; filled < header.len; ) {
