@@ -23,7 +23,7 @@ export interface CpuBreakdown {
 }
 
 /** A markdown table of CPU ms per MB by thread group: the groups that cost most in any column. */
-function breakdownTable(breakdown: CpuBreakdown): string {
+export function breakdownTable(breakdown: CpuBreakdown): string {
   const perMB = (groups: [string, number][], mebibytes: number) => new Map(groups.map(([label, ms]) => [label, ms / ((mebibytes * MiB) / 1e6)]));
   const columns = [perMB(breakdown.baseline.groups, breakdown.baselineMiB), perMB(breakdown.upload.groups, breakdown.sizeMiB), perMB(breakdown.download.groups, breakdown.sizeMiB)];
   const labels = [...new Set(columns.flatMap((column) => [...column].filter(([, value]) => value >= 0.5).map(([label]) => label)))];

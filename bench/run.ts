@@ -22,7 +22,7 @@
  * BENCH_AUDITS=0 skips it (keeping its last section).
  * BENCH_ONLY=transfers measures only the transfers (and the flood unless BENCH_FLOOD=0) and writes
  * their figures to BENCH_RESULTS (default bench/transfers-results.json), not to the report:
- * bench/compare.ts runs it once per side.
+ * bench/compare.ts runs it once per side. It prints the last run's CPU per MB by thread.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,7 +44,7 @@ import { networksSection } from './networks-report.ts';
 import { currentTrackersSection, measureTrackers, writeTrackersSection } from './trackers.ts';
 import { AUDITS_HEADING, measureAudits } from './audits.ts';
 import { longestTaskMs, offer, openPeer, resetLongTasks, timeDownload, timeUpload, watchHeaps, writeRandomFile } from './peer-tabs.ts';
-import { currentSection, machineInfo, median, writeFragmentsSection, writeSection, writeNetworksSection, writeReports, writeResults, type CpuBreakdown, type Figure } from './report.ts';
+import { breakdownTable, currentSection, machineInfo, median, writeFragmentsSection, writeSection, writeNetworksSection, writeReports, writeResults, type CpuBreakdown, type Figure } from './report.ts';
 
 const SIZES_MIB = (process.env.BENCH_SIZES ?? '64,256,1024').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -236,6 +236,8 @@ async function main(): Promise<void> {
   }
   if (transfersOnly) {
     writeResults(figures, { chromium: version, runs: RUNS }, process.env.BENCH_RESULTS ?? 'bench/transfers-results.json');
+    // Where the CPU went in the last run, per thread: printed only, the report keeps the full run's.
+    if (breakdown) console.log(`CPU per MB by thread, last run:\n${breakdownTable(breakdown)}`);
     return;
   }
   const fragments = await measureFragmentSection();
