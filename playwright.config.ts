@@ -13,14 +13,18 @@ const dataDir = process.env.PEERCLOUD_E2E_DIR ?? (process.env.PEERCLOUD_E2E_DIR 
 
 // The network lab's specs need root (network namespaces); scripts/e2e.ts leaves them out elsewhere.
 const withoutNetlab = process.env.PEERCLOUD_NETLAB === 'off';
+// The lab's specs run in a worker of their own beside the peers' ones: they spend most of their
+// time on namespaces, NATs and timeouts, and each starts its own tracker inside the lab, so the
+// two never share a tracker, a port or a namespace.
+const workers = E2E_WORKERS + (withoutNetlab ? 0 : 1);
 
 export default defineConfig({
   testDir: 'tests/e2e',
   // Each worker has its own tracker (below), so a test's peers are the only ones it knows.
-  workers: E2E_WORKERS,
+  workers,
   fullyParallel: false,
   projects: [
-    { name: 'peers', testIgnore: ['networks/**'] },
+    { name: 'peers', testIgnore: ['networks/**'], workers: E2E_WORKERS },
     // The lab's namespaces and addresses are one set per machine: one spec at a time.
     ...(withoutNetlab ? [] : [{ name: 'networks', testMatch: ['networks/**/*.spec.ts'], workers: 1 }]),
   ],
@@ -39,7 +43,8 @@ export default defineConfig({
     screenshot: 'only-on-failure',
   },
   // One tracker per worker, each with its own database.
-  webServer: Array.from({ length: E2E_WORKERS }, (_, index) => ({
+  // (A worker runs either project's specs, so each one has its tracker.)
+  webServer: Array.from({ length: workers }, (_, index) => ({
     command: 'node --import tsx server/main.ts',
     url: `http://127.0.0.1:${trackerPort(index)}/healthz`,
     reuseExistingServer: false,

@@ -26,7 +26,9 @@ test('the page has no WCAG AA violation axe can find, in its main states', async
   await page.getByRole('button', { name: 'Done' }).click();
   await peers(2);
   await owner!.waitStored('waiting.txt', 'Stored on 2 of 2 peers');
-  const big = randomFileOnDisk('in-progress.bin', 24 * MiB);
+  const big = randomFileOnDisk('in-progress.bin', 8 * MiB);
+  // A slow uplink keeps it in progress through the checks below.
+  await owner!.setFaults({ uplinkBytesPerSecond: MiB });
   await owner!.upload({ path: big.path });
   await expect.poll(() => owner!.progress(`Uploading ${big.name}`), { timeout: 30_000, intervals: [50] }).toBeGreaterThan(0);
   // Everything folded open, a notice up, a deletion waiting for its undo.

@@ -12,12 +12,6 @@ test.use({ baseURL });
 // Seven to ten browser contexts at once on two cores: more time than the usual spec.
 test.setTimeout(240_000);
 
-function setFaults(peer: PeerPage, faults: { corruptServedFrom?: number }): Promise<void> {
-  return peer.page.evaluate((values) => {
-    Object.assign((window as unknown as { __peercloudFaults: object }).__peercloudFaults, values);
-  }, faults);
-}
-
 test('an rs:4+2 file goes to six distinct hosts by the rule; with two of them gone for good the owner still downloads it whole', async ({ peers, operator }) => {
   const [owner, ...hosts] = await peers(7);
   const ownerId = await owner!.id();
@@ -58,7 +52,7 @@ test('a host serving a corrupt fragment is caught on arrival and penalised, and 
   // The holder of a data fragment: the owner asks for data fragments first.
   const corruptId = stored.replicas.find((r) => r.fragment === 1)!.hostId;
   const corrupt = hosts[hostIds.indexOf(corruptId)]!;
-  await setFaults(corrupt, { corruptServedFrom: 0 });
+  await corrupt.setFaults({ corruptServedFrom: 0 });
 
   expect((await owner!.download(file.name)).sha256).toBe(file.sha256);
   await expect.poll(async () => (await operator.peer(corruptId)).metrics.integrityFailures).toBeGreaterThanOrEqual(1);

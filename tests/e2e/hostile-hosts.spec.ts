@@ -1,11 +1,5 @@
 import { MiB } from '../../shared/units.ts';
-import { expect, randomFile, test, type PeerPage } from './fixtures/peers.ts';
-
-function setFaults(peer: PeerPage, faults: { corruptServedFrom?: number; quotaBytes?: number }): Promise<void> {
-  return peer.page.evaluate((values) => {
-    Object.assign((window as unknown as { __peercloudFaults: object }).__peercloudFaults, values);
-  }, faults);
-}
+import { expect, randomFile, test } from './fixtures/peers.ts';
 
 test('a corrupting host never makes a download wrong; after 3 failures it gets nothing new and its level drops', async ({ peers, operator }) => {
   const [owner, corrupt, good] = await peers(3);
@@ -22,7 +16,7 @@ test('a corrupting host never makes a download wrong; after 3 failures it gets n
   for (const file of files) await owner!.waitStored(file.name, 'Stored on 2 of 2 peers');
 
   // From the 11th chunk on, everything it serves is corrupt: the first ten arrive fine from it.
-  await setFaults(corrupt!, { corruptServedFrom: 10 });
+  await corrupt!.setFaults({ corruptServedFrom: 10 });
   for (const [index, file] of files.entries()) {
     expect((await owner!.download(file.name)).sha256, file.name).toBe(file.sha256);
     // Counted once the tracker's audit of the piece the owner named confirms it (the host answers it corrupt too).
@@ -49,7 +43,7 @@ test('a host that offers more than its browser can hold rejects cleanly and offe
   await b!.offer(2048);
   await c!.offer(1500);
   const [liarId, bId, cId] = [await liar!.id(), await b!.id(), await c!.id()];
-  await setFaults(liar!, { quotaBytes: 0 });
+  await liar!.setFaults({ quotaBytes: 0 });
 
   const file = randomFile('too-big-for-the-liar.bin', 3 * MiB);
   await owner!.upload(file);

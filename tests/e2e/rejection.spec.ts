@@ -32,12 +32,14 @@ test('a host without space rejects: the rejection is counted, its level drops, a
 
 test('a host receiving one upload takes another that fits beside it, without a rejection', async ({ peers, operator }) => {
   const [owner, host] = await peers(2);
-  await host!.offer(25);
-  const first = randomFileOnDisk('first.bin', 16 * MiB);
-  const second = randomFileOnDisk('second.bin', 6 * MiB);
+  await host!.offer(10);
+  const first = randomFileOnDisk('first.bin', 6 * MiB);
+  const second = randomFileOnDisk('second.bin', 3 * MiB);
+  // A slow uplink keeps the first upload going while the second is placed.
+  await owner!.setFaults({ uplinkBytesPerSecond: MiB });
   await owner!.upload(first);
   // The host has made room for the first replica and is writing it when the second is offered:
-  // 25 MiB offered, 16 MiB taken, 9 MiB free.
+  // 10 MiB offered, 6 MiB taken, 4 MiB free.
   await expect.poll(() => owner!.progress(`Uploading ${first.name}`), { timeout: 30_000, intervals: [50] }).toBeGreaterThan(0);
   await owner!.upload(second);
   await owner!.waitStored(first.name, /Stored on 1 of|Under-replicated: 1 of/);

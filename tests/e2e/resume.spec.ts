@@ -4,7 +4,9 @@ import { expect, randomFileOnDisk, sha256, test } from './fixtures/peers.ts';
 
 test('a reload during an upload offers to resume it, and the resumed file is whole', async ({ peers, operator }) => {
   const [owner] = await peers(3);
-  const file = randomFileOnDisk('dissertation-data.csv', 48 * MiB);
+  const file = randomFileOnDisk('dissertation-data.csv', 6 * MiB);
+  // A slow uplink, so that the reload comes midway (the reloaded page is as fast as ever).
+  await owner!.setFaults({ uplinkBytesPerSecond: MiB });
   await owner!.upload({ path: file.path });
   await expect.poll(() => owner!.progress(`Uploading ${file.name}`), { timeout: 30_000, intervals: [50] }).toBeGreaterThanOrEqual(0.3);
   await owner!.reload();
@@ -20,10 +22,12 @@ test('a reload during an upload offers to resume it, and the resumed file is who
 });
 
 test('a reload during a download offers to resume it from where it was', async ({ peers }) => {
-  const [owner] = await peers(3);
-  const file = randomFileOnDisk('archive-2025.zip', 48 * MiB);
+  const [owner, ...hosts] = await peers(3);
+  const file = randomFileOnDisk('archive-2025.zip', 6 * MiB);
   await owner!.upload({ path: file.path });
   await owner!.waitStored(file.name, 'Stored on 2 of 2 peers');
+  // Hosts on slow uplinks, so that the reload comes midway.
+  for (const host of hosts) await host!.setFaults({ uplinkBytesPerSecond: MiB });
 
   await owner!.page.getByRole('button', { name: `Download ${file.name}`, exact: true }).click();
   await expect.poll(() => owner!.progress(`Downloading ${file.name}`), { timeout: 30_000, intervals: [50] }).toBeGreaterThanOrEqual(0.3);

@@ -1,9 +1,11 @@
 import { chunkCount } from '../../shared/chunking.ts';
 import { KiB, MiB } from '../../shared/units.ts';
-import { expect, randomFile, randomFileOnDisk, test } from './fixtures/peers.ts';
+import { expect, randomFile, test } from './fixtures/peers.ts';
 
 /** The e2e tracker's CHUNK_SIZE (playwright.config.ts). */
 const CHUNK = 256 * KiB;
+/** A slow uplink (a fault the page takes from the test): a few MiB then last long enough to be caught midway. */
+const SLOW = { uplinkBytesPerSecond: MiB };
 
 test('files of 0 bytes, 1 byte, one chunk and one chunk ± 1 byte go and come back intact', async ({ peers }) => {
   const [owner] = await peers(3);
@@ -22,11 +24,12 @@ test('files of 0 bytes, 1 byte, one chunk and one chunk ± 1 byte go and come ba
 
 test('a download whose host closes at about a third continues from another replica', async ({ peers, operator }) => {
   const [owner, ...hosts] = await peers(3);
-  const file = randomFileOnDisk('long-video.mp4', 48 * MiB);
-  await owner!.upload({ path: file.path });
+  const file = randomFile('long-video.mp4', 6 * MiB);
+  await owner!.upload(file);
   await owner!.waitStored(file.name, 'Stored on 2 of 2 peers');
   const fileId = (await operator.file(file.name, await owner!.id()))!.id;
   const ids = await Promise.all(hosts.map((host) => host!.id()));
+  for (const host of hosts) await host!.setFaults(SLOW);
 
   const downloaded = owner!.download(file.name);
   await expect.poll(() => owner!.progress(`Downloading ${file.name}`), { timeout: 30_000, intervals: [50] }).toBeGreaterThanOrEqual(1 / 3);
@@ -44,8 +47,9 @@ test('an upload whose host disappears continues on a newly placed host', async (
   const [owner, ...hosts] = await peers(4);
   const ownerId = await owner!.id();
   const ids = await Promise.all(hosts.map((host) => host!.id()));
-  const file = randomFileOnDisk('backup.tar', 40 * MiB);
-  await owner!.upload({ path: file.path });
+  const file = randomFile('backup.tar', 6 * MiB);
+  await owner!.setFaults(SLOW);
+  await owner!.upload(file);
   await expect.poll(() => owner!.progress(`Uploading ${file.name}`), { timeout: 30_000, intervals: [50] }).toBeGreaterThanOrEqual(0.2);
   const fileId = (await operator.file(file.name, ownerId))!.id;
   const receiver = await operator.transferPeer(fileId, 'store');

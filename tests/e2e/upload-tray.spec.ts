@@ -6,6 +6,9 @@ function trayEntry(peer: PeerPage, name: string) {
   return peer.page.getByRole('list', { name: 'Uploads', exact: true }).getByRole('listitem').filter({ hasText: name });
 }
 
+/** A slow uplink (a fault the page takes from the test): a few MiB then last long enough to be caught midway. */
+const SLOW = { uplinkBytesPerSecond: MiB };
+
 function nonDecreasing(values: number[]): boolean {
   return values.every((value, i) => i === 0 || value >= values[i - 1]!);
 }
@@ -14,7 +17,8 @@ test('progress covers every copy and only moves forward when a host leaves mid-u
   const [owner, ...hosts] = await peers(3);
   const ownerId = await owner!.id();
   const ids = await Promise.all(hosts.map((host) => host!.id()));
-  const file = randomFileOnDisk('backup.tar', 40 * MiB);
+  const file = randomFileOnDisk('backup.tar', 6 * MiB);
+  await owner!.setFaults(SLOW);
   const bars = await owner!.recordProgress();
   await owner!.upload({ path: file.path });
 
@@ -66,8 +70,9 @@ test('an upload with nobody to store it waits, offers Retry, and goes by itself 
 
 test('a resume starts at its real progress, and a wrong file chosen first leaves no error behind', async ({ peers }) => {
   const [owner] = await peers(3);
-  const file = randomFileOnDisk('dataset.csv', 48 * MiB);
-  const other = randomFileOnDisk('dataset-v2.csv', 48 * MiB);
+  const file = randomFileOnDisk('dataset.csv', 6 * MiB);
+  const other = randomFileOnDisk('dataset-v2.csv', 6 * MiB);
+  await owner!.setFaults(SLOW);
   await owner!.upload({ path: file.path });
   await expect.poll(() => owner!.progress(`Uploading ${file.name}`), { timeout: 30_000, intervals: [50] }).toBeGreaterThanOrEqual(0.3);
   await owner!.reload();
@@ -131,7 +136,8 @@ test('delete can be undone; once the undo is over the hosts let the file go and 
 
 test('closing the tab with an upload under way asks first, and a host is told what closing costs', async ({ peers }) => {
   const [owner, hostA] = await peers(3);
-  const file = randomFileOnDisk('video.mov', 48 * MiB);
+  const file = randomFileOnDisk('video.mov', 8 * MiB);
+  await owner!.setFaults(SLOW);
   // A browser asks before leaving only a page the person has used.
   await owner!.page.getByRole('heading', { name: 'Upload' }).click();
   await hostA!.page.getByRole('heading', { name: 'My files' }).click();

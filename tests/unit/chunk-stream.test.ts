@@ -152,6 +152,29 @@ describe('sending and receiving chunks', () => {
     expect(recorder.written.flat()).toHaveLength(chunks.length);
   });
 
+  it('reads acks as they come: progress moves before the window is full or the last chunk is sent', async () => {
+    const chunks = await makeChunks(3);
+    const [a, b] = memoryLinkPair();
+    let acknowledged = () => {};
+    const firstAck = new Promise<void>((resolve) => (acknowledged = resolve));
+    // The last chunk can't be read until the receiver's first ack has been seen (a slow link: a
+    // small file is all inside the window, and its acks must still be heard as they come).
+    const source: ChunkSource = { count: 3, read: async (index) => (index === 2 ? firstAck.then(() => chunks[2]!) : chunks[index]!) };
+    const progress: number[] = [];
+    await Promise.all([
+      receiver(b, recordingSink().sink, 3, { batchBytes: 1 }),
+      sendChunks(a, source, {
+        from: 0,
+        chunkSize: CHUNK_SIZE,
+        onProgress: (_bytes, done) => {
+          progress.push(done);
+          acknowledged();
+        },
+      }),
+    ]);
+    expect(progress).toEqual([1, 2, 3]);
+  });
+
   it('starts where the receiver says, for a resumed transfer', async () => {
     const chunks = await makeChunks(6);
     const [a, b] = memoryLinkPair();
@@ -160,6 +183,17 @@ describe('sending and receiving chunks', () => {
     await Promise.all([receiver(b, sink, 6, { from: 4 }), sendChunks(a, source, { from: 4, chunkSize: CHUNK_SIZE })]);
     expect(written.flat().map((chunk) => chunk.index)).toEqual([4, 5]);
     expect(source.reads).toEqual([4, 5]);
+  });
+
+  it('ends a resumed transfer whose receiver already has every chunk: only the end and its answer', async () => {
+    const chunks = await makeChunks(3);
+    const [a, b] = memoryLinkPair();
+    const { sink, written } = recordingSink();
+    const source = sourceOf(chunks);
+    const [end] = await Promise.all([receiver(b, sink, 3, { from: 3 }), sendChunks(a, source, { from: 3, chunkSize: CHUNK_SIZE, root: async () => ROOT })]);
+    expect(end).toEqual({ t: 'end', root: ROOT });
+    expect(written).toEqual([]);
+    expect(source.reads).toEqual([]);
   });
 
   it('accepts messages that arrive before anyone waits for them', async () => {

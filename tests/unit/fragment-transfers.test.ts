@@ -60,7 +60,7 @@ async function uploaded(size: number, k: number, n: number) {
 async function downloaded(cloud: Awaited<ReturnType<typeof uploaded>>, serving: number[], corrupt: number[] = []) {
   const { tracker, links, spec, key } = cloud;
   const offers = new Map<string, TransferOffer>();
-  const hosts = cloud.hosts.map((host, fragment) => (corrupt.includes(fragment) ? { ...host, deps: { ...host.deps, store: withFaults(host.store, { corruptServedFrom: 0, quotaBytes: undefined, silentAudits: false }) } } : host));
+  const hosts = cloud.hosts.map((host, fragment) => (corrupt.includes(fragment) ? { ...host, deps: { ...host.deps, store: withFaults(host.store, { corruptServedFrom: 0, quotaBytes: undefined, silentAudits: false, uplinkBytesPerSecond: undefined }) } } : host));
   /** The tracker opens fetches of `fragments`: each host is asked, and serves. */
   const open = (fragments: number[]) =>
     fragments.map((fragment) => {

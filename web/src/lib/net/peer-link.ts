@@ -20,6 +20,8 @@ export interface PeerLinkOptions {
   iceServers: IceServer[];
   /** ICE that fails here often never reaches 'failed' (it stays 'checking'): this bounds the wait. */
   connectTimeoutMs: number;
+  /** At most this many bytes a second sent (a slow uplink; undefined: as fast as the channel goes). */
+  uplinkBytesPerSecond?: number | undefined;
 }
 
 /** Why a data channel never opened, in words a person can act on. */
@@ -50,9 +52,12 @@ export class PeerLink implements Link {
   readonly #unsubscribe: (() => void)[] = [];
   #drained: (() => void) | undefined;
   #bytesSent = 0;
+  /** A slow uplink's rate, and when its clock started (with the first bytes sent, not the connection). */
+  readonly #uplink: { bytesPerSecond: number; since?: number; sentBefore?: number } | undefined;
 
-  constructor({ transferId, initiator, tracker, iceServers, connectTimeoutMs }: PeerLinkOptions) {
+  constructor({ transferId, initiator, tracker, iceServers, connectTimeoutMs, uplinkBytesPerSecond }: PeerLinkOptions) {
     this.transferId = transferId;
+    this.#uplink = uplinkBytesPerSecond ? { bytesPerSecond: uplinkBytesPerSecond } : undefined;
     this.#peer = new SimplePeer({
       initiator,
       trickle: true,
@@ -135,9 +140,19 @@ export class PeerLink implements Link {
 
   /** Sends a chunk's bytes in frames, waiting whenever the channel's queue is full. */
   async sendBytes(bytes: Uint8Array<ArrayBuffer>): Promise<void> {
+    if (this.#uplink && this.#uplink.since === undefined) Object.assign(this.#uplink, { since: performance.now(), sentBefore: this.#bytesSent });
     for (let at = 0; at < bytes.byteLength; at += FRAME_BYTES) {
       await this.#send(bytes.subarray(at, Math.min(bytes.byteLength, at + FRAME_BYTES)));
+      if (this.#uplink) await this.#paced();
     }
+  }
+
+  /** Holds the next frame until a slow uplink would have carried what was sent so far. */
+  async #paced(): Promise<void> {
+    const { bytesPerSecond, since = 0, sentBefore = 0 } = this.#uplink!;
+    const due = since + ((this.#bytesSent - sentBefore) / bytesPerSecond) * 1000 - performance.now();
+    if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+    if (this.#failure) throw this.#failure;
   }
 
   async #send(data: string | Uint8Array<ArrayBuffer>): Promise<void> {

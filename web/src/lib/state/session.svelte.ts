@@ -21,6 +21,12 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 
 export type TabRole = 'starting' | 'peer' | 'waiting' | 'unsupported';
 
+/** How this tab's data channels behave beyond what the tracker says (the page's wiring sets it). */
+export interface LinkTuning {
+  /** At most this many bytes a second on each channel this tab sends on (undefined: as fast as it goes). */
+  uplinkBytesPerSecond(): number | undefined;
+}
+
 export class Session {
   role = $state<TabRole>('starting');
   connection = $state<ConnectionState>('connecting');
@@ -36,6 +42,8 @@ export class Session {
   #releaseLock: (() => void) | undefined;
   readonly #onPeer: ((tracker: TrackerClient) => void)[] = [];
   readonly #onStop: (() => void)[] = [];
+
+  constructor(private readonly tuning: LinkTuning = { uplinkBytesPerSecond: () => undefined }) {}
 
   /** The tracker connection, once this tab is the peer. */
   get tracker(): TrackerClient | undefined {
@@ -84,8 +92,12 @@ export class Session {
   }
 
   /** What a new peer-to-peer link needs from the tracker's settings. */
-  get linkSettings(): { iceServers: IceServer[]; connectTimeoutMs: number } {
-    return { iceServers: this.config?.iceServers ?? [], connectTimeoutMs: this.config?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS };
+  get linkSettings(): { iceServers: IceServer[]; connectTimeoutMs: number; uplinkBytesPerSecond: number | undefined } {
+    return {
+      iceServers: this.config?.iceServers ?? [],
+      connectTimeoutMs: this.config?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      uplinkBytesPerSecond: this.tuning.uplinkBytesPerSecond(),
+    };
   }
 
   /** Applies what the tracker said of this peer after a report. */

@@ -18,9 +18,15 @@ export interface Faults {
   quotaBytes: number | undefined;
   /** Never answer the tracker's audits (a host that lost or never kept what it claims). */
   silentAudits: boolean;
+  /**
+   * A slow uplink: each data channel opened from now on sends at most this many bytes a second
+   * (undefined: as fast as the channel goes). Lets a test catch a transfer midway with a few
+   * MiB, where it would otherwise need a file big enough to outlast its own steps.
+   */
+  uplinkBytesPerSecond: number | undefined;
 }
 
-export const faults: Faults = { corruptServedFrom: undefined, quotaBytes: undefined, silentAudits: false };
+export const faults: Faults = { corruptServedFrom: undefined, quotaBytes: undefined, silentAudits: false, uplinkBytesPerSecond: undefined };
 
 (globalThis as unknown as { __peercloudFaults: Faults }).__peercloudFaults = faults;
 

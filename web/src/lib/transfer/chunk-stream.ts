@@ -49,6 +49,8 @@ const READ_AHEAD = 4;
 /**
  * Sends chunks `from`…count−1, then `end`, and waits for the receiver's `done`. On a store,
  * `root` gives the root hash for `end`; it is asked for once every chunk has been read.
+ * Acks are read as they come, not only when the window is full: progress then moves with what
+ * the receiver persisted, even for a file smaller than the window on a slow link.
  */
 export async function sendChunks(
   link: Link,
@@ -59,17 +61,35 @@ export async function sendChunks(
   const sizes = new Map<number, number>();
   let acked = options.from;
   let ackedBytes = 0;
-  /** Chunks before this one have been sent: nobody can have persisted more. */
-  let sent = options.from;
+  /** Chunks before this one have been announced: nobody can have persisted more. */
+  let announced = options.from;
+  let ended = false;
+  /** Wakes the sending loop when an ack opens the window. */
+  let opened: (() => void) | undefined;
 
   const onAck = (message: WireMessage) => {
     if (message.t !== 'ack') throw fail(link, 'INTERNAL', `Unexpected "${message.t}" from the receiver.`);
-    if (message.next > sent) throw fail(link, 'INTEGRITY', `The receiver acknowledged chunk ${message.next - 1}, which was not sent yet.`);
+    if (message.next > announced) throw fail(link, 'INTEGRITY', `The receiver acknowledged chunk ${message.next - 1}, which was not sent yet.`);
     for (let index = acked; index < message.next; index++) ackedBytes += sizes.get(index) ?? 0;
     for (let index = acked; index < message.next; index++) sizes.delete(index);
     acked = Math.max(acked, message.next);
     options.onProgress?.(ackedBytes, acked);
   };
+  // The one reader of the link on this side: acks until `done`, which may only follow `end`.
+  const answered = (async () => {
+    for (;;) {
+      const message = await link.nextControl();
+      if (message.t === 'done' && ended) return;
+      onAck(message);
+      opened?.();
+    }
+  })();
+  // Whoever fails first (this loop or the reader) fails the link; the other then hears it from the link.
+  let readerFailure: unknown;
+  answered.catch((error: unknown) => {
+    readerFailure = error;
+    opened?.();
+  });
 
   const reads: Promise<SourceChunk>[] = [];
   const readFrom = (index: number) => {
@@ -80,22 +100,29 @@ export async function sendChunks(
       reads.push(read);
     }
   };
-  readFrom(options.from);
-  for (let index = options.from; index < source.count; index++) {
-    while (index >= acked + window) onAck(await link.nextControl());
-    const chunk = await reads.shift()!;
-    readFrom(index + 1);
-    sizes.set(index, chunk.bytes.byteLength);
-    await link.sendControl({ t: 'chunk', i: index, len: chunk.bytes.byteLength, sha: chunk.sha256, ...(chunk.path ? { path: chunk.path } : {}) });
-    await link.sendBytes(chunk.bytes);
-    sent = index + 1;
+  try {
+    readFrom(options.from);
+    for (let index = options.from; index < source.count; index++) {
+      while (index >= acked + window) {
+        await new Promise<void>((resolve) => (opened = resolve));
+        opened = undefined;
+        if (link.failure) throw link.failure;
+      }
+      const chunk = await reads.shift()!;
+      readFrom(index + 1);
+      sizes.set(index, chunk.bytes.byteLength);
+      await link.sendControl({ t: 'chunk', i: index, len: chunk.bytes.byteLength, sha: chunk.sha256, ...(chunk.path ? { path: chunk.path } : {}) });
+      announced = index + 1;
+      await link.sendBytes(chunk.bytes);
+    }
+    const end: WireMessage = options.root ? { t: 'end', root: await options.root() } : { t: 'end' };
+    ended = true;
+    await link.sendControl(end);
+  } catch (error) {
+    // The reader's own failure (a lying receiver) is the one to report, with its words.
+    throw readerFailure ?? error;
   }
-  await link.sendControl(options.root ? { t: 'end', root: await options.root() } : { t: 'end' });
-  for (;;) {
-    const message = await link.nextControl();
-    if (message.t === 'done') break;
-    onAck(message);
-  }
+  await answered;
 }
 
 /**

@@ -14,7 +14,7 @@ export class LinkPool {
 
   constructor(
     private readonly tracker: TrackerClient,
-    private readonly settings: () => Pick<PeerLinkOptions, 'iceServers' | 'connectTimeoutMs'>,
+    private readonly settings: () => Pick<PeerLinkOptions, 'iceServers' | 'connectTimeoutMs' | 'uplinkBytesPerSecond'>,
   ) {}
 
   readonly open: OpenLink = (offer, initiator) => {
