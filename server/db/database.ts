@@ -17,6 +17,7 @@ import * as initial from './migrations/0001_initial.ts';
 import * as provenStorage from './migrations/0002_proven_storage.ts';
 import * as fragments from './migrations/0003_fragments.ts';
 import * as trackers from './migrations/0004_trackers.ts';
+import * as placementTies from './migrations/0005_placement_ties.ts';
 
 export type Db = Kysely<Database>;
 
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002_proven_storage': provenStorage,
   '0003_fragments': fragments,
   '0004_trackers': trackers,
+  '0005_placement_ties': placementTies,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
