@@ -28,7 +28,7 @@ import pg from 'pg';
 import { migrate, openDatabase } from '../server/db/database.ts';
 import { startPostgresCluster, withClient } from '../tests/support/postgres.ts';
 import { startTrackerProcess, type TrackerProcess } from '../tests/support/tracker-process.ts';
-import { CORES, machineCpuSeconds, postmasterPid, processCpuSeconds, treeCpuSeconds } from './process-cpu.ts';
+import { CORES, machineCpuSeconds, postmasterPid, processCpuSeconds, runQueueSeconds, treeCpuSeconds } from './process-cpu.ts';
 import { machineInfo, wholeNumberEnv } from './report.ts';
 import { PER_ADDRESS, type ClientsCommand, type ClientsReport } from './tracker-clients.ts';
 
@@ -75,7 +75,7 @@ interface Run {
    * and event-loop delay (ms), PostgreSQL's (postmaster and backends), this bench process's, the
    * whole machine's, and what the rest of the machine used (other work beside the bench).
    */
-  harness: { clients: { cpuPercent: number; p99: number; max: number }[]; postgresPercent: number; benchPercent: number; machinePercent: number; othersPercent: number };
+  harness: { clients: { cpuPercent: number; p99: number; max: number }[]; postgresPercent: number; benchPercent: number; machinePercent: number; othersPercent: number; trackerRunQueueSeconds: number[] };
 }
 
 /** What the lock watch found over the active phase. */
@@ -331,6 +331,7 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     const postmaster = postmasterPid(await withClient(adminUrl, async (client) => (await client.query<{ data_directory: string }>('show data_directory')).rows[0]!.data_directory));
     const cpuOf = () => ({
       trackers: trackers.map((tracker) => processCpuSeconds(tracker.child.pid!)),
+      trackerWaits: trackers.map((tracker) => runQueueSeconds(tracker.child.pid!)),
       clients: clients.map((client) => processCpuSeconds(client.pid)),
       postgres: postmaster ? treeCpuSeconds(postmaster) : Number.NaN,
       bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
@@ -356,6 +357,8 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
       benchPercent: percent(cpuAfter.bench - cpuBefore.bench),
       machinePercent,
       othersPercent: Math.max(0, machinePercent - percent(ours)),
+      // Each tracker's main thread (its event loop): time it was ready to run and waited for a core.
+      trackerRunQueueSeconds: cpuAfter.trackerWaits.map((after, n) => after - cpuBefore.trackerWaits[n]!),
     };
     const loop = loopAfter.map((after, n) => ({ p50: after.p50, p99: after.p99, max: after.max, cpuPercent: (100 * (after.cpuSeconds - loopBefore[n]!.cpuSeconds)) / activeSeconds, gc: gcDuring(loopBefore[n]!.gc, after.gc) }));
     // What the trackers did beyond what was asked: each placement asked for is 8 fragments.
@@ -434,6 +437,7 @@ function harnessLine(harness: Run['harness'], loop: Run['loop']): string {
     `their clients ${harness.clients.map((c) => pct(c.cpuPercent)).join(' / ')} (client event loop p99 / max ${harness.clients.map((c) => `${c.p99.toFixed(0)} / ${c.max.toFixed(0)} ms`).join('; ')}), ` +
     `PostgreSQL ${pct(harness.postgresPercent)}, the bench ${pct(harness.benchPercent)}; the machine ${pct(harness.machinePercent)}, of which other work ${pct(harness.othersPercent)}` +
     (harness.machinePercent >= 0.9 * CORES * 100 ? ' (the machine was saturated: every latency above includes waiting for a core)' : '') +
+    `; each tracker's event loop thread waited for a core ${harness.trackerRunQueueSeconds.map((s) => `${s.toFixed(1)} s`).join(' / ')} of the phase (/proc schedstat)` +
     `; trackers' garbage collections ${loop.map((l) => `${l.gc.count} (${l.gc.major} major, ${l.gc.over100ms} over 100 ms, ${(l.gc.seconds * 1_000).toFixed(0)} ms in all)`).join(' / ')}`
   );
 }
