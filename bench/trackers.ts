@@ -12,6 +12,9 @@
  * peers active (each lists its files every 10 s, staggered) and 5 placements a second from
  * them per tracker, the placement and listing ack latency p50/p99; with them, each tracker's
  * event-loop delay and CPU over that phase (from its /metrics) and the machine's load average.
+ * Over that phase it also names the lock waiters (each second, which statement waits behind which,
+ * from pg_stat_activity and pg_blocking_pids), times each tracker's waits for a pooled database
+ * connection (not a lock: its /metrics), and says where the machine's CPU went.
  *
  * `BENCH_ONLY=trackers npm run bench` runs only this and rewrites only its section of
  * docs/BENCHMARKS.md; `BENCH_TRACKERS=0` leaves it out of a full run (the last section is kept).
