@@ -68,3 +68,17 @@ export function machineCpuSeconds(): { busy: number; total: number } {
 }
 
 export const CORES = cpus().length;
+
+/**
+ * Seconds a thread has spent ready to run but waiting for a core (the second field of
+ * /proc/<pid>/task/<tid>/schedstat, in nanoseconds), or NaN where the kernel does not say. For a
+ * Node process's main thread (tid = pid) this is time its event loop could have run and did not:
+ * the part of a latency that is the machine's, not the process's.
+ */
+export function runQueueSeconds(pid: number, tid = pid): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}

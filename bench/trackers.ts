@@ -12,6 +12,9 @@
  * peers active (each lists its files every 10 s, staggered) and 5 placements a second from
  * them per tracker, the placement and listing ack latency p50/p99; with them, each tracker's
  * event-loop delay and CPU over that phase (from its /metrics) and the machine's load average.
+ * Over that phase it also names the lock waiters (each second, which statement waits behind which,
+ * from pg_stat_activity and pg_blocking_pids), times each tracker's waits for a pooled database
+ * connection (not a lock: its /metrics), and says where the machine's CPU went.
  *
  * `BENCH_ONLY=trackers npm run bench` runs only this and rewrites only its section of
  * docs/BENCHMARKS.md; `BENCH_TRACKERS=0` leaves it out of a full run (the last section is kept).
@@ -28,7 +31,7 @@ import pg from 'pg';
 import { migrate, openDatabase } from '../server/db/database.ts';
 import { startPostgresCluster, withClient } from '../tests/support/postgres.ts';
 import { startTrackerProcess, type TrackerProcess } from '../tests/support/tracker-process.ts';
-import { CORES, machineCpuSeconds, postmasterPid, processCpuSeconds, treeCpuSeconds } from './process-cpu.ts';
+import { CORES, machineCpuSeconds, postmasterPid, processCpuSeconds, runQueueSeconds, treeCpuSeconds } from './process-cpu.ts';
 import { machineInfo, wholeNumberEnv } from './report.ts';
 import { PER_ADDRESS, type ClientsCommand, type ClientsReport } from './tracker-clients.ts';
 
@@ -67,25 +70,84 @@ interface Run {
   fragmentsPlaced: number;
   transfersEnded: number;
   /** PostgreSQL backends of the bench's database waiting for a lock (pg_stat_activity, each second of the active phase). */
-  lockWaits: { mean: number; max: number; share: number };
+  lockWaits: LockWaits;
+  /** Per tracker, over the active phase: waits for a connection of its PostgreSQL pool (count, those over 10 ms and 100 ms, p99 bound in ms, total seconds). */
+  poolWaits: PoolWaits[];
   /**
    * Over the active phase, in % of one core (the machine has CORES): each client process's CPU
    * and event-loop delay (ms), PostgreSQL's (postmaster and backends), this bench process's, the
    * whole machine's, and what the rest of the machine used (other work beside the bench).
    */
-  harness: { clients: { cpuPercent: number; p99: number; max: number }[]; postgresPercent: number; benchPercent: number; machinePercent: number; othersPercent: number };
+  harness: { clients: { cpuPercent: number; p99: number; max: number }[]; postgresPercent: number; benchPercent: number; machinePercent: number; othersPercent: number; trackerRunQueueSeconds: number[] };
 }
 
-/** Samples, each second, how many of the database's backends wait for a lock (a row another placement holds, say). */
-async function watchLockWaits(url: string, database: string): Promise<{ stop(): Promise<{ mean: number; max: number; share: number }> }> {
+/** What the lock watch found over the active phase. */
+interface LockWaits {
+  /** Backends waiting for a lock, sampled each second: mean, highest, share of samples with any. */
+  mean: number;
+  max: number;
+  share: number;
+  /** Backends in a transaction but idle (waiting for their tracker's next statement), on average per sample. */
+  idleInTransaction: number;
+  /** Who waited on whom: the waiting statement, the statement (or state) of a backend blocking it, and how many samples saw that pair. */
+  pairs: { waiter: string; blocker: string; samples: number }[];
+  /** Age of the waiters' transactions when sampled (ms): median and highest. */
+  waiterXactMs: { p50: number; max: number };
+}
+
+/** A statement as the lock watch names it: its first words, parameter lists folded. */
+export function statementLabel(query: string): string {
+  return query
+    .replace(/\s+/g, ' ')
+    .replace(/\(\$\d+(?:, \$\d+)*\)/g, '($…)')
+    .replace(/\$\d+/g, '$')
+    .slice(0, 140);
+}
+
+/**
+ * Samples, each second, the database's backends: how many wait for a lock, which statement each
+ * waiter runs and what the backends blocking it (pg_blocking_pids) run or are doing (a blocker
+ * "idle in transaction" holds its locks while its tracker prepares the next statement).
+ */
+async function watchLockWaits(url: string, database: string): Promise<{ stop(): Promise<LockWaits> }> {
   const client = new pg.Client({ connectionString: url, application_name: 'bench-lock-watch' });
   await client.connect();
   const samples: number[] = [];
+  const idle: number[] = [];
+  const xactMs: number[] = [];
+  const pairs = new Map<string, number>();
   let sampling: Promise<unknown> = Promise.resolve();
+  interface Backend {
+    pid: number;
+    state: string | null;
+    wait_event_type: string | null;
+    wait_event: string | null;
+    query: string;
+    xact_ms: number | null;
+    blockers: number[];
+  }
   const timer = setInterval(() => {
     sampling = client
-      .query<{ n: string }>(`select count(*) as n from pg_stat_activity where datname = $1 and wait_event_type = 'Lock'`, [database])
-      .then((result) => samples.push(Number(result.rows[0]!.n)))
+      .query<Backend>(
+        `select pid, state, wait_event_type, wait_event, query, (extract(epoch from clock_timestamp() - xact_start) * 1000)::float8 as xact_ms, pg_blocking_pids(pid) as blockers
+         from pg_stat_activity where datname = $1 and pid <> pg_backend_pid() and application_name <> 'bench-lock-watch'`,
+        [database],
+      )
+      .then(({ rows }) => {
+        const byPid = new Map(rows.map((row) => [row.pid, row]));
+        const waiters = rows.filter((row) => row.wait_event_type === 'Lock');
+        samples.push(waiters.length);
+        idle.push(rows.filter((row) => row.state === 'idle in transaction').length);
+        for (const waiter of waiters) {
+          if (waiter.xact_ms !== null) xactMs.push(waiter.xact_ms);
+          for (const pid of waiter.blockers) {
+            const blocker = byPid.get(pid);
+            const what = !blocker ? 'another database or gone' : blocker.state === 'active' ? `${blocker.wait_event_type === 'Lock' ? '(itself waiting) ' : ''}${statementLabel(blocker.query)}` : `${blocker.state} after ${statementLabel(blocker.query)}`;
+            const key = `${statementLabel(waiter.query)}\u0000${what}`;
+            pairs.set(key, (pairs.get(key) ?? 0) + 1);
+          }
+        }
+      })
       .catch(() => undefined);
   }, 1_000);
   return {
@@ -94,7 +156,19 @@ async function watchLockWaits(url: string, database: string): Promise<{ stop(): 
       await sampling;
       await client.end();
       const mean = samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length);
-      return { mean, max: Math.max(0, ...samples), share: (100 * samples.filter((n) => n > 0).length) / Math.max(1, samples.length) };
+      return {
+        mean,
+        max: Math.max(0, ...samples),
+        share: (100 * samples.filter((n) => n > 0).length) / Math.max(1, samples.length),
+        idleInTransaction: idle.reduce((a, b) => a + b, 0) / Math.max(1, idle.length),
+        pairs: [...pairs]
+          .map(([key, n]) => {
+            const [waiter, blocker] = key.split('\u0000');
+            return { waiter: waiter!, blocker: blocker!, samples: n };
+          })
+          .sort((a, b) => b.samples - a.samples),
+        waiterXactMs: { p50: percentile(xactMs, 50), max: Math.max(0, ...xactMs) },
+      };
     },
   };
 }
@@ -106,7 +180,7 @@ interface Failed {
 }
 
 /** What a tracker's /metrics says of its event loop (reset at each scrape) and its CPU so far. */
-async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max: number; cpuSeconds: number; fragmentsPlaced: number; transfersEnded: number; gc: GcTotals }> {
+async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max: number; cpuSeconds: number; fragmentsPlaced: number; transfersEnded: number; gc: GcTotals; pool: PoolBuckets }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^peercloud_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
   /** The sum of a counter's series. */
@@ -119,7 +193,40 @@ async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max:
     max: value('nodejs_eventloop_lag_max_seconds') * 1_000,
     cpuSeconds: value('process_cpu_seconds_total'),
     gc: gcTotals(text),
+    pool: poolBuckets(text),
   };
+}
+
+/** The pool-wait histogram so far: acquisitions at most each bucket's bound (seconds), all of them, and their total wait. */
+interface PoolBuckets {
+  buckets: Map<number, number>;
+  count: number;
+  seconds: number;
+}
+
+function poolBuckets(metrics: string): PoolBuckets {
+  const buckets = new Map<number, number>();
+  for (const [, bound, value] of metrics.matchAll(/^peercloud_db_pool_wait_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\S+)$/gm)) buckets.set(Number(bound), Number(value));
+  const one = (suffix: string) => Number(new RegExp(`^peercloud_db_pool_wait_seconds_${suffix}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0);
+  return { buckets, count: one('count'), seconds: one('sum') };
+}
+
+/** Waits for a pooled connection over the phase. */
+interface PoolWaits {
+  count: number;
+  over10ms: number;
+  over100ms: number;
+  /** The smallest bucket bound under which 99 % of the waits fall (ms); Infinity past the last. */
+  p99Ms: number;
+  seconds: number;
+}
+
+function poolWaitsDuring(before: PoolBuckets, after: PoolBuckets): PoolWaits {
+  const count = after.count - before.count;
+  const within = (bound: number) => (after.buckets.get(bound) ?? 0) - (before.buckets.get(bound) ?? 0);
+  const bounds = [...after.buckets.keys()].sort((a, b) => a - b);
+  const p99 = bounds.find((bound) => within(bound) >= 0.99 * count);
+  return { count, over10ms: count - within(0.01), over100ms: count - within(0.1), p99Ms: p99 === undefined ? Number.POSITIVE_INFINITY : p99 * 1_000, seconds: after.seconds - before.seconds };
 }
 
 /** Garbage collections so far (prom-client's nodejs_gc_duration_seconds): all, major (mark-compact) ones, those over 100 ms, and their time. */
@@ -227,6 +334,7 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     const postmaster = postmasterPid(await withClient(adminUrl, async (client) => (await client.query<{ data_directory: string }>('show data_directory')).rows[0]!.data_directory));
     const cpuOf = () => ({
       trackers: trackers.map((tracker) => processCpuSeconds(tracker.child.pid!)),
+      trackerWaits: trackers.map((tracker) => runQueueSeconds(tracker.child.pid!)),
       clients: clients.map((client) => processCpuSeconds(client.pid)),
       postgres: postmaster ? treeCpuSeconds(postmaster) : Number.NaN,
       bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
@@ -252,10 +360,13 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
       benchPercent: percent(cpuAfter.bench - cpuBefore.bench),
       machinePercent,
       othersPercent: Math.max(0, machinePercent - percent(ours)),
+      // Each tracker's main thread (its event loop): time it was ready to run and waited for a core.
+      trackerRunQueueSeconds: cpuAfter.trackerWaits.map((after, n) => after - cpuBefore.trackerWaits[n]!),
     };
     const loop = loopAfter.map((after, n) => ({ p50: after.p50, p99: after.p99, max: after.max, cpuPercent: (100 * (after.cpuSeconds - loopBefore[n]!.cpuSeconds)) / activeSeconds, gc: gcDuring(loopBefore[n]!.gc, after.gc) }));
     // What the trackers did beyond what was asked: each placement asked for is 8 fragments.
     const fragmentsPlaced = loopAfter.reduce((total, after, n) => total + after.fragmentsPlaced - loopBefore[n]!.fragmentsPlaced, 0);
+    const poolWaits = loopAfter.map((after, n) => poolWaitsDuring(loopBefore[n]!.pool, after.pool));
     const transfersEnded = loopAfter.reduce((total, after, n) => total + after.transfersEnded - loopBefore[n]!.transfersEnded, 0);
     const load = { mean: loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length), max: Math.max(...loads) };
     const placements = active.flatMap((report) => report.placements);
@@ -265,7 +376,9 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     const listing = { p50: percentile(listings, 50), p99: percentile(listings, 99), n: listings.length };
     console.log(`  event loop delay p50/p99/max ${loop.map((l) => `${l.p50.toFixed(0)}/${l.p99.toFixed(0)}/${l.max.toFixed(0)} ms, CPU ${l.cpuPercent.toFixed(0)} %`).join('; ')}; load average ${load.mean.toFixed(1)} (max ${load.max.toFixed(1)})`);
     console.log(`  ${harnessLine(harness, loop)}`);
-    console.log(`  PostgreSQL backends waiting for a lock (each second): mean ${lockWaits.mean.toFixed(2)}, max ${lockWaits.max}, in ${lockWaits.share.toFixed(0)} % of samples`);
+    console.log(`  PostgreSQL backends waiting for a lock (each second): mean ${lockWaits.mean.toFixed(2)}, max ${lockWaits.max}, in ${lockWaits.share.toFixed(0)} % of samples; idle in a transaction ${lockWaits.idleInTransaction.toFixed(2)} on average; waiters' transactions ${lockWaits.waiterXactMs.p50.toFixed(0)} ms old (median), up to ${lockWaits.waiterXactMs.max.toFixed(0)} ms`);
+    for (const pair of lockWaits.pairs.slice(0, 8)) console.log(`    ${pair.samples} × waiting: ${pair.waiter}\n        behind: ${pair.blocker}`);
+    console.log(`  ${poolLine(poolWaits)}`);
     console.log(`  fragments placed ${fragmentsPlaced} (for ${placements.length} placements acknowledged), transfers ended ${transfersEnded}`);
     console.log(`  placement p50 ${placement.p50.toFixed(1)} ms, p99 ${placement.p99.toFixed(1)} ms (${placement.n}, ${refused} refused${refused ? `: ${placement.refusals.join(', ')}` : ''}); listing p50 ${listing.p50.toFixed(1)} ms, p99 ${listing.p99.toFixed(1)} ms`);
     // What went wrong on the trackers' side, in their own words (pino's error and fatal lines).
@@ -290,6 +403,7 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
       fragmentsPlaced,
       transfersEnded,
       lockWaits,
+      poolWaits,
       harness,
     };
   } finally {
@@ -326,8 +440,13 @@ function harnessLine(harness: Run['harness'], loop: Run['loop']): string {
     `their clients ${harness.clients.map((c) => pct(c.cpuPercent)).join(' / ')} (client event loop p99 / max ${harness.clients.map((c) => `${c.p99.toFixed(0)} / ${c.max.toFixed(0)} ms`).join('; ')}), ` +
     `PostgreSQL ${pct(harness.postgresPercent)}, the bench ${pct(harness.benchPercent)}; the machine ${pct(harness.machinePercent)}, of which other work ${pct(harness.othersPercent)}` +
     (harness.machinePercent >= 0.9 * CORES * 100 ? ' (the machine was saturated: every latency above includes waiting for a core)' : '') +
+    `; each tracker's event loop thread waited for a core ${harness.trackerRunQueueSeconds.map((s) => `${s.toFixed(1)} s`).join(' / ')} of the phase (/proc schedstat)` +
     `; trackers' garbage collections ${loop.map((l) => `${l.gc.count} (${l.gc.major} major, ${l.gc.over100ms} over 100 ms, ${(l.gc.seconds * 1_000).toFixed(0)} ms in all)`).join(' / ')}`
   );
+}
+/** Waits for a pooled database connection, per tracker, in words. */
+function poolLine(waits: PoolWaits[]): string {
+  return `waits for a pooled database connection (each tracker's pool of 10): ${waits.map((w) => `${w.count} acquisitions, ${w.over10ms} over 10 ms, ${w.over100ms} over 100 ms, p99 ≤ ${Number.isFinite(w.p99Ms) ? `${w.p99Ms.toFixed(0)} ms` : 'over 5 s'}, ${w.seconds.toFixed(1)} s in all`).join(' / ')}`;
 }
 const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : '–');
 
@@ -361,6 +480,10 @@ function section(all: (Run | Failed)[], machine: ReturnType<typeof machineInfo>)
     ...runs.filter((run) => run.placement.refused > 0).map((run) => `- ${run.trackers} tracker(s): placements refused: ${run.placement.refusals.join(', ')}`),
     ...runs.map((run) => `- ${run.trackers} tracker(s): PostgreSQL backends waiting for a lock, sampled each second of the active phase: mean ${run.lockWaits.mean.toFixed(2)}, max ${run.lockWaits.max}, some waiting in ${run.lockWaits.share.toFixed(0)} % of the samples; ${run.transfersEnded} transfers ended`),
     ...runs.map((run) => `- ${run.trackers} tracker(s): ${harnessLine(run.harness, run.loop)}`),
+    ...runs.map((run) => `- ${run.trackers} tracker(s): ${poolLine(run.poolWaits)}`),
+    ...runs.flatMap((run) =>
+      run.lockWaits.pairs.slice(0, 3).map((pair) => `- ${run.trackers} tracker(s), most sampled lock wait (${pair.samples} samples): \`${pair.waiter}\` behind \`${pair.blocker}\``),
+    ),
     ...runs.filter((run) => run.dropped > 0).map((run) => `- ${run.trackers} tracker(s): ${run.dropped} peers were disconnected during the active phase`),
     ...failed.map((run) => `- ${run.trackers} tracker(s) could not be measured: ${run.error}`),
   ];

@@ -3,7 +3,7 @@
  * the tests, don't share counters). Counters move where things happen; gauges that describe
  * the database are read from it when /metrics is scraped.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -26,6 +26,14 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+
+  readonly poolWait = new Histogram({
+    name: 'peercloud_db_pool_wait_seconds',
+    help: 'Time a request waited for a connection of the PostgreSQL pool (not a lock: every pooled connection was busy).',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly poolWaiting = new Gauge({ name: 'peercloud_db_pool_waiting', help: 'Requests waiting for a connection of the PostgreSQL pool now.', registers: [this.registry] });
 
   constructor() {
     // Process metrics, event loop lag among them.

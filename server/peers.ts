@@ -7,15 +7,16 @@
  * what the peer offers, up to a newcomer's allowance plus what it has proven it holds. A new
  * identity claiming the moon is therefore credited like any newcomer.
  */
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
 import { auditBlame, type Blame } from '../shared/blame.ts';
+import { coalescing } from '../shared/coalescing.ts';
 import { effectiveCapacity, isVetted } from '../shared/earned.ts';
 import type { PeerStatus } from '../shared/protocol.ts';
 import { reliability, RELIABILITY_WINDOW_MS, type Reliability, type ReliabilityMetrics } from '../shared/reliability.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Db } from './db/database.ts';
-import type { AuditRow, PeerEventKind, PeerRow } from './db/schema.ts';
+import type { AuditRow, Database, PeerEventKind, PeerRow } from './db/schema.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { Sessions } from './sessions.ts';
@@ -191,25 +192,50 @@ export class Peers {
 
   /**
    * Bytes of replicas the peer holds and has proven (its last audit passed, none unanswered
-   * since), each counted in proportion to how long it has been held, in full after TRUST_MATURITY.
+   * since), each counted in proportion to how long it has been held, in full after TRUST_MATURITY:
+   * a subquery of a select from `peers`.
    */
-  async #provenBytes(peerId: string): Promise<number> {
-    const now = this.#clock.now();
+  #provenBytesSql(eb: ExpressionBuilder<Database, 'peers'>, now: number) {
     const maturity = this.#config.earning.maturityMs;
-    const row = await this.#db
+    return eb
       .selectFrom('replicas')
       .select(
         maturity <= 0
-          ? sql<number>`coalesce(sum(bytes), 0)`.as('proven')
-          : sql<number>`coalesce(sum(case when stored_at <= ${now - maturity} then bytes * 1.0 else bytes * ((${now} - stored_at) * 1.0 / ${maturity}) end), 0)`.as('proven'),
+          ? sql<number>`coalesce(sum(replicas.bytes), 0)`.as('proven')
+          : sql<number>`coalesce(sum(case when replicas.stored_at <= ${now - maturity} then replicas.bytes * 1.0 else replicas.bytes * ((${now} - replicas.stored_at) * 1.0 / ${maturity}) end), 0)`.as('proven'),
       )
-      .where('host_id', '=', peerId)
-      .where('state', '=', 'stored')
-      .where('retired_at', 'is', null)
-      .where('suspect_since', 'is', null)
-      .where('proven_at', 'is not', null)
+      .whereRef('replicas.host_id', '=', 'peers.id')
+      .where('replicas.state', '=', 'stored')
+      .where('replicas.retired_at', 'is', null)
+      .where('replicas.suspect_since', 'is', null)
+      .where('replicas.proven_at', 'is not', null);
+  }
+
+  /**
+   * The peer's row with what its level is computed from (its events of the last 24 hours and
+   * its proven bytes), in one statement: a refresh follows every change of a host's space (two
+   * per fragment placed), and each statement waits for a pooled connection and a turn of the
+   * event loop.
+   */
+  async #withInputs(peerId: string): Promise<{ peer: PeerRow; metrics: PeerMetrics; proven: number }> {
+    const now = this.#clock.now();
+    const since = now - RELIABILITY_WINDOW_MS;
+    const row = await this.#db
+      .selectFrom('peers')
+      .selectAll('peers')
+      .select((eb) => {
+        const events = (kind: PeerEventKind) =>
+          eb.selectFrom('peer_events').select(eb.fn.countAll<number>().as('n')).whereRef('peer_events.peer_id', '=', 'peers.id').where('peer_events.kind', '=', kind).where('peer_events.at', '>', since);
+        return [events('disconnect').as('disconnections'), events('rejection').as('rejections'), events('integrity_failure').as('integrity_failures'), this.#provenBytesSql(eb, now).as('proven')];
+      })
+      .where('peers.id', '=', peerId)
       .executeTakeFirstOrThrow();
-    return Math.floor(Number(row.proven));
+    const { disconnections, rejections, integrity_failures, proven, ...peer } = row;
+    return {
+      peer,
+      metrics: { capacity: peer.capacity, disconnections: Number(disconnections ?? 0), rejections: Number(rejections ?? 0), integrityFailures: Number(integrity_failures ?? 0) },
+      proven: Math.floor(Number(proven ?? 0)),
+    };
   }
 
   /** What the level is computed from: credited capacity; corrupt data served counts against availability like a refusal. */
@@ -219,13 +245,19 @@ export class Peers {
 
   /**
    * Recomputes the peer's proven bytes, vetting, scores and level from its current inputs,
-   * stores them when they changed, and tells the peer its status. Returns that status.
+   * stores them when they changed, and tells the peer its status. Returns that status. Calls
+   * for one peer while its refresh runs share the next one (shared/coalescing.ts): a placement
+   * and the endings of its stores move a host's space several times within a few milliseconds.
    */
-  async refresh(peerId: string): Promise<PeerStatus> {
-    const peer = await this.#db.selectFrom('peers').selectAll().where('id', '=', peerId).executeTakeFirstOrThrow();
+  refresh(peerId: string): Promise<PeerStatus> {
+    return this.#refresh(peerId);
+  }
+
+  readonly #refresh = coalescing((peerId) => this.#refreshNow(peerId));
+
+  async #refreshNow(peerId: string): Promise<PeerStatus> {
     const now = this.#clock.now();
-    const metrics = await this.metrics(peerId, peer.capacity);
-    const proven = await this.#provenBytes(peerId);
+    const { peer, metrics, proven } = await this.#withInputs(peerId);
     const credited = effectiveCapacity(peer.capacity, proven, this.#config.earning);
     const next = reliability(this.#levelInputs(metrics, credited), this.#config.thresholds);
     const vettedAt = peer.vetted_at ?? (isVetted({ firstSeen: peer.first_seen, auditsPassed: peer.audits_passed }, now, this.#config.vetting) ? now : null);

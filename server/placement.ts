@@ -5,8 +5,8 @@
  * at all (online, not caught serving corrupt data, not already holding or failing this file)
  * is decided here too; so is the explanation when none can.
  */
-import type { Transaction } from 'kysely';
-import { chooseHosts, compareCandidates, levelOrder, splitByLockOrder, type HostCandidate, type PlacementRequest } from '../shared/placement.ts';
+import { sql, type Transaction } from 'kysely';
+import { chooseHosts, compareCandidates, levelOrder, splitByLockOrder, tiePivot, type HostCandidate, type PlacementRequest } from '../shared/placement.ts';
 import { RELIABILITY_WINDOW_MS } from '../shared/reliability.ts';
 import { formatBytes } from '../shared/units.ts';
 import type { Clock } from './clock.ts';
@@ -98,7 +98,7 @@ export class Placement {
       newcomerShare: this.#config.vetting.share,
     };
     let wanted = Math.max(gatherFor(fragments.length), fresh?.candidates.looked ?? 0);
-    let gathered = fresh?.candidates ?? (await this.#candidates(trx, file, owner.level, file.fragment_bytes, wanted));
+    let gathered = fresh?.candidates ?? (await this.#candidates(trx, file, owner.level, file.fragment_bytes, wanted, tiePivot(file.id)));
     let left = gathered.hosts;
     const placed: PlacedFragment[] = [];
     const unplaced = [...fragments];
@@ -119,7 +119,7 @@ export class Placement {
       if (chosen.length < unplaced.length && !gathered.exhausted) {
         // The rules passed over more of the hosts looked at than expected: look at more of them.
         wanted *= 4;
-        gathered = await this.#candidates(trx, file, owner.level, file.fragment_bytes, wanted);
+        gathered = await this.#candidates(trx, file, owner.level, file.fragment_bytes, wanted, tiePivot(file.id));
         left = gathered.hosts.filter((host) => !reserved.some((taken) => taken.id === host.id));
         continue;
       }
@@ -184,13 +184,15 @@ export class Placement {
   }
 
   /**
-   * How many hosts could take a fragment of `bytes` for this owner now (no reservation): to
-   * choose a scheme. What it looked at is returned too, for reserveIn to place a new file on.
+   * How many hosts could take a fragment of `bytes` of the new file `fileId` for this owner now
+   * (no reservation): to choose a scheme. What it looked at is returned too, for reserveIn to
+   * place that file on.
    */
-  async countCandidates(trx: Trx, owner: Owner, bytes: number, wanted: number): Promise<Candidates> {
+  async countCandidates(trx: Trx, owner: Owner, fileId: string, bytes: number, wanted: number): Promise<Candidates> {
     const request = { uploaderId: owner.id, uploaderLevel: owner.level, bytes, replicas: wanted, copiesWanted: wanted };
     for (let looked = gatherFor(wanted); ; looked *= 4) {
-      const gathered = await this.#candidates(trx, { id: '', owner_id: owner.id }, owner.level, bytes, looked);
+      // A file not yet written: nothing holds or failed it, only the owner is excluded.
+      const gathered = await this.#candidates(trx, { id: '', owner_id: owner.id }, owner.level, bytes, looked, tiePivot(fileId));
       const available = chooseHosts(request, gathered.hosts).length;
       if (available >= wanted || gathered.exhausted) return { ...gathered, available, looked };
     }
@@ -221,42 +223,91 @@ export class Placement {
    * The best `wanted` of them at least, not all: level by level in the order placement prefers
    * them (shared/placement.ts: the uploader's own, then the closest, the higher first), and in
    * each level most free space first, a page at a time from the `peers_placement` index, so that
-   * the work does not grow with the number of peers online. Hosts of one level with exactly the
-   * same free space come in the order they joined. `exhausted` says whether every host that could
-   * take it was looked at.
+   * the work does not grow with the number of peers online. The first page of a level starts
+   * among the hosts tied for most free space at the file's own place (`pivot`, shared/
+   * placement.ts tiePivot), so that uploads at the same moment look at different hosts of equal
+   * rank rather than all at the same few; later pages follow the index from the top. `exhausted`
+   * says whether every host that could take it was looked at.
    */
-  async #candidates(trx: Trx, file: Pick<FileRow, 'id' | 'owner_id'>, ownerLevel: number, bytes: number, wanted: number): Promise<Gathered> {
+  async #candidates(trx: Trx, file: Pick<FileRow, 'id' | 'owner_id'>, ownerLevel: number, bytes: number, wanted: number, pivot: string): Promise<Gathered> {
     const excluded = await this.#excludedFor(trx, file);
     const hosts: HostCandidate[] = [];
     const seen = new Set<string>();
     const page = Math.max(CANDIDATE_PAGE, wanted);
+    /** Takes the hosts of a page not seen yet; true once there are enough. */
+    const take = async (rows: CandidateRow[]): Promise<boolean> => {
+      // Each page is read anew: a host whose room another placement took meanwhile moves down
+      // the order and may come again on a later page. It is looked at once (a host twice in
+      // the list could be chosen twice for one file).
+      const fresh = rows.filter((row) => !excluded.has(row.id) && !seen.has(row.id));
+      for (const row of fresh) seen.add(row.id);
+      const unfit = await this.#unfit(trx, fresh.map((row) => row.id));
+      for (const row of fresh) {
+        if (unfit.has(row.id)) continue;
+        hosts.push({ id: row.id, level: row.level, free: Number(row.free), network: row.network, vetted: row.vetted_at !== null, proven: row.proven_bytes });
+      }
+      return hosts.length >= wanted;
+    };
     for (const level of levelOrder(ownerLevel)) {
+      const first = await this.#firstPage(trx, level, bytes, page, pivot);
+      if (await take(first.rows)) return { hosts, exhausted: false };
+      // Every host of this level that has the room was on it.
+      if (first.whole) continue;
       for (let offset = 0; ; offset += page) {
-        const rows = await trx
-          .selectFrom('peers')
-          .select(['id', 'level', 'network', 'vetted_at', 'proven_bytes', (eb) => freeSpaceSql(eb).as('free')])
-          .where('online', '=', 1)
-          .where('level', '=', level)
-          .where((eb) => eb(freeSpaceSql(eb), '>=', bytes))
+        const rows = await this.#hostsOfLevel(trx, level, bytes)
           .orderBy((eb) => freeSpaceSql(eb), 'desc')
           .limit(page)
           .offset(offset)
           .execute();
-        // Each page is read anew: a host whose room another placement took meanwhile moves down
-        // the order and may come again on a later page. It is looked at once (a host twice in
-        // the list could be chosen twice for one file).
-        const fresh = rows.filter((row) => !excluded.has(row.id) && !seen.has(row.id));
-        for (const row of fresh) seen.add(row.id);
-        const unfit = await this.#unfit(trx, fresh.map((row) => row.id));
-        for (const row of fresh) {
-          if (unfit.has(row.id)) continue;
-          hosts.push({ id: row.id, level: row.level, free: Number(row.free), network: row.network, vetted: row.vetted_at !== null, proven: row.proven_bytes });
-        }
-        if (hosts.length >= wanted) return { hosts, exhausted: false };
+        if (await take(rows)) return { hosts, exhausted: false };
         if (rows.length < page) break;
       }
     }
     return { hosts, exhausted: true };
+  }
+
+  /** Online hosts of one level with room for `bytes`, with what placement ranks them by. */
+  #hostsOfLevel(trx: Trx, level: number, bytes: number) {
+    return trx
+      .selectFrom('peers')
+      .select(['id', 'level', 'network', 'vetted_at', 'proven_bytes', (eb) => freeSpaceSql(eb).as('free')])
+      .where('online', '=', 1)
+      .where('level', '=', level)
+      .where((eb) => eb(freeSpaceSql(eb), '>=', bytes));
+  }
+
+  /**
+   * The `page` hosts of a level with most free space, those tied for the most taken from the
+   * pivot down in id order (then from the highest id down to it): three ranges of the
+   * `peers_placement` index (the ties below the pivot, the ties above it, the rest), each read
+   * only as far as a page. `whole` when the three held every host of the level with the room.
+   */
+  async #firstPage(trx: Trx, level: number, bytes: number, page: number, pivot: string): Promise<{ rows: CandidateRow[]; whole: boolean }> {
+    const most = trx
+      .selectFrom('peers')
+      .select((eb) => eb.fn.max(freeSpaceSql(eb)).as('most'))
+      .where('online', '=', 1)
+      .where('level', '=', level);
+    const part = (n: number) => sql<number>`${sql.lit(n)}`.as('part');
+    const ties = this.#hostsOfLevel(trx, level, bytes).where((eb) => eb(freeSpaceSql(eb), '=', most));
+    const below = ties.select(part(0)).where('id', '<=', pivot).orderBy('id', 'desc').limit(page);
+    const above = ties.select(part(1)).where('id', '>', pivot).orderBy('id', 'desc').limit(page);
+    const rest = this.#hostsOfLevel(trx, level, bytes)
+      .select(part(2))
+      .where((eb) => eb(freeSpaceSql(eb), '<', most))
+      .orderBy((eb) => freeSpaceSql(eb), 'desc')
+      .orderBy('id', 'desc')
+      .limit(page);
+    const rows = await trx
+      .selectFrom(below.as('below'))
+      .selectAll()
+      .unionAll(trx.selectFrom(above.as('above')).selectAll())
+      .unionAll(trx.selectFrom(rest.as('rest')).selectAll())
+      .execute();
+    // In that order: part, then as each part was read (a union keeps no order of its own).
+    const free = (row: CandidateRow) => Number(row.free);
+    rows.sort((a, b) => a.part - b.part || (a.part === 2 ? free(b) - free(a) : 0) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    return { rows: rows.slice(0, page), whole: rows.length <= page && [0, 1, 2].every((part) => rows.filter((row) => row.part === part).length < page) };
   }
 
   /** Hosts this file must not go to, whatever their room: the owner, its holders, those that failed it. */
@@ -295,6 +346,16 @@ export class Placement {
     for (const [id, n] of busy) if (n >= this.#config.maxHostTransfers) unfit.add(id);
     return unfit;
   }
+}
+
+/** A host as #candidates reads it. */
+interface CandidateRow {
+  id: string;
+  level: number;
+  network: string | null;
+  vetted_at: number | null;
+  proven_bytes: number;
+  free: number;
 }
 
 /** Hosts looked at per query, at least. */

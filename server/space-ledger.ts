@@ -148,16 +148,16 @@ async function row(trx: Trx, fileId: string, hostId: string): Promise<ReplicaRow
 }
 
 async function remove(trx: Trx, fileId: string, hostId: string, state: ReplicaRow['state'] | undefined): Promise<ReplicaRow | undefined> {
-  const replica = await row(trx, fileId, hostId);
-  if (!replica || (state && replica.state !== state)) return undefined;
-  const deleted = await trx
+  // One statement finds and deletes the row: one that another request took meanwhile is not
+  // returned, and then that request moved the counter, not this one.
+  const replica = await trx
     .deleteFrom('replicas')
     .where('file_id', '=', fileId)
     .where('host_id', '=', hostId)
-    .where('state', '=', replica.state)
+    .$if(state !== undefined, (qb) => qb.where('state', '=', state!))
+    .returningAll()
     .executeTakeFirst();
-  // Read before another request took the row: then that request moved the counter, not this one.
-  if (deleted.numDeletedRows === 0n) return undefined;
+  if (!replica) return undefined;
   const column = replica.state === 'stored' ? 'bytes_used' : 'bytes_reserved';
   await trx
     .updateTable('peers')

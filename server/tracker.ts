@@ -23,7 +23,7 @@ import { AdvisoryLease, soleLease, type Lease } from './cluster/lease.ts';
 import { TrackerPresence } from './cluster/presence.ts';
 import { TrackerRecovery } from './cluster/recovery.ts';
 import type { Config } from './config.ts';
-import { openDatabase, type Db } from './db/database.ts';
+import { openDatabase, poolWatchOf, type Db } from './db/database.ts';
 import { TrackerEvents } from './events.ts';
 import { FileSummaries } from './file-summaries.ts';
 import { Files } from './files.ts';
@@ -89,6 +89,8 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   const sessions = new Sessions();
   const metrics = new Metrics();
   const events = new TrackerEvents();
+  const pool = poolWatchOf(db);
+  pool?.onWait((seconds) => metrics.poolWait.observe(seconds));
   const peers = new Peers({ db, clock, config, log, sessions, metrics });
   const summaries = new FileSummaries({ db, sessions });
   const placement = new Placement({ db, clock, config, log, metrics });
@@ -208,6 +210,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   };
   const scrape = async () => {
     metrics.trackerPeers.set(sessions.size);
+    if (pool) metrics.poolWaiting.set(pool.waiting());
     metrics.sweepHolder.set(lease.holding ? 1 : 0);
     metrics.trackersAlive.set((await cloud()).trackers.length);
     return admin.scrape(metrics);

@@ -458,8 +458,10 @@ export class Transfers {
       }
       // The owner left mid-upload: the host keeps what it has, so that the owner can resume there.
       const ownerLeft = transfer.kind === 'store' && (options.ownerLeft === transfer.sender_id || !(await this.#sessions.isOnline(transfer.sender_id, trx)));
-      const fate = await settleReplicaIn(trx, { transfer, outcome, ownerLeft, now });
       const file = await trx.selectFrom('files').select('fragment_bytes').where('id', '=', transfer.file_id).executeTakeFirst();
+      // Last before the commit: a release or promotion holds the host's row until then, and any
+      // placement to that host waits for it.
+      const fate = await settleReplicaIn(trx, { transfer, outcome, ownerLeft, now });
       return { transfer, blames, ownerLeft, fate, bytes: file?.fragment_bytes ?? 0 };
     });
     if (!result) return false;

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { chunkCount, storedSize } from '../shared/chunking.ts';
 import { fragmentBytes, type Scheme } from '../shared/redundancy.ts';
 import { randomId } from '../shared/encoding.ts';
+import { coalescing } from '../shared/coalescing.ts';
 import { PeercloudError } from '../shared/errors.ts';
 import { ownerAllowance } from '../shared/earned.ts';
 import type { FileSummary } from '../shared/protocol.ts';
@@ -125,7 +126,7 @@ export class Uploads {
           const file = newFile(ownerId, request, scheme, this.#clock.now());
           const owner = await this.#withinQuotaIn(trx, ownerId, file.fragment_bytes * scheme.n);
           // Not enough hosts for this scheme: the next one is tried (nothing reserved yet).
-          const candidates = await this.#placement.countCandidates(trx, owner, file.fragment_bytes, scheme.n);
+          const candidates = await this.#placement.countCandidates(trx, owner, file.id, file.fragment_bytes, scheme.n);
           if (candidates.available < minimum) throw new NoHost(scheme, candidates.available);
           await trx.insertInto('files').values(file).execute();
           const opened = await this.#placeStoresIn(trx, file, range(scheme.n), { owner, candidates });
@@ -216,21 +217,34 @@ export class Uploads {
   /**
    * An upload is over once no store transfer is pending: stored if at least one host verified
    * its bytes (partial replicas are then of no more use), interrupted if partial ones wait for
-   * an owner who left, failed otherwise. Its owner hears of it either way.
+   * an owner who left, failed otherwise. Its owner hears of it either way. The endings of an
+   * upload's stores come together (an owner cancelling ends all of them): calls for one file
+   * while it is being settled share the next settling (shared/coalescing.ts), and one that finds
+   * stores still pending takes no transaction.
    */
-  async settle(fileId: string): Promise<void> {
-    const effects = await this.#db.transaction().execute(async (trx) => {
-      const file = await trx.selectFrom('files').select(['owner_id', 'state']).where('id', '=', fileId).executeTakeFirst();
-      if (file?.state !== 'uploading') return [];
+  settle(fileId: string): Promise<void> {
+    return this.#settle(fileId);
+  }
+
+  readonly #settle = coalescing((fileId) => this.#settleNow(fileId));
+
+  async #settleNow(fileId: string): Promise<void> {
+    const before = await this.#db
+      .selectFrom('files')
+      .select((eb) => ['files.state', activeTransfers(eb, 'store').as('pending')])
+      .where('id', '=', fileId)
+      .executeTakeFirst();
+    const unsettled = before?.state === 'uploading' && Number(before.pending) === 0;
+    const effects = !unsettled ? [] : await this.#db.transaction().execute(async (trx) => {
       const counts = await trx
         .selectFrom('files')
-        .select((eb) => [activeTransfers(eb, 'store').as('pending'), storedReplicas(eb).as('stored')])
+        .select((eb) => ['files.state', activeTransfers(eb, 'store').as('pending'), storedReplicas(eb).as('stored')])
         .where('id', '=', fileId)
-        .executeTakeFirstOrThrow();
-      if (Number(counts.pending) > 0) return [];
+        .executeTakeFirst();
+      if (counts?.state !== 'uploading' || Number(counts.pending) > 0) return [];
       const partials = await trx.selectFrom('replicas').select('host_id').where('file_id', '=', fileId).where('state', '=', 'reserved').execute();
       if (Number(counts.stored) > 0 || partials.length === 0) {
-        await trx.updateTable('files').set({ state: Number(counts.stored) > 0 ? 'stored' : 'failed' }).where('id', '=', fileId).execute();
+        await trx.updateTable('files').set({ state: Number(counts.stored) > 0 ? 'stored' : 'failed' }).where('id', '=', fileId).where('state', '=', 'uploading').execute();
         return this.#releasePartialsIn(trx, fileId);
       }
       await trx.updateTable('files').set({ state: 'interrupted', interrupted_at: this.#clock.now() }).where('id', '=', fileId).execute();

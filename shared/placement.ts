@@ -13,6 +13,7 @@
  *   the file (so that nobody can pick an identity that wins every tie).
  * "Free space" is what the tracker credits a host with (shared/earned.ts), not what it claims.
  */
+import { base32 } from './encoding.ts';
 export interface HostCandidate {
   id: string;
   level: number;
@@ -56,6 +57,19 @@ export function tieBreak(fileId: string, hostId: string): number {
     hash = Math.imul(hash, 0x01000193);
   }
   return hash >>> 0;
+}
+
+/**
+ * Where, in the order of host ids, a file starts looking at the hosts tied for most free space
+ * (a prefix of an id in the same alphabet): a place that depends on the file, as the tie-break
+ * does. The tracker reads a page of hosts, not all of them; reading every file's page from the
+ * same end of the ties gave placements at the same moment the same few hosts, which they then
+ * waited for each other to reserve. From the file's own place the ties it looks at are spread
+ * over all of them, and still none but the most free.
+ */
+export function tiePivot(fileId: string): string {
+  const hash = tieBreak(fileId, 'pivot');
+  return base32(new Uint8Array([hash >>> 24, (hash >>> 16) & 0xff, (hash >>> 8) & 0xff, hash & 0xff]));
 }
 
 /** Sort order: same level, then closest level (higher wins a tie), then most free space, vetted, proven, then the file's own order. */

@@ -17,6 +17,7 @@ import * as initial from './migrations/0001_initial.ts';
 import * as provenStorage from './migrations/0002_proven_storage.ts';
 import * as fragments from './migrations/0003_fragments.ts';
 import * as trackers from './migrations/0004_trackers.ts';
+import * as placementTies from './migrations/0005_placement_ties.ts';
 
 export type Db = Kysely<Database>;
 
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002_proven_storage': provenStorage,
   '0003_fragments': fragments,
   '0004_trackers': trackers,
+  '0005_placement_ties': placementTies,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
@@ -75,12 +77,43 @@ const types: pg.CustomTypesConfig = {
     oid === INT8_OID || oid === NUMERIC_OID ? parseExactNumber : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
+/**
+ * How long requests wait for a connection of a PostgreSQL pool: a wait that is not a lock
+ * (pg_stat_activity never shows it), but every statement of a request queues behind it once
+ * the pool's connections are all taken. Read by /metrics.
+ */
+export interface PoolWatch {
+  /** Called with each acquisition's wait, in seconds. */
+  onWait(listener: (seconds: number) => void): void;
+  /** Requests waiting for a connection now. */
+  waiting(): number;
+}
+
+const poolWatches = new WeakMap<Db, PoolWatch>();
+
+/** The pool watch of a PostgreSQL database opened here (undefined for SQLite: no pool). */
+export function poolWatchOf(db: Db): PoolWatch | undefined {
+  return poolWatches.get(db);
+}
+
 function openPostgres(url: string, { log, connections, name }: { log?: Logger; connections?: number; name?: string }): OpenedDatabase {
   const pool = new pg.Pool({ connectionString: url, types, application_name: name ?? 'peercloud-tracker', ...(connections ? { max: connections } : {}) });
   // A pooled connection the server closes while idle (a restart, an admin's kill) is only
   // dropped from the pool; without a listener `pg` would crash the tracker for it.
   pool.on('error', (error) => log?.warn({ event: 'database_connection_lost', err: error }, 'an idle database connection was closed'));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new PostgresTextPlugin()] });
+  const listeners: ((seconds: number) => void)[] = [];
+  const timed = {
+    async connect() {
+      const began = performance.now();
+      const client = await pool.connect();
+      const seconds = (performance.now() - began) / 1_000;
+      for (const listener of listeners) listener(seconds);
+      return client;
+    },
+    end: () => pool.end(),
+  };
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: timed }), plugins: [new PostgresTextPlugin()] });
+  poolWatches.set(db, { onWait: (listener) => listeners.push(listener), waiting: () => pool.waitingCount });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseHosts, compareCandidates, levelOrder, splitByLockOrder, type HostCandidate } from '../../shared/placement.ts';
+import { base32 } from '../../shared/encoding.ts';
+import { chooseHosts, compareCandidates, levelOrder, splitByLockOrder, tiePivot, type HostCandidate } from '../../shared/placement.ts';
 
 const ids = (hosts: HostCandidate[]) => hosts.map((h) => h.id);
 
@@ -167,5 +168,23 @@ describe('splitByLockOrder', () => {
       { host: { id: 'a' }, fragment: 1 },
       { host: { id: 'b' }, fragment: 0 },
     ]);
+  });
+});
+
+describe('tiePivot', () => {
+  const fileIds = Array.from({ length: 2_000 }, (_, n) => base32(new Uint8Array([n >> 8, n & 0xff, 7, 7])));
+
+  it('is the same for the same file, and a place in the order of peer ids (their base32 alphabet)', () => {
+    expect(tiePivot('abc')).toBe(tiePivot('abc'));
+    for (const fileId of fileIds.slice(0, 50)) expect(tiePivot(fileId)).toMatch(/^[a-z2-7]{7}$/);
+  });
+
+  it('spreads files over the whole order: concurrent uploads start among different tied hosts', () => {
+    // Peer ids are base32 of a hash: their first character is spread evenly over 32.
+    const firsts = new Map<string, number>();
+    for (const fileId of fileIds) firsts.set(tiePivot(fileId)[0]!, (firsts.get(tiePivot(fileId)[0]!) ?? 0) + 1);
+    expect(firsts.size).toBe(32);
+    for (const n of firsts.values()) expect(n).toBeGreaterThan(fileIds.length / 32 / 2);
+    expect(new Set(fileIds.map(tiePivot)).size).toBe(fileIds.length);
   });
 });
