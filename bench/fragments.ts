@@ -14,7 +14,9 @@
  * docs/BENCHMARKS.md. BENCH_FRAGMENT_MIB (default 256), BENCH_FRAGMENT_RUNS (default 3) and
  * BENCH_FRAGMENT_MEMORY_MIB (default 1024; 0 skips it) size it; ERASURE_ROUNDS and
  * ERASURE_ROUND_MS the coder's measurement; BENCH_FRAGMENT_STALLED_S (600, or longer for a large file) how long an upload may take before the
- * benchmark gives up and shows what the owner's page says.
+ * benchmark gives up and shows what the owner's page says. BENCH_MEMORY_TRACE=<file> appends the
+ * owner's every memory sample there (JSON lines), and what is left of its heap after a collection
+ * at the end of each transfer: the curve behind a peak, and how much of it was garbage.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
