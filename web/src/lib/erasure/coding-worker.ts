@@ -2,19 +2,13 @@
  * The coding worker: encoding and decoding stripes off the main thread, where the page keeps
  * drawing and the channels keep moving. Buffers travel both ways as transfers, not copies.
  */
-import { decodeStripe, encodeStripe, encodeStripeInto, rebuildFragment } from './stripes.ts';
+import { decodeStripe, encodeStripe, rebuildFragment } from './stripes.ts';
 import type { CodingReply, CodingRequest } from './coding-protocol.ts';
 
 const scope = self as unknown as { onmessage: ((event: MessageEvent<CodingRequest>) => void) | null; postMessage(message: CodingReply, transfer: Transferable[]): void };
 
 scope.onmessage = ({ data: request }: MessageEvent<CodingRequest>) => {
   try {
-    if (request.op === 'encodeInto') {
-      // The page's buffer, filled and handed back: nothing is allocated here per stripe.
-      encodeStripeInto(request.slab, request.layout);
-      scope.postMessage({ id: request.id, ok: true, fragments: [request.slab] }, [request.slab.buffer as ArrayBuffer]);
-      return;
-    }
     const fragments =
       request.op === 'encode'
         ? encodeStripe(request.stripe, request.k, request.n)

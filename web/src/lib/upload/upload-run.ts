@@ -258,9 +258,11 @@ export class UploadRun {
       fragments = await this.#coder.encode(sealed, k, n);
     } else {
       // The sealed chunk (fresh from WebCrypto, dead at once) is copied into a reused buffer, and
-      // the coding worker writes the parity beside it: no buffer is allocated per stripe.
+      // the parity is written beside it: no buffer is allocated per stripe.
       const layout = stripeLayout(sealed.byteLength, k, n);
       splitStripeInto(sealed, (slab = this.#pool.take(layout.bytes)), layout);
+      // The parity is a task of its own (a few milliseconds), like the seal and the hashes.
+      await nextTask();
       slab = await this.#coder.encodeInto(slab, layout);
       fragments = layoutFragments(slab, layout);
     }
