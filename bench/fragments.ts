@@ -14,7 +14,9 @@
  * docs/BENCHMARKS.md. BENCH_FRAGMENT_MIB (default 256), BENCH_FRAGMENT_RUNS (default 3) and
  * BENCH_FRAGMENT_MEMORY_MIB (default 1024; 0 skips it) size it; ERASURE_ROUNDS and
  * ERASURE_ROUND_MS the coder's measurement; BENCH_FRAGMENT_STALLED_S (600, or longer for a large file) how long an upload may take before the
- * benchmark gives up and shows what the owner's page says.
+ * benchmark gives up and shows what the owner's page says. BENCH_MEMORY_TRACE=<file> appends the
+ * owner's every memory sample there (JSON lines), and what is left of its heap after a collection
+ * at the end of each transfer: the curve behind a peak, and how much of it was garbage.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -32,7 +34,7 @@ import { measureBaseline } from './baseline.ts';
 import { CpuMeter, cpuBetween } from './cpu.ts';
 import { erasureTable, measureErasureInChromium, measureErasureInNode } from './erasure.ts';
 import type { SchemeRates } from './erasure-core.ts';
-import { closePeer, offer, openPersistentPeer, processesObservable, timeDownload, timeUpload, watchHeaps, watchPeerMemory, writeRandomFile, type HeapGrowth, type PeerMemory, type PeerTab } from './peer-tabs.ts';
+import { closePeer, offer, openPersistentPeer, processesObservable, timeDownload, timeUpload, traceMemory, watchHeaps, watchPeerMemory, writeRandomFile, type HeapGrowth, type PeerMemory, type PeerTab } from './peer-tabs.ts';
 import { machineInfo, median, wholeNumberEnv } from './report.ts';
 
 export interface FragmentBenchOptions {
@@ -283,8 +285,11 @@ export async function measureFragments(options: FragmentBenchOptions): Promise<F
       console.log(`Fragments: memory of every page during a ${options.memoryMebibytes} MiB ${options.scheme} upload and download…`);
       // The timed runs above stand on their own: a failure here is reported, not fatal.
       try {
+        traceMemory({ what: 'upload' });
         const up = await measureMemory(fragments, () => upload(fragments, meter, big, name, size));
+        traceMemory({ what: 'download' });
         const down = await measureMemory(fragments, () => download(fragments, meter, name, size, bigSha));
+        traceMemory({ what: 'end' });
         results.memory = { upload: up, download: down };
         console.log(`  upload ${up.mbps.toFixed(1)} MB/s, download ${down.mbps.toFixed(1)} MB/s; owner heap +${(up.owner.heap / MiB).toFixed(1)} / +${(down.owner.heap / MiB).toFixed(1)} MiB`);
       } catch (error) {

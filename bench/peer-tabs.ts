@@ -5,7 +5,7 @@
  * one host) and bench/fragments.ts (an owner and six hosts, an owner and one host).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, copyFileSync, createReadStream, createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from '@playwright/test';
@@ -194,6 +194,7 @@ export async function watchHeaps(tabs: PeerTab[]): Promise<() => Promise<HeapGro
   const loop = (async () => {
     while (sampling) {
       const now = await Promise.all(tabs.map(usageOf));
+      traceMemory({ what: 'heap', heap: now[0]?.heap, withBuffers: now[0]?.withBuffers });
       now.forEach((usage, index) => {
         const peak = peaks[index]!;
         peak.heap = Math.max(peak.heap, usage.heap);
@@ -209,6 +210,12 @@ export async function watchHeaps(tabs: PeerTab[]): Promise<() => Promise<HeapGro
     sampling = false;
     const failed = await loop;
     if (failed !== undefined) throw failed;
+    if (process.env.BENCH_MEMORY_TRACE && tabs[0]) {
+      // What is still alive once the garbage is gone: the rest of a peak was waiting for collection.
+      await tabs[0].cdp.send('HeapProfiler.collectGarbage');
+      const after = await usageOf(tabs[0]);
+      traceMemory({ what: 'after-gc', heap: after.heap, withBuffers: after.withBuffers, baseHeap: base[0]?.heap, baseWithBuffers: base[0]?.withBuffers });
+    }
     return peaks.map((peak, index) => {
       const before = base[index]!;
       return { heap: peak.heap - before.heap, withBuffers: peak.withBuffers !== undefined && before.withBuffers !== undefined ? peak.withBuffers - before.withBuffers : undefined };
@@ -222,6 +229,15 @@ export async function resetLongTasks(page: Page): Promise<void> {
 
 export async function longestTaskMs(page: Page): Promise<number> {
   return page.evaluate(() => Math.max(0, ...(window as unknown as { __longTasks: number[] }).__longTasks));
+}
+
+/**
+ * BENCH_MEMORY_TRACE=<file>: every memory sample of the first peer (the owner) appended to that
+ * file as a JSON line, for a developer who wants the curve behind a peak, not only the peak.
+ */
+export function traceMemory(record: Record<string, number | string | undefined>): void {
+  const file = process.env.BENCH_MEMORY_TRACE;
+  if (file) appendFileSync(file, `${JSON.stringify({ at: Date.now(), ...record })}\n`);
 }
 
 /** Resident bytes of a process, or undefined if it is gone. */
@@ -301,7 +317,9 @@ export function watchPeerMemory(tabs: PeerTab[]): () => Promise<PeerMemory[]> {
   const base = sample();
   const peaks = base.map((bytes) => (bytes ? { ...bytes } : undefined));
   const timer = setInterval(() => {
-    sample().forEach((now, index) => {
+    const samples = sample();
+    traceMemory({ what: 'rss', renderer: samples[0]?.renderer, browser: samples[0]?.browser });
+    samples.forEach((now, index) => {
       const peak = peaks[index];
       if (!now || !peak) return;
       peak.renderer = Math.max(peak.renderer, now.renderer);

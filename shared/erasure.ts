@@ -34,6 +34,8 @@ export interface ErasureCodec {
   readonly m: number;
   /** The m parity fragments of k data fragments of equal length. */
   encode(dataFragments: readonly Uint8Array[]): Uint8Array[];
+  /** The m parity fragments of k data fragments, written into `parity` (m arrays of their length). */
+  encodeInto(dataFragments: readonly Uint8Array[], parity: readonly Uint8Array[]): void;
   /**
    * The fragments at the indexes `wanted` (0..k−1 data, k..k+m−1 parity), from the k + m
    * fragments of a stripe where a missing one is null. A wanted fragment that is present is
@@ -65,13 +67,55 @@ export function splitStripe(stripe: Uint8Array, k: number): Uint8Array[] {
   });
 }
 
-/** The stripe of `stripeBytes` bytes back from its k data fragments (padding dropped). */
-export function joinStripe(dataFragments: readonly Uint8Array[], stripeBytes: number): Uint8Array {
+/**
+ * A stripe's n fragments in one buffer: fragment i at i × stride, `size` bytes long (stride is
+ * size rounded up to a whole word, so that every fragment takes the codec's word loop). One
+ * buffer per stripe, reused from stripe to stripe, instead of n fresh ones: a page that moves a
+ * GiB of stripes leaves nothing behind for the collector (which lets dead buffers pile up to
+ * tens of MiB before it looks).
+ */
+export interface StripeLayout {
+  k: number;
+  n: number;
+  size: number;
+  stride: number;
+  /** The buffer's length: n × stride. */
+  bytes: number;
+}
+
+export function stripeLayout(sealedChunkBytes: number, k: number, n: number): StripeLayout {
+  checkCount('n', n, k, MAX_FRAGMENTS);
+  const size = fragmentSize(sealedChunkBytes, k);
+  const stride = Math.ceil(size / 4) * 4;
+  return { k, n, size, stride, bytes: n * stride };
+}
+
+/** The n fragments of a buffer laid out by `layout`, as views of it. */
+export function layoutFragments(slab: Uint8Array, layout: StripeLayout): Uint8Array[] {
+  if (slab.byteLength < layout.bytes) throw invalid(`a stripe of ${layout.n} fragments of ${layout.size} bytes needs ${layout.bytes} bytes, not ${slab.byteLength}`);
+  return Array.from({ length: layout.n }, (_, i) => slab.subarray(i * layout.stride, i * layout.stride + layout.size));
+}
+
+/** Copies a stripe into the data fragments of `slab` (the last padded with zeros): splitStripe, into a buffer of its own. */
+export function splitStripeInto(stripe: Uint8Array, slab: Uint8Array, layout: StripeLayout): void {
+  if (fragmentSize(stripe.length, layout.k) !== layout.size) throw invalid(`a stripe of ${stripe.length} bytes in ${layout.k} has fragments of ${fragmentSize(stripe.length, layout.k)} bytes, not ${layout.size}`);
+  layoutFragments(slab, layout)
+    .slice(0, layout.k)
+    .forEach((fragment, i) => {
+      const part = stripe.subarray(Math.min(stripe.length, i * layout.size), Math.min(stripe.length, (i + 1) * layout.size));
+      fragment.set(part);
+      fragment.fill(0, part.length);
+    });
+}
+
+/** The stripe of `stripeBytes` bytes back from its k data fragments (padding dropped); into the start of `into` when given (a reused buffer). */
+export function joinStripe(dataFragments: readonly Uint8Array[], stripeBytes: number, into?: Uint8Array): Uint8Array {
   const size = fragmentSize(stripeBytes, dataFragments.length);
   dataFragments.forEach((fragment, i) => {
     if (fragment.length !== size) throw invalid(`data fragment ${i} has ${fragment.length} bytes; a stripe of ${stripeBytes} bytes in ${dataFragments.length} has fragments of ${size}`);
   });
-  const stripe = new Uint8Array(stripeBytes);
+  if (into && into.byteLength < stripeBytes) throw invalid(`a stripe of ${stripeBytes} bytes does not fit in ${into.byteLength}`);
+  const stripe = into ? into.subarray(0, stripeBytes) : new Uint8Array(stripeBytes);
   dataFragments.forEach((fragment, i) => {
     // The last fragments may hold nothing but padding (a 1-byte stripe in 4).
     const bytes = Math.min(size, stripeBytes - i * size);
@@ -110,8 +154,15 @@ class Gf256Codec implements ErasureCodec {
     if (dataFragments.length !== this.k) throw invalid(`rs:${this.k}+${this.m} encodes ${this.k} data fragments, not ${dataFragments.length}`);
     const size = commonLength(dataFragments.map((fragment, index) => [index, fragment]));
     const parity = Array.from({ length: this.m }, () => new Uint8Array(size));
-    codeShards(this.#matrix.slice(this.k), dataFragments, parity, size);
+    this.encodeInto(dataFragments, parity);
     return parity;
+  }
+
+  encodeInto(dataFragments: readonly Uint8Array[], parity: readonly Uint8Array[]): void {
+    if (dataFragments.length !== this.k) throw invalid(`rs:${this.k}+${this.m} encodes ${this.k} data fragments, not ${dataFragments.length}`);
+    if (parity.length !== this.m) throw invalid(`rs:${this.k}+${this.m} has ${this.m} parity fragments, not ${parity.length}`);
+    const size = commonLength([...dataFragments, ...parity].map((fragment, index) => [index, fragment]));
+    codeShards(this.#matrix.slice(this.k), dataFragments, parity, size);
   }
 
   reconstruct(fragments: readonly (Uint8Array | null)[], wanted: readonly number[]): Uint8Array[] {

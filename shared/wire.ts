@@ -25,12 +25,18 @@ export const FRAME_BYTES = 64 * 1024;
  * A brand-new channel with megabytes queued crawls through its slow start for seconds, so the
  * queue starts at a few hundred KiB; once the first megabytes are through it grows, so that a
  * main thread busy for a few milliseconds (sealing, hashing, storage) never lets it run dry.
+ * `sending`: how many of the page's channels are sending at once (warm ones share 4 MiB).
  * The benchmark's raw-channel baseline uses the same policy.
  */
-export function sendWatermarks(bytesSent: number): { high: number; low: number } {
+export function sendWatermarks(bytesSent: number, sending = 1): { high: number; low: number } {
   // Self-contained (no outside constants): the benchmark runs this very function in a page.
   const rampBytes = 8 * 1024 * 1024;
-  return bytesSent < rampBytes ? { high: 256 * 1024, low: 64 * 1024 } : { high: 4 * 1024 * 1024, low: 2 * 1024 * 1024 };
+  if (bytesSent < rampBytes) return { high: 256 * 1024, low: 64 * 1024 };
+  // A page's warm queues share one budget: the channels of one upload (rs:4+2 sends on six)
+  // would each queue 4 MiB otherwise, all of it in the page's memory. Together they keep
+  // the main thread's pauses covered as one channel's 4 MiB does; each keeps at least 512 KiB.
+  const high = Math.max(512 * 1024, Math.floor((4 * 1024 * 1024) / Math.max(1, sending)));
+  return { high, low: Math.floor(high / 2) };
 }
 
 const Index = z.number().int().nonnegative().max(2 ** 31);

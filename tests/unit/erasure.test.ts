@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SEAL_OVERHEAD } from '../../shared/chunking.ts';
-import { createCodec, fragmentSize, joinStripe, MAX_FRAGMENTS, missingDataFragments, splitStripe } from '../../shared/erasure.ts';
+import { createCodec, fragmentSize, joinStripe, layoutFragments, MAX_FRAGMENTS, missingDataFragments, splitStripe, splitStripeInto, stripeLayout } from '../../shared/erasure.ts';
 import { PeercloudError } from '../../shared/errors.ts';
 import { encodingMatrix, gfDiv, gfMul, identity, invert, multiply } from '../../shared/gf256.ts';
 import { MiB } from '../../shared/units.ts';
@@ -168,6 +168,50 @@ describe('any m fragments lost, the others rebuild them byte for byte', () => {
     expect(codec.encode(shifted.slice(0, 4)).map(hex)).toEqual(all.slice(4).map(hex));
     const fragments = shifted.map((fragment, i) => (i === 0 || i === 3 ? null : fragment));
     expect(codec.reconstruct(fragments, [0, 3]).map(hex)).toEqual([hex(all[0]!), hex(all[3]!)]);
+  });
+});
+
+describe('a stripe laid out in one reused buffer', () => {
+  it.each([
+    [MiB + SEAL_OVERHEAD, 4, 6, 262148, 262148],
+    [MiB + SEAL_OVERHEAD, 3, 10, 349531, 349532],
+    [MiB + SEAL_OVERHEAD, 6, 9, 174766, 174768],
+    [0, 4, 6, 0, 0],
+    [5, 4, 6, 2, 4],
+  ])('%i bytes under k = %i of %i: fragments of %i bytes, %i apart (a whole word)', (bytes, k, n, size, stride) => {
+    expect(stripeLayout(bytes, k, n)).toEqual({ k, n, size, stride, bytes: n * stride });
+  });
+
+  it.each([
+    [4, 2, MiB + SEAL_OVERHEAD],
+    [3, 7, 1000],
+    [6, 3, 777],
+    [4, 2, 5],
+  ])('rs:%i+%i, %i bytes: the same fragments as fresh arrays, over whatever the buffer held before', (k, m, bytes) => {
+    const { stripe, codec, all } = encoded(k, m, bytes, 3);
+    const layout = stripeLayout(bytes, k, k + m);
+    // A buffer with another stripe's bytes in it, as a reused one has.
+    const slab = stripeOf(layout.bytes, 9);
+    splitStripeInto(stripe, slab, layout);
+    const fragments = layoutFragments(slab, layout);
+    codec.encodeInto(fragments.slice(0, k), fragments.slice(k));
+    expect(fragments.map(hex)).toEqual(all.map(hex));
+    expect(hex(joinStripe(fragments.slice(0, k), bytes))).toBe(hex(stripe));
+  });
+
+  it('joins a stripe into the start of a larger buffer given', () => {
+    const { stripe, data } = encoded(4, 2, 1001);
+    const into = new Uint8Array(2000).fill(7);
+    const joined = joinStripe(data, 1001, into);
+    expect(joined.buffer).toBe(into.buffer);
+    expect(hex(joined)).toBe(hex(stripe));
+    expect(() => joinStripe(data, 1001, new Uint8Array(1000))).toThrow(/does not fit/);
+  });
+
+  it('refuses a stripe of another size, and a buffer too small', () => {
+    const layout = stripeLayout(100, 4, 6);
+    expect(() => splitStripeInto(new Uint8Array(120), new Uint8Array(layout.bytes), layout)).toThrow(PeercloudError);
+    expect(() => layoutFragments(new Uint8Array(layout.bytes - 1), layout)).toThrow(/needs 168 bytes, not 167/);
   });
 });
 

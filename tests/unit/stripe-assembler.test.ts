@@ -8,12 +8,14 @@ import { StripeAssembler } from '../../web/src/lib/download/stripe-assembler.ts'
 
 function assembler(k: number, n: number, count: number, from = 0) {
   const written: { index: number; from: number[] }[] = [];
+  const released: Uint8Array[] = [];
   let failNext: Error | undefined;
   const stripes = new StripeAssembler({
     k,
     n,
     count,
     from,
+    release: (piece) => released.push(piece),
     assemble: async (index, fragments) => {
       const present = fragments.flatMap((fragment, at) => (fragment ? [at] : []));
       return new Uint8Array(present);
@@ -27,7 +29,7 @@ function assembler(k: number, n: number, count: number, from = 0) {
       written.push({ index, from: [...assembled] });
     },
   });
-  return { stripes, written, failOnce: (error: Error) => (failNext = error) };
+  return { stripes, written, released, failOnce: (error: Error) => (failNext = error) };
 }
 
 const piece = () => new Uint8Array(4);
@@ -53,6 +55,28 @@ describe('stripe assembler', () => {
     await stripes.deposit(1, 0, piece());
     expect(written).toHaveLength(1);
     expect(stripes.next).toBe(1);
+  });
+
+  it('gives every piece back once it is not needed: after its stripe is written, or at once when not kept', async () => {
+    const { stripes, released } = assembler(2, 3, 2);
+    const [a, b, c, again, late] = [piece(), piece(), piece(), piece(), piece()];
+    const first = stripes.deposit(0, 0, a);
+    // The same fragment twice: the second is not kept.
+    const twice = stripes.deposit(0, 0, again);
+    expect(released).toEqual([again]);
+    expect(await settled(first)).toBe('pending');
+    await Promise.all([first, twice, stripes.deposit(1, 0, b)]);
+    expect(released).toEqual([again, a, b]);
+    // A piece of a stripe already written.
+    await stripes.deposit(2, 0, c);
+    expect(released).toEqual([again, a, b, c]);
+    // Pieces waiting when the download fails; and any after.
+    const waiting = stripes.deposit(0, 1, late);
+    stripes.fail(new Error('gone'));
+    await expect(waiting).rejects.toThrow('gone');
+    const after = piece();
+    await expect(stripes.deposit(1, 1, after)).rejects.toThrow('gone');
+    expect(released).toEqual([again, a, b, c, late, after]);
   });
 
   it('lets a link that runs ahead wait for the others, and moves `next` only over contiguous stripes', async () => {

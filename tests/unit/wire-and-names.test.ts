@@ -34,6 +34,18 @@ describe('data channel policy', () => {
     expect(sendWatermarks(8 * MiB)).toEqual({ high: 4 * MiB, low: 2 * MiB });
   });
 
+  it.each([
+    [1, 4 * MiB],
+    [2, 2 * MiB],
+    [6, 699050],
+    [8, 512 * KiB],
+    [40, 512 * KiB],
+  ])('shares 4 MiB of warm queue among %i sending channels, at least 512 KiB each', (sending, high) => {
+    expect(sendWatermarks(8 * MiB, sending)).toEqual({ high, low: Math.floor(high / 2) });
+    // A cold channel starts small however many there are.
+    expect(sendWatermarks(0, sending)).toEqual({ high: 256 * KiB, low: 64 * KiB });
+  });
+
   it('keeps about 16 MiB in flight, never fewer than 4 chunks', () => {
     expect(sendWindow(MiB)).toBe(16);
     expect(sendWindow(256 * KiB)).toBe(64);

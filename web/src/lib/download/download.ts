@@ -10,8 +10,9 @@
  * failed or stalled link is replaced by another fragment, starting at the first stripe not
  * on disk yet, until DOWNLOAD_ATTEMPTS replacements are spent.
  */
-import { chunkCount, chunkRange, sealedChunkSize } from '../../../../shared/chunking.ts';
+import { chunkCount, chunkRange, SEAL_OVERHEAD, sealedChunkSize } from '../../../../shared/chunking.ts';
 import { fromHex } from '../../../../shared/encoding.ts';
+import { joinStripe, missingDataFragments } from '../../../../shared/erasure.ts';
 import { PeercloudError } from '../../../../shared/errors.ts';
 import type { TransferOffer } from '../../../../shared/protocol.ts';
 import { fragmentChunkSize } from '../../../../shared/redundancy.ts';
@@ -20,6 +21,7 @@ import { IntegrityError, openChunk } from '../crypto/chunk-cipher.ts';
 import { verifyChunkPath } from '../crypto/digests.ts';
 import type { StripeCoder } from '../erasure/stripe-coder.ts';
 import type { TrackerClient } from '../net/tracker-client.ts';
+import { BufferPool } from '../transfer/buffer-pool.ts';
 import { joinParts, receiveChunks } from '../transfer/chunk-stream.ts';
 import { TransferFailure } from '../transfer/link.ts';
 import type { OpenLink } from '../transfer/link-pool.ts';
@@ -32,6 +34,12 @@ import { StripeAssembler } from './stripe-assembler.ts';
 const DOWNLOAD_ATTEMPTS = 6;
 /** Pieces handed to the assembler at once, per link: 2 MiB of the file across the k links (the hosts' window is counted in stripes too, hosting/serve.ts). */
 const BATCH_BYTES = 2 * MiB;
+/**
+ * Pieces' buffers kept for reuse (fragments, k > 1): about what the k hosts' windows hold
+ * (16 stripes across the links, hosting/serve.ts), so that pieces waiting for the other links'
+ * are not a fresh buffer each, dead once written (transfer/buffer-pool.ts says why).
+ */
+const SPARE_PIECES = 16;
 
 export interface DownloadTarget {
   /** Writes plaintext at an offset of the file being saved. */
@@ -62,12 +70,21 @@ export async function download(fileId: string, key: CryptoKey, from: number, dep
   const { size, chunkSize, k, n } = await Promise.any(readies).catch(() => readies[0]!);
   const count = chunkCount(size, chunkSize);
   let lastProgress = from;
+  // A piece of a fragment, and a stripe joined from its data pieces, in reused buffers (k > 1).
+  const pieces = new BufferPool(Math.ceil((chunkSize + SEAL_OVERHEAD) / k), SPARE_PIECES * k);
+  const stripes = new BufferPool(chunkSize + SEAL_OVERHEAD, 4);
   const assembler = new StripeAssembler({
     k,
     n,
     count,
     from,
-    assemble: (index, fragments) => deps.coder.decode(fragments, k, n, sealedChunkSize(index, size, chunkSize)),
+    assemble: async (index, fragments) => {
+      const length = sealedChunkSize(index, size, chunkSize);
+      // All the data pieces here: joined on this thread (nothing to decode), into a reused buffer.
+      if (k > 1 && missingDataFragments(fragments, k).length === 0) return joinStripe(fragments.slice(0, k) as Uint8Array[], length, stripes.take());
+      return deps.coder.decode(fragments, k, n, length);
+    },
+    ...(k > 1 ? { release: (piece: Uint8Array) => pieces.give(piece as Uint8Array<ArrayBuffer>) } : {}),
     complete: async (index, sealed) => {
       // Opening runs on this thread, inside the WebCrypto call (as Chromium does it): a task of
       // its own, not chained onto the receiving of the pieces before it.
@@ -78,6 +95,9 @@ export async function download(fileId: string, key: CryptoKey, from: number, dep
       } catch (error) {
         if (error instanceof IntegrityError) throw new TransferFailure('INTEGRITY', error.message, 'self', index);
         throw error;
+      } finally {
+        // WebCrypto copied the sealed bytes when called: their buffer is free (a joined stripe's is reused).
+        if (k > 1) stripes.give(sealed as Uint8Array<ArrayBuffer>);
       }
       await deps.out.write(chunkRange(index, size, chunkSize).start, plain);
     },
@@ -107,7 +127,7 @@ export async function download(fileId: string, key: CryptoKey, from: number, dep
           write: async (chunks) => {
             await Promise.all(
               chunks.map((chunk) =>
-                assembler.deposit(offer.fragment, chunk.index, joinParts(chunk.parts, chunk.length)).catch((error: unknown) => {
+                assembler.deposit(offer.fragment, chunk.index, k > 1 ? joinParts(chunk.parts, chunk.length, pieces.take(chunk.length)) : joinParts(chunk.parts, chunk.length)).catch((error: unknown) => {
                   // A whole copy's chunk that fails authentication: this link's piece was bad.
                   if (k === 1) assembler.discard(offer.fragment, chunk.index);
                   throw error;

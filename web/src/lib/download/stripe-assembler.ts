@@ -19,6 +19,8 @@ export interface AssemblerSpec {
   assemble: (index: number, fragments: (Uint8Array | null)[]) => Promise<Uint8Array>;
   /** Writes what was assembled; a throw fails this attempt at the stripe (for k = 1, the piece that made it). */
   complete: (index: number, assembled: Uint8Array) => Promise<void>;
+  /** A deposited piece is no longer needed (its stripe is on disk, or it was not kept): its buffer may be reused. */
+  release?: (piece: Uint8Array) => void;
 }
 
 interface Pending {
@@ -60,13 +62,21 @@ export class StripeAssembler {
    * rejects if completing it failed or the whole download did.
    */
   deposit(fragment: number, index: number, bytes: Uint8Array): Promise<void> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#done[index]) return Promise.resolve();
+    if (this.#failure) {
+      this.#spec.release?.(bytes);
+      return Promise.reject(this.#failure);
+    }
+    if (this.#done[index]) {
+      this.#spec.release?.(bytes);
+      return Promise.resolve();
+    }
     let pending = this.#pending.get(index);
     if (!pending) this.#pending.set(index, (pending = { fragments: Array<Uint8Array | null>(this.#spec.n).fill(null), present: 0, waiters: [], running: false }));
     if (!pending.fragments[fragment]) {
       pending.fragments[fragment] = bytes;
       pending.present++;
+    } else {
+      this.#spec.release?.(bytes);
     }
     const waited = new Promise<void>((resolve, reject) => pending.waiters.push({ resolve, reject }));
     if (pending.present >= this.#spec.k && !pending.running) void this.#complete(index, pending);
@@ -76,17 +86,28 @@ export class StripeAssembler {
   /** A piece turned out bad (k = 1: its chunk failed authentication): it is forgotten, for another link to bring. */
   discard(fragment: number, index: number): void {
     const pending = this.#pending.get(index);
-    if (pending?.fragments[fragment]) {
+    const piece = pending?.fragments[fragment];
+    if (pending && piece) {
       pending.fragments[fragment] = null;
       pending.present--;
+      this.#spec.release?.(piece);
     }
   }
 
   /** Ends the download: every waiting deposit fails with `error`. */
   fail(error: unknown): void {
     this.#failure ??= error;
-    for (const pending of this.#pending.values()) for (const waiter of pending.waiters.splice(0)) waiter.reject(error);
+    for (const pending of this.#pending.values()) {
+      for (const waiter of pending.waiters.splice(0)) waiter.reject(error);
+      // A stripe being assembled still reads its pieces: they are left to the collector.
+      if (!pending.running) this.#releaseAll(pending);
+    }
     this.#pending.clear();
+  }
+
+  #releaseAll(pending: Pending): void {
+    for (const piece of pending.fragments) if (piece) this.#spec.release?.(piece);
+    pending.fragments.fill(null);
   }
 
   async #complete(index: number, pending: Pending): Promise<void> {
@@ -96,6 +117,7 @@ export class StripeAssembler {
       await this.#spec.complete(index, await this.#spec.assemble(index, pending.fragments));
       this.#done[index] = true;
       this.#pending.delete(index);
+      this.#releaseAll(pending);
       while (this.#next < this.#spec.count && this.#done[this.#next]) this.#next++;
       for (const waiter of [...waiters, ...pending.waiters.splice(0)]) waiter.resolve();
     } catch (error) {

@@ -2,13 +2,19 @@
  * Erasure coding for the page's transfers, behind one interface: in a worker in the browser,
  * inline in tests (and where workers are missing). Whole copies (k = 1) never need the worker.
  */
-import { missingDataFragments } from '../../../../shared/erasure.ts';
+import { missingDataFragments, type StripeLayout } from '../../../../shared/erasure.ts';
 import type { CodingReply, CodingRequest } from './coding-protocol.ts';
-import { decodeStripe, encodeStripe, rebuildFragment } from './stripes.ts';
+import { decodeStripe, encodeStripe, encodeStripeInto, rebuildFragment } from './stripes.ts';
 
 export interface StripeCoder {
   /** The n fragments of one sealed chunk. The chunk's buffer may be handed over (transferred to a worker): the caller must not use it afterwards. */
   encode(stripe: Uint8Array, k: number, n: number): Promise<Uint8Array[]>;
+  /**
+   * Fills the parity fragments of a stripe laid out in `slab` (shared/erasure.ts stripeLayout),
+   * its data fragments already in place. The slab's buffer may be handed over and back: use
+   * the array this resolves to, not `slab`.
+   */
+  encodeInto(slab: Uint8Array<ArrayBuffer>, layout: StripeLayout): Promise<Uint8Array<ArrayBuffer>>;
   /** The sealed chunk of `length` bytes back from any k fragments (null where missing). */
   decode(fragments: (Uint8Array | null)[], k: number, n: number, length: number): Promise<Uint8Array>;
   /** Fragment `wanted` of a stripe from any k others. */
@@ -17,6 +23,10 @@ export interface StripeCoder {
 
 export const inlineCoder: StripeCoder = {
   encode: async (stripe, k, n) => encodeStripe(stripe, k, n),
+  encodeInto: async (slab, layout) => {
+    encodeStripeInto(slab, layout);
+    return slab;
+  },
   decode: async (fragments, k, n, length) => decodeStripe(fragments, k, n, length),
   rebuild: async (fragments, k, n, wanted) => rebuildFragment(fragments, k, n, wanted),
 };
@@ -35,6 +45,15 @@ export class WorkerCoder implements StripeCoder {
     // copy of the stripe fewer per stripe, on a page that uploads a GiB of them.
     const whole = stripe.byteOffset === 0 && stripe.byteLength === stripe.buffer.byteLength;
     return this.#ask({ op: 'encode', stripe, k, n }, whole ? [stripe.buffer as ArrayBuffer] : []);
+  }
+
+  /**
+   * On this thread, not in the worker: a few milliseconds per stripe (rs:4+2 encodes at over
+   * 100 MB/s in Chromium), and an upload then starts no worker, whose heap of its own the page
+   * would carry for as long as it stays open.
+   */
+  encodeInto(slab: Uint8Array<ArrayBuffer>, layout: StripeLayout): Promise<Uint8Array<ArrayBuffer>> {
+    return inlineCoder.encodeInto(slab, layout);
   }
 
   async decode(fragments: (Uint8Array | null)[], k: number, n: number, length: number): Promise<Uint8Array> {

@@ -4,7 +4,7 @@
  * fragment is the sealed chunk itself. Pure and synchronous: it runs in the coding worker, or
  * inline where there is no worker (tests).
  */
-import { createCodec, joinStripe, missingDataFragments, splitStripe, type ErasureCodec } from '../../../../shared/erasure.ts';
+import { createCodec, joinStripe, layoutFragments, missingDataFragments, splitStripe, type ErasureCodec, type StripeLayout } from '../../../../shared/erasure.ts';
 
 const codecs = new Map<string, ErasureCodec>();
 
@@ -20,6 +20,12 @@ export function encodeStripe(stripe: Uint8Array, k: number, n: number): Uint8Arr
   if (k === 1) return Array.from({ length: n }, () => stripe);
   const data = splitStripe(stripe, k);
   return [...data, ...codecFor(k, n).encode(data)];
+}
+
+/** The parity fragments of a stripe laid out in `slab` (its data fragments already there), written in place. */
+export function encodeStripeInto(slab: Uint8Array, layout: StripeLayout): void {
+  const fragments = layoutFragments(slab, layout);
+  codecFor(layout.k, layout.n).encodeInto(fragments.slice(0, layout.k), fragments.slice(layout.k));
 }
 
 /** The sealed chunk of `length` bytes back from any k fragments (null where missing). Decodes nothing when every data fragment is there. */

@@ -39,6 +39,12 @@ export class PeersUnreachable extends TransferFailure {
   }
 }
 
+/**
+ * This page's links that are sending chunks: their channels' queues share one budget
+ * (sendWatermarks), so that an upload on six links queues what one link would, not six times it.
+ */
+const sendingLinks = new Set<PeerLink>();
+
 export class PeerLink implements Link {
   readonly transferId: string;
   readonly #peer: SimplePeer.Instance;
@@ -140,6 +146,7 @@ export class PeerLink implements Link {
 
   /** Sends a chunk's bytes in frames, waiting whenever the channel's queue is full. */
   async sendBytes(bytes: Uint8Array<ArrayBuffer>): Promise<void> {
+    if (!this.#closed) sendingLinks.add(this);
     if (this.#uplink && this.#uplink.since === undefined) Object.assign(this.#uplink, { since: performance.now(), sentBefore: this.#bytesSent });
     for (let at = 0; at < bytes.byteLength; at += FRAME_BYTES) {
       await this.#send(bytes.subarray(at, Math.min(bytes.byteLength, at + FRAME_BYTES)));
@@ -158,7 +165,7 @@ export class PeerLink implements Link {
   async #send(data: string | Uint8Array<ArrayBuffer>): Promise<void> {
     if (this.#failure) throw this.#failure;
     const channel = this.#channel();
-    const { high, low } = sendWatermarks(this.#bytesSent);
+    const { high, low } = sendWatermarks(this.#bytesSent, sendingLinks.size);
     if (channel.bufferedAmountLowThreshold !== low) channel.bufferedAmountLowThreshold = low;
     while (channel.bufferedAmount > high) {
       await new Promise<void>((resolve) => (this.#drained = resolve));
@@ -204,6 +211,7 @@ export class PeerLink implements Link {
 
   #shutdown(): void {
     this.#closed = true;
+    sendingLinks.delete(this);
     this.#markEnded();
     for (const off of this.#unsubscribe) off();
     this.#onEnd(this.#failure!);

@@ -13,7 +13,7 @@ interface SyncAccessHandle {
   close(): void;
 }
 
-const scope = self as unknown as { onmessage: (event: MessageEvent<WorkerRequest>) => void; postMessage(reply: WorkerReply): void };
+const scope = self as unknown as { onmessage: (event: MessageEvent<WorkerRequest>) => void; postMessage(reply: WorkerReply, transfer?: Transferable[]): void };
 let handle: SyncAccessHandle | undefined;
 
 scope.onmessage = async ({ data: request }) => {
@@ -30,7 +30,10 @@ scope.onmessage = async ({ data: request }) => {
       case 'write':
         if (!handle) throw new Error('no file is open');
         handle.write(new Uint8Array(request.buffer), { at: request.position });
-        break;
+        // Back to the page, whose frequent minor collections free it soon: this worker allocates
+        // so little that its dead buffers would pile up to V8's 64 MiB external limit first.
+        scope.postMessage({ id: request.id, ok: true, buffer: request.buffer }, [request.buffer]);
+        return;
       case 'close':
         handle?.flush();
         handle?.close();

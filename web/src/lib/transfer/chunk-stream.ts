@@ -17,6 +17,8 @@ export interface SourceChunk {
   sha256: string;
   /** Its path up to the fragment's root, hex, when the receiver asked for proofs. */
   path?: string[];
+  /** Called once the bytes are sent (the channel has copied them): their buffer may be reused. */
+  release?: () => void;
 }
 
 export interface ChunkSource {
@@ -114,6 +116,7 @@ export async function sendChunks(
       await link.sendControl({ t: 'chunk', i: index, len: chunk.bytes.byteLength, sha: chunk.sha256, ...(chunk.path ? { path: chunk.path } : {}) });
       announced = index + 1;
       await link.sendBytes(chunk.bytes);
+      chunk.release?.();
     }
     const end: WireMessage = options.root ? { t: 'end', root: await options.root() } : { t: 'end' };
     ended = true;
@@ -240,10 +243,11 @@ export async function receiveChunks(
   }
 }
 
-/** One contiguous buffer from a chunk's frames (no copy when it came in one frame). */
-export function joinParts(parts: Uint8Array<ArrayBuffer>[], length: number): Uint8Array<ArrayBuffer> {
-  if (parts.length === 1) return parts[0]!;
-  const bytes = new Uint8Array(length);
+/** One contiguous buffer from a chunk's frames (no copy when it came in one frame); into the start of `into` when given (a reused buffer). */
+export function joinParts(parts: Uint8Array<ArrayBuffer>[], length: number, into?: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  if (parts.length === 1 && !into) return parts[0]!;
+  if (into && into.byteLength < length) throw new RangeError(`a chunk of ${length} bytes does not fit in ${into.byteLength}`);
+  const bytes = into ? into.subarray(0, length) : new Uint8Array(length);
   let at = 0;
   for (const part of parts) {
     bytes.set(part, at);

@@ -39,7 +39,7 @@ export interface Link {
   /** The next control message; bytes out of turn fail the link. */
   nextControl(): Promise<WireMessage>;
   sendControl(message: WireMessage): Promise<void>;
-  /** Sends a chunk's bytes, in frames, waiting while the connection's queue is full. */
+  /** Sends a chunk's bytes, in frames, waiting while the connection's queue is full; once it resolves they are copied, and their buffer may be reused. */
   sendBytes(bytes: Uint8Array<ArrayBuffer>): Promise<void>;
   /** Ends the link with a failure noticed here, once, telling the other peer its code. */
   fail(code: TransferErrorCode, message: string): void;

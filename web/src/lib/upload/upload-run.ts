@@ -10,10 +10,15 @@
  *
  * A host says where to start: 0, or further on when it kept part of an interrupted upload.
  * The stripes before that are computed again only for the roots.
+ *
+ * The owner's memory stays flat whatever the file's size: a stripe's n fragments live in one
+ * buffer, reused once every push that read it has sent it (transfer/buffer-pool.ts says why),
+ * and pushes keep within STRIPE_CACHE stripes of each other, so one cache serves them all.
  */
-import { chunkCount, chunkRange } from '../../../../shared/chunking.ts';
+import { chunkCount, chunkRange, SEAL_OVERHEAD } from '../../../../shared/chunking.ts';
 import { backoffDelay } from '../../../../shared/backoff.ts';
 import { toHex } from '../../../../shared/encoding.ts';
+import { layoutFragments, splitStripeInto, stripeLayout } from '../../../../shared/erasure.ts';
 import { PeercloudError } from '../../../../shared/errors.ts';
 import type { TransferOffer } from '../../../../shared/protocol.ts';
 import { fragmentChunkSize } from '../../../../shared/redundancy.ts';
@@ -21,6 +26,7 @@ import { sealChunk } from '../crypto/chunk-cipher.ts';
 import { chunkDigest, RootHash } from '../crypto/digests.ts';
 import type { StripeCoder } from '../erasure/stripe-coder.ts';
 import type { TrackerClient } from '../net/tracker-client.ts';
+import { BufferPool } from '../transfer/buffer-pool.ts';
 import { sendChunks, type ChunkSource } from '../transfer/chunk-stream.ts';
 import { FileChunkReader } from '../transfer/file-reader.ts';
 import { TransferFailure } from '../transfer/link.ts';
@@ -28,8 +34,17 @@ import type { OpenLink } from '../transfer/link-pool.ts';
 import { nextTask } from '../transfer/next-task.ts';
 import { asFailure, reportFailure } from '../transfer/report-failure.ts';
 
-/** Stripes kept for the other hosts' pushes: about 16 MiB of sealed data. */
-const STRIPE_CACHE = 16;
+/**
+ * Stripes kept for the other hosts' pushes (8 MiB of sealed data, 12 MiB of rs:4+2 fragments),
+ * and so how far a push may run ahead of the slowest: a push further behind than the cache has
+ * each of its stripes read, sealed and encoded again, and kept apart.
+ */
+const STRIPE_CACHE = 8;
+/**
+ * How long a push that is STRIPE_CACHE stripes ahead waits for the slowest, per stripe, before
+ * going on without it: a stalled host must not stall the others (a replaced one starts over).
+ */
+const PACE_WAIT_MS = 2000;
 /** Times the owner asks the tracker to record the roots before giving up. */
 const SEAL_ATTEMPTS = 5;
 
@@ -56,6 +71,14 @@ export interface UploadEvents {
 interface Stripe {
   fragments: Uint8Array[];
   digests: Uint8Array[];
+  /** The buffer the fragments are views of (k > 1), given back to the pool once nobody holds the stripe. */
+  slab?: Uint8Array<ArrayBuffer>;
+}
+
+/** A stripe made or being made, and how many hold it: the cache, and each push until it sent its fragment. */
+interface Held {
+  stripe: Promise<Stripe>;
+  holders: number;
 }
 
 export class UploadRun {
@@ -68,7 +91,11 @@ export class UploadRun {
   /** One root per fragment (one for whole copies, whose fragments are all alike). */
   readonly #roots: RootHash[];
   readonly #digested: boolean[];
-  readonly #cache = new Map<number, Promise<Stripe>>();
+  readonly #cache = new Map<number, Held>();
+  readonly #pool: BufferPool;
+  /** The stripe each push asked for last, by transfer: the slowest sets the pace. */
+  readonly #reading = new Map<string, number>();
+  #readingMoved: (() => void)[] = [];
   readonly #reader: FileChunkReader;
   #sealed: Promise<void> | undefined;
 
@@ -82,6 +109,8 @@ export class UploadRun {
     this.#roots = Array.from({ length: spec.k === 1 ? 1 : spec.n }, () => new RootHash(this.#count));
     this.#digested = Array.from({ length: this.#count }, () => false);
     this.#reader = new FileChunkReader(spec.file, spec.chunkSize, 0);
+    // Whole stripes' buffers: the cache's and a few more, that pushes are still sending from.
+    this.#pool = new BufferPool(stripeLayout(spec.chunkSize + SEAL_OVERHEAD, spec.k, spec.n).bytes, STRIPE_CACHE);
   }
 
   /** Bytes of one fragment's chunk `index` (the sealed chunk, for whole copies). */
@@ -105,8 +134,15 @@ export class UploadRun {
       const source: ChunkSource = {
         count: this.#count,
         read: async (index) => {
-          const stripe = await this.#stripe(index);
-          return { bytes: stripe.fragments[offer.fragment]! as Uint8Array<ArrayBuffer>, sha256: toHex(stripe.digests[fragment]!) };
+          await this.#pace(offer.transferId, index);
+          const held = this.#hold(index);
+          try {
+            const stripe = await held.stripe;
+            return { bytes: stripe.fragments[offer.fragment]! as Uint8Array<ArrayBuffer>, sha256: toHex(stripe.digests[fragment]!), release: held.release };
+          } catch (error) {
+            held.release();
+            throw error;
+          }
         },
       };
       await sendChunks(link, source, {
@@ -119,9 +155,11 @@ export class UploadRun {
         },
         onProgress: (bytes) => this.#events.moved(offer.transferId, kept + bytes, true),
       });
+      this.#stopPacing(offer.transferId);
       await this.#seal();
       link.close();
     } catch (error) {
+      this.#stopPacing(offer.transferId);
       // Told before the tracker hears it: its notice of the end, and the file's new state, may
       // arrive before its answer, and the page must already know why in its own words.
       const failure = asFailure(error, link);
@@ -138,24 +176,96 @@ export class UploadRun {
     this.#reader.cancel();
   }
 
-  /** Stripe `index`: its n fragments and their digests, from the cache or made now. */
-  #stripe(index: number): Promise<Stripe> {
-    let stripe = this.#cache.get(index);
-    if (!stripe) {
-      stripe = this.#make(index);
-      this.#cache.set(index, stripe);
-      // Failed stripes are made again by whoever asks next.
-      stripe.catch(() => this.#cache.delete(index));
-      while (this.#cache.size > STRIPE_CACHE) this.#cache.delete(this.#cache.keys().next().value!);
+  /**
+   * A push about to read stripe `index` waits while it is STRIPE_CACHE stripes ahead of the
+   * slowest push (for PACE_WAIT_MS at most): hosts that drift apart would each need their own
+   * stripes. The upload is done when the slowest host is, so the others lose nothing by waiting.
+   */
+  async #pace(transferId: string, index: number): Promise<void> {
+    this.#reading.set(transferId, index);
+    this.#wakePaced();
+    const deadline = performance.now() + PACE_WAIT_MS;
+    while (index - Math.min(...this.#reading.values()) >= STRIPE_CACHE) {
+      const left = deadline - performance.now();
+      if (left <= 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#readingMoved.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     }
-    return stripe;
+  }
+
+  #stopPacing(transferId: string): void {
+    this.#reading.delete(transferId);
+    this.#wakePaced();
+  }
+
+  #wakePaced(): void {
+    for (const wake of this.#readingMoved.splice(0)) wake();
+  }
+
+  /** Stripe `index`, from the cache or made now, held until `release` is called. */
+  #hold(index: number): { stripe: Promise<Stripe>; release: () => void } {
+    let held = this.#cache.get(index);
+    if (!held) {
+      const made: Held = { stripe: this.#make(index), holders: 1 };
+      held = made;
+      this.#cache.set(index, made);
+      // Failed stripes are made again by whoever asks next.
+      made.stripe.catch(() => {
+        if (this.#cache.get(index) !== made) return;
+        this.#cache.delete(index);
+        this.#release(made);
+      });
+      for (const [oldest, evicted] of this.#cache) {
+        if (this.#cache.size <= STRIPE_CACHE) break;
+        this.#cache.delete(oldest);
+        this.#release(evicted);
+      }
+    }
+    const holding = held;
+    holding.holders++;
+    let released = false;
+    return {
+      stripe: holding.stripe,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#release(holding);
+      },
+    };
+  }
+
+  /** One holder fewer; the last one gives the stripe's buffer back. */
+  #release(held: Held): void {
+    if (--held.holders > 0) return;
+    held.stripe.then(
+      (stripe) => stripe.slab && this.#pool.give(stripe.slab),
+      () => undefined,
+    );
   }
 
   async #make(index: number): Promise<Stripe> {
     const { k, n } = this.#spec;
     const sealed = await this.#readSealed(index);
-    // Whole copies (k = 1) are the sealed chunk itself: the coder hands it back, no worker, no copy.
-    const fragments = await this.#coder.encode(sealed, k, n);
+    let fragments: Uint8Array[];
+    let slab: Uint8Array<ArrayBuffer> | undefined;
+    if (k === 1) {
+      // Whole copies are the sealed chunk itself: the coder hands it back, no worker, no copy.
+      fragments = await this.#coder.encode(sealed, k, n);
+    } else {
+      // The sealed chunk (fresh from WebCrypto, dead at once) is copied into a reused buffer, and
+      // the parity is written beside it: no buffer is allocated per stripe.
+      const layout = stripeLayout(sealed.byteLength, k, n);
+      splitStripeInto(sealed, (slab = this.#pool.take(layout.bytes)), layout);
+      // The parity is a task of its own (a few milliseconds), like the seal and the hashes.
+      await nextTask();
+      slab = await this.#coder.encodeInto(slab, layout);
+      fragments = layoutFragments(slab, layout);
+    }
     // Sealing and hashing run on this thread, inside the WebCrypto calls (as Chromium does
     // them): a task of their own each, so that the page's other work gets in between.
     await nextTask();
@@ -163,7 +273,7 @@ export class UploadRun {
     const digests = k === 1 ? [await chunkDigest(sealed)] : await Promise.all(fragments.map((fragment) => chunkDigest(fragment)));
     digests.forEach((digest, at) => this.#roots[at]!.set(index, digest));
     this.#digested[index] = true;
-    return { fragments, digests };
+    return { fragments, digests, ...(slab ? { slab } : {}) };
   }
 
   /**
@@ -186,7 +296,15 @@ export class UploadRun {
 
   /** Every stripe digested at least once: what the roots need. */
   async #digestAll(): Promise<void> {
-    for (let index = 0; index < this.#count; index++) if (!this.#digested[index]) await this.#stripe(index);
+    for (let index = 0; index < this.#count; index++) {
+      if (this.#digested[index]) continue;
+      const held = this.#hold(index);
+      try {
+        await held.stripe;
+      } finally {
+        held.release();
+      }
+    }
   }
 
   /**
