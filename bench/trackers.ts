@@ -376,7 +376,7 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     const listing = { p50: percentile(listings, 50), p99: percentile(listings, 99), n: listings.length };
     console.log(`  event loop delay p50/p99/max ${loop.map((l) => `${l.p50.toFixed(0)}/${l.p99.toFixed(0)}/${l.max.toFixed(0)} ms, CPU ${l.cpuPercent.toFixed(0)} %`).join('; ')}; load average ${load.mean.toFixed(1)} (max ${load.max.toFixed(1)})`);
     console.log(`  ${harnessLine(harness, loop)}`);
-    console.log(`  PostgreSQL backends waiting for a lock (each second): mean ${lockWaits.mean.toFixed(2)}, max ${lockWaits.max}, in ${lockWaits.share.toFixed(0)} % of samples; idle in a transaction ${lockWaits.idleInTransaction.toFixed(2)} on average; waiters' transactions ${lockWaits.waiterXactMs.p50.toFixed(0)} ms old (median), up to ${lockWaits.waiterXactMs.max.toFixed(0)} ms`);
+    console.log(`  PostgreSQL backends waiting for a lock (each second): mean ${lockWaits.mean.toFixed(2)}, max ${lockWaits.max}, in ${lockWaits.share.toFixed(0)} % of samples; idle in a transaction ${lockWaits.idleInTransaction.toFixed(2)} on average; ${lockWaits.max === 0 ? 'no waiters' : `waiters' transactions ${lockWaits.waiterXactMs.p50.toFixed(0)} ms old (median), up to ${lockWaits.waiterXactMs.max.toFixed(0)} ms`}`);
     for (const pair of lockWaits.pairs.slice(0, 8)) console.log(`    ${pair.samples} × waiting: ${pair.waiter}\n        behind: ${pair.blocker}`);
     console.log(`  ${poolLine(poolWaits)}`);
     console.log(`  fragments placed ${fragmentsPlaced} (for ${placements.length} placements acknowledged), transfers ended ${transfersEnded}`);
