@@ -1,6 +1,5 @@
 /** Messages between the page and its coding worker (coding-worker.ts). */
 export type CodingRequest =
-  | { id: number; op: 'encode'; stripe: Uint8Array; k: number; n: number }
   | { id: number; op: 'decode'; fragments: (Uint8Array | null)[]; k: number; n: number; length: number }
   | { id: number; op: 'rebuild'; fragments: (Uint8Array | null)[]; k: number; n: number; wanted: number };
 

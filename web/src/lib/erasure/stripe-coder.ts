@@ -4,11 +4,9 @@
  */
 import { missingDataFragments, type StripeLayout } from '../../../../shared/erasure.ts';
 import type { CodingReply, CodingRequest } from './coding-protocol.ts';
-import { decodeStripe, encodeStripe, encodeStripeInto, rebuildFragment } from './stripes.ts';
+import { decodeStripe, encodeStripeInto, rebuildFragment } from './stripes.ts';
 
 export interface StripeCoder {
-  /** The n fragments of one sealed chunk. The chunk's buffer may be handed over (transferred to a worker): the caller must not use it afterwards. */
-  encode(stripe: Uint8Array, k: number, n: number): Promise<Uint8Array[]>;
   /**
    * Fills the parity fragments of a stripe laid out in `slab` (shared/erasure.ts stripeLayout),
    * its data fragments already in place. The slab's buffer may be handed over and back: use
@@ -22,7 +20,6 @@ export interface StripeCoder {
 }
 
 export const inlineCoder: StripeCoder = {
-  encode: async (stripe, k, n) => encodeStripe(stripe, k, n),
   encodeInto: async (slab, layout) => {
     encodeStripeInto(slab, layout);
     return slab;
@@ -38,14 +35,6 @@ export class WorkerCoder implements StripeCoder {
   #worker: Worker | undefined;
   #next = 1;
   readonly #pending = new Map<number, { resolve: (fragments: Uint8Array[]) => void; reject: (error: Error) => void }>();
-
-  encode(stripe: Uint8Array, k: number, n: number): Promise<Uint8Array[]> {
-    if (k === 1) return inlineCoder.encode(stripe, k, n);
-    // Handed over, not copied, when the stripe is its whole buffer (a sealed chunk is): one
-    // copy of the stripe fewer per stripe, on a page that uploads a GiB of them.
-    const whole = stripe.byteOffset === 0 && stripe.byteLength === stripe.buffer.byteLength;
-    return this.#ask({ op: 'encode', stripe, k, n }, whole ? [stripe.buffer as ArrayBuffer] : []);
-  }
 
   /**
    * On this thread, not in the worker: a few milliseconds per stripe (rs:4+2 encodes at over

@@ -4,7 +4,7 @@
  * fragment is the sealed chunk itself. Pure and synchronous: it runs in the coding worker, or
  * inline where there is no worker (tests).
  */
-import { createCodec, joinStripe, layoutFragments, missingDataFragments, splitStripe, type ErasureCodec, type StripeLayout } from '../../../../shared/erasure.ts';
+import { createCodec, joinStripe, layoutFragments, missingDataFragments, type ErasureCodec, type StripeLayout } from '../../../../shared/erasure.ts';
 
 const codecs = new Map<string, ErasureCodec>();
 
@@ -13,13 +13,6 @@ function codecFor(k: number, n: number): ErasureCodec {
   let codec = codecs.get(key);
   if (!codec) codecs.set(key, (codec = createCodec(k, n - k)));
   return codec;
-}
-
-/** The n fragments of one sealed chunk. */
-export function encodeStripe(stripe: Uint8Array, k: number, n: number): Uint8Array[] {
-  if (k === 1) return Array.from({ length: n }, () => stripe);
-  const data = splitStripe(stripe, k);
-  return [...data, ...codecFor(k, n).encode(data)];
 }
 
 /** The parity fragments of a stripe laid out in `slab` (its data fragments already there), written in place. */

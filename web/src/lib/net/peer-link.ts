@@ -58,12 +58,13 @@ export class PeerLink implements Link {
   readonly #unsubscribe: (() => void)[] = [];
   #drained: (() => void) | undefined;
   #bytesSent = 0;
-  /** A slow uplink's rate, and when its clock started (with the first bytes sent, not the connection). */
-  readonly #uplink: { bytesPerSecond: number; since?: number; sentBefore?: number } | undefined;
+  readonly #uplinkBytesPerSecond: number | undefined;
+  /** When a slow uplink's clock started, and what was sent by then: with the first bytes, not the connection. */
+  #uplinkFrom: { at: number; sent: number } | undefined;
 
   constructor({ transferId, initiator, tracker, iceServers, connectTimeoutMs, uplinkBytesPerSecond }: PeerLinkOptions) {
     this.transferId = transferId;
-    this.#uplink = uplinkBytesPerSecond ? { bytesPerSecond: uplinkBytesPerSecond } : undefined;
+    this.#uplinkBytesPerSecond = uplinkBytesPerSecond || undefined;
     this.#peer = new SimplePeer({
       initiator,
       trickle: true,
@@ -147,17 +148,16 @@ export class PeerLink implements Link {
   /** Sends a chunk's bytes in frames, waiting whenever the channel's queue is full. */
   async sendBytes(bytes: Uint8Array<ArrayBuffer>): Promise<void> {
     if (!this.#closed) sendingLinks.add(this);
-    if (this.#uplink && this.#uplink.since === undefined) Object.assign(this.#uplink, { since: performance.now(), sentBefore: this.#bytesSent });
+    if (this.#uplinkBytesPerSecond) this.#uplinkFrom ??= { at: performance.now(), sent: this.#bytesSent };
     for (let at = 0; at < bytes.byteLength; at += FRAME_BYTES) {
       await this.#send(bytes.subarray(at, Math.min(bytes.byteLength, at + FRAME_BYTES)));
-      if (this.#uplink) await this.#paced();
+      if (this.#uplinkFrom) await this.#paced(this.#uplinkFrom, this.#uplinkBytesPerSecond!);
     }
   }
 
   /** Holds the next frame until a slow uplink would have carried what was sent so far. */
-  async #paced(): Promise<void> {
-    const { bytesPerSecond, since = 0, sentBefore = 0 } = this.#uplink!;
-    const due = since + ((this.#bytesSent - sentBefore) / bytesPerSecond) * 1000 - performance.now();
+  async #paced(from: { at: number; sent: number }, bytesPerSecond: number): Promise<void> {
+    const due = from.at + ((this.#bytesSent - from.sent) / bytesPerSecond) * 1000 - performance.now();
     if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
     if (this.#failure) throw this.#failure;
   }

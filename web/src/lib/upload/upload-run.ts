@@ -254,8 +254,8 @@ export class UploadRun {
     let fragments: Uint8Array[];
     let slab: Uint8Array<ArrayBuffer> | undefined;
     if (k === 1) {
-      // Whole copies are the sealed chunk itself: the coder hands it back, no worker, no copy.
-      fragments = await this.#coder.encode(sealed, k, n);
+      // Whole copies are the sealed chunk itself: no coding, no copy.
+      fragments = Array.from({ length: n }, () => sealed);
     } else {
       // The sealed chunk (fresh from WebCrypto, dead at once) is copied into a reused buffer, and
       // the parity is written beside it: no buffer is allocated per stripe.
