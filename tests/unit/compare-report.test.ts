@@ -1,6 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { COMPARE_HEADING, compareRuns, compareSection, noiseVerdict, runFigures, type CompareMeta, type ResultRow } from '../../bench/compare-report.ts';
 
+/** The run described by a section: A an earlier commit, B this tree, three rounds, none failed. */
+function metaOf(over: Partial<CompareMeta> = {}): CompareMeta {
+  return {
+    date: '2026-12-02T05:00:00.000Z',
+    machine: '2 × AMD EPYC',
+    chromium: '156',
+    command: 'npm run bench:compare -- abc1234',
+    mebibytes: 64,
+    rounds: 3,
+    a: { ref: 'abc1234', commit: 'abc1234def', subject: 'before' },
+    b: { commit: 'fed4321abc', subject: 'after', dirty: false },
+    loadBefore: 2,
+    loadAfter: 3.5,
+    failures: [],
+    ...over,
+  };
+}
+
 describe('a difference beyond noise', () => {
   it.each([
     ['ranges overlap', [10, 12, 11], [11.5, 9, 10], 'higher', 'within noise'],
@@ -70,20 +88,7 @@ describe('A against B', () => {
   });
 
   it('writes a section under its own heading that names both trees, the failed run and the verdicts', () => {
-    const meta: CompareMeta = {
-      date: '2026-12-02T05:00:00.000Z',
-      machine: '2 × AMD EPYC',
-      chromium: '156',
-      command: 'npm run bench:compare -- abc1234',
-      mebibytes: 64,
-      rounds: 3,
-      a: { ref: 'abc1234', commit: 'abc1234def', subject: 'before' },
-      b: { commit: 'fed4321abc', subject: 'after', dirty: false },
-      loadBefore: 2,
-      loadAfter: 3.5,
-      failures: ['B, round 2'],
-    };
-    const section = compareSection(comparisons, meta);
+    const section = compareSection(comparisons, metaOf({ failures: ['B, round 2'] }));
     expect(section.startsWith(`${COMPARE_HEADING}\n`)).toBe(true);
     expect(section).toContain('- A: `abc1234` = abc1234 "before"');
     expect(section).toContain('- B: this tree, fed4321 "after"\n');
@@ -95,19 +100,7 @@ describe('A against B', () => {
   });
 
   it('names B by its ref when it is a commit, and says when this tree had uncommitted changes', () => {
-    const meta: CompareMeta = {
-      date: '2026-12-02T05:00:00.000Z',
-      machine: '2 × AMD EPYC',
-      chromium: '156',
-      command: 'npm run bench:compare -- abc1234 fed4321',
-      mebibytes: 64,
-      rounds: 1,
-      a: { ref: 'abc1234', commit: 'abc1234def', subject: 'before' },
-      b: { ref: 'fed4321', commit: 'fed4321abc', subject: 'after', dirty: false },
-      loadBefore: 2,
-      loadAfter: 3.5,
-      failures: [],
-    };
+    const meta = metaOf({ command: 'npm run bench:compare -- abc1234 fed4321', rounds: 1, b: { ref: 'fed4321', commit: 'fed4321abc', subject: 'after', dirty: false } });
     expect(compareSection(comparisons, meta)).toContain('- B: `fed4321` = fed4321 "after"\n');
     expect(compareSection(comparisons, meta)).toContain('1 round in the order A B:');
     expect(compareSection(comparisons, { ...meta, b: { commit: 'fed4321abc', subject: 'after', dirty: true } })).toContain('- B: this tree, fed4321 "after" with uncommitted changes\n');
