@@ -8,11 +8,14 @@
  *    Elsewhere (a laptop, not root) the tests run directly and peers connect normally.
  * 3. The network lab's specs (tests/e2e/networks) build their own named namespaces from inside
  *    that run (tests/support/topology.ts). They need root: elsewhere they are left out, and
- *    this says so. After the run, whatever a crashed run left of the lab is removed.
+ *    this says so. The programs they run (nftables, coturn, nginx, caddy…) are installed here,
+ *    before the namespace, which cannot reach Debian's mirrors. After the run, whatever a
+ *    crashed run left of the lab is removed.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { CHROMIUM_HELP, findChromium } from '../tests/support/chromium.ts';
+import { ensureCommands, LAB_COMMANDS } from '../tests/support/debian.ts';
 import { cleanLeftovers } from '../tests/support/topology.ts';
 
 const bench = process.argv.includes('--bench');
@@ -60,6 +63,14 @@ const env: NodeJS.ProcessEnv = { ...process.env, CHROMIUM_PATH: chromiumPath };
 if (!isRoot && env.PEERCLOUD_NETLAB !== 'off') {
   console.log('Leaving out tests/e2e/networks (and the separate-network benchmarks): the network lab needs root.');
   env.PEERCLOUD_NETLAB = 'off';
+}
+if (isRoot && env.PEERCLOUD_NETLAB !== 'off') {
+  try {
+    ensureCommands(LAB_COMMANDS, 'The network lab');
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(1);
+  }
 }
 const isolated = canIsolate();
 const result = isolated
