@@ -242,8 +242,10 @@ function requestBuckets(metrics: string, request: string): Map<number, number> {
   const buckets = new Map<number, number>();
   for (const [, labels, value] of metrics.matchAll(/^peercloud_request_seconds_bucket\{([^}]*)\} (\S+)$/gm)) {
     if (!labels!.includes(`request="${request}"`)) continue;
-    const bound = /le="([^"]+)"/.exec(labels!)?.[1];
-    if (bound !== undefined) buckets.set(Number(bound), (buckets.get(Number(bound)) ?? 0) + Number(value));
+    const le = /le="([^"]+)"/.exec(labels!)?.[1];
+    // Prometheus writes the last bound "+Inf", which Number() does not read.
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    if (le !== undefined) buckets.set(bound, (buckets.get(bound) ?? 0) + Number(value));
   }
   return buckets;
 }
@@ -599,7 +601,10 @@ on). "Fragments placed" is what the trackers placed over the phase (their
 machine's CPU went over the active phase (\`/proc\`: each tracker, each client process with its own
 event-loop delay, PostgreSQL's postmaster and backends, the bench, and the rest of the machine:
 other work beside the bench), and each tracker's garbage collections (its \`/metrics\`): a
-latency measured on a saturated machine includes waiting for a core.
+latency measured on a saturated machine includes waiting for a core. Placement is also given as
+the trackers timed it (\`peercloud_request_seconds\`, from the request read to the answer sent:
+without the client process and the socket), and the statements PostgreSQL ran over the phase
+(\`pg_stat_statements\`).
 
 - Date: ${machine.date}
 - Machine: ${machine.cpu}, ${machine.memory} RAM, ${machine.os}; Node ${machine.node}
