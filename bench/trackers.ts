@@ -24,7 +24,7 @@
  * Run alone: `node --import tsx bench/trackers.ts`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -59,6 +59,8 @@ interface Run {
   admissionErrors: string[];
   rssBytesPerPeer: number[];
   placement: { p50: number; p99: number; n: number; refused: number; refusals: string[] };
+  /** The same placements as the trackers timed them (from the request read to the answer sent: no client, no socket), as bucket bounds (ms). */
+  placementAtTracker?: { p50: number; p99: number };
   listing: { p50: number; p99: number; n: number };
   /** Per tracker, over the active phase: event-loop delay (perf_hooks.monitorEventLoopDelay, through /metrics), CPU and garbage collections. */
   loop: { p50: number; p99: number; max: number; cpuPercent: number; gc: GcTotals }[];
@@ -73,6 +75,8 @@ interface Run {
   lockWaits: LockWaits;
   /** Per tracker, over the active phase: waits for a connection of its PostgreSQL pool (count, those over 10 ms and 100 ms, p99 bound in ms, total seconds). */
   poolWaits: PoolWaits[];
+  /** Statements PostgreSQL ran for the bench's database over the active phase (pg_stat_statements), if it could count them. */
+  statements?: Statements;
   /**
    * Over the active phase, in % of one core (the machine has CORES): each client process's CPU
    * and event-loop delay (ms), PostgreSQL's (postmaster and backends), this bench process's, the
@@ -93,6 +97,41 @@ interface LockWaits {
   pairs: { waiter: string; blocker: string; samples: number }[];
   /** Age of the waiters' transactions when sampled (ms): median and highest. */
   waiterXactMs: { p50: number; max: number };
+}
+
+/** What pg_stat_statements counted over the phase: all statements, their time executing, and the most called. */
+interface Statements {
+  calls: number;
+  execSeconds: number;
+  top: { query: string; calls: number; ms: number }[];
+}
+
+/** Starts counting the database's statements anew (pg_stat_statements, preloaded by measureTrackers); false where it is not there. */
+async function resetStatements(url: string): Promise<boolean> {
+  return withClient(url, async (client) => {
+    try {
+      await client.query('create extension if not exists pg_stat_statements');
+      await client.query('select pg_stat_statements_reset()');
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function readStatements(url: string, database: string): Promise<Statements> {
+  const { rows } = await withClient(url, (client) =>
+    client.query<{ query: string; calls: string; ms: number }>(
+      `select query, calls, total_exec_time::float8 as ms from pg_stat_statements s join pg_database d on d.oid = s.dbid
+       where d.datname = $1 and query not like '%pg_stat_%' order by calls desc`,
+      [database],
+    ),
+  );
+  return {
+    calls: rows.reduce((sum, row) => sum + Number(row.calls), 0),
+    execSeconds: rows.reduce((sum, row) => sum + row.ms, 0) / 1_000,
+    top: rows.slice(0, 12).map((row) => ({ query: statementLabel(row.query), calls: Number(row.calls), ms: row.ms })),
+  };
 }
 
 /** A statement as the lock watch names it: its first words, parameter lists folded. */
@@ -180,7 +219,7 @@ interface Failed {
 }
 
 /** What a tracker's /metrics says of its event loop (reset at each scrape) and its CPU so far. */
-async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max: number; cpuSeconds: number; fragmentsPlaced: number; transfersEnded: number; gc: GcTotals; pool: PoolBuckets }> {
+async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max: number; cpuSeconds: number; fragmentsPlaced: number; transfersEnded: number; gc: GcTotals; pool: PoolBuckets; placeSeconds: Map<number, number> }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^peercloud_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
   /** The sum of a counter's series. */
@@ -194,7 +233,31 @@ async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max:
     cpuSeconds: value('process_cpu_seconds_total'),
     gc: gcTotals(text),
     pool: poolBuckets(text),
+    placeSeconds: requestBuckets(text, 'file:place'),
   };
+}
+
+/** The tracker's own time per request of one kind so far (peercloud_request_seconds): cumulative counts per bucket bound (seconds). */
+function requestBuckets(metrics: string, request: string): Map<number, number> {
+  const buckets = new Map<number, number>();
+  for (const [, labels, value] of metrics.matchAll(/^peercloud_request_seconds_bucket\{([^}]*)\} (\S+)$/gm)) {
+    if (!labels!.includes(`request="${request}"`)) continue;
+    const le = /le="([^"]+)"/.exec(labels!)?.[1];
+    // Prometheus writes the last bound "+Inf", which Number() does not read.
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    if (le !== undefined) buckets.set(bound, (buckets.get(bound) ?? 0) + Number(value));
+  }
+  return buckets;
+}
+
+/** The bucket bound (ms) under which a share of the phase's requests fall, all trackers together; Infinity past the last. */
+function bucketPercentile(before: Map<number, number>[], after: Map<number, number>[], p: number): number {
+  const within = (bound: number) => after.reduce((sum, buckets, n) => sum + (buckets.get(bound) ?? 0) - (before[n]!.get(bound) ?? 0), 0);
+  const bounds = [...(after[0]?.keys() ?? [])].filter(Number.isFinite).sort((a, b) => a - b);
+  const count = within(Number.POSITIVE_INFINITY);
+  if (count === 0) return Number.NaN;
+  const bound = bounds.find((b) => within(b) >= (p / 100) * count);
+  return bound === undefined ? Number.POSITIVE_INFINITY : bound * 1_000;
 }
 
 /** The pool-wait histogram so far: acquisitions at most each bucket's bound (seconds), all of them, and their total wait. */
@@ -340,14 +403,20 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
       bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
       machine: machineCpuSeconds(),
     });
+    const counting = await resetStatements(url);
     const cpuBefore = cpuOf();
     const activeBegan = performance.now();
+    const activeBeganUs = Number(process.hrtime.bigint() / 1000n);
     const waits = await watchLockWaits(url, name);
     const active = await Promise.all(clients.map((client) => client.ask<'active'>({ kind: 'active', seconds: ACTIVE_SECONDS, placementsPerSecond: PLACEMENTS_PER_SECOND })));
     const loopAfter = await Promise.all(trackers.map((tracker) => scrapeLoop(tracker.url)));
     const activeSeconds = (performance.now() - activeBegan) / 1_000;
     const cpuAfter = cpuOf();
+    // The active phase on the monotonic clock V8's profiles use (µs): a profile of the whole life can be cut to it.
+    if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
+    if (PROFILE_DIR) writeFileSync(`${PROFILE_DIR}/active-${count}.json`, `${JSON.stringify({ trackers: trackers.map((tracker) => tracker.child.pid), beganUs: activeBeganUs, endedUs: Number(process.hrtime.bigint() / 1000n) })}\n`);
     const lockWaits = await waits.stop();
+    const statements = counting ? await readStatements(url, name) : undefined;
     const percent = (seconds: number) => (100 * seconds) / activeSeconds;
     const machinePercent = (100 * CORES * (cpuAfter.machine.busy - cpuBefore.machine.busy)) / Math.max(1e-9, cpuAfter.machine.total - cpuBefore.machine.total);
     const ours =
@@ -373,14 +442,22 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     const listings = active.flatMap((report) => report.listings);
     const refused = active.reduce((sum, report) => sum + report.refused, 0);
     const placement = { p50: percentile(placements, 50), p99: percentile(placements, 99), n: placements.length, refused, refusals: active.flatMap((report) => report.refusals) };
+    const beforePlace = loopBefore.map((scrape) => scrape.placeSeconds);
+    const afterPlace = loopAfter.map((scrape) => scrape.placeSeconds);
+    const placementAtTracker = { p50: bucketPercentile(beforePlace, afterPlace, 50), p99: bucketPercentile(beforePlace, afterPlace, 99) };
     const listing = { p50: percentile(listings, 50), p99: percentile(listings, 99), n: listings.length };
     console.log(`  event loop delay p50/p99/max ${loop.map((l) => `${l.p50.toFixed(0)}/${l.p99.toFixed(0)}/${l.max.toFixed(0)} ms, CPU ${l.cpuPercent.toFixed(0)} %`).join('; ')}; load average ${load.mean.toFixed(1)} (max ${load.max.toFixed(1)})`);
     console.log(`  ${harnessLine(harness, loop)}`);
     console.log(`  PostgreSQL backends waiting for a lock (each second): mean ${lockWaits.mean.toFixed(2)}, max ${lockWaits.max}, in ${lockWaits.share.toFixed(0)} % of samples; idle in a transaction ${lockWaits.idleInTransaction.toFixed(2)} on average; ${lockWaits.max === 0 ? 'no waiters' : `waiters' transactions ${lockWaits.waiterXactMs.p50.toFixed(0)} ms old (median), up to ${lockWaits.waiterXactMs.max.toFixed(0)} ms`}`);
     for (const pair of lockWaits.pairs.slice(0, 8)) console.log(`    ${pair.samples} × waiting: ${pair.waiter}\n        behind: ${pair.blocker}`);
     console.log(`  ${poolLine(poolWaits)}`);
+    if (statements) {
+      console.log(`  ${statementsLine(statements, active.reduce((sum, report) => sum + report.placements.length, 0))}`);
+      for (const top of statements.top) console.log(`    ${String(top.calls).padStart(7)} × ${(top.ms / top.calls).toFixed(2)} ms  ${top.query}`);
+    }
     console.log(`  fragments placed ${fragmentsPlaced} (for ${placements.length} placements acknowledged), transfers ended ${transfersEnded}`);
     console.log(`  placement p50 ${placement.p50.toFixed(1)} ms, p99 ${placement.p99.toFixed(1)} ms (${placement.n}, ${refused} refused${refused ? `: ${placement.refusals.join(', ')}` : ''}); listing p50 ${listing.p50.toFixed(1)} ms, p99 ${listing.p99.toFixed(1)} ms`);
+    console.log(`  ${atTrackerLine(placementAtTracker)}`);
     // What went wrong on the trackers' side, in their own words (pino's error and fatal lines).
     const trackerErrors = trackers.flatMap((tracker) => tracker.output().split('\n').filter((line) => /"level":(50|60)/.test(line)));
     for (const line of trackerErrors.slice(0, 3)) console.log(`  tracker error: ${line.slice(0, 600)}`);
@@ -396,6 +473,7 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
       admissionErrors: admitted.flatMap(({ firstErrors }) => firstErrors),
       rssBytesPerPeer,
       placement,
+      placementAtTracker,
       listing,
       loop,
       load,
@@ -404,6 +482,7 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
       transfersEnded,
       lockWaits,
       poolWaits,
+      ...(statements ? { statements } : {}),
       harness,
     };
   } finally {
@@ -415,7 +494,8 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
 }
 
 export async function measureTrackers(): Promise<string> {
-  const cluster = await startPostgresCluster();
+  // pg_stat_statements counts what the trackers ask of PostgreSQL (Debian's server package has it).
+  const cluster = await startPostgresCluster({ settings: ['shared_preload_libraries=pg_stat_statements'] });
   try {
     const runs: (Run | Failed)[] = [];
     for (const count of TRACKER_COUNTS) {
@@ -444,6 +524,17 @@ function harnessLine(harness: Run['harness'], loop: Run['loop']): string {
     `; trackers' garbage collections ${loop.map((l) => `${l.gc.count} (${l.gc.major} major, ${l.gc.over100ms} over 100 ms, ${(l.gc.seconds * 1_000).toFixed(0)} ms in all)`).join(' / ')}`
   );
 }
+/** Placement as the trackers timed it, in words. */
+function atTrackerLine(at: { p50: number; p99: number }): string {
+  const bound = (ms: number) => (Number.isNaN(ms) ? 'not timed' : Number.isFinite(ms) ? `≤ ${ms} ms` : 'over 10 s');
+  return `placement as the trackers timed it (their /metrics, from the request read to the answer sent: no client process, no socket): p50 ${bound(at.p50)}, p99 ${bound(at.p99)}`;
+}
+
+/** Statements over the phase, in words. */
+function statementsLine(statements: Statements, placements: number): string {
+  return `statements PostgreSQL ran over the active phase (pg_stat_statements, all trackers): ${statements.calls} (${(statements.calls / Math.max(1, placements)).toFixed(0)} per placement acknowledged, listings and cancellations included), ${statements.execSeconds.toFixed(1)} s executing`;
+}
+
 /** Waits for a pooled database connection, per tracker, in words. */
 function poolLine(waits: PoolWaits[]): string {
   return `waits for a pooled database connection (each tracker's pool of 10): ${waits.map((w) => `${w.count} acquisitions, ${w.over10ms} over 10 ms, ${w.over100ms} over 100 ms, p99 ≤ ${Number.isFinite(w.p99Ms) ? `${w.p99Ms.toFixed(0)} ms` : 'over 5 s'}, ${w.seconds.toFixed(1)} s in all`).join(' / ')}`;
@@ -481,6 +572,8 @@ function section(all: (Run | Failed)[], machine: ReturnType<typeof machineInfo>)
     ...runs.map((run) => `- ${run.trackers} tracker(s): PostgreSQL backends waiting for a lock, sampled each second of the active phase: mean ${run.lockWaits.mean.toFixed(2)}, max ${run.lockWaits.max}, some waiting in ${run.lockWaits.share.toFixed(0)} % of the samples; ${run.transfersEnded} transfers ended`),
     ...runs.map((run) => `- ${run.trackers} tracker(s): ${harnessLine(run.harness, run.loop)}`),
     ...runs.map((run) => `- ${run.trackers} tracker(s): ${poolLine(run.poolWaits)}`),
+    ...runs.flatMap((run) => (run.placementAtTracker ? [`- ${run.trackers} tracker(s): ${atTrackerLine(run.placementAtTracker)}`] : [])),
+    ...runs.flatMap((run) => (run.statements ? [`- ${run.trackers} tracker(s): ${statementsLine(run.statements, run.placement.n)}`] : [])),
     ...runs.flatMap((run) =>
       run.lockWaits.pairs.slice(0, 3).map((pair) => `- ${run.trackers} tracker(s), most sampled lock wait (${pair.samples} samples): \`${pair.waiter}\` behind \`${pair.blocker}\``),
     ),
@@ -508,7 +601,10 @@ on). "Fragments placed" is what the trackers placed over the phase (their
 machine's CPU went over the active phase (\`/proc\`: each tracker, each client process with its own
 event-loop delay, PostgreSQL's postmaster and backends, the bench, and the rest of the machine:
 other work beside the bench), and each tracker's garbage collections (its \`/metrics\`): a
-latency measured on a saturated machine includes waiting for a core.
+latency measured on a saturated machine includes waiting for a core. Placement is also given as
+the trackers timed it (\`peercloud_request_seconds\`, from the request read to the answer sent:
+without the client process and the socket), and the statements PostgreSQL ran over the phase
+(\`pg_stat_statements\`).
 
 - Date: ${machine.date}
 - Machine: ${machine.cpu}, ${machine.memory} RAM, ${machine.os}; Node ${machine.node}

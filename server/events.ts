@@ -24,7 +24,7 @@ export interface TransferEnded {
   blames: Blame[];
   /** A store whose owner had left: its partial replica waits for a resume. */
   ownerLeft: boolean;
-  /** Bytes of the replica concerned. */
+  /** Bytes of the replica concerned when the transfer ended well (the bytes it moved); 0 when it failed. */
   bytes: number;
 }
 

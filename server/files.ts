@@ -16,7 +16,7 @@ import type { FileSummaries } from './file-summaries.ts';
 import type { Logger } from './logger.ts';
 import type { Sessions } from './sessions.ts';
 import { spaceLedger } from './space-ledger.ts';
-import type { Transfers } from './transfers.ts';
+import { runTogether, type Transfers } from './transfers.ts';
 import { ownedFile } from './uploads.ts';
 
 interface Deps {
@@ -101,14 +101,10 @@ export class Files {
     // A host is never asked for more than it can take: its refusal would count against it.
     const sources = chooseSources(rankSources(candidates.filter((candidate) => candidate.busy < this.#maxHostTransfers)), { k: file.scheme_k, count, exclude });
     if (sources.length < Math.min(count, readable.size)) throw new PeercloudError('UNAVAILABLE', 'The peers holding this file are busy with other transfers. Try again in a moment.');
-    const opened = await this.#db.transaction().execute(async (trx) => {
-      const created = [];
-      for (const source of sources) {
-        created.push(await this.#transfers.createIn(trx, { kind: 'fetch', file, fragment: source.fragment, sender: source.id, receiver: ownerId, responder: source.id }));
-      }
-      return created;
-    });
-    for (const { offer } of opened) await offer();
+    const opened = await this.#db
+      .transaction()
+      .execute((trx) => this.#transfers.createAllIn(trx, sources.map((source) => ({ kind: 'fetch', file, fragment: source.fragment, sender: source.id, receiver: ownerId, responder: source.id }))));
+    await runTogether(opened.map(({ offer }) => offer));
     return opened.map(({ transfer }) => ({ transferId: transfer.id, fragment: transfer.fragment }));
   }
 }

@@ -33,6 +33,13 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [this.registry],
   });
+  readonly requestSeconds = new Histogram({
+    name: 'peercloud_request_seconds',
+    help: "Time from a client's request read by the tracker to its answer sent, by request (what the tracker itself spent, waits for the database included).",
+    labelNames: ['request'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   readonly poolWaiting = new Gauge({ name: 'peercloud_db_pool_waiting', help: 'Requests waiting for a connection of the PostgreSQL pool now.', registers: [this.registry] });
 
   constructor() {

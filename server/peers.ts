@@ -9,6 +9,7 @@
  */
 import { sql, type ExpressionBuilder } from 'kysely';
 import { auditBlame, type Blame } from '../shared/blame.ts';
+import { perTurn } from '../shared/batching.ts';
 import { coalescing } from '../shared/coalescing.ts';
 import { effectiveCapacity, isVetted } from '../shared/earned.ts';
 import type { PeerStatus } from '../shared/protocol.ts';
@@ -215,12 +216,19 @@ export class Peers {
    * The peer's row with what its level is computed from (its events of the last 24 hours and
    * its proven bytes), in one statement: a refresh follows every change of a host's space (two
    * per fragment placed), and each statement waits for a pooled connection and a turn of the
-   * event loop.
+   * event loop. The refreshes of one turn (a placement's hosts) share one statement
+   * (shared/batching.ts).
    */
   async #withInputs(peerId: string): Promise<{ peer: PeerRow; metrics: PeerMetrics; proven: number }> {
+    const found = await this.#inputsOf(peerId);
+    if (!found) throw new Error(`no such peer: ${peerId}`);
+    return found;
+  }
+
+  readonly #inputsOf = perTurn(async (peerIds: string[]) => {
     const now = this.#clock.now();
     const since = now - RELIABILITY_WINDOW_MS;
-    const row = await this.#db
+    const rows = await this.#db
       .selectFrom('peers')
       .selectAll('peers')
       .select((eb) => {
@@ -228,15 +236,16 @@ export class Peers {
           eb.selectFrom('peer_events').select(eb.fn.countAll<number>().as('n')).whereRef('peer_events.peer_id', '=', 'peers.id').where('peer_events.kind', '=', kind).where('peer_events.at', '>', since);
         return [events('disconnect').as('disconnections'), events('rejection').as('rejections'), events('integrity_failure').as('integrity_failures'), this.#provenBytesSql(eb, now).as('proven')];
       })
-      .where('peers.id', '=', peerId)
-      .executeTakeFirstOrThrow();
-    const { disconnections, rejections, integrity_failures, proven, ...peer } = row;
-    return {
-      peer,
-      metrics: { capacity: peer.capacity, disconnections: Number(disconnections ?? 0), rejections: Number(rejections ?? 0), integrityFailures: Number(integrity_failures ?? 0) },
-      proven: Math.floor(Number(proven ?? 0)),
-    };
-  }
+      .where('peers.id', 'in', peerIds)
+      .execute();
+    return new Map(
+      rows.map((row) => {
+        const { disconnections, rejections, integrity_failures, proven, ...peer } = row;
+        const metrics = { capacity: peer.capacity, disconnections: Number(disconnections ?? 0), rejections: Number(rejections ?? 0), integrityFailures: Number(integrity_failures ?? 0) };
+        return [peer.id, { peer, metrics, proven: Math.floor(Number(proven ?? 0)) }];
+      }),
+    );
+  });
 
   /** What the level is computed from: credited capacity; corrupt data served counts against availability like a refusal. */
   #levelInputs(metrics: PeerMetrics, credited: number): ReliabilityMetrics {

@@ -32,7 +32,7 @@ export type TrackerSocket = Socket<ClientToServer, ServerToClient, InterTrackerE
 
 /** The other trackers of the cloud, as the sessions see them (cluster/delivery.ts). */
 export interface OtherTrackers {
-  /** Delivers to a peer connected to another tracker; true once that tracker says it did. */
+  /** Delivers to a peer connected to another tracker, each peer's events in the order given; true once that tracker says it did. */
   deliver(peerId: string, event: ServerEventName, payload: unknown): Promise<boolean>;
   /** Whether the peer is connected to another tracker that is alive, as the database says. */
   holds(peerId: string, db?: Db): Promise<boolean>;
@@ -41,8 +41,6 @@ export interface OtherTrackers {
 export class Sessions {
   readonly #sockets = new Map<string, TrackerSocket>();
   #others: OtherTrackers | undefined;
-  /** Events on their way to peers on other trackers, one chain per peer: they arrive in order. */
-  readonly #chains = new Map<string, Promise<unknown>>();
 
   /** From now on, peers not connected here are looked for on the other trackers. */
   reachOthers(others: OtherTrackers): void {
@@ -95,15 +93,7 @@ export class Sessions {
       (socket.emit as (event: K, payload: ServerEvent<K>) => boolean)(event, payload);
       return Promise.resolve(true);
     }
-    const others = this.#others;
-    if (!others) return Promise.resolve(false);
-    const previous = this.#chains.get(peerId) ?? Promise.resolve();
-    const sent = previous.then(() => others.deliver(peerId, event, payload));
-    this.#chains.set(peerId, sent);
-    void sent.finally(() => {
-      if (this.#chains.get(peerId) === sent) this.#chains.delete(peerId);
-    });
-    return sent;
+    return this.#others ? this.#others.deliver(peerId, event, payload) : Promise.resolve(false);
   }
 
   /** To every peer connected to this tracker (each tracker tells its own). */

@@ -169,7 +169,7 @@ export class Transfers {
   async reject(peerId: string, transferId: string, reason: RejectReason): Promise<void> {
     const transfer = await this.#responderOf(peerId, transferId);
     if (transfer.state !== 'offered') throw new PeercloudError('CONFLICT', 'This transfer is no longer waiting for an answer.');
-    await this.#end(transferId, { ok: false, code: 'REJECTED', message: REJECT_WORDS[reason] }, { by: 'peer', peerId, how: 'reject' });
+    await this.#end(transferId, { ok: false, code: 'REJECTED', message: REJECT_WORDS[reason] }, { by: 'peer', peerId, how: 'reject' }, { known: transfer });
   }
 
   /**
@@ -232,7 +232,7 @@ export class Transfers {
     const transfer = await this.#partyOf(peerId, transferId);
     if (!isActiveTransfer(transfer.state)) throw new PeercloudError('CONFLICT', 'This transfer has already ended.');
     this.#log.info({ event: 'transfer_fail_reported', transferId, peerId, code, chunk, said: message.slice(0, 200) }, 'a peer gave up on a transfer');
-    const ended = await this.#end(transferId, { ok: false, code, message: ENDED_WORDS[code] }, { by: 'peer', peerId, how: 'fail' });
+    const ended = await this.#end(transferId, { ok: false, code, message: ENDED_WORDS[code] }, { by: 'peer', peerId, how: 'fail' }, { known: transfer });
     // Evidence first: the download was under way (its host accepted), a chunk is named.
     const accusation = ended && code === 'INTEGRITY' && transfer.kind === 'fetch' && peerId === transfer.receiver_id && transfer.state === 'open' && chunk !== undefined;
     if (accusation) await this.#audits.challenge({ fileId: transfer.file_id, hostId: transfer.sender_id, purpose: 'accusation', transferId, chunk });
@@ -243,7 +243,7 @@ export class Transfers {
     const transfer = await this.#partyOf(peerId, transferId);
     if (transfer.kind !== 'fetch' || transfer.receiver_id !== peerId) throw new PeercloudError('FORBIDDEN', 'Only the receiver of a download can finish it.');
     if (transfer.state !== 'open') throw new PeercloudError('CONFLICT', 'This transfer is not open.');
-    await this.#end(transferId, { ok: true }, { by: 'peer', peerId, how: 'finish' });
+    await this.#end(transferId, { ok: true }, { by: 'peer', peerId, how: 'finish' }, { known: transfer });
   }
 
   /**
@@ -367,7 +367,7 @@ export class Transfers {
         transfer.id,
         { ok: false, code: 'TIMEOUT', message: unanswered ? 'The host did not answer in time.' : ENDED_WORDS.TIMEOUT },
         { by: 'tracker', reason: unanswered ? 'unanswered' : 'stalled' },
-        { onlyIfExpired: transfer.state },
+        { onlyIfExpired: transfer.state, known: transfer },
       );
     }
     return expired.length;
@@ -423,24 +423,32 @@ export class Transfers {
    * in one transaction, then tells both peers and the rest of the tracker. False when the
    * transfer had already ended (or, for the sweep, was no longer expired).
    */
-  async #end(transferId: string, outcome: TransferOutcome, cause: EndCause, options: { ownerLeft?: string; onlyIfExpired?: TransferRow['state'] } = {}): Promise<boolean> {
+  async #end(
+    transferId: string,
+    outcome: TransferOutcome,
+    cause: EndCause,
+    options: { ownerLeft?: string; onlyIfExpired?: TransferRow['state']; known?: TransferRow } = {},
+  ): Promise<boolean> {
     const now = this.#clock.now();
+    const state = outcome.ok ? ('done' as const) : ('failed' as const);
+    const ending = { state, updated_at: now, error_code: outcome.ok ? null : outcome.code, error_message: outcome.ok ? null : outcome.message };
     const result = await this.#db.transaction().execute(async (trx) => {
-      let query = trx.selectFrom('transfers').selectAll().where('id', '=', transferId).where('state', 'in', ACTIVE_TRANSFER_STATES);
-      // The sweep's list was read before this transaction: a peer may have answered or made progress since.
-      if (options.onlyIfExpired) query = query.where('state', '=', options.onlyIfExpired).where('expires_at', '<=', now);
-      const transfer = await query.executeTakeFirst();
-      if (!transfer) return undefined;
-      // One conditional update decides who ends it: on PostgreSQL two requests can both have
-      // read it active, and only one may settle its bytes. (An accept that came between the read
-      // and this update makes it miss: the transfer is ended by whoever comes next.)
-      const ended = await trx
-        .updateTable('transfers')
-        .set({ state: outcome.ok ? 'done' : 'failed', updated_at: now, error_code: outcome.ok ? null : outcome.code, error_message: outcome.ok ? null : outcome.message })
-        .where('id', '=', transferId)
-        .where('state', '=', transfer.state)
-        .executeTakeFirst();
-      if (ended.numUpdatedRows === 0n) return undefined;
+      // The caller's own reading of the transfer (a peer's request read it to check the peer's
+      // part in it) is ended as read, in one conditional update, if nothing an ending decides on
+      // moved since: its state, the bytes reported, its expiry. Otherwise it is read again.
+      let transfer = options.known && isActiveTransfer(options.known.state) ? await this.#endAsReadIn(trx, options.known, ending) : undefined;
+      if (!transfer) {
+        let query = trx.selectFrom('transfers').selectAll().where('id', '=', transferId).where('state', 'in', ACTIVE_TRANSFER_STATES);
+        // The sweep's list was read before this transaction: a peer may have answered or made progress since.
+        if (options.onlyIfExpired) query = query.where('state', '=', options.onlyIfExpired).where('expires_at', '<=', now);
+        transfer = await query.executeTakeFirst();
+        if (!transfer) return undefined;
+        // One conditional update decides who ends it: on PostgreSQL two requests can both have
+        // read it active, and only one may settle its bytes. (An accept that came between the read
+        // and this update makes it miss: the transfer is ended by whoever comes next.)
+        const ended = await trx.updateTable('transfers').set(ending).where('id', '=', transferId).where('state', '=', transfer.state).executeTakeFirst();
+        if (ended.numUpdatedRows === 0n) return undefined;
+      }
       let blames: Blame[] = [];
       if (!outcome.ok) {
         const facts: EndedTransferFacts = {
@@ -458,7 +466,8 @@ export class Transfers {
       }
       // The owner left mid-upload: the host keeps what it has, so that the owner can resume there.
       const ownerLeft = transfer.kind === 'store' && (options.ownerLeft === transfer.sender_id || !(await this.#sessions.isOnline(transfer.sender_id, trx)));
-      const file = await trx.selectFrom('files').select('fragment_bytes').where('id', '=', transfer.file_id).executeTakeFirst();
+      // The bytes moved (only a transfer that ended well moved any: what the metrics count).
+      const file = outcome.ok ? await trx.selectFrom('files').select('fragment_bytes').where('id', '=', transfer.file_id).executeTakeFirst() : undefined;
       // Last before the commit: a release or promotion holds the host's row until then, and any
       // placement to that host waits for it.
       const fate = await settleReplicaIn(trx, { transfer, outcome, ownerLeft, now });
@@ -476,10 +485,12 @@ export class Transfers {
       : { transferId, fileId: transfer.file_id, kind: transfer.kind, ok: false as const, code: outcome.code, message: outcome.message };
     void this.#sessions.emit(transfer.sender_id, 'transfer:ended', ended);
     void this.#sessions.emit(transfer.receiver_id, 'transfer:ended', ended);
-    const log = outcome.ok ? this.#log.info.bind(this.#log) : this.#log.warn.bind(this.#log);
-    log(
+    // A cancellation (an owner giving up its upload, a deleted file) is nobody's failure: not a warning.
+    const warn = !outcome.ok && outcome.code !== 'CANCELLED';
+    (warn ? this.#log.warn : this.#log.info).call(
+      this.#log,
       { event: 'transfer_end', transferId, kind: transfer.kind, fileId: transfer.file_id, senderId: transfer.sender_id, receiverId: transfer.receiver_id, ...outcome, cause },
-      outcome.ok ? 'transfer done' : 'transfer failed',
+      outcome.ok ? 'transfer done' : outcome.code === 'CANCELLED' ? 'transfer cancelled' : 'transfer failed',
     );
 
     await this.#events.emit('transfer:ended', { transfer, outcome, cause, blames: result.blames, ownerLeft: result.ownerLeft, bytes: result.bytes });
@@ -491,6 +502,19 @@ export class Transfers {
     for (const hostId of fate.spaceChanged) await this.#events.emit('host:space', { hostId });
     if (fate.fileChanged) await this.#events.emit('file:changed', { fileId: transfer.file_id });
     return true;
+  }
+
+  /** Ends the transfer as the caller read it, if it still is so: the row as read, or undefined. */
+  async #endAsReadIn(trx: Trx, known: TransferRow, ending: Pick<TransferRow, 'state' | 'updated_at' | 'error_code' | 'error_message'>): Promise<TransferRow | undefined> {
+    const ended = await trx
+      .updateTable('transfers')
+      .set(ending)
+      .where('id', '=', known.id)
+      .where('state', '=', known.state)
+      .where('bytes_reported', '=', known.bytes_reported)
+      .where('expires_at', '=', known.expires_at)
+      .executeTakeFirst();
+    return ended.numUpdatedRows > 0n ? known : undefined;
   }
 
   // ─── Helpers ────────────────────────────────────────────────────────────────
@@ -572,4 +596,16 @@ export function toOffer(transfer: TransferRow, file: FileRow, forPeer: string, r
 
 export async function runEffects(effects: Effect[]): Promise<void> {
   for (const effect of effects) await effect();
+}
+
+/**
+ * Effects independent of each other (offers to different hosts), run at once: an offer to a
+ * host on another tracker waits for that tracker's answer, and one after the other those waits
+ * added up before the requester's ack. Each peer still gets its own events in order
+ * (Sessions.emit). Once all have run, the first failure is rethrown.
+ */
+export async function runTogether(effects: readonly Effect[]): Promise<void> {
+  const results = await Promise.allSettled(effects.map(async (effect) => effect()));
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
 }

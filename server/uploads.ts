@@ -27,7 +27,7 @@ import type { Logger } from './logger.ts';
 import type { Candidates, Owner, Placement } from './placement.ts';
 import type { Sessions } from './sessions.ts';
 import { spaceLedger } from './space-ledger.ts';
-import { runEffects, type Effect, type Transfers } from './transfers.ts';
+import { runEffects, runTogether, type Effect, type Transfers } from './transfers.ts';
 
 type Trx = Transaction<Database>;
 
@@ -387,7 +387,8 @@ export class Uploads {
 
   /**
    * Reserves a host for each fragment and opens a store transfer to each; effects offer them
-   * once committed, then tell the hosts their new room (at once, not one after the other). A
+   * once committed, then tell the hosts their new room (each of the two at once, not one host
+   * after the other). A
    * file created in this transaction passes what was found for it (Placement.reserveIn).
    */
   async #placeStoresIn(trx: Trx, file: FileRow, fragments: readonly number[], fresh?: { owner: Owner; candidates: Candidates }): Promise<{ transferIds: string[]; effects: Effect[] }> {
@@ -396,7 +397,7 @@ export class Uploads {
       trx,
       placed.map(({ host, fragment }) => ({ kind: 'store', file, fragment, sender: file.owner_id, receiver: host.id, responder: host.id, newFile: fresh !== undefined })),
     );
-    const effects: Effect[] = created.map(({ offer }) => offer);
+    const effects: Effect[] = [() => runTogether(created.map(({ offer }) => offer))];
     if (placed.length > 0) effects.push(async () => void (await Promise.all(placed.map(({ host }) => this.#events.emit('host:space', { hostId: host.id })))));
     return { transferIds: created.map(({ transfer }) => transfer.id), effects };
   }

@@ -17,8 +17,16 @@
  *
  * Before anything is sent, the database says where the peer is: events for offline peers (a
  * status after a level changed in the sweep, say) cost one indexed read, not a broadcast.
+ *
+ * Batched, because every statement and every NOTIFY costs both trackers and PostgreSQL a turn
+ * (a placement of eight fragments across two trackers made some twenty deliveries, each a read
+ * and two NOTIFYs): a peer's events are sent in order, one request at a time, and the events
+ * that came for it meanwhile go together in its next request; the look-ups of one turn of the
+ * event loop are one statement (shared/batching.ts), and the requests of one turn one NOTIFY (as
+ * many as fit in its 8000 bytes), and so are the answers.
  */
 import { z } from 'zod';
+import { packBySize, perTurn } from '../../shared/batching.ts';
 import { randomId } from '../../shared/encoding.ts';
 import type { ServerEventName } from '../../shared/protocol.ts';
 import type { Clock } from '../clock.ts';
@@ -32,22 +40,54 @@ const DELIVERY_ATTEMPTS = 3;
 /** How long a tracker remembers the requests it delivered (longer than all attempts of one). */
 const REMEMBERED_MS = 60_000;
 const REMEMBERED_MAX = 50_000;
+/** Events for one peer in one request, at most (the rest go in its next one). */
+const EVENTS_PER_REQUEST = 64;
+/**
+ * What the requests or answers of one message may add up to (JSON bytes): under NOTIFY's 8000
+ * with room for the adapter's envelope; a larger message would go through the adapter's table
+ * (an insert, and a read on every other tracker).
+ */
+const MESSAGE_BYTES = 6_000;
 
-const DeliverRequest = z.object({ id: z.string().max(64), from: z.string().max(128), peerId: z.string().max(64), event: z.string().max(64), payload: z.unknown() });
-const DeliveredAnswer = z.object({ id: z.string().max(64), to: z.string().max(128) });
+const Id = z.string().max(64);
+const DeliverRequest = z.object({ id: Id, peerId: z.string().max(64), events: z.array(z.object({ event: z.string().max(64), payload: z.unknown() })).min(1).max(EVENTS_PER_REQUEST) });
+const DeliverMessage = z.object({ from: z.string().max(128), requests: z.array(DeliverRequest).max(1_000) });
+const DeliveredMessage = z.object({ to: z.string().max(128), ids: z.array(Id).max(1_000) });
 export type DeliverRequest = z.infer<typeof DeliverRequest>;
-export type DeliveredAnswer = z.infer<typeof DeliveredAnswer>;
+export type DeliverMessage = z.infer<typeof DeliverMessage>;
+export type DeliveredMessage = z.infer<typeof DeliveredMessage>;
 
 /** What trackers say to each other (Socket.IO's server-side events, over the adapter). */
 export interface InterTrackerEvents {
-  'peer:deliver': (request: DeliverRequest) => void;
-  'peer:delivered': (answer: DeliveredAnswer) => void;
+  'peer:deliver': (message: DeliverMessage) => void;
+  'peer:delivered': (message: DeliveredMessage) => void;
 }
+
+type Outcome = 'delivered' | 'offline' | 'gone' | 'undeliverable';
+
+/** An event waiting for its peer's next request, and who waits for its outcome. */
+interface Pending {
+  event: ServerEventName;
+  payload: unknown;
+  resolve: (delivered: boolean) => void;
+}
+
+const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
 
 export class ClusterDelivery implements OtherTrackers {
   readonly #waiting = new Map<string, () => void>();
   /** Request id → when it was delivered here; insertion order is age order. */
   readonly #delivered = new Map<string, number>();
+  /** Per peer, events not yet sent, in the order they were emitted. */
+  readonly #queued = new Map<string, Pending[]>();
+  /** Peers with a request under way: their next events wait for its outcome. */
+  readonly #sending = new Set<string>();
+  /** Requests to send, and answers to give (per tracker), once this turn of the event loop is over. */
+  #outbox: DeliverRequest[] = [];
+  #answers = new Map<string, string[]>();
+  #turnScheduled = false;
+  /** Which of the peers asked about in this turn are connected to another live tracker: one statement. */
+  readonly #heldElsewhere = perTurn<string, true>(async (peerIds) => new Map((await this.#heldAmong(this.deps.db, peerIds)).map((id) => [id, true as const])));
 
   constructor(
     private readonly deps: {
@@ -66,44 +106,98 @@ export class ClusterDelivery implements OtherTrackers {
     const { io } = deps;
     io.on('peer:deliver', (raw) => this.#onDeliver(raw));
     io.on('peer:delivered', (raw) => {
-      const answer = DeliveredAnswer.safeParse(raw);
-      if (answer.success && answer.data.to === deps.trackerId()) this.#waiting.get(answer.data.id)?.();
+      const answer = DeliveredMessage.safeParse(raw);
+      if (!answer.success || answer.data.to !== deps.trackerId()) return;
+      for (const id of answer.data.ids) this.#waiting.get(id)?.();
     });
   }
 
-  async holds(peerId: string, db: Db = this.deps.db): Promise<boolean> {
-    const row = await db
+  async holds(peerId: string, db?: Db): Promise<boolean> {
+    if (db) return (await this.#heldAmong(db, [peerId])).length > 0;
+    return (await this.#heldElsewhere(peerId)) === true;
+  }
+
+  /** Those of the peers online on another tracker that is alive. */
+  async #heldAmong(db: Db, peerIds: readonly string[]): Promise<string[]> {
+    const rows = await db
       .selectFrom('peers')
       .innerJoin('trackers', 'trackers.id', 'peers.tracker_id')
-      .select('peers.tracker_id')
-      .where('peers.id', '=', peerId)
+      .select('peers.id')
+      .where('peers.id', 'in', peerIds)
       .where('peers.online', '=', 1)
       .where('peers.tracker_id', '!=', this.deps.trackerId())
       .where('trackers.heartbeat_at', '>', this.deps.deadline())
-      .executeTakeFirst();
-    return row !== undefined;
+      .execute();
+    return rows.map((row) => row.id);
   }
 
-  async deliver(peerId: string, event: ServerEventName, payload: unknown): Promise<boolean> {
-    const request: DeliverRequest = { id: randomId(), from: this.deps.trackerId(), peerId, event, payload };
+  deliver(peerId: string, event: ServerEventName, payload: unknown): Promise<boolean> {
+    return new Promise((resolve) => {
+      const queue = this.#queued.get(peerId);
+      if (queue) queue.push({ event, payload, resolve });
+      else this.#queued.set(peerId, [{ event, payload, resolve }]);
+      this.#endOfTurn();
+    });
+  }
+
+  /** Once this turn of the event loop is over: starts the requests of peers with none under way, sends the requests and answers gathered. */
+  #endOfTurn(): void {
+    if (this.#turnScheduled) return;
+    this.#turnScheduled = true;
+    setImmediate(() => {
+      this.#turnScheduled = false;
+      for (const peerId of this.#queued.keys()) if (!this.#sending.has(peerId)) this.#start(peerId);
+      this.#flush();
+    });
+  }
+
+  #start(peerId: string): void {
+    const queue = this.#queued.get(peerId)!;
+    const events = queue.splice(0, EVENTS_PER_REQUEST);
+    if (queue.length === 0) this.#queued.delete(peerId);
+    this.#sending.add(peerId);
+    void this.#send(peerId, events).finally(() => {
+      this.#sending.delete(peerId);
+      if (this.#queued.has(peerId)) this.#endOfTurn();
+    });
+  }
+
+  async #send(peerId: string, events: Pending[]): Promise<void> {
+    const request: DeliverRequest = { id: randomId(), peerId, events: events.map(({ event, payload }) => ({ event, payload })) };
+    const outcome = await this.#attempts(request);
+    this.deps.metrics.clusterDeliveries.inc({ outcome }, events.length);
+    for (const { resolve } of events) resolve(outcome === 'delivered');
+  }
+
+  async #attempts(request: DeliverRequest): Promise<Outcome> {
     try {
       for (let attempt = 1; attempt <= DELIVERY_ATTEMPTS; attempt++) {
-        if (!(await this.holds(peerId))) return this.#counted(attempt === 1 ? 'offline' : 'gone');
+        if (!(await this.holds(request.peerId))) return attempt === 1 ? 'offline' : 'gone';
         const answered = this.#answer(request.id);
-        this.deps.io.serverSideEmit('peer:deliver', request);
-        if (await answered) return this.#counted('delivered');
+        this.#outbox.push(request);
+        this.#endOfTurn();
+        if (await answered) return 'delivered';
       }
-      this.deps.log.warn({ event: 'undeliverable', peerId, message: event }, 'no tracker delivered an event to a peer said to be online');
-      return this.#counted('undeliverable');
+      this.deps.log.warn({ event: 'undeliverable', peerId: request.peerId, messages: request.events.map((e) => e.event) }, 'no tracker delivered an event to a peer said to be online');
+      return 'undeliverable';
     } catch (error) {
-      this.deps.log.error({ err: error, event: 'delivery_error', peerId, message: event }, 'could not deliver an event through the cluster');
-      return this.#counted('undeliverable');
+      this.deps.log.error({ err: error, event: 'delivery_error', peerId: request.peerId, messages: request.events.map((e) => e.event) }, 'could not deliver an event through the cluster');
+      return 'undeliverable';
     }
   }
 
-  #counted(outcome: 'delivered' | 'offline' | 'gone' | 'undeliverable'): boolean {
-    this.deps.metrics.clusterDeliveries.inc({ outcome });
-    return outcome === 'delivered';
+  /** Sends the requests and answers of this turn, as few messages as fit. */
+  #flush(): void {
+    const { io } = this.deps;
+    if (this.#outbox.length > 0) {
+      const from = this.deps.trackerId();
+      for (const requests of packBySize(this.#outbox, jsonBytes, MESSAGE_BYTES)) io.serverSideEmit('peer:deliver', { from, requests });
+      this.#outbox = [];
+    }
+    for (const [to, ids] of this.#answers) {
+      for (const some of packBySize(ids, (id) => id.length + 3, MESSAGE_BYTES)) io.serverSideEmit('peer:delivered', { to, ids: some });
+    }
+    this.#answers = new Map();
   }
 
   /** Resolves true when the tracker holding the peer answers, false after DELIVERY_TIMEOUT_MS. */
@@ -122,20 +216,25 @@ export class ClusterDelivery implements OtherTrackers {
   }
 
   #onDeliver(raw: unknown): void {
-    const parsed = DeliverRequest.safeParse(raw);
+    const parsed = DeliverMessage.safeParse(raw);
     if (!parsed.success) {
       this.deps.log.warn({ event: 'bad_cluster_message' }, 'a malformed delivery request between trackers');
       return;
     }
-    const request = parsed.data;
-    const socket = this.deps.sessions.local(request.peerId);
-    if (!socket) return;
-    if (!this.#delivered.has(request.id)) {
-      this.#remember(request.id);
-      // The event was typed by the sending tracker's own Sessions.emit.
-      (socket.emit as (event: string, payload: unknown) => boolean)(request.event, request.payload);
+    const { from, requests } = parsed.data;
+    for (const request of requests) {
+      const socket = this.deps.sessions.local(request.peerId);
+      if (!socket) continue;
+      if (!this.#delivered.has(request.id)) {
+        this.#remember(request.id);
+        // The events were typed by the sending tracker's own Sessions.emit.
+        for (const { event, payload } of request.events) (socket.emit as (event: string, payload: unknown) => boolean)(event, payload);
+      }
+      const answers = this.#answers.get(from);
+      if (answers) answers.push(request.id);
+      else this.#answers.set(from, [request.id]);
+      this.#endOfTurn();
     }
-    this.deps.io.serverSideEmit('peer:delivered', { id: request.id, to: request.from });
   }
 
   #remember(id: string): void {

@@ -6,11 +6,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
 import { parseExactNumber } from './exact-number.ts';
-import { PostgresTextPlugin } from './postgres-text.ts';
+import { pgClients } from './pg-client.ts';
 import { dialectOf, type DialectName } from './dialect.ts';
 import type { Database } from './schema.ts';
 import * as initial from './migrations/0001_initial.ts';
@@ -102,17 +102,22 @@ function openPostgres(url: string, { log, connections, name }: { log?: Logger; c
   // dropped from the pool; without a listener `pg` would crash the tracker for it.
   pool.on('error', (error) => log?.warn({ event: 'database_connection_lost', err: error }, 'an idle database connection was closed'));
   const listeners: ((seconds: number) => void)[] = [];
+  /** One client as Kysely sees it per pooled connection (Kysely keeps its own state per client object). */
+  const clients = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  const wrap = pgClients();
   const timed = {
     async connect() {
       const began = performance.now();
       const client = await pool.connect();
       const seconds = (performance.now() - began) / 1_000;
       for (const listener of listeners) listener(seconds);
-      return client;
+      let seen = clients.get(client);
+      if (!seen) clients.set(client, (seen = wrap(client)));
+      return seen;
     },
     end: () => pool.end(),
   };
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: timed }), plugins: [new PostgresTextPlugin()] });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: timed }) });
   poolWatches.set(db, { onWait: (listener) => listeners.push(listener), waiting: () => pool.waitingCount });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }

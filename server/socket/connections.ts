@@ -63,7 +63,7 @@ export function acceptConnections(io: TrackerServer, deps: ConnectionDeps): void
       log.error({ err: error, event: 'connect_error', peerId }, 'could not register peer');
       socket.disconnect(true);
     });
-    bindRequests(socket, deps.handlers, { ready, log, inflight: deps.inflight, limits: deps.limits });
+    bindRequests(socket, deps.handlers, { ready, log, inflight: deps.inflight, limits: deps.limits, timed: (request, seconds) => metrics.requestSeconds.observe({ request }, seconds) });
     log.info({ event: 'connect', peerId, address: socket.data.address, replaced: Boolean(previous) }, 'peer connected');
     cloudStats.changed();
 

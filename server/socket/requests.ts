@@ -25,9 +25,9 @@ export interface RequestLimits {
 export function bindRequests(
   socket: TrackerSocket,
   handlers: RequestHandlers,
-  options: { ready: Promise<void>; log: Logger; limits: RequestLimits; inflight: Set<Promise<unknown>> },
+  options: { ready: Promise<void>; log: Logger; limits: RequestLimits; inflight: Set<Promise<unknown>>; timed?: (request: ClientRequestName, seconds: number) => void },
 ): void {
-  const { ready, log, limits, inflight } = options;
+  const { ready, log, limits, inflight, timed } = options;
   const bucket = fullBucket(limits.burst, limits.now());
   let refusedSince = 0;
 
@@ -67,7 +67,11 @@ export function bindRequests(
       return;
     }
     // Tracked, so that a graceful shutdown finishes the database writes under way.
-    const handled = handle(event as ClientRequestName, args[0]).then((result) => ack?.(result));
+    const began = performance.now();
+    const handled = handle(event as ClientRequestName, args[0]).then((result) => {
+      ack?.(result);
+      timed?.(event as ClientRequestName, (performance.now() - began) / 1_000);
+    });
     inflight.add(handled);
     void handled.finally(() => inflight.delete(handled));
   });

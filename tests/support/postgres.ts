@@ -79,8 +79,8 @@ wait "$server"
 rm -rf "$dir"
 `;
 
-/** Starts a fresh cluster; `stop()` (or the end of this process) removes it. */
-export async function startPostgresCluster(): Promise<PostgresCluster> {
+/** Starts a fresh cluster; `stop()` (or the end of this process) removes it. `settings`: more server settings (`name=value`). */
+export async function startPostgresCluster(options: { settings?: readonly string[] } = {}): Promise<PostgresCluster> {
   const bin = ensurePostgres();
   const dir = mkdtempSync(join(tmpdir(), 'peercloud-pg-'));
   // As root, the files and the server belong to the `postgres` system user, as Debian's own clusters do.
@@ -100,7 +100,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   // The free port may be taken between our check and the server's bind: try a few.
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const run = asOwner('sh', ['-c', SUPERVISOR, 'sh', dir, bin, String(port), ...SETTINGS.flatMap((setting) => ['-c', setting])]);
+    const run = asOwner('sh', ['-c', SUPERVISOR, 'sh', dir, bin, String(port), ...[...SETTINGS, ...(options.settings ?? [])].flatMap((setting) => ['-c', setting])]);
     const child = spawn(run.command, run.args, { stdio: ['pipe', 'ignore', 'pipe'] });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const started = await ready(child);
