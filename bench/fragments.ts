@@ -67,7 +67,7 @@ export function fragmentBenchOptions(env: NodeJS.ProcessEnv = process.env): Frag
 export const BENCH_SPACE_POLICY = { NEWCOMER_SPACE: '1TiB', OWNER_ALLOWANCE: '1TiB' } as const;
 
 /** One tracker and its peers, each a browser of its own: an owner that offers nothing and `scheme.n` hosts. */
-interface Cloud {
+export interface Cloud {
   redundancy: string;
   scheme: Scheme;
   url: string;
@@ -78,10 +78,11 @@ interface Cloud {
   close(): Promise<void>;
 }
 
-async function openCloud(redundancy: string, offerMiB: number): Promise<Cloud> {
+/** `webRoot`: the build of the page its tracker serves (another one for an A/B of two builds, bench/upload-memory.ts). */
+export async function openCloud(redundancy: string, offerMiB: number, webRoot = 'dist/web'): Promise<Cloud> {
   const scheme = parseScheme(redundancy)!;
   const dir = mkdtempSync(join(tmpdir(), 'peercloud-fragbench-'));
-  const config = loadConfig({ DB_PATH: join(dir, 'tracker.db'), WEB_ROOT: 'dist/web', REDUNDANCY: redundancy, TRANSFER_IDLE_TIMEOUT: '60s', LOG_LEVEL: 'warn', ...BENCH_SPACE_POLICY });
+  const config = loadConfig({ DB_PATH: join(dir, 'tracker.db'), WEB_ROOT: webRoot, REDUNDANCY: redundancy, TRANSFER_IDLE_TIMEOUT: '60s', LOG_LEVEL: 'warn', ...BENCH_SPACE_POLICY });
   const database = openDatabase(config);
   await migrate(database.db);
   const tracker = createTracker({ db: database.db, clock: systemClock, config, log: silentLogger });

@@ -287,6 +287,13 @@ function browserProcesses(table: Map<number, { parent: number; command: string }
   return { renderers: [...all].filter((pid) => table.get(pid)!.command.includes('--type=renderer')), all: [...all] };
 }
 
+/** CPU seconds the renderer processes of a peer of `openPersistentPeer` have used so far (its page and workers); undefined for others. */
+export function rendererCpuSeconds(tab: PeerTab): number | undefined {
+  if (!tab.profile) return undefined;
+  const { renderers } = browserProcesses(processTable(), tab.profile);
+  return renderers.reduce((total, pid) => total + (processTimes(pid)?.own ?? 0), 0);
+}
+
 /** One peer's resident memory: its renderer (the page, its workers, Blink's and WebRTC's buffers) and its browser's processes together. */
 export interface PeerMemory {
   /** Peak resident bytes of the peer's renderer processes above their level at the start; undefined if none was found. */
