@@ -12,19 +12,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  endTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
+import type { Profile, ProfileNode } from './v8-profile.ts';
 
 /** Module of a frame: for the bundle, the last `// path` marker at or above its line. */
 function moduleReader(): (url: string, line: number) => string {

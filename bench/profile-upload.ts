@@ -27,24 +27,12 @@ import { CHROMIUM_ARGS, CHROMIUM_HELP, findChromium } from '../tests/support/chr
 import { CpuMeter, cpuBetween } from './cpu.ts';
 import { BENCH_SPACE_POLICY } from './fragments.ts';
 import { offer, openPeer, timeDownload, timeUpload, writeRandomFile, type PeerTab } from './peer-tabs.ts';
+import type { Profile, ProfileNode } from './v8-profile.ts';
 
 const MEBIBYTES = Number(process.env.PROFILE_MIB ?? 64);
 const WEB_ROOT = process.env.PROFILE_WEB_ROOT ?? 'dist/web-profile';
 /** Sampling interval of V8's profiler, µs: fine enough to see a task's parts. */
 const SAMPLE_US = 250;
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  endTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
 
 function frameName(node: ProfileNode): string {
   const { functionName, url, lineNumber } = node.callFrame;
