@@ -1,7 +1,8 @@
 /**
  * Runs the end-to-end tests (or, with --bench, the benchmark) the way they must run here:
  *
- * 1. Finds a Chromium, installing Debian's when we are root on Debian and there is none.
+ * 1. Finds a Chromium, installing Debian's when we are root on Debian and there is none (with
+ *    the network lab's programs, in one apt run).
  * 2. Chromium will not make WebRTC connections over 127.0.0.1, and tests must send nothing
  *    to the machine's real network. So, as root, everything (tracker and browser) runs in
  *    a fresh network namespace with a veth pair and a default route; nothing leaves it.
@@ -12,10 +13,10 @@
  *    before the namespace, which cannot reach Debian's mirrors. After the run, whatever a
  *    crashed run left of the lab is removed.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { CHROMIUM_HELP, findChromium } from '../tests/support/chromium.ts';
-import { ensureCommands, LAB_COMMANDS } from '../tests/support/debian.ts';
+import { aptInstall, aptRuns, canApt, ensureCommands, LAB_COMMANDS } from '../tests/support/debian.ts';
+import { missingForEndToEnd } from '../tests/support/test-packages.ts';
 import { cleanLeftovers } from '../tests/support/topology.ts';
 
 const bench = process.argv.includes('--bench');
@@ -28,13 +29,6 @@ const isRoot = process.getuid?.() === 0;
 function ensureChromium(): string {
   const found = findChromium();
   if (found) return found;
-  if (isRoot && existsSync('/etc/debian_version')) {
-    console.log('No Chromium found: installing Debian’s (apt-get install -y chromium)…');
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-    execFileSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    const installed = findChromium();
-    if (installed) return installed;
-  }
   console.error(CHROMIUM_HELP);
   process.exit(1);
 }
@@ -57,6 +51,12 @@ ip route add default via 10.77.0.2 dev pc0
 exec "$@"
 `;
 
+// Chromium and the lab's programs in one apt run (one update, one set of dpkg triggers).
+const lacking = missingForEndToEnd({ ...process.env, ...(isRoot ? {} : { PEERCLOUD_NETLAB: 'off' }) });
+if (canApt() && aptRuns(lacking).length > 0) {
+  console.log(`Installing Debian's ${lacking.map((entry) => entry.package).join(', ')} for the end-to-end tests (apt-get install)…`);
+  aptInstall(lacking);
+}
 const chromiumPath = ensureChromium();
 const command = bench || benchScript ? ['node', '--import', 'tsx', benchScript ?? 'bench/run.ts', ...passThrough] : ['npx', 'playwright', 'test', ...passThrough];
 const env: NodeJS.ProcessEnv = { ...process.env, CHROMIUM_PATH: chromiumPath };

@@ -50,17 +50,54 @@ export const LAB_COMMANDS: readonly Needed[] = [
   { command: 'caddy', package: 'caddy' },
 ];
 
+/** The load balancer in front of the integration tests' clusters of trackers (tests/support/haproxy.ts). */
+export const HAPROXY: Needed = { command: 'haproxy', package: 'haproxy' };
+
+/** A Debian package to install, and whether apt may add the packages it recommends with it. */
+export interface AptPackage {
+  package: string;
+  recommends: boolean;
+}
+
+/**
+ * The apt-get runs that install `wanted`: one `update` (a fresh machine's package lists may be
+ * missing or old), then one `install` for those that want their recommendations and one for
+ * those that don't; nothing when nothing is wanted. Each `apt-get update` costs seconds to
+ * tens of seconds and each install its dpkg triggers (man-db's alone takes seconds), so the
+ * test setup asks for everything it lacks in one go instead of one tool at a time.
+ */
+export function aptRuns(wanted: readonly AptPackage[]): string[][] {
+  const withRecommends = [...new Set(wanted.filter((entry) => entry.recommends).map((entry) => entry.package))];
+  // A package asked for both ways comes with its recommendations (the larger set).
+  const without = [...new Set(wanted.filter((entry) => !entry.recommends && !withRecommends.includes(entry.package)).map((entry) => entry.package))];
+  if (withRecommends.length === 0 && without.length === 0) return [];
+  return [
+    ['update', '-qq'],
+    ...(withRecommends.length > 0 ? [['install', '-y', '-qq', ...withRecommends]] : []),
+    ...(without.length > 0 ? [['install', '-y', '-qq', '--no-install-recommends', ...without]] : []),
+  ];
+}
+
+/** Whether this process may install Debian packages itself: root on Debian, outside scripts/e2e.ts's namespace (no mirror reachable there). */
+export function canApt(): boolean {
+  return isRoot && process.env.PEERCLOUD_NETNS !== '1' && existsSync('/etc/debian_version');
+}
+
+/** Installs `wanted` with apt (see aptRuns); the caller checks canApt() first. */
+export function aptInstall(wanted: readonly AptPackage[]): void {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of aptRuns(wanted)) execFileSync('apt-get', args, { stdio: 'inherit', env });
+}
+
 /** Each command's path, installing missing ones with apt as root on Debian; otherwise throws what to do. */
 export function ensureCommands(needed: readonly Needed[], purpose: string): Record<string, string> {
   let missing = needed.filter(({ command }) => !commandPath(command));
   // Inside scripts/e2e.ts's namespace nothing reaches Debian's mirrors: apt would only fail on DNS.
   const offline = process.env.PEERCLOUD_NETNS === '1';
-  if (missing.length > 0 && isRoot && !offline && existsSync('/etc/debian_version')) {
+  if (missing.length > 0 && canApt()) {
     const packages = [...new Set(missing.map((entry) => entry.package))];
     console.log(`${purpose} needs ${packages.join(', ')}: installing (apt-get install -y ${packages.join(' ')})…`);
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
+    aptInstall(packages.map((name) => ({ package: name, recommends: false })));
     missing = needed.filter(({ command }) => !commandPath(command));
   }
   if (missing.length > 0) {

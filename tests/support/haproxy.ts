@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureCommands } from './debian.ts';
+import { ensureCommands, HAPROXY } from './debian.ts';
 import { freePort } from './tracker-process.ts';
 
 export interface Haproxy {
@@ -40,7 +40,7 @@ export function testConfig(template: string, ports: { page: number; redirect: nu
 }
 
 export async function startHaproxy(dir: string, trackers: Record<string, number>): Promise<Haproxy> {
-  const haproxy = ensureCommands([{ command: 'haproxy', package: 'haproxy' }], 'The tests of several trackers').haproxy!;
+  const haproxy = ensureCommands([HAPROXY], 'The tests of several trackers').haproxy!;
   const ports = { page: await freePort(), redirect: await freePort(), stats: await freePort() };
   const path = join(dir, 'haproxy.cfg');
   writeFileSync(path, testConfig(readFileSync(HAPROXY_CONFIG, 'utf8'), ports, trackers));

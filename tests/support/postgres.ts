@@ -15,6 +15,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { aptInstall } from './debian.ts';
 import { freePort } from './tracker-process.ts';
 
 const DEBIAN_ROOT = '/usr/lib/postgresql';
@@ -44,9 +45,7 @@ export function ensurePostgres(): string {
   if (found) return found;
   if (isRoot() && existsSync('/etc/debian_version') && !process.env.POSTGRES_BIN) {
     console.log('No PostgreSQL found: installing Debian’s (apt-get install -y postgresql)…');
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    execFileSync('apt-get', ['install', '-y', '-qq', 'postgresql'], { stdio: 'inherit', env });
+    aptInstall([{ package: 'postgresql', recommends: true }]);
     const installed = findPostgres();
     if (installed) return installed;
   }
