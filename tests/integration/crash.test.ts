@@ -191,15 +191,19 @@ describe('the tracker killed with SIGKILL', () => {
 
   /**
    * A hundred kills on the embedded SQLite file: its crash safety (WAL, integrity_check after
-   * every kill) is ours to show. On PostgreSQL the storage's crash safety is PostgreSQL's own;
-   * what the rounds test there is that our transactions leave nothing half done, the same code
-   * as on SQLite, so fewer rounds: each is a tracker process starting, and the whole suite must
-   * stay within its time. On SQLite the hundred kills go to two databases side by side, fifty
-   * each: a round is mostly a tracker process starting, one core's work, and one loop after
-   * another was the longest wait of the whole integration run (5.5 min on a loaded machine).
+   * every kill) is ours to show, and issue 5 asks for a hundred. On PostgreSQL the storage's
+   * crash safety is PostgreSQL's own; what the rounds test there is that our transactions leave
+   * nothing half done, the same code as on SQLite: ten rounds, five killed at a random early
+   * moment and five with an acknowledged upload of the round behind them (odd rounds), each
+   * followed by amcheck and the foreign keys. The first test above kills it once more with
+   * twenty uploads under way. Each round is a tracker process starting and about 5 s of a
+   * worker: 25 rounds made this the longest file of the PostgreSQL run. On SQLite the hundred
+   * kills go to two databases side by side, fifty each: a round is mostly a tracker process
+   * starting, one core's work, and one loop after another was the longest wait of the whole
+   * integration run (5.5 min on a loaded machine).
    */
   const DATABASES = testDialect() === 'sqlite' ? 2 : 1;
-  const KILLS_EACH = testDialect() === 'sqlite' ? 50 : 25;
+  const KILLS_EACH = testDialect() === 'sqlite' ? 50 : 10;
   const KILLS = DATABASES * KILLS_EACH;
   it(`keeps its database sound and every acknowledged operation through ${KILLS} kills at random moments`, async () => {
     const others = await Promise.all(Array.from({ length: DATABASES - 1 }, () => createTestDatabase(mkdtempSync(join(dir, 'side-')))));
