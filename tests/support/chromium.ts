@@ -8,6 +8,32 @@ import { chromium } from '@playwright/test';
 
 const SYSTEM_CHROMIUMS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
 
+/**
+ * The features Playwright 1.65 disables with its own `--disable-features` (its
+ * chromiumSwitches.ts). Chromium keeps only the last value of a switch, so ours below would
+ * otherwise replace Playwright's whole list and turn these back on: among them PaintHolding,
+ * MediaRouter (device discovery), OptimizationHints, HttpsUpgrades and the beforeunload check
+ * tests rely on. tests/unit/chromium-args.test.ts fails when Playwright's list changes.
+ */
+export const PLAYWRIGHT_DISABLED_FEATURES = [
+  'AvoidUnnecessaryBeforeUnloadCheckSync',
+  'DestroyProfileOnBrowserClose',
+  'HttpsUpgrades',
+  'HttpsFirstBalancedModeAutoEnable',
+  'LensOverlay',
+  'MediaRouter',
+  'PaintHolding',
+  'ThirdPartyStoragePartitioning',
+  'AvoidCorsURLLoaderRestartOnRedirect',
+  'TcpPortRandomizationWin',
+  'OptimizationHints',
+  'NetworkTimeServiceQuerying',
+  'AimEnabled',
+  'PreconnectToSearch',
+  'msForceBrowserSignIn',
+  'msEdgeUpdateLaunchServicesPreferredVersion',
+];
+
 /** Flags that make headless Chromium quiet and able to do WebRTC on a private network (docs/DEVELOPERS.md). */
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -24,7 +50,7 @@ export const CHROMIUM_ARGS = [
   // measured here, 130 ms of CPU per second per context while the pages themselves were idle
   // (three idle contexts: 4.65 s of CPU in 10 s with it, 0.15 s without). A test with six
   // peers lost most of a core to address bars nobody sees.
-  '--disable-features=WebRtcHideLocalIpsWithMdns,WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup',
+  `--disable-features=${[...PLAYWRIGHT_DISABLED_FEATURES, 'WebRtcHideLocalIpsWithMdns', 'WebUIOmniboxPopup', 'WebUIOmniboxAimPopup', 'WebUIOmniboxFullPopup'].join(',')}`,
 ];
 
 export function findChromium(): string | undefined {
