@@ -5,6 +5,9 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** prom-client's default metrics whose collection walks every handle or request of the process. */
+const HEAVY_DEFAULT_METRICS = ['nodejs_active_handles', 'nodejs_active_handles_total', 'nodejs_active_requests', 'nodejs_active_requests_total', 'nodejs_active_resources', 'nodejs_active_resources_total'];
+
 export class Metrics {
   readonly registry = new Registry();
   readonly placements = new Counter({ name: 'peercloud_placements_total', help: 'Replicas placed on a host (uploads and repairs).', labelNames: ['kind'] as const, registers: [this.registry] });
@@ -45,6 +48,10 @@ export class Metrics {
   constructor() {
     // Process metrics, event loop lag among them.
     collectDefaultMetrics({ register: this.registry, prefix: 'peercloud_' });
+    // Not these: each scrape listed every libuv handle and resource (two arrays of 10,000
+    // sockets and more at 10,000 peers, grouped by type), which held the event loop for a
+    // tenth of a second at every scrape. Connections are counted by peercloud_socketio_connections.
+    for (const name of HEAVY_DEFAULT_METRICS) this.registry.removeSingleMetric(`peercloud_${name}`);
   }
 
   /** Every series carries `tracker` (known once listening): the trackers of one cloud scrape apart. */
