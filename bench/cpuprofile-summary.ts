@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { Profile, ProfileNode } from './v8-profile.ts';
 
 /** Module of a frame: for the bundle, the last `// path` marker at or above its line. */
-function moduleReader(): (url: string, line: number) => string {
+export function moduleReader(): (url: string, line: number) => string {
   const marks = new Map<string, [number, string][]>();
   return (url, line) => {
     if (!url) return '(native)';

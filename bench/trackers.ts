@@ -218,6 +218,22 @@ interface Failed {
   error: string;
 }
 
+/** V8's heap as a tracker's /metrics gives it: committed per space, and used in all. */
+async function heapOf(url: string): Promise<{ committed: Map<string, number>; used: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const committed = new Map<string, number>();
+  for (const [, space, value] of text.matchAll(/^peercloud_nodejs_heap_space_size_total_bytes\{[^}]*space="([^"]+)"[^}]*\} (\S+)$/gm)) committed.set(space!, Number(value));
+  return { committed, used: Number(/^peercloud_nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? 0) };
+}
+
+/** The growth of V8's heap over admission, per peer, beside the RSS's. */
+export function describeHeapGrowth(before: { committed: Map<string, number>; used: number }, after: { committed: Map<string, number>; used: number }, peers: number, rssPerPeer: number): string {
+  const kb = (bytes: number) => `${(bytes / Math.max(1, peers) / 1024).toFixed(1)}`;
+  const grew = (space: string) => (after.committed.get(space) ?? 0) - (before.committed.get(space) ?? 0);
+  const committed = [...after.committed.keys()].reduce((sum, space) => sum + grew(space), 0);
+  return `committed ${kb(committed)} KB (new space ${kb(grew('new'))}, old ${kb(grew('old'))}), used ${kb(after.used - before.used)} KB, the rest ${(rssPerPeer / 1024 - committed / Math.max(1, peers) / 1024).toFixed(1)} KB (native: sockets, buffers, malloc)`;
+}
+
 /** What a tracker's /metrics says of its event loop (reset at each scrape) and its CPU so far. */
 async function scrapeLoop(url: string): Promise<{ p50: number; p99: number; max: number; cpuSeconds: number; fragmentsPlaced: number; transfersEnded: number; gc: GcTotals; pool: PoolBuckets; placeSeconds: Map<number, number> }> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -385,12 +401,15 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     for (let n = 0; n < count; n++) trackers.push(await startTrackerProcess({ ...TRACKER_ENV, DATABASE_URL: url, TRACKER_ID: `bench${n + 1}` }, undefined, { nodeArgs }));
     for (let n = 0; n < count; n++) clients.push(new Clients());
     const before = trackers.map((tracker) => tracker.rss());
+    const heapBefore = await Promise.all(trackers.map((tracker) => heapOf(tracker.url)));
     const began = performance.now();
     const admitted = await Promise.all(trackers.map((tracker, n) => clients[n]!.ask<'admitted'>({ kind: 'admit', url: tracker.url, count: PEERS, offset: n * PEERS })));
     const seconds = (performance.now() - began) / 1_000;
     const held = admitted.map(({ held }) => held);
     const rssBytesPerPeer = trackers.map((tracker, n) => (tracker.rss() - before[n]!) / Math.max(1, held[n]!));
     for (const error of admitted.flatMap(({ firstErrors }) => firstErrors)) console.log(`  admission failed: ${error}`);
+    const heapAfter = await Promise.all(trackers.map((tracker) => heapOf(tracker.url)));
+    console.log(`  of the RSS per peer, V8's heap (its /metrics; garbage not yet collected included): ${heapAfter.map((after, n) => describeHeapGrowth(heapBefore[n]!, after, held[n]!, rssBytesPerPeer[n]!)).join('; ')}`);
     console.log(`${count} tracker(s): ${held.join(' + ')} peers in ${seconds.toFixed(0)} s; RSS per peer ${rssBytesPerPeer.map((b) => (b / 1024).toFixed(1)).join(', ')} KB; active phase ${ACTIVE_SECONDS} s…`);
     // Scraping resets the trackers' event-loop histograms: what the second scrape reads is the active phase's.
     const loopBefore = await Promise.all(trackers.map((tracker) => scrapeLoop(tracker.url)));

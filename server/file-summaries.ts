@@ -57,6 +57,15 @@ export class FileSummaries {
   }
 }
 
+/**
+ * A file as its placement committed it: uploading, nothing stored yet, one store pending per
+ * transfer opened. What the owner's answer says without reading it back (whatever happens next,
+ * a host's refusal say, reaches the owner as `file:updated` after that answer).
+ */
+export function placedSummary(file: FileRow, stores: number): FileSummary {
+  return toSummary({ ...file, stored: 0, online: 0, pending: stores, repairing: 0 });
+}
+
 function toSummary(row: {
   id: string;
   name: string;

@@ -3,7 +3,11 @@
  * the tests, don't share counters). Counters move where things happen; gauges that describe
  * the database are read from it when /metrics is scraped.
  */
+import { readdir } from 'node:fs/promises';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** prom-client's default metrics whose collection walks every handle or request of the process. */
+const HEAVY_DEFAULT_METRICS = ['nodejs_active_handles', 'nodejs_active_handles_total', 'nodejs_active_requests', 'nodejs_active_requests_total', 'nodejs_active_resources', 'nodejs_active_resources_total'];
 
 export class Metrics {
   readonly registry = new Registry();
@@ -45,6 +49,25 @@ export class Metrics {
   constructor() {
     // Process metrics, event loop lag among them.
     collectDefaultMetrics({ register: this.registry, prefix: 'peercloud_' });
+    // Not these: each scrape listed every libuv handle and resource (two arrays of 10,000
+    // sockets and more at 10,000 peers, grouped by type), which held the event loop for a
+    // tenth of a second at every scrape. Connections are counted by peercloud_socketio_connections.
+    for (const name of HEAVY_DEFAULT_METRICS) this.registry.removeSingleMetric(`peercloud_${name}`);
+    // Open descriptors (one per connection, set against the process's limit) are worth watching,
+    // but prom-client reads /proc/self/fd synchronously: 10,000 entries held the loop about 0.1 s
+    // per scrape. The same gauge, read off the event loop.
+    if (this.registry.getSingleMetric('peercloud_process_open_fds')) {
+      this.registry.removeSingleMetric('peercloud_process_open_fds');
+      new Gauge({
+        name: 'peercloud_process_open_fds',
+        help: 'Number of open file descriptors.',
+        registers: [this.registry],
+        async collect() {
+          // Minus the one the read itself opens.
+          this.set((await readdir('/proc/self/fd').catch(() => [undefined])).length - 1);
+        },
+      });
+    }
   }
 
   /** Every series carries `tracker` (known once listening): the trackers of one cloud scrape apart. */

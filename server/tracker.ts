@@ -181,7 +181,7 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
     'peer:report': async (peerId, { capacity, used }) => ({ peer: await peers.reported(peerId, capacity, used), config: clientConfig(peerId) }),
     'peer:ice': async (peerId) => iceGrant(config.iceServers, config.turn, peerId, clock.now()),
     'host:inventory': async (peerId, { replicas, last }) => ({ drop: await inventory.page(peerId, replicas, last) }),
-    'file:place': (peerId, request) => uploads.place(peerId, request),
+    'file:place': (peerId, request, afterAnswer) => uploads.place(peerId, request, afterAnswer),
     'file:resume': (peerId, { fileId }) => uploads.resume(peerId, fileId),
     'file:seal': async (peerId, request) => ({ file: await uploads.seal(peerId, request.fileId, 'roots' in request ? request.roots : [request.sha256]) }),
     'file:list': async (peerId) => ({ files: await files.list(peerId) }),

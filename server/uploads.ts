@@ -22,7 +22,8 @@ import type { Db } from './db/database.ts';
 import type { Database, FileRow } from './db/schema.ts';
 import { ACTIVE_TRANSFER_STATES } from './db/states.ts';
 import type { TrackerEvents, TransferEnded } from './events.ts';
-import type { FileSummaries } from './file-summaries.ts';
+import { placedSummary, type FileSummaries } from './file-summaries.ts';
+import type { AfterAnswer } from './socket/requests.ts';
 import type { Logger } from './logger.ts';
 import type { Candidates, Owner, Placement } from './placement.ts';
 import type { Sessions } from './sessions.ts';
@@ -114,7 +115,7 @@ export class Uploads {
    * (the last one also with fewer hosts, as today's under-replicated whole copies, or any with
    * REDUNDANCY_ALLOW_FEWER and at least k + 1 of them).
    */
-  async place(ownerId: string, request: { name: string; size: number; chunkSize: number }): Promise<{ file: FileSummary; transferIds: string[] }> {
+  async place(ownerId: string, request: { name: string; size: number; chunkSize: number }, afterAnswer: AfterAnswer): Promise<{ file: FileSummary; transferIds: string[] }> {
     const schemes = this.#config.redundancy;
     let shortest: { scheme: Scheme; available: number } | undefined;
     for (const [index, scheme] of schemes.entries()) {
@@ -140,8 +141,12 @@ export class Uploads {
           return undefined;
         });
       if (!placed) continue;
-      await runEffects(placed.effects);
-      return { file: await this.#summaries.summary(placed.file.id), transferIds: placed.transferIds };
+      // The owner's answer is the committed reservation: its offers to the hosts (through another
+      // tracker for hosts connected there, an answer to wait for) and the hosts' new room go out
+      // once it is sent. An offer is still never taken as delivered until the host's tracker says
+      // so, and one that fails ends its transfer, which the owner hears after this answer.
+      afterAnswer(() => runEffects(placed.effects));
+      return { file: placedSummary(placed.file, placed.transferIds.length), transferIds: placed.transferIds };
     }
     // No scheme could be placed: say why in the words of the one that came closest.
     const closest = shortest!;

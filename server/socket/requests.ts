@@ -10,8 +10,16 @@ import { fullBucket, take } from '../../shared/token-bucket.ts';
 import type { Logger } from '../logger.ts';
 import type { TrackerSocket } from '../sessions.ts';
 
+/**
+ * Work a handler leaves for after its answer is sent (a placement's offers to its hosts): the
+ * requester is not kept waiting for it, and a graceful shutdown still lets it finish. It is
+ * started once the answer is on its way, so whatever it causes reaches the requester after the
+ * answer; a failure is logged.
+ */
+export type AfterAnswer = (work: () => Promise<void>) => void;
+
 export type RequestHandlers = {
-  [K in ClientRequestName]: (peerId: string, request: ParsedClientRequest<K>) => Promise<ClientResponse<K>>;
+  [K in ClientRequestName]: (peerId: string, request: ParsedClientRequest<K>, afterAnswer: AfterAnswer) => Promise<ClientResponse<K>>;
 };
 
 const REQUEST_NAMES = new Set<string>(Object.keys(clientRequests));
@@ -31,12 +39,12 @@ export function bindRequests(
   const bucket = fullBucket(limits.burst, limits.now());
   let refusedSince = 0;
 
-  async function handle<K extends ClientRequestName>(name: K, payload: unknown): Promise<Ack<ClientResponse<K>>> {
+  async function handle<K extends ClientRequestName>(name: K, payload: unknown, afterAnswer: AfterAnswer): Promise<Ack<ClientResponse<K>>> {
     const parsed = clientRequests[name].safeParse(payload);
     if (!parsed.success) return fail('INVALID', `${name}: ${describeIssue(parsed.error)}`);
     try {
       await ready;
-      return ok(await handlers[name](socket.data.peerId, parsed.data as ParsedClientRequest<K>));
+      return ok(await handlers[name](socket.data.peerId, parsed.data as ParsedClientRequest<K>, afterAnswer));
     } catch (error) {
       if (error instanceof PeercloudError) return fail(error.code, error.message);
       log.error({ err: error, event: 'handler_error', request: name, peerId: socket.data.peerId }, 'request failed');
@@ -68,9 +76,14 @@ export function bindRequests(
     }
     // Tracked, so that a graceful shutdown finishes the database writes under way.
     const began = performance.now();
-    const handled = handle(event as ClientRequestName, args[0]).then((result) => {
+    const later: (() => Promise<void>)[] = [];
+    const handled = handle(event as ClientRequestName, args[0], (work) => void later.push(work)).then(async (result) => {
       ack?.(result);
       timed?.(event as ClientRequestName, (performance.now() - began) / 1_000);
+      // The answer is written to the socket above, before any of this work can emit a thing.
+      for (const work of later) {
+        await work().catch((error: unknown) => log.error({ err: error, event: 'after_answer_error', request: event, peerId: socket.data.peerId }, 'work after a request failed'));
+      }
     });
     inflight.add(handled);
     void handled.finally(() => inflight.delete(handled));

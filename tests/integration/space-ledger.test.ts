@@ -55,6 +55,8 @@ describe('the space ledger', () => {
     const owner = await NodePeer.join(t.url, GiB);
     const hosts = [await NodePeer.join(t.url, GiB), await NodePeer.join(t.url, GiB), await NodePeer.join(t.url, GiB)];
     const placed = await owner.request('file:place', { name: 'b.bin', size: SIZE, chunkSize: CHUNK });
+    // The answer is the committed reservation; the offers follow it.
+    await expect.poll(() => hosts.filter((host) => host.peek('transfer:open', (o) => o.fileId === placed.file.id)).length, { timeout: 5_000 }).toBe(placed.transferIds.length);
     const asked = hosts.filter((host) => host.peek('transfer:open', (o) => o.fileId === placed.file.id));
     const refuser = asked[0]!;
     await refuser.request('transfer:reject', { transferId: (await offerFor(refuser, placed.file.id)).transferId, reason: 'busy' });
