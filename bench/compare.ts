@@ -8,7 +8,7 @@
  * A (and B when it is a commit) is checked out into a temporary git worktree with this tree's
  * node_modules hard-linked in (`cp -al`) and this tree's tests/support/chromium.ts copied in: both
  * sides run the same dependencies and Chromium flags. Both web apps are built. Each run is its own tree's `bench/run.ts` in a process of its own (own tracker, own Chromium), one run of
- * COMPARE_MIB (default 64) MiB, the raw channel measured right before it; a tree whose bench
+ * COMPARE_MIB (default 64) MiB, the raw channel (as many MiB) measured right before it; a tree whose bench
  * knows BENCH_ONLY=transfers is asked for just that, an older one gets every other part switched
  * off and its results read from its worktree's bench/results.json. COMPARE_ROUNDS (default 3)
  * sets how many A B pairs. Runs inside the network namespace (scripts/e2e.ts --bench-script)
@@ -60,6 +60,8 @@ function runSide(side: Side, round: number, scratch: string): { figures: RunFigu
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     BENCH_SIZES: String(MEBIBYTES),
+    // The raw channel at the transfer's own size on both sides (older trees default to 256 MiB).
+    BENCH_BASELINE_MIB: String(MEBIBYTES),
     BENCH_RUNS: '1',
     BENCH_FLOOD: '0',
     BENCH_NETWORKS: '0',

@@ -159,9 +159,9 @@ Produced by \`npm run bench\` (\`bench/run.ts\`): one headless Chromium, the own
 their own browser contexts, one replica, in the private network namespace the end-to-end tests
 use. Throughput is MB/s (10^6 bytes per second); each figure is the median of ${meta.runs} runs.
 The baseline is a raw RTCDataChannel between two contexts, with the same message size (64 KiB)
-and backpressure policy (\`sendWatermarks\` in \`shared/wire.ts\`), measured again right before every
-run because the machine's speed drifts; "× baseline" is the median of each run's figure divided
-by its own baseline's.
+and backpressure policy (\`sendWatermarks\` in \`shared/wire.ts\`), moving as many bytes as the
+transfer it is compared with, measured again right before every run because the machine's speed
+drifts; "× baseline" is the median of each run's figure divided by its own baseline's.
 
 - Upload: from choosing the file until the tracker has recorded the verified replica (sealed,
   hashed, sent, verified on receipt and written on the host, confirmed to the tracker, which

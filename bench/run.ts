@@ -8,7 +8,8 @@
  * Writes bench/results.json and docs/BENCHMARKS.md, and prints a table.
  * BENCH_SIZES (MiB, comma-separated; default 64,256,1024) and BENCH_RUNS (default 3) adjust it;
  * BENCH_FLOOD=0 skips the flood benchmark (bench/flood.ts); BENCH_CHUNK_SIZE (say 4MiB) sets the
- * tracker's chunk size (1 MiB and 4 MiB measured the same here, within the machine's noise).
+ * tracker's chunk size (1 MiB and 4 MiB measured the same here, within the machine's noise);
+ * BENCH_BASELINE_MIB fixes the raw channel's size (default: each transfer's own size).
  * Between separate networks (bench/networks.ts, needs root): BENCH_NETWORKS=0 skips them,
  * BENCH_ONLY=networks measures only them (and rewrites only their section of the report),
  * BENCH_NETWORK_MIB (default 32) and BENCH_NETWORK_RUNS (default 3) size them, BENCH_NETWORK_PROFILES
@@ -48,7 +49,12 @@ import { breakdownTable, currentSection, machineInfo, median, writeFragmentsSect
 
 const SIZES_MIB = (process.env.BENCH_SIZES ?? '64,256,1024').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const BASELINE_MIB = Number(process.env.BENCH_BASELINE_MIB ?? 256);
+/**
+ * The raw channel's size: by default each transfer's own, so that each connection's fixed costs
+ * (ICE, DTLS, the slow start) weigh as much per MB on both sides of a ratio. It used to be 256 MiB
+ * whatever the transfer's size, which made a 64 MiB transfer's ratios look worse than they were.
+ */
+const BASELINE_MIB = process.env.BENCH_BASELINE_MIB ? Number(process.env.BENCH_BASELINE_MIB) : undefined;
 const NETWORK_MIB = Number(process.env.BENCH_NETWORK_MIB ?? 32);
 const NETWORK_RUNS = Number(process.env.BENCH_NETWORK_RUNS ?? 3);
 
@@ -129,16 +135,17 @@ async function main(): Promise<void> {
     const baselineRuns: number[] = [];
     const baselineCpuRuns: number[] = [];
     let baselineCpu: ReturnType<typeof cpuBetween> = { totalMs: 0, groups: [] };
-    const baselineFor = async () => {
+    const baselineFor = async (sizeMiB: number) => {
+      const baselineMiB = BASELINE_MIB ?? sizeMiB;
       // From the moment the two pages start connecting to the last byte: opening the pages is
       // not the channel's cost. Read before they close, while their threads still exist.
       let before: CpuReading = new Map();
       let after: CpuReading = new Map();
-      const value = await measureBaseline(browser, url, BASELINE_MIB * MiB, { onStart: () => (before = meter.now()), beforeClose: () => (after = meter.now()) });
+      const value = await measureBaseline(browser, url, baselineMiB * MiB, { onStart: () => (before = meter.now()), beforeClose: () => (after = meter.now()) });
       baselineCpu = cpuBetween(before, after);
       baselineRuns.push(value);
-      baselineCpuRuns.push(baselineCpu.totalMs / ((BASELINE_MIB * MiB) / 1e6));
-      return value;
+      baselineCpuRuns.push(baselineCpu.totalMs / ((baselineMiB * MiB) / 1e6));
+      return { value, baselineMiB };
     };
 
     const owner = await openPeer(browser, url);
@@ -159,7 +166,7 @@ async function main(): Promise<void> {
       let longestTask = 0;
       for (let run = 0; run < RUNS; run++) {
         const name = `bench-${sizeMiB}-${run}.bin`;
-        const baseline = await baselineFor();
+        const { value: baseline, baselineMiB } = await baselineFor(sizeMiB);
         console.log(`${sizeMiB} MiB, run ${run + 1}/${RUNS}: baseline ${baseline.toFixed(1)} MB/s; upload…`);
         const baselineMsPerMB = baselineCpuRuns.at(-1)!;
         const watchUp = await watchHeaps([owner, host]);
@@ -192,7 +199,7 @@ async function main(): Promise<void> {
           cpu.down.push(downCpu.totalMs / megabytes);
           cpu.upRatios.push(upCpu.totalMs / megabytes / baselineMsPerMB);
           cpu.downRatios.push(downCpu.totalMs / megabytes / baselineMsPerMB);
-          breakdown = { sizeMiB, baselineMiB: BASELINE_MIB, baseline: baselineCpu, upload: upCpu, download: downCpu };
+          breakdown = { sizeMiB, baselineMiB, baseline: baselineCpu, upload: upCpu, download: downCpu };
         }
         const downHeaps = await watchDown();
         longestTask = Math.max(longestTask, await longestTaskMs(owner.page));

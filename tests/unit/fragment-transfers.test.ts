@@ -25,8 +25,8 @@ function fileOf(size: number): File {
 }
 
 /** Uploads `file` as k-of-n to n memory hosts; resolves with the hosts and the sealed roots. `slowLink`: that fragment's link sends each piece a few milliseconds late. */
-async function uploaded(size: number, k: number, n: number, options: { coder?: StripeCoder; slowLink?: number } = {}) {
-  const tracker = new ScriptedTracker();
+async function uploaded(size: number, k: number, n: number, options: { coder?: StripeCoder; slowLink?: number; tracker?: ScriptedTracker } = {}) {
+  const tracker = options.tracker ?? new ScriptedTracker();
   const links = new LinkBoard();
   const key = await generateFileKey();
   const file = fileOf(size);
@@ -161,6 +161,25 @@ describe('fragments in the page', () => {
     const [, replacement] = cloud.tracker.made('file:locate', 'owner');
     expect(replacement).toMatchObject({ count: 1 });
     expect([...(replacement!.exclude as number[])].sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  it('seals the roots once they are known, without waiting for a host to confirm its copy', async () => {
+    // This tracker answers a host's claim only after the owner's seal: an owner that sealed
+    // after a host's `done` (which follows the answer) would wait forever.
+    const tracker = new ScriptedTracker();
+    let sealed!: () => void;
+    const seal = new Promise<void>((resolve) => (sealed = resolve));
+    tracker.handlers.set('file:seal', () => {
+      sealed();
+      return {};
+    });
+    tracker.handlers.set('replica:stored', async () => {
+      await seal;
+      return {};
+    });
+    const cloud = await uploaded(3 * CHUNK + 5, 1, 1, { tracker });
+    expect(tracker.made('file:seal', 'owner')).toHaveLength(1);
+    expect(cloud.hosts[0]!.store.replicasById.get(cloud.spec.fileId)).toMatchObject({ state: 'stored', root: cloud.roots[0] });
   });
 
   it('stores and reads back whole copies through the same code', async () => {

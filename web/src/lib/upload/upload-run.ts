@@ -6,7 +6,8 @@
  * stripe, shared by all the hosts' pushes: a small cache holds the latest stripes, so hosts
  * that move at about the same pace cost one read, one seal and one encoding between them. Each
  * fragment's chunk digests build that fragment's root (shared/merkle.ts); for whole copies
- * (k = 1) every fragment is the sealed chunk and there is one root.
+ * (k = 1) every fragment is the sealed chunk and there is one root. The roots are sealed with
+ * the tracker as soon as they are known, while the last chunks are still moving.
  *
  * A host says where to start: 0, or further on when it kept part of an interrupted upload.
  * The stripes before that are computed again only for the roots.
@@ -151,11 +152,18 @@ export class UploadRun {
         chunkSize: Math.ceil(this.#spec.chunkSize / this.#spec.k),
         root: async () => {
           await this.#digestAll();
+          // Every root is known now: the seal goes to the tracker while the last chunks are
+          // still on their way, not after the host's `done` (two trips fewer after the last
+          // byte). It only records what the owner sent; the tracker still counts a copy only
+          // once its host has verified it and passed an audit. A seal that fails here is asked
+          // again below, after `done`.
+          this.#seal().catch(() => undefined);
           return this.#roots[fragment]!.hex();
         },
         onProgress: (bytes) => this.#events.moved(offer.transferId, kept + bytes, true),
       });
       this.#stopPacing(offer.transferId);
+      // Usually settled long ago (sent with `end`, above); asked again if that attempt failed.
       await this.#seal();
       link.close();
     } catch (error) {
