@@ -14,7 +14,11 @@
  * buffer, as transfer/file-reader.ts does), `slice` (`slice().arrayBuffer()` per MiB, copied
  * into a reused buffer), `slice-detach` (the same, then `transfer(0)` on the dead buffer),
  * `seal` (WebCrypto AES-GCM of one reused MiB, the output dropped), `seal-copy` (the output
- * copied into a reused buffer first, as upload-run.ts does), `seal-detach`.
+ * copied into a reused buffer first, as upload-run.ts does), `seal-detach` (`transfer(0)` on
+ * the output), `seal-port` (the output transferred through a MessagePort whose other end is
+ * closed, as transfer/free-buffer.ts does), `seal-worker` (transferred to a terminated worker),
+ * `seal-audio` (adopted by a WebCodecs AudioData, closed at once). The `seal-` variants but
+ * `seal` and `seal-copy` fail if an output was not detached.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -28,7 +32,7 @@ import { wholeNumberEnv } from './report.ts';
 
 const mebibytes = wholeNumberEnv('BUFFERS_MIB', 150);
 const fillerKb = wholeNumberEnv('BUFFERS_FILLER_KB', 0, 0);
-const variants = (process.env.BUFFERS_VARIANTS ?? 'byob,slice,slice-detach,seal,seal-copy,seal-detach').split(',');
+const variants = (process.env.BUFFERS_VARIANTS ?? 'byob,slice,slice-detach,seal,seal-copy,seal-detach,seal-port').split(',');
 
 // The page's loop, as a string: tsx would wrap named functions in a __name() the page lacks.
 const page = `<!doctype html><input type=file id=file><script>
@@ -41,6 +45,8 @@ window.pass = async (variant, count, fillerKb) => {
   let reader;
   let spare = new ArrayBuffer(MIB);
   let filler = [];
+  let sink;
+  let detachFailed = 0;
   for (let index = 0; index < count; index++) {
     filler = [];
     for (let at = 0; at < fillerKb * 16; at++) filler.push({ at, text: 'x' + at });
@@ -64,9 +70,29 @@ window.pass = async (variant, count, fillerKb) => {
       const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, plaintext);
       if (variant !== 'seal') kept.set(new Uint8Array(sealed));
       if (variant === 'seal-detach') sealed.transfer(0);
+      if (variant === 'seal-port') {
+        if (!sink) {
+          const channel = new MessageChannel();
+          channel.port2.close();
+          sink = channel.port1;
+        }
+        sink.postMessage(null, [sealed]);
+      }
+      if (variant === 'seal-worker') {
+        if (!sink) {
+          sink = new Worker(URL.createObjectURL(new Blob([''], { type: 'text/javascript' })));
+          sink.terminate();
+        }
+        sink.postMessage(null, [sealed]);
+      }
+      if (variant === 'seal-audio') {
+        new AudioData({ format: 'u8', sampleRate: 48000, numberOfFrames: sealed.byteLength, numberOfChannels: 1, timestamp: 0, data: sealed, transfer: [sealed] }).close();
+      }
+      if (variant !== 'seal' && variant !== 'seal-copy' && sealed.byteLength !== 0) detachFailed++;
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+  if (detachFailed) throw new Error(variant + ': ' + detachFailed + ' buffers not detached');
   return filler.length;
 };
 </script>`;

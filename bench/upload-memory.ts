@@ -13,6 +13,8 @@
  *     node --import tsx scripts/e2e.ts --bench-script bench/upload-memory.ts
  *
  * UPMEM_ROOTS (default dist/web), UPMEM_MIB (192), UPMEM_ROUNDS (2), UPMEM_SCHEME (rs:4+2).
+ * UPMEM_DOWNLOAD=1: each upload is followed by a download of the same file by the owner
+ * (from K hosts), measured the same way (the saved file checked byte-identical).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -20,13 +22,14 @@ import { join } from 'node:path';
 import { parseScheme } from '../shared/redundancy.ts';
 import { MiB } from '../shared/units.ts';
 import { openCloud, type Cloud } from './fragments.ts';
-import { rendererCpuSeconds, timeUpload, watchHeaps, watchPeerMemory, writeRandomFile } from './peer-tabs.ts';
+import { rendererCpuSeconds, timeDownload, timeUpload, watchHeaps, watchPeerMemory, writeRandomFile } from './peer-tabs.ts';
 import { median, wholeNumberEnv } from './report.ts';
 
 const roots = (process.env.UPMEM_ROOTS ?? 'dist/web').split(',').filter(Boolean);
 const mebibytes = wholeNumberEnv('UPMEM_MIB', 192);
 const rounds = wholeNumberEnv('UPMEM_ROUNDS', 2);
 const scheme = process.env.UPMEM_SCHEME ?? 'rs:4+2';
+const withDownload = process.env.UPMEM_DOWNLOAD === '1';
 const parsed = parseScheme(scheme);
 if (!parsed || parsed.k < 2) throw new Error(`UPMEM_SCHEME must be rs:K+M (got "${scheme}")`);
 
@@ -37,12 +40,12 @@ interface Figures {
   cpuMsPerMB: number | undefined;
 }
 
-async function measure(cloud: Cloud, path: string, name: string): Promise<Figures> {
+async function measure(cloud: Cloud, transfer: () => Promise<number>): Promise<Figures> {
   const bytes = mebibytes * MiB;
   const stopHeaps = await watchHeaps([cloud.owner]);
   const stopProcesses = watchPeerMemory([cloud.owner]);
   const cpuBefore = rendererCpuSeconds(cloud.owner);
-  const mbps = await timeUpload(cloud.owner.page, path, name, bytes, async () => (await cloud.storedFragments(name)) >= cloud.scheme.n);
+  const mbps = await transfer();
   const cpuAfter = rendererCpuSeconds(cloud.owner);
   const [heap] = await stopHeaps();
   const [memory] = await stopProcesses();
@@ -61,24 +64,34 @@ const clouds: Cloud[] = [];
 try {
   for (const root of roots) clouds.push(await openCloud(scheme, Math.ceil(((mebibytes * rounds) / parsed.k) * 1.1) + 64, root));
   const path = join(dir, 'upmem.bin');
-  await writeRandomFile(path, mebibytes * MiB);
-  const results = roots.map(() => [] as Figures[]);
+  const sha256 = await writeRandomFile(path, mebibytes * MiB);
+  const kinds = withDownload ? (['upload', 'download'] as const) : (['upload'] as const);
+  const results = kinds.map(() => roots.map(() => [] as Figures[]));
+  const line = (figures: Figures) =>
+    `${figures.mbps.toFixed(2)} MB/s, owner + ArrayBuffers ${mib(figures.withBuffers)}, renderer ${mib(figures.renderer)}, renderer CPU ${figures.cpuMsPerMB?.toFixed(0) ?? '?'} ms/MB`;
   for (let round = 0; round < rounds; round++) {
     const order = roots.map((_, index) => index);
     if (round % 2 === 1) order.reverse();
     for (const index of order) {
-      const figures = await measure(clouds[index]!, path, `upmem-${round}-${index}.bin`);
-      results[index]!.push(figures);
-      console.log(
-        `round ${round + 1} ${roots[index]}: ${figures.mbps.toFixed(2)} MB/s, owner + ArrayBuffers ${mib(figures.withBuffers)}, renderer ${mib(figures.renderer)}, renderer CPU ${figures.cpuMsPerMB?.toFixed(0) ?? '?'} ms/MB (load ${loadavg()[0]!.toFixed(1)})`,
-      );
+      const cloud = clouds[index]!;
+      const name = `upmem-${round}-${index}.bin`;
+      const bytes = mebibytes * MiB;
+      const up = await measure(cloud, () => timeUpload(cloud.owner.page, path, name, bytes, async () => (await cloud.storedFragments(name)) >= cloud.scheme.n));
+      results[0]![index]!.push(up);
+      console.log(`round ${round + 1} ${roots[index]} upload: ${line(up)} (load ${loadavg()[0]!.toFixed(1)})`);
+      if (!withDownload) continue;
+      const down = await measure(cloud, async () => (await timeDownload(cloud.owner.page, name, bytes, { sha256 })).mbps);
+      results[1]![index]!.push(down);
+      console.log(`round ${round + 1} ${roots[index]} download: ${line(down)} (load ${loadavg()[0]!.toFixed(1)})`);
     }
   }
   console.log(`\n${mebibytes} MiB under ${scheme}, ${rounds} round(s), medians:`);
-  roots.forEach((root, index) => {
-    const of = (pick: (figures: Figures) => number | undefined) => median(results[index]!.map(pick).filter((value): value is number => value !== undefined));
-    console.log(`  ${root}: ${of((f) => f.mbps).toFixed(2)} MB/s, owner + ArrayBuffers ${mib(of((f) => f.withBuffers))}, renderer ${mib(of((f) => f.renderer))}, renderer CPU ${of((f) => f.cpuMsPerMB).toFixed(0)} ms/MB`);
-  });
+  kinds.forEach((kind, at) =>
+    roots.forEach((root, index) => {
+      const of = (pick: (figures: Figures) => number | undefined) => median(results[at]![index]!.map(pick).filter((value): value is number => value !== undefined));
+      console.log(`  ${kind} ${root}: ${of((f) => f.mbps).toFixed(2)} MB/s, owner + ArrayBuffers ${mib(of((f) => f.withBuffers))}, renderer ${mib(of((f) => f.renderer))}, renderer CPU ${of((f) => f.cpuMsPerMB).toFixed(0)} ms/MB`);
+    }),
+  );
 } finally {
   for (const cloud of clouds) await cloud.close();
   rmSync(dir, { recursive: true, force: true });

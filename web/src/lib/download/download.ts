@@ -23,6 +23,7 @@ import type { StripeCoder } from '../erasure/stripe-coder.ts';
 import type { TrackerClient } from '../net/tracker-client.ts';
 import { BufferPool } from '../transfer/buffer-pool.ts';
 import { joinParts, receiveChunks } from '../transfer/chunk-stream.ts';
+import { freeBuffer } from '../transfer/free-buffer.ts';
 import { TransferFailure } from '../transfer/link.ts';
 import type { OpenLink } from '../transfer/link-pool.ts';
 import { nextTask } from '../transfer/next-task.ts';
@@ -60,6 +61,18 @@ export interface DownloadDeps {
     downloading(): void;
     debug(context: string, detail: unknown): void;
   };
+}
+
+/**
+ * A piece from its frames (joinParts): where they were copied (into a reused buffer, or
+ * joined), the frames, each a data channel message of its own, are freed now rather than left
+ * to the collector (transfer/free-buffer.ts). Nothing else reads them: the digest was checked
+ * on receipt, and receiveChunks keeps no frame once its batch is written.
+ */
+function joinFreeing(parts: Uint8Array<ArrayBuffer>[], length: number, into?: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  const joined = joinParts(parts, length, into);
+  if (joined !== parts[0]) for (const part of parts) freeBuffer(part);
+  return joined;
 }
 
 /** Downloads the file from stripe `from` on; resolves once every stripe is on disk. */
@@ -127,7 +140,7 @@ export async function download(fileId: string, key: CryptoKey, from: number, dep
           write: async (chunks) => {
             await Promise.all(
               chunks.map((chunk) =>
-                assembler.deposit(offer.fragment, chunk.index, k > 1 ? joinParts(chunk.parts, chunk.length, pieces.take(chunk.length)) : joinParts(chunk.parts, chunk.length)).catch((error: unknown) => {
+                assembler.deposit(offer.fragment, chunk.index, joinFreeing(chunk.parts, chunk.length, k > 1 ? pieces.take(chunk.length) : undefined)).catch((error: unknown) => {
                   // A whole copy's chunk that fails authentication: this link's piece was bad.
                   if (k === 1) assembler.discard(offer.fragment, chunk.index);
                   throw error;

@@ -4,5 +4,5 @@ export type WorkerRequest =
   | { id: number; type: 'write'; position: number; buffer: ArrayBuffer }
   | { id: number; type: 'close' };
 
-/** A write's reply hands its buffer back (transferred): dead there, it would wait for a worker that allocates almost nothing to collect it. */
-export type WorkerReply = { id: number; ok: true; buffer?: ArrayBuffer } | { id: number; ok: false; message: string };
+/** A write's buffer is freed in the worker once written (transfer/free-buffer.ts), not handed back. */
+export type WorkerReply = { id: number; ok: true } | { id: number; ok: false; message: string };

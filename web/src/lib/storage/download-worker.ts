@@ -4,6 +4,7 @@
  * `createWritable()` (and the page's main thread none). Only this worker touches the file
  * while it is open; the page hands it decrypted chunks by transfer, without copying them.
  */
+import { freeBuffer } from '../transfer/free-buffer.ts';
 import type { WorkerReply, WorkerRequest } from './download-protocol.ts';
 
 interface SyncAccessHandle {
@@ -30,10 +31,11 @@ scope.onmessage = async ({ data: request }) => {
       case 'write':
         if (!handle) throw new Error('no file is open');
         handle.write(new Uint8Array(request.buffer), { at: request.position });
-        // Back to the page, whose frequent minor collections free it soon: this worker allocates
-        // so little that its dead buffers would pile up to V8's 64 MiB external limit first.
-        scope.postMessage({ id: request.id, ok: true, buffer: request.buffer }, [request.buffer]);
-        return;
+        // Written (the write is synchronous): freed now. Left to the collector, dead buffers would
+        // pile up here to V8's external-memory limit, this worker allocating so little; handed
+        // back to the page, they did the same there (transfer/free-buffer.ts).
+        freeBuffer(request.buffer);
+        break;
       case 'close':
         handle?.flush();
         handle?.close();

@@ -30,6 +30,7 @@ import type { TrackerClient } from '../net/tracker-client.ts';
 import { BufferPool } from '../transfer/buffer-pool.ts';
 import { sendChunks, type ChunkSource } from '../transfer/chunk-stream.ts';
 import { FileChunkReader } from '../transfer/file-reader.ts';
+import { freeBuffer } from '../transfer/free-buffer.ts';
 import { TransferFailure } from '../transfer/link.ts';
 import type { OpenLink } from '../transfer/link-pool.ts';
 import { nextTask } from '../transfer/next-task.ts';
@@ -247,11 +248,14 @@ export class UploadRun {
     };
   }
 
-  /** One holder fewer; the last one gives the stripe's buffer back. */
+  /**
+   * One holder fewer; the last one gives the stripe's buffer back (whole copies: frees the
+   * sealed chunk, WebCrypto's own buffer, which no pool can take).
+   */
   #release(held: Held): void {
     if (--held.holders > 0) return;
     held.stripe.then(
-      (stripe) => stripe.slab && this.#pool.give(stripe.slab),
+      (stripe) => (stripe.slab ? this.#pool.give(stripe.slab) : freeBuffer(stripe.fragments[0]!)),
       () => undefined,
     );
   }
@@ -266,9 +270,11 @@ export class UploadRun {
       fragments = Array.from({ length: n }, () => sealed);
     } else {
       // The sealed chunk (fresh from WebCrypto, dead at once) is copied into a reused buffer, and
-      // the parity is written beside it: no buffer is allocated per stripe.
+      // the parity is written beside it: no buffer of ours is allocated per stripe, and
+      // WebCrypto's is freed now rather than left to pile up (transfer/free-buffer.ts).
       const layout = stripeLayout(sealed.byteLength, k, n);
       splitStripeInto(sealed, (slab = this.#pool.take(layout.bytes)), layout);
+      freeBuffer(sealed);
       // The parity is a task of its own (a few milliseconds), like the seal and the hashes.
       await nextTask();
       slab = await this.#coder.encodeInto(slab, layout);
@@ -299,7 +305,10 @@ export class UploadRun {
     } catch (error) {
       throw new TransferFailure('STORAGE', `The file could not be read (was it changed or moved?): ${error instanceof Error ? error.message : String(error)}`);
     }
-    return seal(plaintext);
+    const sealing = seal(plaintext);
+    // The seal copied the slice when called; the slice, made by the browser, is freed now.
+    freeBuffer(plaintext);
+    return sealing;
   }
 
   /** Every stripe digested at least once: what the roots need. */
