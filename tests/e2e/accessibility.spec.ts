@@ -110,6 +110,9 @@ test('keyboard only: skip to upload, choose a file, download it, delete it', asy
   const [owner] = await peers(3);
   const page = owner!.page;
   const file = randomFileOnDisk('keyboard.txt', 200_000);
+  // Playwright starts intercepting file choosers when the first listener comes; listening from
+  // the start, not just before the key press, leaves no window for a chooser it would miss.
+  page.on('filechooser', () => undefined);
   await page.locator('body').click({ position: { x: 1, y: 1 } });
 
   // The first Tab reaches the skip link, which shows itself and takes you to Upload.
