@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { CHROMIUM_HELP, findChromium } from '../tests/support/chromium.ts';
-import { aptInstall, aptRuns, canApt, ensureCommands, LAB_COMMANDS } from '../tests/support/debian.ts';
+import { aptInstall, canApt, ensureCommands, LAB_COMMANDS } from '../tests/support/debian.ts';
 import { missingForEndToEnd } from '../tests/support/test-packages.ts';
 import { cleanLeftovers } from '../tests/support/topology.ts';
 
@@ -53,7 +53,7 @@ exec "$@"
 
 // Chromium and the lab's programs in one apt run (one update, one set of dpkg triggers).
 const lacking = missingForEndToEnd({ ...process.env, ...(isRoot ? {} : { PEERCLOUD_NETLAB: 'off' }) });
-if (canApt() && aptRuns(lacking).length > 0) {
+if (canApt() && lacking.length > 0) {
   console.log(`Installing Debian's ${lacking.map((entry) => entry.package).join(', ')} for the end-to-end tests (apt-get install)…`);
   aptInstall(lacking);
 }

@@ -15,7 +15,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { aptInstall } from './debian.ts';
+import { aptInstall, canApt } from './debian.ts';
 import { freePort } from './tracker-process.ts';
 
 const DEBIAN_ROOT = '/usr/lib/postgresql';
@@ -43,7 +43,7 @@ const isRoot = () => process.getuid?.() === 0;
 export function ensurePostgres(): string {
   const found = findPostgres();
   if (found) return found;
-  if (isRoot() && existsSync('/etc/debian_version') && !process.env.POSTGRES_BIN) {
+  if (canApt() && !process.env.POSTGRES_BIN) {
     console.log('No PostgreSQL found: installing Debian’s (apt-get install -y postgresql)…');
     aptInstall([{ package: 'postgresql', recommends: true }]);
     const installed = findPostgres();
