@@ -1,5 +1,5 @@
 import { formatBytes, GiB, MiB } from '../../shared/units.ts';
-import { expect, PeerPage, randomFile, test } from './fixtures/peers.ts';
+import { expect, randomFile, test } from './fixtures/peers.ts';
 import { E2E_PORT } from './fixtures/settings.ts';
 
 test('a newcomer is told what Peercloud is, how much this browser lends, and how to bring another device; others are counted, not oneself', async ({ peers }) => {
@@ -92,13 +92,11 @@ test('persistent storage: asking again says what the browser answered', async ({
   await expect(page.getByText('The browser said no again.')).toBeVisible();
 });
 
-test('a returning person does not see the welcome again', async () => {
-  const profile = PeerPage.profileDir();
-  let peer = await PeerPage.openPersistent(profile);
-  await peer.page.getByRole('button', { name: 'Done' }).click();
-  await peer.close();
-  peer = await PeerPage.openPersistent(profile);
+test('a returning person does not see the welcome again', async ({ peers }) => {
+  let [peer] = await peers(1);
+  await peer!.page.getByRole('button', { name: 'Done' }).click();
+  await peer!.closeTab();
+  peer = await peer!.reopen();
   await expect(peer.page.getByRole('region', { name: 'Upload', exact: true })).toBeVisible();
   await expect(peer.page.getByRole('region', { name: 'Welcome to Peercloud' })).toHaveCount(0);
-  await peer.close();
 });

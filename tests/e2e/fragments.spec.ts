@@ -5,7 +5,7 @@
  */
 import { MiB } from '../../shared/units.ts';
 import { ownTracker } from './fixtures/own-tracker.ts';
-import { expect, PeerPage, randomFile, test } from './fixtures/peers.ts';
+import { expect, randomFile, test } from './fixtures/peers.ts';
 
 const baseURL = ownTracker(3, { REDUNDANCY: 'rs:4+2' });
 test.use({ baseURL });
@@ -62,32 +62,27 @@ test('a host serving a corrupt fragment is caught on arrival and penalised, and 
 });
 
 test('with the owner away, hosts rebuild lost fragments on newcomers back to six; the owner comes back and downloads the file', async ({ peers, operator }) => {
-  const ownerProfile = PeerPage.profileDir();
-  let owner = await PeerPage.openPersistent(ownerProfile, baseURL);
-  try {
-    const ownerId = await owner.id();
-    const hosts = await peers(6);
-    const hostIds = await Promise.all(hosts.map((host) => host!.id()));
-    const file = randomFile('family-archive.zip', 3 * MiB);
-    await owner.upload(file);
-    await owner.waitStored(file.name, /Protected: survives 2 more peers leaving/);
-    await owner.close();
+  let [owner] = await peers(1);
+  const ownerId = await owner!.id();
+  const hosts = await peers(6);
+  const hostIds = await Promise.all(hosts.map((host) => host!.id()));
+  const file = randomFile('family-archive.zip', 3 * MiB);
+  await owner!.upload(file);
+  await owner!.waitStored(file.name, /Protected: survives 2 more peers leaving/);
+  await owner!.closeTab();
 
-    // Two hosts leave for good: four live fragments, at the repair threshold (k + 1 = 5) and below.
-    await hosts[0]!.close();
-    await hosts[1]!.close();
-    const newcomers = await peers(2);
-    const newcomerIds = await Promise.all(newcomers.map((peer) => peer.id()));
-    const live = async () => (await operator.file(file.name, ownerId))!.replicas.filter((r) => r.state === 'stored' && r.online && !r.retired && !r.suspect);
-    await expect.poll(async () => (await live()).map((r) => r.fragment).sort(), { timeout: 90_000 }).toEqual([0, 1, 2, 3, 4, 5]);
-    // Rebuilt on the newcomers, from the four hosts that stayed: the owner had no part in it.
-    const rebuiltOn = (await live()).map((r) => r.hostId).filter((id) => !hostIds.includes(id));
-    expect(rebuiltOn.sort()).toEqual([...newcomerIds].sort());
+  // Two hosts leave for good: four live fragments, at the repair threshold (k + 1 = 5) and below.
+  await hosts[0]!.close();
+  await hosts[1]!.close();
+  const newcomers = await peers(2);
+  const newcomerIds = await Promise.all(newcomers.map((peer) => peer.id()));
+  const live = async () => (await operator.file(file.name, ownerId))!.replicas.filter((r) => r.state === 'stored' && r.online && !r.retired && !r.suspect);
+  await expect.poll(async () => (await live()).map((r) => r.fragment).sort(), { timeout: 90_000 }).toEqual([0, 1, 2, 3, 4, 5]);
+  // Rebuilt on the newcomers, from the four hosts that stayed: the owner had no part in it.
+  const rebuiltOn = (await live()).map((r) => r.hostId).filter((id) => !hostIds.includes(id));
+  expect(rebuiltOn.sort()).toEqual([...newcomerIds].sort());
 
-    owner = await PeerPage.openPersistent(ownerProfile, baseURL);
-    await owner.waitStored(file.name, /Protected: survives 2 more peers leaving/);
-    expect((await owner.download(file.name)).sha256).toBe(file.sha256);
-  } finally {
-    await owner.close().catch(() => undefined);
-  }
+  owner = await owner!.reopen();
+  await owner.waitStored(file.name, /Protected: survives 2 more peers leaving/);
+  expect((await owner.download(file.name)).sha256).toBe(file.sha256);
 });

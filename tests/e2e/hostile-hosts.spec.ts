@@ -11,12 +11,13 @@ test('a corrupting host never makes a download wrong; after 3 failures it gets n
   await expect(good!.level()).toHaveText('3');
   const [corruptId, goodId] = [await corrupt!.id(), await good!.id()];
 
-  const files = [randomFile('a.bin', 4 * MiB), randomFile('b.bin', 4 * MiB), randomFile('c.bin', 4 * MiB)];
+  // Eight chunks each (the e2e CHUNK_SIZE is 256 KiB): corrupt from the middle on.
+  const files = [randomFile('a.bin', 2 * MiB), randomFile('b.bin', 2 * MiB), randomFile('c.bin', 2 * MiB)];
   await owner!.upload(...files);
   for (const file of files) await owner!.waitStored(file.name, 'Stored on 2 of 2 peers');
 
-  // From the 11th chunk on, everything it serves is corrupt: the first ten arrive fine from it.
-  await corrupt!.setFaults({ corruptServedFrom: 10 });
+  // From the 5th chunk on, everything it serves is corrupt: the first four arrive fine from it.
+  await corrupt!.setFaults({ corruptServedFrom: 4 });
   for (const [index, file] of files.entries()) {
     expect((await owner!.download(file.name)).sha256, file.name).toBe(file.sha256);
     // Counted once the tracker's audit of the piece the owner named confirms it (the host answers it corrupt too).

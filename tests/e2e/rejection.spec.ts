@@ -42,6 +42,9 @@ test('a host receiving one upload takes another that fits beside it, without a r
   // 10 MiB offered, 6 MiB taken, 4 MiB free.
   await expect.poll(() => owner!.progress(`Uploading ${first.name}`), { timeout: 30_000, intervals: [50] }).toBeGreaterThan(0);
   await owner!.upload(second);
+  // Both under way on the host at once: the rest may go at the channel's speed.
+  await expect.poll(() => owner!.progress(`Uploading ${second.name}`), { timeout: 30_000, intervals: [50] }).toBeGreaterThan(0);
+  await owner!.setFaults({ uplinkBytesPerSecond: undefined });
   await owner!.waitStored(first.name, /Stored on 1 of|Under-replicated: 1 of/);
   await owner!.waitStored(second.name, /Stored on 1 of|Under-replicated: 1 of/);
   expect((await operator.peer(await host!.id())).metrics.rejections).toBe(0);

@@ -1,15 +1,14 @@
 import { MiB } from '../../shared/units.ts';
-import { expect, PeerPage, randomFile, test } from './fixtures/peers.ts';
+import { expect, randomFile, test } from './fixtures/peers.ts';
 
-test('a host gone for good: its replica is remade on another host while the owner is away too; the owner comes back to whole files', async ({ browser, peers, operator }) => {
-  const ownerProfile = PeerPage.profileDir();
-  let owner = await PeerPage.openPersistent(ownerProfile);
-  const ownerId = await owner.id();
+test('a host gone for good: its replica is remade on another host while the owner is away too; the owner comes back to whole files', async ({ peers, operator }) => {
+  let [owner] = await peers(1);
+  const ownerId = await owner!.id();
   const [leaving, staying] = await peers(2);
   const file = randomFile('family-photos.zip', 3 * MiB);
-  await owner.upload(file);
-  await owner.waitStored(file.name, 'Stored on 2 of 2 peers');
-  await owner.close();
+  await owner!.upload(file);
+  await owner!.waitStored(file.name, 'Stored on 2 of 2 peers');
+  await owner!.closeTab();
   const leavingId = await leaving!.id();
   await leaving!.close();
 
@@ -23,11 +22,10 @@ test('a host gone for good: its replica is remade on another host while the owne
   const leftover = (await operator.file(file.name, ownerId))!.replicas.filter((r) => r.hostId === leavingId);
   expect(leftover.every((r) => r.retired)).toBe(true);
 
-  owner = await PeerPage.openPersistent(ownerProfile);
+  owner = await owner!.reopen();
   await owner.waitStored(file.name, 'Stored on 2 of 2 peers');
   await expect(owner.row(file.name)).toContainText(/repaired/);
   expect((await owner.download(file.name)).sha256).toBe(file.sha256);
-  await owner.close();
 });
 
 test('half the peers leave at once: repairs keep to the configured concurrency and nothing with a live copy is lost', async ({ peers, operator, request }) => {

@@ -20,8 +20,11 @@ export interface PeerLinkOptions {
   iceServers: IceServer[];
   /** ICE that fails here often never reaches 'failed' (it stays 'checking'): this bounds the wait. */
   connectTimeoutMs: number;
-  /** At most this many bytes a second sent (a slow uplink; undefined: as fast as the channel goes). */
-  uplinkBytesPerSecond?: number | undefined;
+  /**
+   * At most this many bytes a second sent (a slow uplink; undefined: as fast as the channel goes),
+   * read at each frame: a limit lifted midway lets the rest go at the channel's speed.
+   */
+  uplinkBytesPerSecond?: (() => number | undefined) | undefined;
 }
 
 /** Why a data channel never opened, in words a person can act on. */
@@ -58,13 +61,13 @@ export class PeerLink implements Link {
   readonly #unsubscribe: (() => void)[] = [];
   #drained: (() => void) | undefined;
   #bytesSent = 0;
-  readonly #uplinkBytesPerSecond: number | undefined;
+  readonly #uplinkBytesPerSecond: () => number | undefined;
   /** When a slow uplink's clock started, and what was sent by then: with the first bytes, not the connection. */
   #uplinkFrom: { at: number; sent: number } | undefined;
 
   constructor({ transferId, initiator, tracker, iceServers, connectTimeoutMs, uplinkBytesPerSecond }: PeerLinkOptions) {
     this.transferId = transferId;
-    this.#uplinkBytesPerSecond = uplinkBytesPerSecond || undefined;
+    this.#uplinkBytesPerSecond = uplinkBytesPerSecond ?? (() => undefined);
     this.#peer = new SimplePeer({
       initiator,
       trickle: true,
@@ -148,10 +151,14 @@ export class PeerLink implements Link {
   /** Sends a chunk's bytes in frames, waiting whenever the channel's queue is full. */
   async sendBytes(bytes: Uint8Array<ArrayBuffer>): Promise<void> {
     if (!this.#closed) sendingLinks.add(this);
-    if (this.#uplinkBytesPerSecond) this.#uplinkFrom ??= { at: performance.now(), sent: this.#bytesSent };
     for (let at = 0; at < bytes.byteLength; at += FRAME_BYTES) {
+      const bytesPerSecond = this.#uplinkBytesPerSecond() || undefined;
+      // The clock starts with the first bytes sent under a limit (not at the connection), and
+      // again if a lifted limit comes back.
+      if (bytesPerSecond) this.#uplinkFrom ??= { at: performance.now(), sent: this.#bytesSent };
+      else this.#uplinkFrom = undefined;
       await this.#send(bytes.subarray(at, Math.min(bytes.byteLength, at + FRAME_BYTES)));
-      if (this.#uplinkFrom) await this.#paced(this.#uplinkFrom, this.#uplinkBytesPerSecond!);
+      if (this.#uplinkFrom && bytesPerSecond) await this.#paced(this.#uplinkFrom, bytesPerSecond);
     }
   }
 

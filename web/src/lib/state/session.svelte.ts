@@ -92,11 +92,11 @@ export class Session {
   }
 
   /** What a new peer-to-peer link needs from the tracker's settings. */
-  get linkSettings(): { iceServers: IceServer[]; connectTimeoutMs: number; uplinkBytesPerSecond: number | undefined } {
+  get linkSettings(): { iceServers: IceServer[]; connectTimeoutMs: number; uplinkBytesPerSecond: () => number | undefined } {
     return {
       iceServers: this.config?.iceServers ?? [],
       connectTimeoutMs: this.config?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-      uplinkBytesPerSecond: this.tuning.uplinkBytesPerSecond(),
+      uplinkBytesPerSecond: () => this.tuning.uplinkBytesPerSecond(),
     };
   }
 

@@ -19,9 +19,10 @@ export interface Faults {
   /** Never answer the tracker's audits (a host that lost or never kept what it claims). */
   silentAudits: boolean;
   /**
-   * A slow uplink: each data channel opened from now on sends at most this many bytes a second
-   * (undefined: as fast as the channel goes). Lets a test catch a transfer midway with a few
-   * MiB, where it would otherwise need a file big enough to outlast its own steps.
+   * A slow uplink: each data channel sends at most this many bytes a second (undefined: as fast
+   * as the channel goes), read at each frame. Lets a test catch a transfer midway with a few
+   * MiB, where it would otherwise need a file big enough to outlast its own steps, then lift the
+   * limit so the rest does not keep the test waiting.
    */
   uplinkBytesPerSecond: number | undefined;
 }
