@@ -40,7 +40,7 @@ test('half the peers leave at once: repairs keep to the configured concurrency a
   const holders = async (name: string) => (await operator.file(name, ownerId))!.replicas;
   const hadLiveCopy: string[] = [];
   for (const file of files) if ((await holders(file.name)).some((r) => !goneIds.includes(r.hostId))) hadLiveCopy.push(file.name);
-  for (const host of gone) await host!.close();
+  await Promise.all(gone.map((host) => host!.close()));
 
   let mostAtOnce = 0;
   await expect
