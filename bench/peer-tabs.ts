@@ -250,6 +250,17 @@ function residentBytes(pid: number): number | undefined {
   }
 }
 
+/** Resident bytes of a process by kind (Linux's RssAnon, RssFile, RssShmem: VmRSS is their sum), or undefined if it is gone. */
+function residentParts(pid: number): { anon: number; file: number; shmem: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    return { anon: field('RssAnon'), file: field('RssFile'), shmem: field('RssShmem') };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether processes' memory can be watched here (Linux's /proc). */
 export const processesObservable = existsSync('/proc/self/status');
 
@@ -303,6 +314,13 @@ export interface PeerMemory {
   /** Their resident bytes at the start, for scale. */
   rendererBase: number | undefined;
   browserBase: number | undefined;
+  /**
+   * The renderer's peak growth by kind of resident page, each its own peak: anonymous (the
+   * page's own memory: heaps, buffers, WebRTC's), file-backed (the browser's code and data files
+   * as they are read in: shared, clean, dropped by the kernel under pressure) and shared memory
+   * (buffers shared with the browser process: IPC, data pipes).
+   */
+  rendererParts?: { anon: number; file: number; shmem: number } | undefined;
 }
 
 /**
@@ -318,19 +336,23 @@ export function watchPeerMemory(tabs: PeerTab[]): () => Promise<PeerMemory[]> {
       if (!tab.profile) return undefined;
       const { renderers, all } = browserProcesses(table, tab.profile);
       const sum = (pids: number[]) => pids.reduce((total, pid) => total + (residentBytes(pid) ?? 0), 0);
-      return renderers.length === 0 ? undefined : { renderer: sum(renderers), browser: sum(all) };
+      const parts = renderers.map(residentParts).reduce<{ anon: number; file: number; shmem: number }>((total, part) => ({ anon: total.anon + (part?.anon ?? 0), file: total.file + (part?.file ?? 0), shmem: total.shmem + (part?.shmem ?? 0) }), { anon: 0, file: 0, shmem: 0 });
+      return renderers.length === 0 ? undefined : { renderer: sum(renderers), browser: sum(all), ...parts };
     });
   };
   const base = sample();
   const peaks = base.map((bytes) => (bytes ? { ...bytes } : undefined));
   const timer = setInterval(() => {
     const samples = sample();
-    traceMemory({ what: 'rss', renderer: samples[0]?.renderer, browser: samples[0]?.browser });
+    traceMemory({ what: 'rss', renderer: samples[0]?.renderer, browser: samples[0]?.browser, anon: samples[0]?.anon, file: samples[0]?.file, shmem: samples[0]?.shmem });
     samples.forEach((now, index) => {
       const peak = peaks[index];
       if (!now || !peak) return;
       peak.renderer = Math.max(peak.renderer, now.renderer);
       peak.browser = Math.max(peak.browser, now.browser);
+      peak.anon = Math.max(peak.anon, now.anon);
+      peak.file = Math.max(peak.file, now.file);
+      peak.shmem = Math.max(peak.shmem, now.shmem);
     });
   }, 500);
   return async () => {
@@ -338,7 +360,13 @@ export function watchPeerMemory(tabs: PeerTab[]): () => Promise<PeerMemory[]> {
     return base.map((before, index) => {
       const peak = peaks[index];
       return before && peak
-        ? { renderer: peak.renderer - before.renderer, browser: peak.browser - before.browser, rendererBase: before.renderer, browserBase: before.browser }
+        ? {
+            renderer: peak.renderer - before.renderer,
+            browser: peak.browser - before.browser,
+            rendererBase: before.renderer,
+            browserBase: before.browser,
+            rendererParts: { anon: peak.anon - before.anon, file: peak.file - before.file, shmem: peak.shmem - before.shmem },
+          }
         : { renderer: undefined, browser: undefined, rendererBase: undefined, browserBase: undefined };
     });
   };

@@ -13,6 +13,9 @@
  *     node --import tsx scripts/e2e.ts --bench-script bench/upload-memory.ts
  *
  * UPMEM_ROOTS (default dist/web), UPMEM_MIB (192), UPMEM_ROUNDS (2), UPMEM_SCHEME (rs:4+2).
+ * UPMEM_DUMP=<seconds>: a memory-infra dump of the owner's renderer before each transfer and every
+ * that many seconds during it (bench/memory-dump.ts); printed: the largest against the first,
+ * allocator by allocator (the dumps cost the page CPU: its MB/s are not comparable then).
  * UPMEM_DOWNLOAD=1: each upload is followed by a download of the same file by the owner
  * (from K hosts), measured the same way (the saved file checked byte-identical).
  */
@@ -22,6 +25,7 @@ import { join } from 'node:path';
 import { parseScheme } from '../shared/redundancy.ts';
 import { MiB } from '../shared/units.ts';
 import { openCloud, type Cloud } from './fragments.ts';
+import { dumpDifference, pageRendererDump, type MemoryDump } from './memory-dump.ts';
 import { rendererCpuSeconds, timeDownload, timeUpload, watchHeaps, watchPeerMemory, writeRandomFile } from './peer-tabs.ts';
 import { median, wholeNumberEnv } from './report.ts';
 
@@ -30,6 +34,7 @@ const mebibytes = wholeNumberEnv('UPMEM_MIB', 192);
 const rounds = wholeNumberEnv('UPMEM_ROUNDS', 2);
 const scheme = process.env.UPMEM_SCHEME ?? 'rs:4+2';
 const withDownload = process.env.UPMEM_DOWNLOAD === '1';
+const dumpEverySeconds = wholeNumberEnv('UPMEM_DUMP', 0, 0);
 const parsed = parseScheme(scheme);
 if (!parsed || parsed.k < 2) throw new Error(`UPMEM_SCHEME must be rs:K+M (got "${scheme}")`);
 
@@ -37,6 +42,7 @@ interface Figures {
   mbps: number;
   withBuffers: number | undefined;
   renderer: number | undefined;
+  parts: { anon: number; file: number; shmem: number } | undefined;
   cpuMsPerMB: number | undefined;
 }
 
@@ -45,7 +51,23 @@ async function measure(cloud: Cloud, transfer: () => Promise<number>): Promise<F
   const stopHeaps = await watchHeaps([cloud.owner]);
   const stopProcesses = watchPeerMemory([cloud.owner]);
   const cpuBefore = rendererCpuSeconds(cloud.owner);
-  const mbps = await transfer();
+  let dumping: Promise<void> | undefined;
+  let done = false;
+  if (dumpEverySeconds > 0) {
+    const first = await pageRendererDump(cloud.owner.cdp);
+    let largest: MemoryDump | undefined;
+    dumping = (async () => {
+      while (!done) {
+        await new Promise((resolve) => setTimeout(resolve, dumpEverySeconds * 1000));
+        if (done) break;
+        const now = await pageRendererDump(cloud.owner.cdp);
+        if (now && (!largest || now.resident > largest.resident)) largest = now;
+      }
+      if (first && largest) console.log(`owner's renderer, memory-infra, before → largest dump during the transfer:\n${dumpDifference(first, largest)}`);
+    })();
+  }
+  const mbps = await transfer().finally(() => (done = true));
+  await dumping;
   const cpuAfter = rendererCpuSeconds(cloud.owner);
   const [heap] = await stopHeaps();
   const [memory] = await stopProcesses();
@@ -53,6 +75,7 @@ async function measure(cloud: Cloud, transfer: () => Promise<number>): Promise<F
     mbps,
     withBuffers: heap?.withBuffers,
     renderer: memory?.renderer,
+    parts: memory?.rendererParts,
     cpuMsPerMB: cpuBefore !== undefined && cpuAfter !== undefined ? ((cpuAfter - cpuBefore) * 1000) / (bytes / 1e6) : undefined,
   };
 }
@@ -68,7 +91,7 @@ try {
   const kinds = withDownload ? (['upload', 'download'] as const) : (['upload'] as const);
   const results = kinds.map(() => roots.map(() => [] as Figures[]));
   const line = (figures: Figures) =>
-    `${figures.mbps.toFixed(2)} MB/s, owner + ArrayBuffers ${mib(figures.withBuffers)}, renderer ${mib(figures.renderer)}, renderer CPU ${figures.cpuMsPerMB?.toFixed(0) ?? '?'} ms/MB`;
+    `${figures.mbps.toFixed(2)} MB/s, owner + ArrayBuffers ${mib(figures.withBuffers)}, renderer ${mib(figures.renderer)} (anon ${mib(figures.parts?.anon)}, file ${mib(figures.parts?.file)}, shmem ${mib(figures.parts?.shmem)}), renderer CPU ${figures.cpuMsPerMB?.toFixed(0) ?? '?'} ms/MB`;
   for (let round = 0; round < rounds; round++) {
     const order = roots.map((_, index) => index);
     if (round % 2 === 1) order.reverse();
@@ -89,7 +112,7 @@ try {
   kinds.forEach((kind, at) =>
     roots.forEach((root, index) => {
       const of = (pick: (figures: Figures) => number | undefined) => median(results[at]![index]!.map(pick).filter((value): value is number => value !== undefined));
-      console.log(`  ${kind} ${root}: ${of((f) => f.mbps).toFixed(2)} MB/s, owner + ArrayBuffers ${mib(of((f) => f.withBuffers))}, renderer ${mib(of((f) => f.renderer))}, renderer CPU ${of((f) => f.cpuMsPerMB).toFixed(0)} ms/MB`);
+      console.log(`  ${kind} ${root}: ${of((f) => f.mbps).toFixed(2)} MB/s, owner + ArrayBuffers ${mib(of((f) => f.withBuffers))}, renderer ${mib(of((f) => f.renderer))} (anon ${mib(of((f) => f.parts?.anon))}, file ${mib(of((f) => f.parts?.file))}, shmem ${mib(of((f) => f.parts?.shmem))}), renderer CPU ${of((f) => f.cpuMsPerMB).toFixed(0)} ms/MB`);
     }),
   );
 } finally {

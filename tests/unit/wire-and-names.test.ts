@@ -36,11 +36,11 @@ describe('data channel policy', () => {
 
   it.each([
     [1, 4 * MiB],
-    [2, 2 * MiB],
-    [6, 699050],
-    [8, 512 * KiB],
-    [40, 512 * KiB],
-  ])('shares 4 MiB of warm queue among %i sending channels, at least 512 KiB each', (sending, high) => {
+    [2, 512 * KiB],
+    [4, 256 * KiB],
+    [6, 256 * KiB],
+    [40, 256 * KiB],
+  ])('gives one warm channel 4 MiB, and shares 1 MiB among %i sending channels, at least 256 KiB each', (sending, high) => {
     expect(sendWatermarks(8 * MiB, sending)).toEqual({ high, low: Math.floor(high / 2) });
     // A cold channel starts small however many there are.
     expect(sendWatermarks(0, sending)).toEqual({ high: 256 * KiB, low: 64 * KiB });
