@@ -164,21 +164,7 @@ export class Placement {
   async #activeTransfers(trx: Trx, hostIds: readonly string[]): Promise<Map<string, number>> {
     const busy = new Map<string, number>();
     if (hostIds.length === 0) return busy;
-    const rows = await trx
-      .selectFrom('transfers')
-      .select(['sender_id as id', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('sender_id', 'in', hostIds)
-      .where('state', 'in', ACTIVE_TRANSFER_STATES)
-      .groupBy('sender_id')
-      .unionAll((eb) =>
-        eb
-          .selectFrom('transfers')
-          .select(['receiver_id as id', (eb) => eb.fn.countAll<number>().as('n')])
-          .where('receiver_id', 'in', hostIds)
-          .where('state', 'in', ACTIVE_TRANSFER_STATES)
-          .groupBy('receiver_id'),
-      )
-      .execute();
+    const rows = await activeTransfersOn(trx, 'sender_id', hostIds).unionAll(activeTransfersOn(trx, 'receiver_id', hostIds)).execute();
     for (const row of rows) busy.set(row.id, (busy.get(row.id) ?? 0) + Number(row.n));
     return busy;
   }
@@ -327,25 +313,45 @@ export class Placement {
     return excluded;
   }
 
-  /** Of these hosts, those caught serving corrupt data too often lately, or as busy as a host may be. */
+  /**
+   * Of these hosts, those caught serving corrupt data too often lately, or as busy as a host may
+   * be. One statement (the integrity failures and the transfers on either side, counted per
+   * host): a placement's ack waits for each statement of its transaction in turn.
+   */
   async #unfit(trx: Trx, ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
     const since = this.#clock.now() - RELIABILITY_WINDOW_MS;
-    const [corrupt, busy] = await Promise.all([
-      trx
-        .selectFrom('peer_events')
-        .select(['peer_id as id', (eb) => eb.fn.countAll<number>().as('n')])
-        .where('peer_id', 'in', ids)
-        .where('kind', '=', 'integrity_failure')
-        .where('at', '>', since)
-        .groupBy('peer_id')
-        .execute(),
-      this.#activeTransfers(trx, ids),
-    ]);
-    const unfit = new Set(corrupt.filter((row) => Number(row.n) >= this.#config.integrityExclusion).map((row) => row.id));
+    const rows = await trx
+      .selectFrom('peer_events')
+      .select(['peer_id as id', sql<Unfit>`${sql.lit('corrupt')}`.as('what'), (eb) => eb.fn.countAll<number>().as('n')])
+      .where('peer_id', 'in', ids)
+      .where('kind', '=', 'integrity_failure')
+      .where('at', '>', since)
+      .groupBy('peer_id')
+      .unionAll(activeTransfersOn(trx, 'sender_id', ids))
+      .unionAll(activeTransfersOn(trx, 'receiver_id', ids))
+      .execute();
+    const unfit = new Set<string>();
+    const busy = new Map<string, number>();
+    for (const row of rows) {
+      if (row.what === 'corrupt' && Number(row.n) >= this.#config.integrityExclusion) unfit.add(row.id);
+      if (row.what === 'busy') busy.set(row.id, (busy.get(row.id) ?? 0) + Number(row.n));
+    }
     for (const [id, n] of busy) if (n >= this.#config.maxHostTransfers) unfit.add(id);
     return unfit;
   }
+}
+
+type Unfit = 'corrupt' | 'busy';
+
+/** Transfers under way per host on one side (id, 'busy', count): a part of a union. */
+function activeTransfersOn(trx: Trx, side: 'sender_id' | 'receiver_id', hostIds: readonly string[]) {
+  return trx
+    .selectFrom('transfers')
+    .select((eb) => [eb.ref(side).as('id'), sql<Unfit>`${sql.lit('busy')}`.as('what'), eb.fn.countAll<number>().as('n')])
+    .where(side, 'in', hostIds)
+    .where('state', 'in', ACTIVE_TRANSFER_STATES)
+    .groupBy(side);
 }
 
 /** A host as #candidates reads it. */
