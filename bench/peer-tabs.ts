@@ -240,22 +240,12 @@ export function traceMemory(record: Record<string, number | string | undefined>)
   if (file) appendFileSync(file, `${JSON.stringify({ at: Date.now(), ...record })}\n`);
 }
 
-/** Resident bytes of a process, or undefined if it is gone. */
-function residentBytes(pid: number): number | undefined {
-  try {
-    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kib === undefined ? undefined : Number(kib) * 1024;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Resident bytes of a process by kind (Linux's RssAnon, RssFile, RssShmem: VmRSS is their sum), or undefined if it is gone. */
-function residentParts(pid: number): { anon: number; file: number; shmem: number } | undefined {
+/** Resident bytes of a process, in all (VmRSS) and by kind (RssAnon, RssFile, RssShmem: VmRSS is their sum), or undefined if it is gone. */
+function resident(pid: number): { rss: number; anon: number; file: number; shmem: number } | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? 0) * 1024;
-    return { anon: field('RssAnon'), file: field('RssFile'), shmem: field('RssShmem') };
+    return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile'), shmem: field('RssShmem') };
   } catch {
     return undefined;
   }
@@ -335,9 +325,12 @@ export function watchPeerMemory(tabs: PeerTab[]): () => Promise<PeerMemory[]> {
     return tabs.map((tab) => {
       if (!tab.profile) return undefined;
       const { renderers, all } = browserProcesses(table, tab.profile);
-      const sum = (pids: number[]) => pids.reduce((total, pid) => total + (residentBytes(pid) ?? 0), 0);
-      const parts = renderers.map(residentParts).reduce<{ anon: number; file: number; shmem: number }>((total, part) => ({ anon: total.anon + (part?.anon ?? 0), file: total.file + (part?.file ?? 0), shmem: total.shmem + (part?.shmem ?? 0) }), { anon: 0, file: 0, shmem: 0 });
-      return renderers.length === 0 ? undefined : { renderer: sum(renderers), browser: sum(all), ...parts };
+      // Each process's status read once per sample: the renderers' figures come from the same read as the browser's.
+      const of = new Map(all.map((pid) => [pid, resident(pid)]));
+      const sum = (pids: number[], kind: 'rss' | 'anon' | 'file' | 'shmem') => pids.reduce((total, pid) => total + (of.get(pid)?.[kind] ?? 0), 0);
+      return renderers.length === 0
+        ? undefined
+        : { renderer: sum(renderers, 'rss'), browser: sum(all, 'rss'), anon: sum(renderers, 'anon'), file: sum(renderers, 'file'), shmem: sum(renderers, 'shmem') };
     });
   };
   const base = sample();
