@@ -154,7 +154,7 @@ describe('the tracker killed with SIGKILL', () => {
     const stop = new Stop();
     const loops = owners.map((owner) => ownerLoop(owner, acked, stop));
     // Work under way when the kill comes: forty uploads acknowledged first (the timeout only stops a hung run).
-    await expect.poll(() => acked.stored.size, { timeout: 30_000 }).toBeGreaterThanOrEqual(40);
+    await expect.poll(() => acked.stored.size, { timeout: 60_000 }).toBeGreaterThanOrEqual(40);
 
     await tracker.kill9();
     stop.stop();
@@ -188,7 +188,7 @@ describe('the tracker killed with SIGKILL', () => {
       for (const file of listed.filter((f) => acked.stored.has(f.id))) expect(file.state).toBe('stored');
       again.disconnect();
     }
-  }, 90_000);
+  }, 120_000);
 
   /**
    * A hundred kills on the embedded SQLite file: its crash safety (WAL, integrity_check after
