@@ -295,10 +295,12 @@ every fragment (or the copy) stored and verified. Download: from clicking Downlo
 browser saved the file, checked byte-identical (SHA-256) after the clock stopped. Time ratio: ${rs}'s
 time ÷ replicate:1's, per run (below 1: fragments faster; ${k} links that add up: ${two(1 / k)}).
 
-Why this uplink: a channel between two lab browsers is CPU-bound at about 2.8 MB/s on this
-2-core machine (the "Separate networks" section), and here ${1 + n} Chromiums share those cores; ${k}
-links can only show whether they add up when their sum stays well under that ceiling, so each
-uplink is ${two(uplinkMBps)} MB/s (${k} of them: ${two(k * uplinkMBps)} MB/s). Why ${options.mebibytes} MiB and not the
+Why this uplink: unshaped, a channel between two lab browsers is CPU-bound at about 2.4–2.8 MB/s
+on this 2-core machine, and here ${1 + n} Chromiums share those cores; on the networks bench's
+shaped link (100 Mbit/s, same loss and delay) one channel is held at 0.7–0.8 MB/s by SCTP's
+congestion control (the "Separate networks" section). ${k} links can only show whether they add up
+when each is held by its own uplink, under both of those, and their sum stays well under the CPU's
+ceiling: each uplink is ${two(uplinkMBps)} MB/s (${k} of them: ${two(k * uplinkMBps)} MB/s). Why ${options.mebibytes} MiB and not the
 issue's 256 MiB: at ${two(uplinkMBps)} MB/s a single host's 256 MiB takes ${one((256 * MiB) / 1e6 / uplinkMBps / 60)} minutes, and its
 upload as long again (the owner's uplink is shaped too, and ${rs} sends ${one(n / k)} × the bytes);
 ${options.mebibytes} MiB keeps a run within a few minutes while the ${k}-host download still lasts several
