@@ -219,6 +219,19 @@ function cell(transfers: ShapedTransfer[]): string {
   return `${one(median(transfers.map((t) => t.seconds)))} s (${transfers.map((t) => one(t.seconds)).join(' / ')}); ${two(median(transfers.map((t) => t.mbps)))} MB/s`;
 }
 
+/** Seconds from the first link's first bytes to the last link's last: the download's time with bytes moving. */
+export function movingSeconds(download: Pick<ShapedDownload, 'links'>): number {
+  if (download.links.length === 0) return Number.NaN;
+  return (Math.max(...download.links.map((link) => link.lastAt)) - Math.min(...download.links.map((link) => link.firstAt))) / 1000;
+}
+
+/** Seconds from the first link to finish to the last: what the download waited for its slowest link. */
+export function tailSeconds(download: Pick<ShapedDownload, 'links'>): number {
+  if (download.links.length === 0) return Number.NaN;
+  const ends = download.links.map((link) => link.lastAt);
+  return (Math.max(...ends) - Math.min(...ends)) / 1000;
+}
+
 /** The sum of a download's links' steady rates. */
 const linkSum = (download: ShapedDownload) => download.links.reduce((sum, link) => sum + (Number.isFinite(link.streamMBps) ? link.streamMBps : 0), 0);
 
@@ -248,6 +261,10 @@ export function shapedFragmentsSection(results: ShapedFragmentResults): string {
     `| download, time to first byte | ${firstByte(rep.download)} | ${firstByte(frag.download)} | |`,
     `| download, each link's steady rate (MB/s on the wire) | ${two(singleRate)} | ${two(median(fragmentRates))} (${two(Math.min(...fragmentRates))}–${two(Math.max(...fragmentRates))}) | |`,
     `| download, the links' rates summed | ${two(median(rep.download.map(linkSum)))} | ${two(fragmentSum)} | |`,
+    `| download, each link's bytes on the wire (MB) | ${two(median(rep.download.flatMap((d) => d.links.map((link) => link.bytes / 1e6))))} | ${two(median(frag.download.flatMap((d) => d.links.map((link) => link.bytes / 1e6))))} (${two(Math.min(...frag.download.flatMap((d) => d.links.map((link) => link.bytes / 1e6))))}–${two(Math.max(...frag.download.flatMap((d) => d.links.map((link) => link.bytes / 1e6))))}) | |`,
+    `| download, with bytes moving (first link's first to last link's last) | ${one(median(rep.download.map(movingSeconds)))} s | ${one(median(frag.download.map(movingSeconds)))} s | ${two(median(ratios(frag.download.map(movingSeconds), rep.download.map(movingSeconds))))} |`,
+    `| download, before and after the bytes moved | ${one(median(rep.download.map((d) => d.seconds - movingSeconds(d))))} s | ${one(median(frag.download.map((d) => d.seconds - movingSeconds(d))))} s | |`,
+    `| download, the last link's end after the first link's | | ${one(median(frag.download.map(tailSeconds)))} s (${frag.download.map((d) => one(tailSeconds(d))).join(' / ')}) | |`,
     `| download, machine's cores busy (all work) | ${busy(rep.download)} | ${busy(frag.download)} | |`,
     `| download, the owner's home (its browser, its delay line) | ${ownerCpu(rep.download)} of a core | ${ownerCpu(frag.download)} of a core | |`,
     `| download, the busiest host's home | ${hostsCpu(rep.download)} of a core | ${hostsCpu(frag.download)} of a core | |`,
@@ -275,6 +292,19 @@ export function shapedFragmentsSection(results: ShapedFragmentResults): string {
   const parallel = parallelKeptUp
     ? `Under ${rs} each of the ${k} links kept close to that (median ${two(median(fragmentRates))} MB/s, ${two(Math.min(...fragmentRates))}–${two(Math.max(...fragmentRates))}), summing to ${two(fragmentSum)} MB/s against the single link's ${two(singleRate)}.`
     : `Under ${rs} each link moved less than the single host's (median ${two(median(fragmentRates))} MB/s, ${two(Math.min(...fragmentRates))}–${two(Math.max(...fragmentRates))}), summing to ${two(fragmentSum)} MB/s against the single link's ${two(singleRate)}: the links did not run at their uplinks' pace side by side (the CPU rows say whether the cores or the owner's page held them).`;
+  const fixed = median(frag.download.map((d) => d.seconds - movingSeconds(d)));
+  const fixedSingle = median(rep.download.map((d) => d.seconds - movingSeconds(d)));
+  const moving = median(ratios(frag.download.map(movingSeconds), rep.download.map(movingSeconds)));
+  const gap =
+    downRatio > 1.1 * ideal && Number.isFinite(moving)
+      ? ` Why not ${two(ideal)}: with bytes moving, the ${k} links took ${two(moving)} × the single host's time. The rest is time without bytes moving (locating the file, connecting${shape.delayMs ? ` over ${2 * shape.delayMs} ms round trips` : ''}, the first request; saving the file): ${one(fixed)} s under ${rs} against ${one(fixedSingle)} s for one host, ${percent(fixed / median(seconds(frag.download)))} of a ${one(median(seconds(frag.download)))} s download against ${percent(fixedSingle / median(seconds(rep.download)))} of the single host's. And the download waits for its slowest link (the last ended ${one(median(frag.download.map(tailSeconds)))} s after the first).${parallelKeptUp ? ` A larger file would bring the ratio nearer ${two(ideal)}: the links' own rates add up.` : ''}`
+      : '';
+  const labCores = median(frag.download.map((d) => d.cpu.server + d.cpu.homes.reduce((sum, cores) => sum + cores, 0)));
+  const machineBusy = median(frag.download.map((d) => d.machineBusy));
+  const cpu =
+    machineBusy < 0.9
+      ? `The CPU did not set the pace: during the ${k}-host download the machine's cores were ${percent(machineBusy)} busy (other work included), the lab's processes using ${two(labCores)} of its ${CORES} cores (the owner's home ${two(median(frag.download.map((d) => d.cpu.homes[0]!)))}); uplinks much faster than these, or more hosts read at once, would meet the CPU's ceiling again.`
+      : `The machine's cores were ${percent(machineBusy)} busy during the ${k}-host download (other work included; the lab's processes ${two(labCores)} of its ${CORES} cores): the CPU may have held the links here, compare the runs by their load.`;
   const delay = shape.delayMs ? `${2 * shape.delayMs} ms round trip between two homes (a user-space delay line in each of the ${1 + n} homes, \`tests/support/delay-line.py\`)` : 'no added delay (BENCH_FRAGMENT_SHAPED_DELAY_MS=0)';
 
   return `${SHAPED_FRAGMENTS_HEADING}
@@ -326,7 +356,8 @@ Each run's download (load average at the transfers' start; each link's steady MB
 | --- | --- | --- | --- | ---: |
 ${runRows.join('\n')}
 
-- Download from ${k} hosts in parallel: ${verdict} ${single} ${parallel}
+- Download from ${k} hosts in parallel: ${verdict} ${single} ${parallel}${gap}
+- ${cpu}
 - Upload: the owner's own uplink (${shape.uplinkMbit} Mbit/s) carries every byte either way, ${one(n / k)} × the file's under ${rs}: it took ${two(median(upRatios))} × replicate:1's time.
 `;
 }
