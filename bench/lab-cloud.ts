@@ -45,8 +45,6 @@ export interface CloudTransfer {
 }
 
 export interface CloudPeers {
-  owner: PeerTab;
-  hosts: PeerTab[];
   /** Every connection the owner's page made so far (its ICE paths, with their byte samples). */
   ownerPaths(): Promise<IcePath[]>;
   /** Uploads the file at `path` under `name` (a name new to this owner). */
@@ -157,8 +155,6 @@ export async function openLabCloud(lab: Lab, relay: LabRelay, options: LabCloudO
     for (const each of hosts) await offer(each.page, lendMiB);
     const ownerId = await peerId(owner.page);
     const peers: CloudPeers = {
-      owner,
-      hosts,
       ownerPaths: () => icePaths(owner.page),
       async upload(path, name, size) {
         const deadline = performance.now() + uploadDeadlineMs(size);
