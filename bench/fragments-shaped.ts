@@ -26,9 +26,10 @@
  * BENCH_FRAGMENTS_SHAPED=0. BENCH_FRAGMENT_SHAPED_MIB (16) and BENCH_FRAGMENT_SHAPED_RUNS (3) size it.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { parseScheme } from '../shared/redundancy.ts';
+import { parseScheme, schemeName } from '../shared/redundancy.ts';
 import { MiB } from '../shared/units.ts';
 import { openLab, type Lab } from '../tests/support/lab.ts';
 import { startDeployCoturn, type DeployCoturn } from '../tests/support/lab-deploy.ts';
@@ -158,9 +159,11 @@ export async function measureShapedFragments(options: ShapedFragmentOptions): Pr
     coturn = await startDeployCoturn(lab.net, { secret: BENCH_TURN_SECRET });
     const relay = { stunUrl: coturn.stunUrl, turnUrl: coturn.turnUrl, secret: BENCH_TURN_SECRET };
     await Promise.all(lab.net.homes.map((home) => lab.net.shape(home.index, options.shape)));
-    const replicateCloud = await openLabCloud(lab, relay, { redundancy: 'replicate:1', port: 3000, ownerHome: 0, hostHomes: [1] });
+    // Info: a transfer a peer gave up on is logged, and a failed run prints the trackers' last lines.
+    const trackerEnv = { LOG_LEVEL: 'info' };
+    const replicateCloud = await openLabCloud(lab, relay, { redundancy: 'replicate:1', port: 3000, ownerHome: 0, hostHomes: [1], trackerEnv });
     clouds.push(replicateCloud);
-    const fragmentCloud = await openLabCloud(lab, relay, { redundancy: options.scheme, port: 3001, ownerHome: 0, hostHomes: Array.from({ length: scheme.n }, (_, index) => index + 1) });
+    const fragmentCloud = await openLabCloud(lab, relay, { redundancy: options.scheme, port: 3001, ownerHome: 0, hostHomes: Array.from({ length: scheme.n }, (_, index) => index + 1), trackerEnv });
     clouds.push(fragmentCloud);
     const lend = lendFor(bytes, options.runs);
     const replicate = await replicateCloud.openPeers(lend);
@@ -197,6 +200,13 @@ export async function measureShapedFragments(options: ShapedFragmentOptions): Pr
       }
     }
     return results;
+  } catch (error) {
+    // What the trackers saw is gone with the lab: said now, beside the error.
+    for (const cloud of clouds) {
+      const lines = readFileSync(cloud.tracker.process.logPath, 'utf8').trimEnd().split('\n');
+      console.error(`The ${schemeName(cloud.scheme)} tracker's last log lines (of ${lines.length}):\n${lines.slice(-40).join('\n')}`);
+    }
+    throw error;
   } finally {
     const steps = await Promise.allSettled(clouds.map((cloud) => cloud.close()));
     await coturn?.stop().catch((error: unknown) => console.warn('coturn did not stop cleanly:', error));

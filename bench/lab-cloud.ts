@@ -97,6 +97,8 @@ export interface LabCloudOptions {
   ownerHome?: number;
   /** The homes of the hosts' pages, one host each (default [1]): at least the scheme's n. */
   hostHomes?: number[];
+  /** More of the tracker's environment, over the bench's own (LOG_LEVEL, say). */
+  trackerEnv?: Record<string, string>;
 }
 
 /** Starts the tracker on `lab`, with `relay` as its STUN server and TURN relay. */
@@ -123,6 +125,7 @@ export async function openLabCloud(lab: Lab, relay: LabRelay, options: LabCloudO
       ICE_SERVERS: JSON.stringify([{ urls: relay.stunUrl }]),
       TURN_URLS: relay.turnUrl,
       TURN_SECRET: relay.secret,
+      ...options.trackerEnv,
     },
   });
   // Read-only beside the tracker's own connection: WAL lets a reader in without blocking it.
