@@ -436,15 +436,9 @@ ${SHAPED_LINKS}
 `;
 }
 
-/** Why the parallel-k advantage is not measured on a shaped link (yet): said in the report. */
-const SHAPED_LINKS = `Not measured. The network lab's shaped link (\`tests/support/topology.ts\` \`shape\`: tbf at
-100 Mbit/s with 0.2 % loss out of each home; this kernel has no netem, so no added delay) carries
-12.5 MB/s, but a channel between two of the lab's browsers moves about 2.8 MB/s over it on this
-machine (the "Separate networks" section: CPU-bound, about a fifth of the link). K hosts behind
-such links would each be held by the CPU, not by their link, and their sum would measure the two
-cores again, not whether links add up. Links set the pace only when each host's uplink is shaped
-well under the CPU's ceiling divided by K (under about 0.6 MB/s, 5 Mbit/s, for K = 4), with an
-owner and K+M hosts in homes of their own: seven homes and seven Chromiums for rs:4+2, which
-lower that ceiling further (\`bench/lab-cloud.ts\` runs one owner and one host). What the loopback
-figures above do show: the download opens K channels at once and reassembles stripe by stripe;
-whether K links add up is a property of the links, which this machine cannot supply.`;
+/** Where the parallel-k advantage is measured on shaped links: said in the report. */
+const SHAPED_LINKS = `Measured in a section of its own, "Fragments on shaped links" (\`BENCH_ONLY=fragments-shaped
+npm run bench\`, as root: \`bench/fragments-shaped.ts\`): an owner and K+M hosts, each a Chromium in a
+home of its own on the network lab, every home's uplink shaped well under the CPU's ceiling
+divided by K, against one host on the same lab. Here, on loopback, every channel crosses the same
+two cores, so K channels share one ceiling and cannot show whether K links add up.`;

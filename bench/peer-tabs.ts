@@ -83,8 +83,10 @@ async function openPage(context: BrowserContext, options: { watchIce?: boolean }
   // Problems in the page are worth seeing next to the figures.
   page.on('pageerror', (error) => console.warn('page error:', error.message));
   page.on('crash', () => console.warn('page crashed (its renderer process died)'));
+  // BENCH_PAGE_DEBUG=1: the pages' debug and log lines too (a failed transfer's reasons, say), not only their warnings and errors.
+  const shown = process.env.BENCH_PAGE_DEBUG === '1' ? ['warning', 'error', 'debug', 'log', 'info'] : ['warning', 'error'];
   page.on('console', (message) => {
-    if (message.type() === 'warning' || message.type() === 'error') console.warn(`page ${message.type()}:`, message.text().slice(0, 300));
+    if (shown.includes(message.type())) console.warn(`${new Date().toISOString()} page ${message.type()}:`, message.text().slice(0, 300));
   });
   await page.goto('/');
   await page.getByTestId('connection').filter({ hasText: 'Online' }).waitFor({ timeout: 30_000 });

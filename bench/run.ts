@@ -17,6 +17,9 @@
  * measures the raw channel, then Peercloud's own upload and download on the same link.
  * Fragments against whole copies (bench/fragments.ts): BENCH_FRAGMENTS=0 skips them,
  * BENCH_ONLY=fragments measures only them (and rewrites only their section of the report).
+ * Fragments on shaped links (bench/fragments-shaped.ts, needs root): an owner and K+M hosts in homes
+ * of their own on the network lab against one host, each home's uplink shaped; BENCH_ONLY=fragments-shaped
+ * measures only that (its own section), BENCH_FRAGMENTS_SHAPED=0 skips it.
  * Many trackers on one PostgreSQL (bench/trackers.ts): BENCH_ONLY=trackers measures only them,
  * BENCH_TRACKERS=0 skips them (keeping their last section of the report).
  * What audits cost the tracker (bench/audits.ts): BENCH_ONLY=audits measures only that,
@@ -40,6 +43,7 @@ import { measureBaseline } from './baseline.ts';
 import { CpuMeter, cpuBetween, type CpuReading } from './cpu.ts';
 import { measureFlood } from './flood.ts';
 import { BENCH_SPACE_POLICY, fragmentBenchOptions, fragmentsSection, measureFragments } from './fragments.ts';
+import { measureShapedFragments, SHAPED_FRAGMENTS_HEADING, SHAPED_FRAGMENTS_HELP, shapedFragmentOptions, shapedFragmentsSection } from './fragments-shaped.ts';
 import { measureNetworkProfiles, networkBenchAvailable, networkProfiles } from './networks.ts';
 import { networksSection } from './networks-report.ts';
 import { currentTrackersSection, measureTrackers, writeTrackersSection } from './trackers.ts';
@@ -95,6 +99,21 @@ async function measureFragmentSection(): Promise<string | undefined> {
   return fragmentsSection(results);
 }
 
+/**
+ * Fragments on shaped links: the "Fragments on shaped links" section (and bench/fragments-shaped-results.json).
+ * `required` (BENCH_ONLY=fragments-shaped): without root it stops and says what to run; in a full run it is left out.
+ */
+async function measureShapedFragmentSection(required: boolean): Promise<string | undefined> {
+  if (!networkBenchAvailable() || process.env.BENCH_FRAGMENTS_SHAPED === '0') {
+    if (required) throw new Error(SHAPED_FRAGMENTS_HELP);
+    console.log(`Fragments on shaped links: skipped. ${SHAPED_FRAGMENTS_HELP}`);
+    return undefined;
+  }
+  const results = await measureShapedFragments(shapedFragmentOptions());
+  writeFileSync('bench/fragments-shaped-results.json', `${JSON.stringify(results, null, 2)}\n`);
+  return shapedFragmentsSection(results);
+}
+
 async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'trackers') return writeTrackersSection(await measureTrackers());
   if (process.env.BENCH_ONLY === 'audits') return writeSection(AUDITS_HEADING, await measureAudits());
@@ -105,13 +124,18 @@ async function main(): Promise<void> {
     if (section) writeNetworksSection(section);
     return;
   }
+  if (process.env.BENCH_ONLY === 'fragments-shaped') {
+    const section = await measureShapedFragmentSection(true);
+    if (section) writeSection(SHAPED_FRAGMENTS_HEADING, section);
+    return;
+  }
   if (process.env.BENCH_ONLY === 'fragments') {
     const section = await measureFragmentSection();
     if (section) writeFragmentsSection(section);
     return;
   }
   const transfersOnly = process.env.BENCH_ONLY === 'transfers';
-  if (process.env.BENCH_ONLY !== undefined && process.env.BENCH_ONLY !== '' && !transfersOnly) throw new Error(`BENCH_ONLY must be transfers, networks, fragments, trackers or audits (got "${process.env.BENCH_ONLY}")`);
+  if (process.env.BENCH_ONLY !== undefined && process.env.BENCH_ONLY !== '' && !transfersOnly) throw new Error(`BENCH_ONLY must be transfers, networks, fragments, fragments-shaped, trackers or audits (got "${process.env.BENCH_ONLY}")`);
   const dir = mkdtempSync(join(tmpdir(), 'peercloud-bench-'));
   const config = loadConfig({ DB_PATH: join(dir, 'tracker.db'), WEB_ROOT: 'dist/web', REPLICAS: '1', TRANSFER_IDLE_TIMEOUT: '60s', LOG_LEVEL: 'warn', ...BENCH_SPACE_POLICY, ...(process.env.BENCH_CHUNK_SIZE ? { CHUNK_SIZE: process.env.BENCH_CHUNK_SIZE } : {}) });
   const database = openDatabase(config);
@@ -249,9 +273,11 @@ async function main(): Promise<void> {
   }
   const fragments = await measureFragmentSection();
   const networks = await measureNetworks();
+  const fragmentsShaped = await measureShapedFragmentSection(false);
   const trackers = process.env.BENCH_TRACKERS === '0' ? currentTrackersSection() : await measureTrackers();
   const audits = process.env.BENCH_AUDITS === '0' ? currentSection(AUDITS_HEADING) : await measureAudits();
   writeReports(figures, { chromium: version, runs: RUNS, breakdown, networks, fragments });
+  if (fragmentsShaped) writeSection(SHAPED_FRAGMENTS_HEADING, fragmentsShaped);
   if (trackers) writeTrackersSection(trackers);
   if (audits) writeSection(AUDITS_HEADING, audits);
 }

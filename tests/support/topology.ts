@@ -39,6 +39,11 @@ export type NatMode = 'cone' | 'symmetric' | 'block';
 /** A home link's shape: tbf rate limit in both directions, random loss of packets leaving the home, added delay. */
 export interface LinkShape {
   rateMbit?: number | undefined;
+  /**
+   * The way out of the home (its uplink) at this rate instead of `rateMbit`: home broadband
+   * sends far slower than it receives, and a host's uplink is what a download from it meets.
+   */
+  uplinkMbit?: number | undefined;
   /** Packets per thousand dropped on their way out of the home (2 = 0.2 %; 1000 cuts the home off). */
   lossPermille?: number | undefined;
   /**
@@ -92,6 +97,15 @@ export const LAB_HELP =
   'The network lab (tests/e2e/networks, the separate-network benchmarks) needs root: it creates network ' +
   'namespaces and nftables rules. Run the end-to-end tests as root (`sudo npm run test:e2e`), or leave ' +
   'those specs out with PEERCLOUD_NETLAB=off.';
+
+/**
+ * The tbf rate (Mbit/s) of each of a home router's devices, none where unshaped: `wan` carries
+ * what leaves the home (its uplink), `lan` what comes into it.
+ */
+export function linkRates(shape: LinkShape): { wan: number | undefined; lan: number | undefined } {
+  const rate = (value: number | undefined) => (value ? value : undefined);
+  return { wan: rate(shape.uplinkMbit ?? shape.rateMbit), lan: rate(shape.rateMbit) };
+}
 
 export function homeAddresses(index: number): { wan: string; lan: string; home: string } {
   return { wan: `10.90.0.${11 + index}`, lan: `192.168.${index + 1}.1`, home: `192.168.${index + 1}.10` };
@@ -291,7 +305,7 @@ export async function createTopology(options: { homes: number; nat: NatMode }): 
   let nat = options.nat;
   const delayLines = names.homes.map((): { delayMs: number; process: ChildProcess } | undefined => undefined);
   const losses = names.routers.map(() => 0);
-  const rateLimited = names.routers.map(() => false);
+  const rateLimited = names.routers.map(() => ({ wan: false, lan: false }));
   const homes: Home[] = names.homes.map((ns, index) => {
     const addresses = homeAddresses(index);
     return { index, ns, address: addresses.home, router: { ns: names.routers[index]!, wanAddress: addresses.wan, lanAddress: addresses.lan } };
@@ -362,16 +376,18 @@ export async function createTopology(options: { homes: number; nat: NatMode }): 
       const home = homes[homeIndex];
       if (!home) throw new Error(`no home ${homeIndex}`);
       if (shape.lossPermille !== undefined && !(shape.lossPermille >= 0 && shape.lossPermille <= 1000)) throw new Error(`lossPermille must be 0…1000, not ${shape.lossPermille}`);
-      for (const device of ['wan', 'lan']) {
-        if (shape.rateMbit) {
+      const rates = linkRates(shape);
+      for (const device of ['wan', 'lan'] as const) {
+        const rateMbit = rates[device];
+        if (rateMbit) {
           // tbf needs a bucket of at least one timer tick's worth of bytes (HZ can be as low as 100).
-          const burst = Math.max(Math.ceil((shape.rateMbit * 1e6) / 8 / 100), 16_384);
-          await topology.run(home.router.ns, 'tc', ['qdisc', 'replace', 'dev', device, 'root', 'tbf', 'rate', `${shape.rateMbit}mbit`, 'burst', String(burst), 'latency', '50ms']);
-        } else if (rateLimited[homeIndex]) {
+          const burst = Math.max(Math.ceil((rateMbit * 1e6) / 8 / 100), 16_384);
+          await topology.run(home.router.ns, 'tc', ['qdisc', 'replace', 'dev', device, 'root', 'tbf', 'rate', `${rateMbit}mbit`, 'burst', String(burst), 'latency', '50ms']);
+        } else if (rateLimited[homeIndex]![device]) {
           await topology.run(home.router.ns, 'tc', ['qdisc', 'del', 'dev', device, 'root']);
         }
+        rateLimited[homeIndex]![device] = Boolean(rateMbit);
       }
-      rateLimited[homeIndex] = Boolean(shape.rateMbit);
       losses[homeIndex] = shape.lossPermille ?? 0;
       await setDelay(home, shape.delayMs ?? 0);
       await topology.run(home.router.ns, 'nft', ['-f', '-'], routerRuleset(nat, { serverAddress: SERVER_ADDRESS, lossPermille: losses[homeIndex] }));

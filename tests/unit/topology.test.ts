@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { homeAddresses, leftoverRuns, namespaceNames, routerRuleset, type NatMode } from '../../tests/support/topology.ts';
+import { homeAddresses, leftoverRuns, linkRates, namespaceNames, routerRuleset, type NatMode } from '../../tests/support/topology.ts';
 
 describe('network lab topology', () => {
   it('tells the leftovers of dead runs from live ones', () => {
@@ -12,6 +12,14 @@ describe('network lab topology', () => {
   it('names every namespace of a run after the run', () => {
     expect(namespaceNames('pcl-1-ff00', 2)).toEqual({ server: 'pcl-1-ff00-srv', routers: ['pcl-1-ff00-r0', 'pcl-1-ff00-r1'], homes: ['pcl-1-ff00-h0', 'pcl-1-ff00-h1'] });
     expect(homeAddresses(1)).toEqual({ wan: '10.90.0.12', lan: '192.168.2.1', home: '192.168.2.10' });
+  });
+
+  it('shapes the way out of a home at its uplink rate, the way in at the link rate', () => {
+    expect(linkRates({ rateMbit: 100 })).toEqual({ wan: 100, lan: 100 });
+    expect(linkRates({ rateMbit: 100, uplinkMbit: 4 })).toEqual({ wan: 4, lan: 100 });
+    expect(linkRates({ uplinkMbit: 4 })).toEqual({ wan: 4, lan: undefined });
+    expect(linkRates({ lossPermille: 2 })).toEqual({ wan: undefined, lan: undefined });
+    expect(linkRates({})).toEqual({ wan: undefined, lan: undefined });
   });
 
   const cases: { nat: NatMode; loss?: number; has: string[]; hasNot: string[] }[] = [

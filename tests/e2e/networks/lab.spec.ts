@@ -108,13 +108,20 @@ test('behind symmetric NATs without a relay, the channel never opens', async () 
   }
 });
 
-test('a shaped home link is never faster than its rate, and its loss drops what leaves the home', async () => {
+test('a shaped home link is never faster than its rate (its uplink than its own), and its loss drops what leaves the home', async () => {
   await lab.net.setNat('cone');
   const stun = { iceServers: [{ urls: lab.coturn!.stunUrl }] };
   // 2 Mbit/s is 0.25 MB/s of packets; the channel's payload is less than that, however idle the machine.
   await lab.net.shape(0, { rateMbit: 2 });
   try {
     expect(await openChannel(a, b, { offerer: stun, answerer: stun }, OPENS_MS)).toMatchObject({ open: true });
+    expect(await channelThroughput(a, b, 512 * 1024)).toBeLessThan(0.25);
+
+    // A home broadband link: the way out of the home (the router's wan) slower than the way in (its lan).
+    await lab.net.shape(0, { rateMbit: 100, uplinkMbit: 2 });
+    const router = lab.net.homes[0]!.router.ns;
+    expect(await lab.net.run(router, 'tc', ['qdisc', 'show', 'dev', 'wan'])).toMatch(/tbf .* rate 2Mbit /);
+    expect(await lab.net.run(router, 'tc', ['qdisc', 'show', 'dev', 'lan'])).toMatch(/tbf .* rate 100Mbit /);
     expect(await channelThroughput(a, b, 512 * 1024)).toBeLessThan(0.25);
 
     const stunFromHome = (timeoutMs: number) => probe(lab.net, lab.net.homes[0]!.ns, { kind: 'stun', host: lab.net.server.address, port: lab.coturn!.port }, timeoutMs);
