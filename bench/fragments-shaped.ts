@@ -34,6 +34,7 @@ import { MiB } from '../shared/units.ts';
 import { openLab, type Lab } from '../tests/support/lab.ts';
 import { startDeployCoturn, type DeployCoturn } from '../tests/support/lab-deploy.ts';
 import { homeAddresses, type LinkShape } from '../tests/support/topology.ts';
+import { benchFragmentScheme } from './fragments.ts';
 import { hostRates, type HostRate } from './host-rates.ts';
 import { lendFor, openLabCloud, type CloudPeers, type LabCloud } from './lab-cloud.ts';
 import { BENCH_TURN_SECRET, SHAPED_LINK } from './networks.ts';
@@ -58,13 +59,10 @@ export interface ShapedFragmentOptions {
 }
 
 export function shapedFragmentOptions(env: NodeJS.ProcessEnv = process.env): ShapedFragmentOptions {
-  const scheme = env.BENCH_FRAGMENT_SCHEME ?? 'rs:4+2';
-  const parsed = parseScheme(scheme);
-  if (!parsed || parsed.k < 2) throw new Error(`BENCH_FRAGMENT_SCHEME must be rs:K+M (got "${scheme}")`);
   const uplinkMbit = Number(env.BENCH_FRAGMENT_UPLINK_MBIT ?? 4);
   if (!(uplinkMbit > 0 && uplinkMbit <= SHAPED_LINK.rateMbit!)) throw new Error(`BENCH_FRAGMENT_UPLINK_MBIT must be above 0 and at most ${SHAPED_LINK.rateMbit} (got "${env.BENCH_FRAGMENT_UPLINK_MBIT}")`);
   return {
-    scheme,
+    scheme: benchFragmentScheme(env),
     mebibytes: wholeNumberEnv('BENCH_FRAGMENT_SHAPED_MIB', 16),
     runs: wholeNumberEnv('BENCH_FRAGMENT_SHAPED_RUNS', 3),
     shape: { ...SHAPED_LINK, uplinkMbit, delayMs: wholeNumberEnv('BENCH_FRAGMENT_SHAPED_DELAY_MS', SHAPED_LINK.delayMs!, 0) },

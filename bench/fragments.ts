@@ -46,15 +46,20 @@ export interface FragmentBenchOptions {
   memoryMebibytes: number;
 }
 
-export function fragmentBenchOptions(env: NodeJS.ProcessEnv = process.env): FragmentBenchOptions {
+/** The fragment scheme the fragments benches measure: BENCH_FRAGMENT_SCHEME, rs:K+M with K ≥ 2 (rs:4+2 by default). */
+export function benchFragmentScheme(env: NodeJS.ProcessEnv = process.env): string {
   const scheme = env.BENCH_FRAGMENT_SCHEME ?? 'rs:4+2';
   const parsed = parseScheme(scheme);
   if (!parsed || parsed.k < 2) throw new Error(`BENCH_FRAGMENT_SCHEME must be rs:K+M (got "${scheme}")`);
+  return scheme;
+}
+
+export function fragmentBenchOptions(): FragmentBenchOptions {
   return {
-    scheme,
-    mebibytes: Number(env.BENCH_FRAGMENT_MIB ?? 256),
-    runs: Number(env.BENCH_FRAGMENT_RUNS ?? 3),
-    memoryMebibytes: Number(env.BENCH_FRAGMENT_MEMORY_MIB ?? 1024),
+    scheme: benchFragmentScheme(),
+    mebibytes: wholeNumberEnv('BENCH_FRAGMENT_MIB', 256),
+    runs: wholeNumberEnv('BENCH_FRAGMENT_RUNS', 3),
+    memoryMebibytes: wholeNumberEnv('BENCH_FRAGMENT_MEMORY_MIB', 1024, 0),
   };
 }
 
