@@ -3,9 +3,9 @@
  * with no `(idle)` among them, longest first, each with what it spent its time in (self time by
  * function, and by the nearest frame of the tracker's own code) and the longest gap between two
  * of its samples (the thread preempted, waiting for a core, rather than running). With the bench's
- * `active-<trackers>.json` it keeps only the active phase.
+ * `active-<run>.json` (e.g. `active-1-sqlite.json`) it keeps only the active phase.
  *
- *   node --import tsx bench/cpuprofile-stalls.ts <dir> <trackers> [stalls] [min ms]
+ *   node --import tsx bench/cpuprofile-stalls.ts <dir> <run, e.g. 1-sqlite> [stalls] [min ms]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -84,9 +84,9 @@ export function describeStalls(profile: Profile, stalls: readonly Stall[], lines
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [dir, trackers, count, minMs] = process.argv.slice(2);
-  if (!dir || !trackers) throw new Error('usage: node --import tsx bench/cpuprofile-stalls.ts <profile dir> <trackers> [stalls] [min ms]');
-  const active = JSON.parse(readFileSync(join(dir, `active-${trackers}.json`), 'utf8')) as { trackers: number[]; beganUs: number; endedUs: number };
+  const [dir, run, count, minMs] = process.argv.slice(2);
+  if (!dir || !run) throw new Error('usage: node --import tsx bench/cpuprofile-stalls.ts <profile dir> <run, e.g. 1-sqlite> [stalls] [min ms]');
+  const active = JSON.parse(readFileSync(join(dir, `active-${run}.json`), 'utf8')) as { trackers: number[]; beganUs: number; endedUs: number };
   for (const pid of active.trackers) {
     const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile') && name.split('.')[3] === String(pid));
     if (!file) continue;

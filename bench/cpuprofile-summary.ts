@@ -3,9 +3,9 @@
  * (BENCH_TRACKER_PROFILE): self time by package, by module and by function, and time by the
  * nearest frame of the tracker's own code (server/, shared/). The tracker runs as one esbuild
  * bundle, so a frame's module is read from the bundle's `// path` markers. With the bench's
- * `active-<trackers>.json` it keeps only the active phase.
+ * `active-<run>.json` (e.g. `active-1-sqlite.json`) it keeps only the active phase.
  *
- *   node --import tsx bench/cpuprofile-summary.ts <dir> <trackers> [lines]
+ *   node --import tsx bench/cpuprofile-summary.ts <dir> <run, e.g. 1-sqlite> [lines]
  *
  * Mind that a sample is wall time: on a saturated machine a thread preempted inside a system
  * call (`writev`, a socket write that woke PostgreSQL) counts there while it waits for a core.
@@ -88,9 +88,9 @@ export function summarize(profile: Profile, window: { from: number; to: number }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [dir, trackers, lines] = process.argv.slice(2);
-  if (!dir || !trackers) throw new Error('usage: node --import tsx bench/cpuprofile-summary.ts <profile dir> <trackers> [lines]');
-  const active = JSON.parse(readFileSync(join(dir, `active-${trackers}.json`), 'utf8')) as { trackers: number[]; beganUs: number; endedUs: number };
+  const [dir, run, lines] = process.argv.slice(2);
+  if (!dir || !run) throw new Error('usage: node --import tsx bench/cpuprofile-summary.ts <profile dir> <run, e.g. 1-sqlite> [lines]');
+  const active = JSON.parse(readFileSync(join(dir, `active-${run}.json`), 'utf8')) as { trackers: number[]; beganUs: number; endedUs: number };
   for (const pid of active.trackers) {
     const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile') && name.split('.')[3] === String(pid));
     if (!file) continue;

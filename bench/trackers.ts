@@ -2,49 +2,53 @@
  * Many trackers, measured as an operator would try them: authenticated Socket.IO clients (each
  * its own ECDSA identity, the real challenge and signature) from many loopback addresses, so
  * that the per-address limits are not what is measured, against tracker processes (the esbuild
- * bundle of server/main.ts, as the cluster tests run it) on one throw-away PostgreSQL from
- * Debian's packages (tests/support/postgres.ts). Each tracker's clients run in a process of
- * their own (bench/tracker-clients.ts).
+ * bundle of server/main.ts, as the cluster tests run it), each run on its database: the embedded
+ * SQLite file (`npm start`'s default: DB_PATH in a temporary directory, no DATABASE_URL; one
+ * tracker) or one throw-away PostgreSQL from Debian's packages (tests/support/postgres.ts) shared
+ * by the run's trackers. Each tracker's clients run in a process of their own
+ * (bench/tracker-clients.ts).
  *
- * For one tracker, then for two on the same database: how many peers they hold and how fast
+ * For one tracker on SQLite, one on PostgreSQL, then two on the same PostgreSQL: how many peers they hold and how fast
  * they admit them, resident memory per peer (the growth of each tracker's RSS from before the
  * first peer to after the last, divided by its peers), and, with a tenth of each tracker's
  * peers active (each lists its files every 10 s, staggered) and 5 placements a second from
  * them per tracker, the placement and listing ack latency p50/p99; with them, each tracker's
  * event-loop delay and CPU over that phase (from its /metrics) and the machine's load average.
- * Over that phase it also names the lock waiters (each second, which statement waits behind which,
- * from pg_stat_activity and pg_blocking_pids), times each tracker's waits for a pooled database
- * connection (not a lock: its /metrics), and says where the machine's CPU went.
+ * Over that phase it also says where the machine's CPU went, and on PostgreSQL names the lock
+ * waiters (each second, which statement waits behind which, from pg_stat_activity and
+ * pg_blocking_pids), times each tracker's waits for a pooled database connection (not a lock: its
+ * /metrics) and counts the statements (pg_stat_statements). On SQLite none of these exist: the
+ * database is the tracker's own synchronous calls, inside its CPU and its event-loop delay.
  *
  * `BENCH_ONLY=trackers npm run bench` runs only this and rewrites only its section of
  * docs/BENCHMARKS.md; `BENCH_TRACKERS=0` leaves it out of a full run (the last section is kept).
  * BENCH_TRACKER_PEERS (peers per tracker, default 10000), BENCH_TRACKER_SECONDS (length of the
- * active phase, default 60) and BENCH_TRACKER_COUNTS (the runs, default `1,2` trackers) size it;
- * BENCH_TRACKER_PROFILE=<dir> has each tracker write a V8 CPU profile there (`--cpu-prof`).
+ * active phase, default 120) and BENCH_TRACKER_RUNS (the runs, `trackers:database`, default
+ * `1:sqlite,1:postgresql,2:postgresql`; bench/tracker-runs.ts) size it; BENCH_TRACKER_PROFILE=<dir>
+ * has each tracker write a V8 CPU profile there (`--cpu-prof`).
  * Run alone: `node --import tsx bench/trackers.ts`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate, openDatabase } from '../server/db/database.ts';
-import { startPostgresCluster, withClient } from '../tests/support/postgres.ts';
+import { startPostgresCluster, withClient, type PostgresCluster } from '../tests/support/postgres.ts';
 import { startTrackerProcess, type TrackerProcess } from '../tests/support/tracker-process.ts';
 import { CORES, machineCpuSeconds, postmasterPid, processCpuSeconds, runQueueSeconds, treeCpuSeconds } from './process-cpu.ts';
 import { machineInfo, wholeNumberEnv } from './report.ts';
 import { PER_ADDRESS, type ClientsCommand, type ClientsReport } from './tracker-clients.ts';
+import { databaseName, placementP99Verdicts, runFileName, runLabel, trackerRunsFromEnv, type TrackerDatabase, type TrackerRunPlan } from './tracker-runs.ts';
 
 const PEERS = wholeNumberEnv('BENCH_TRACKER_PEERS', 10_000);
-/** Which runs: how many trackers each (default 1 then 2). */
-const TRACKER_COUNTS = (process.env.BENCH_TRACKER_COUNTS || '1,2').split(',').map((count) => {
-  const trackers = Number(count);
-  if (!Number.isInteger(trackers) || trackers < 1) throw new Error(`BENCH_TRACKER_COUNTS must be tracker counts such as 1,2 (got "${process.env.BENCH_TRACKER_COUNTS}")`);
-  return trackers;
-});
+/** Which runs: how many trackers each, on which database (default one on SQLite, one on PostgreSQL, then two on PostgreSQL). */
+const RUNS = trackerRunsFromEnv(process.env);
 /** A directory: each tracker writes a V8 CPU profile of its whole life there (`--cpu-prof`). */
 const PROFILE_DIR = process.env.BENCH_TRACKER_PROFILE;
-const ACTIVE_SECONDS = wholeNumberEnv('BENCH_TRACKER_SECONDS', 60);
+// 120 s: about 600 placements per tracker, so the p99 is the 6th slowest rather than the 3rd of 60 s.
+const ACTIVE_SECONDS = wholeNumberEnv('BENCH_TRACKER_SECONDS', 120);
 const PLACEMENTS_PER_SECOND = 5;
 const HEADING = '## Many trackers';
 const REPORT = 'docs/BENCHMARKS.md';
@@ -52,6 +56,7 @@ const GOALS = { peersPerTracker: 10_000, bytesPerPeer: 30 * 1024, placementP99Ms
 
 interface Run {
   trackers: number;
+  database: TrackerDatabase;
   peersPerTracker: number[];
   admittedPerSecond: number;
   failedAdmissions: number;
@@ -71,18 +76,19 @@ interface Run {
   /** Over the active phase, from the trackers' counters: fragments placed (8 per upload asked for, more if failed stores were placed again) and transfers ended. */
   fragmentsPlaced: number;
   transfersEnded: number;
-  /** PostgreSQL backends of the bench's database waiting for a lock (pg_stat_activity, each second of the active phase). */
-  lockWaits: LockWaits;
-  /** Per tracker, over the active phase: waits for a connection of its PostgreSQL pool (count, those over 10 ms and 100 ms, p99 bound in ms, total seconds). */
-  poolWaits: PoolWaits[];
-  /** Statements PostgreSQL ran for the bench's database over the active phase (pg_stat_statements), if it could count them. */
+  /** PostgreSQL only (absent on SQLite): backends of the bench's database waiting for a lock (pg_stat_activity, each second of the active phase). */
+  lockWaits?: LockWaits;
+  /** PostgreSQL only: per tracker, over the active phase, waits for a connection of its pool (count, those over 10 ms and 100 ms, p99 bound in ms, total seconds). */
+  poolWaits?: PoolWaits[];
+  /** PostgreSQL only: statements it ran for the bench's database over the active phase (pg_stat_statements), if it could count them. */
   statements?: Statements;
   /**
    * Over the active phase, in % of one core (the machine has CORES): each client process's CPU
-   * and event-loop delay (ms), PostgreSQL's (postmaster and backends), this bench process's, the
-   * whole machine's, and what the rest of the machine used (other work beside the bench).
+   * and event-loop delay (ms), PostgreSQL's (postmaster and backends; absent on SQLite, whose work
+   * is the tracker's own CPU), this bench process's, the whole machine's, and what the rest of the
+   * machine used (other work beside the bench).
    */
-  harness: { clients: { cpuPercent: number; p99: number; max: number }[]; postgresPercent: number; benchPercent: number; machinePercent: number; othersPercent: number; trackerRunQueueSeconds: number[] };
+  harness: { clients: { cpuPercent: number; p99: number; max: number }[]; postgresPercent?: number; benchPercent: number; machinePercent: number; othersPercent: number; trackerRunQueueSeconds: number[] };
 }
 
 /** What the lock watch found over the active phase. */
@@ -213,8 +219,7 @@ async function watchLockWaits(url: string, database: string): Promise<{ stop(): 
 }
 
 /** A run that could not be measured, and why (what it threw). */
-interface Failed {
-  trackers: number;
+interface Failed extends TrackerRunPlan {
   error: string;
 }
 
@@ -385,20 +390,51 @@ const TRACKER_ENV = {
   TRANSFER_IDLE_TIMEOUT: '30s',
 };
 
-async function measure(clusterUrl: (database: string) => string, adminUrl: string, count: number): Promise<Run> {
-  const name = `bench_${count}_${Date.now()}`;
+/** Where a run's trackers keep their state: what they are started with and, on PostgreSQL, the database the bench watches. */
+interface RunDatabase {
+  env: Record<string, string>;
+  postgres?: { url: string; adminUrl: string; name: string };
+  drop(): Promise<void>;
+}
+
+async function prepareDatabase(plan: TrackerRunPlan, cluster: PostgresCluster | undefined): Promise<RunDatabase> {
+  if (plan.database === 'sqlite') {
+    // `npm start`'s default: the SQLite file at DB_PATH, no DATABASE_URL (startTrackerProcess
+    // passes none on), in a directory of the machine's disk as ./data would be. The tracker
+    // migrates it as it starts.
+    const dir = mkdtempSync(join(tmpdir(), 'peercloud-bench-sqlite-'));
+    return { env: { DB_PATH: join(dir, 'peercloud.db') }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  if (!cluster) throw new Error('a PostgreSQL run without its cluster');
+  const name = `bench_${plan.trackers}_${Date.now()}`;
+  const adminUrl = cluster.url('postgres');
   await withClient(adminUrl, (client) => client.query(`create database ${name}`));
-  const url = clusterUrl(name);
+  const url = cluster.url(name);
+  // Migrated once before the trackers start, so that N of them starting together find it done.
   const opened = openDatabase({ dbPath: '', databaseUrl: url });
   await migrate(opened.db);
   await opened.close();
+  return {
+    env: { DATABASE_URL: url },
+    postgres: { url, adminUrl, name },
+    drop: async () => {
+      await withClient(adminUrl, (client) => client.query(`drop database if exists ${name} with (force)`));
+    },
+  };
+}
+
+async function measure(plan: TrackerRunPlan, cluster: PostgresCluster | undefined): Promise<Run> {
+  const count = plan.trackers;
+  const label = runLabel(plan);
+  const database = await prepareDatabase(plan, cluster);
+  const postgres = database.postgres;
   const trackers: TrackerProcess[] = [];
   const clients: Clients[] = [];
   const loads: number[] = [];
   const sampler = setInterval(() => loads.push(loadavg()[0]!), 5_000);
   try {
     const nodeArgs = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
-    for (let n = 0; n < count; n++) trackers.push(await startTrackerProcess({ ...TRACKER_ENV, DATABASE_URL: url, TRACKER_ID: `bench${n + 1}` }, undefined, { nodeArgs }));
+    for (let n = 0; n < count; n++) trackers.push(await startTrackerProcess({ ...TRACKER_ENV, ...database.env, TRACKER_ID: `bench${n + 1}` }, undefined, { nodeArgs }));
     for (let n = 0; n < count; n++) clients.push(new Clients());
     const before = trackers.map((tracker) => tracker.rss());
     const heapBefore = await Promise.all(trackers.map((tracker) => heapOf(tracker.url)));
@@ -410,32 +446,33 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     for (const error of admitted.flatMap(({ firstErrors }) => firstErrors)) console.log(`  admission failed: ${error}`);
     const heapAfter = await Promise.all(trackers.map((tracker) => heapOf(tracker.url)));
     console.log(`  of the RSS per peer, V8's heap (its /metrics; garbage not yet collected included): ${heapAfter.map((after, n) => describeHeapGrowth(heapBefore[n]!, after, held[n]!, rssBytesPerPeer[n]!)).join('; ')}`);
-    console.log(`${count} tracker(s): ${held.join(' + ')} peers in ${seconds.toFixed(0)} s; RSS per peer ${rssBytesPerPeer.map((b) => (b / 1024).toFixed(1)).join(', ')} KB; active phase ${ACTIVE_SECONDS} s…`);
+    console.log(`${label}: ${held.join(' + ')} peers in ${seconds.toFixed(0)} s; RSS per peer ${rssBytesPerPeer.map((b) => (b / 1024).toFixed(1)).join(', ')} KB; active phase ${ACTIVE_SECONDS} s…`);
     // Scraping resets the trackers' event-loop histograms: what the second scrape reads is the active phase's.
     const loopBefore = await Promise.all(trackers.map((tracker) => scrapeLoop(tracker.url)));
-    const postmaster = postmasterPid(await withClient(adminUrl, async (client) => (await client.query<{ data_directory: string }>('show data_directory')).rows[0]!.data_directory));
+    const postmaster = postgres ? postmasterPid(await withClient(postgres.adminUrl, async (client) => (await client.query<{ data_directory: string }>('show data_directory')).rows[0]!.data_directory)) : undefined;
     const cpuOf = () => ({
       trackers: trackers.map((tracker) => processCpuSeconds(tracker.child.pid!)),
       trackerWaits: trackers.map((tracker) => runQueueSeconds(tracker.child.pid!)),
       clients: clients.map((client) => processCpuSeconds(client.pid)),
-      postgres: postmaster ? treeCpuSeconds(postmaster) : Number.NaN,
+      // No server on SQLite: the database's work is in the tracker's own CPU.
+      postgres: !postgres ? 0 : postmaster ? treeCpuSeconds(postmaster) : Number.NaN,
       bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
       machine: machineCpuSeconds(),
     });
-    const counting = await resetStatements(url);
+    const counting = postgres ? await resetStatements(postgres.url) : false;
     const cpuBefore = cpuOf();
     const activeBegan = performance.now();
     const activeBeganUs = Number(process.hrtime.bigint() / 1000n);
-    const waits = await watchLockWaits(url, name);
+    const waits = postgres ? await watchLockWaits(postgres.url, postgres.name) : undefined;
     const active = await Promise.all(clients.map((client) => client.ask<'active'>({ kind: 'active', seconds: ACTIVE_SECONDS, placementsPerSecond: PLACEMENTS_PER_SECOND })));
     const loopAfter = await Promise.all(trackers.map((tracker) => scrapeLoop(tracker.url)));
     const activeSeconds = (performance.now() - activeBegan) / 1_000;
     const cpuAfter = cpuOf();
     // The active phase on the monotonic clock V8's profiles use (µs): a profile of the whole life can be cut to it.
     if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
-    if (PROFILE_DIR) writeFileSync(`${PROFILE_DIR}/active-${count}.json`, `${JSON.stringify({ trackers: trackers.map((tracker) => tracker.child.pid), beganUs: activeBeganUs, endedUs: Number(process.hrtime.bigint() / 1000n) })}\n`);
-    const lockWaits = await waits.stop();
-    const statements = counting ? await readStatements(url, name) : undefined;
+    if (PROFILE_DIR) writeFileSync(`${PROFILE_DIR}/active-${runFileName(plan)}.json`, `${JSON.stringify({ trackers: trackers.map((tracker) => tracker.child.pid), beganUs: activeBeganUs, endedUs: Number(process.hrtime.bigint() / 1000n) })}\n`);
+    const lockWaits = await waits?.stop();
+    const statements = counting && postgres ? await readStatements(postgres.url, postgres.name) : undefined;
     const percent = (seconds: number) => (100 * seconds) / activeSeconds;
     const machinePercent = (100 * CORES * (cpuAfter.machine.busy - cpuBefore.machine.busy)) / Math.max(1e-9, cpuAfter.machine.total - cpuBefore.machine.total);
     const ours =
@@ -444,7 +481,7 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
       (cpuAfter.bench - cpuBefore.bench);
     const harness = {
       clients: active.map((report, n) => ({ cpuPercent: percent(cpuAfter.clients[n]! - cpuBefore.clients[n]!), p99: report.loop.p99, max: report.loop.max })),
-      postgresPercent: percent(cpuAfter.postgres - cpuBefore.postgres),
+      ...(postgres ? { postgresPercent: percent(cpuAfter.postgres - cpuBefore.postgres) } : {}),
       benchPercent: percent(cpuAfter.bench - cpuBefore.bench),
       machinePercent,
       othersPercent: Math.max(0, machinePercent - percent(ours)),
@@ -454,7 +491,8 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     const loop = loopAfter.map((after, n) => ({ p50: after.p50, p99: after.p99, max: after.max, cpuPercent: (100 * (after.cpuSeconds - loopBefore[n]!.cpuSeconds)) / activeSeconds, gc: gcDuring(loopBefore[n]!.gc, after.gc) }));
     // What the trackers did beyond what was asked: each placement asked for is 8 fragments.
     const fragmentsPlaced = loopAfter.reduce((total, after, n) => total + after.fragmentsPlaced - loopBefore[n]!.fragmentsPlaced, 0);
-    const poolWaits = loopAfter.map((after, n) => poolWaitsDuring(loopBefore[n]!.pool, after.pool));
+    // The pool is PostgreSQL's: SQLite's calls wait for nothing but the event loop.
+    const poolWaits = postgres ? loopAfter.map((after, n) => poolWaitsDuring(loopBefore[n]!.pool, after.pool)) : undefined;
     const transfersEnded = loopAfter.reduce((total, after, n) => total + after.transfersEnded - loopBefore[n]!.transfersEnded, 0);
     const load = { mean: loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length), max: Math.max(...loads) };
     const placements = active.flatMap((report) => report.placements);
@@ -467,9 +505,11 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     const listing = { p50: percentile(listings, 50), p99: percentile(listings, 99), n: listings.length };
     console.log(`  event loop delay p50/p99/max ${loop.map((l) => `${l.p50.toFixed(0)}/${l.p99.toFixed(0)}/${l.max.toFixed(0)} ms, CPU ${l.cpuPercent.toFixed(0)} %`).join('; ')}; load average ${load.mean.toFixed(1)} (max ${load.max.toFixed(1)})`);
     console.log(`  ${harnessLine(harness, loop)}`);
-    console.log(`  PostgreSQL backends waiting for a lock (each second): mean ${lockWaits.mean.toFixed(2)}, max ${lockWaits.max}, in ${lockWaits.share.toFixed(0)} % of samples; idle in a transaction ${lockWaits.idleInTransaction.toFixed(2)} on average; ${lockWaits.max === 0 ? 'no waiters' : `waiters' transactions ${lockWaits.waiterXactMs.p50.toFixed(0)} ms old (median), up to ${lockWaits.waiterXactMs.max.toFixed(0)} ms`}`);
-    for (const pair of lockWaits.pairs.slice(0, 8)) console.log(`    ${pair.samples} × waiting: ${pair.waiter}\n        behind: ${pair.blocker}`);
-    console.log(`  ${poolLine(poolWaits)}`);
+    if (lockWaits) {
+      console.log(`  PostgreSQL backends waiting for a lock (each second): mean ${lockWaits.mean.toFixed(2)}, max ${lockWaits.max}, in ${lockWaits.share.toFixed(0)} % of samples; idle in a transaction ${lockWaits.idleInTransaction.toFixed(2)} on average; ${lockWaits.max === 0 ? 'no waiters' : `waiters' transactions ${lockWaits.waiterXactMs.p50.toFixed(0)} ms old (median), up to ${lockWaits.waiterXactMs.max.toFixed(0)} ms`}`);
+      for (const pair of lockWaits.pairs.slice(0, 8)) console.log(`    ${pair.samples} × waiting: ${pair.waiter}\n        behind: ${pair.blocker}`);
+    }
+    if (poolWaits) console.log(`  ${poolLine(poolWaits)}`);
     if (statements) {
       console.log(`  ${statementsLine(statements, active.reduce((sum, report) => sum + report.placements.length, 0))}`);
       for (const top of statements.top) console.log(`    ${String(top.calls).padStart(7)} × ${(top.ms / top.calls).toFixed(2)} ms  ${top.query}`);
@@ -486,6 +526,7 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     if (dropped > 0) console.log(`  ${dropped} peers were disconnected during the active phase`);
     return {
       trackers: count,
+      database: plan.database,
       peersPerTracker: held,
       admittedPerSecond: held.reduce((a, b) => a + b, 0) / seconds,
       failedAdmissions: admitted.reduce((sum, { failed }) => sum + failed, 0),
@@ -499,8 +540,8 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
       dropped,
       fragmentsPlaced,
       transfersEnded,
-      lockWaits,
-      poolWaits,
+      ...(lockWaits ? { lockWaits } : {}),
+      ...(poolWaits ? { poolWaits } : {}),
       ...(statements ? { statements } : {}),
       harness,
     };
@@ -508,24 +549,29 @@ async function measure(clusterUrl: (database: string) => string, adminUrl: strin
     clearInterval(sampler);
     await Promise.all(clients.map((client) => client.close()));
     await Promise.all(trackers.map((tracker) => tracker.stop()));
-    await withClient(adminUrl, (client) => client.query(`drop database if exists ${name} with (force)`));
+    await database.drop();
   }
 }
 
 export async function measureTrackers(): Promise<string> {
+  const began = performance.now();
   // pg_stat_statements counts what the trackers ask of PostgreSQL (Debian's server package has it).
-  const cluster = await startPostgresCluster({ settings: ['shared_preload_libraries=pg_stat_statements'] });
+  // Only started when a run is on PostgreSQL.
+  const cluster = RUNS.some((plan) => plan.database === 'postgresql') ? await startPostgresCluster({ settings: ['shared_preload_libraries=pg_stat_statements'] }) : undefined;
   try {
     const runs: (Run | Failed)[] = [];
-    for (const count of TRACKER_COUNTS) {
+    for (const plan of RUNS) {
+      console.log(`${runLabel(plan)}…`);
       // A run that fails is reported as such (with what it threw), and the next one still runs.
-      runs.push(await measure((db) => cluster.url(db), cluster.url('postgres'), count).catch((error: unknown) => ({ trackers: count, error: error instanceof Error ? error.message : String(error) })));
+      runs.push(await measure(plan, cluster).catch((error: unknown) => ({ ...plan, error: error instanceof Error ? error.message : String(error) })));
     }
     const machine = machineInfo('');
-    writeFileSync('bench/trackers-results.json', `${JSON.stringify({ machine, peersPerTracker: PEERS, activeSeconds: ACTIVE_SECONDS, runs }, null, 2)}\n`);
-    return section(runs, machine);
+    const wallSeconds = (performance.now() - began) / 1_000;
+    writeFileSync('bench/trackers-results.json', `${JSON.stringify({ machine, peersPerTracker: PEERS, activeSeconds: ACTIVE_SECONDS, wallSeconds, runs }, null, 2)}\n`);
+    console.log(`trackers bench: ${(wallSeconds / 60).toFixed(1)} min in all`);
+    return section(runs, machine, wallSeconds);
   } finally {
-    await cluster.stop();
+    await cluster?.stop();
   }
 }
 
@@ -537,7 +583,7 @@ function harnessLine(harness: Run['harness'], loop: Run['loop']): string {
   return (
     `CPU over the active phase, in % of one core (${CORES} cores: ${CORES * 100} %): trackers ${loop.map((l) => pct(l.cpuPercent)).join(' / ')}, ` +
     `their clients ${harness.clients.map((c) => pct(c.cpuPercent)).join(' / ')} (client event loop p99 / max ${harness.clients.map((c) => `${c.p99.toFixed(0)} / ${c.max.toFixed(0)} ms`).join('; ')}), ` +
-    `PostgreSQL ${pct(harness.postgresPercent)}, the bench ${pct(harness.benchPercent)}; the machine ${pct(harness.machinePercent)}, of which other work ${pct(harness.othersPercent)}` +
+    `${harness.postgresPercent === undefined ? 'no database server (SQLite: its work is in the tracker\'s CPU)' : `PostgreSQL ${pct(harness.postgresPercent)}`}, the bench ${pct(harness.benchPercent)}; the machine ${pct(harness.machinePercent)}, of which other work ${pct(harness.othersPercent)}` +
     (harness.machinePercent >= 0.9 * CORES * 100 ? ' (the machine was saturated: every latency above includes waiting for a core)' : '') +
     `; each tracker's event loop thread waited for a core ${harness.trackerRunQueueSeconds.map((s) => `${s.toFixed(1)} s`).join(' / ')} of the phase (/proc schedstat)` +
     `; trackers' garbage collections ${loop.map((l) => `${l.gc.count} (${l.gc.major} major, ${l.gc.over100ms} over 100 ms, ${(l.gc.seconds * 1_000).toFixed(0)} ms in all)`).join(' / ')}`
@@ -560,82 +606,108 @@ function poolLine(waits: PoolWaits[]): string {
 }
 const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : '–');
 
-function section(all: (Run | Failed)[], machine: ReturnType<typeof machineInfo>): string {
+function section(all: (Run | Failed)[], machine: ReturnType<typeof machineInfo>, wallSeconds: number): string {
   const runs = all.filter((run): run is Run => !('error' in run));
   const failed = all.filter((run): run is Failed => 'error' in run);
   const rows = all.map((run) =>
     'error' in run
-      ? `| ${run.trackers} | not measured (below) | | | | | | | | | | |`
-      : `| ${run.trackers} | ${run.peersPerTracker.join(' + ')} | ${run.admittedPerSecond.toFixed(0)} | ${run.rssBytesPerPeer.map(kb).join(' / ')} | ${ms(run.placement.p50)} | ${ms(run.placement.p99)} | ${run.placement.n} (${run.placement.refused} refused) | ${ms(run.listing.p50)} | ${ms(run.listing.p99)} | ${run.fragmentsPlaced} | ${run.loop.map((l) => `${l.p99.toFixed(0)} / ${l.max.toFixed(0)} ms, ${l.cpuPercent.toFixed(0)} %`).join('; ')} | ${run.load.mean.toFixed(1)} (max ${run.load.max.toFixed(1)}) |`,
+      ? `| ${run.trackers} | ${databaseName(run.database)} | not measured (below) | | | | | | | | | | |`
+      : `| ${run.trackers} | ${databaseName(run.database)} | ${run.peersPerTracker.join(' + ')} | ${run.admittedPerSecond.toFixed(0)} | ${run.rssBytesPerPeer.map(kb).join(' / ')} | ${ms(run.placement.p50)} | ${ms(run.placement.p99)} | ${run.placement.n} (${run.placement.refused} refused) | ${ms(run.listing.p50)} | ${ms(run.listing.p99)} | ${run.fragmentsPlaced} | ${run.loop.map((l) => `${l.p99.toFixed(0)} / ${l.max.toFixed(0)} ms, ${l.cpuPercent.toFixed(0)} %`).join('; ')} | ${run.load.mean.toFixed(1)} (max ${run.load.max.toFixed(1)}) |`,
   );
-  const worst = <T,>(values: T[], pick: (values: T[]) => T) => (values.length > 0 ? pick(values) : undefined);
-  const worstRss = worst(runs.flatMap((run) => run.rssBytesPerPeer), (v) => Math.max(...v));
-  const worstP99 = worst(runs.map((run) => run.placement.p99), (v) => Math.max(...v));
-  const fewest = worst(runs.flatMap((run) => run.peersPerTracker), (v) => Math.min(...v));
+  const worstOf = (pick: (run: Run) => number[], better: (a: number, b: number) => boolean) => {
+    let worst: { value: number; run: Run } | undefined;
+    for (const run of runs) for (const value of pick(run)) if (!worst || better(worst.value, value)) worst = { value, run };
+    return worst;
+  };
+  const worstRss = worstOf((run) => run.rssBytesPerPeer, (a, b) => b > a);
+  const fewest = worstOf((run) => run.peersPerTracker, (a, b) => b < a);
   const two = runs.find((run) => run.trackers === 2);
-  const one = runs.find((run) => run.trackers === 1);
   const verdict = (met: boolean | undefined, goal: string, measured: string) => `- **${met === undefined ? 'not measured' : met ? 'met' : 'missed'}**: ${goal} (${measured})`;
   const goals = [
-    verdict(fewest === undefined ? undefined : fewest >= GOALS.peersPerTracker, `≥ ${GOALS.peersPerTracker} peers per tracker process`, `fewest held: ${fewest ?? '–'}`),
-    verdict(worstRss === undefined ? undefined : worstRss <= GOALS.bytesPerPeer, '≤ 30 KB of resident memory per peer', `worst: ${worstRss === undefined ? '–' : kb(worstRss)} KB`),
-    verdict(worstP99 === undefined ? undefined : worstP99 <= GOALS.placementP99Ms, `placement p99 ≤ ${GOALS.placementP99Ms} ms`, `worst: ${ms(worstP99 ?? Number.NaN)} ms`),
-    verdict(
-      two === undefined || one === undefined ? undefined : two.peersPerTracker.reduce((a, b) => a + b, 0) >= 2 * GOALS.peersPerTracker,
-      'two trackers holding twice as many',
-      two ? `${two.peersPerTracker.reduce((a, b) => a + b, 0)} held` : 'the two-tracker run did not complete',
-    ),
+    verdict(fewest === undefined ? undefined : fewest.value >= GOALS.peersPerTracker, `≥ ${GOALS.peersPerTracker} peers per tracker process`, fewest ? `fewest held: ${fewest.value}, ${runLabel(fewest.run)}` : 'fewest held: –'),
+    verdict(worstRss === undefined ? undefined : worstRss.value <= GOALS.bytesPerPeer, '≤ 30 KB of resident memory per peer', worstRss ? `worst: ${kb(worstRss.value)} KB, ${runLabel(worstRss.run)}` : 'worst: –'),
+    // Each run on its own: one database meeting the goal says nothing of the other's.
+    ...placementP99Verdicts(all.map((run) => ({ trackers: run.trackers, database: run.database, ...('error' in run ? {} : { p99: run.placement.p99 }) })), GOALS.placementP99Ms),
+    verdict(two === undefined ? undefined : two.peersPerTracker.reduce((a, b) => a + b, 0) >= 2 * GOALS.peersPerTracker, 'two trackers holding twice as many', two ? `${two.peersPerTracker.reduce((a, b) => a + b, 0)} held, ${runLabel(two)}` : 'no two-tracker run completed'),
   ];
+  const postgresRuns = runs.filter((run) => run.database === 'postgresql');
   const notes = [
-    ...runs.filter((run) => run.failedAdmissions > 0).map((run) => `- ${run.trackers} tracker(s): ${run.failedAdmissions} admissions failed; the first: ${run.admissionErrors.join('; ')}`),
-    ...runs.filter((run) => run.placement.refused > 0).map((run) => `- ${run.trackers} tracker(s): placements refused: ${run.placement.refusals.join(', ')}`),
-    ...runs.map((run) => `- ${run.trackers} tracker(s): PostgreSQL backends waiting for a lock, sampled each second of the active phase: mean ${run.lockWaits.mean.toFixed(2)}, max ${run.lockWaits.max}, some waiting in ${run.lockWaits.share.toFixed(0)} % of the samples; ${run.transfersEnded} transfers ended`),
-    ...runs.map((run) => `- ${run.trackers} tracker(s): ${harnessLine(run.harness, run.loop)}`),
-    ...runs.map((run) => `- ${run.trackers} tracker(s): ${poolLine(run.poolWaits)}`),
-    ...runs.flatMap((run) => (run.placementAtTracker ? [`- ${run.trackers} tracker(s): ${atTrackerLine(run.placementAtTracker)}`] : [])),
-    ...runs.flatMap((run) => (run.statements ? [`- ${run.trackers} tracker(s): ${statementsLine(run.statements, run.placement.n)}`] : [])),
-    ...runs.flatMap((run) =>
-      run.lockWaits.pairs.slice(0, 3).map((pair) => `- ${run.trackers} tracker(s), most sampled lock wait (${pair.samples} samples): \`${pair.waiter}\` behind \`${pair.blocker}\``),
+    ...runs.filter((run) => run.failedAdmissions > 0).map((run) => `- ${runLabel(run)}: ${run.failedAdmissions} admissions failed; the first: ${run.admissionErrors.join('; ')}`),
+    ...runs.filter((run) => run.placement.refused > 0).map((run) => `- ${runLabel(run)}: placements refused: ${run.placement.refusals.join(', ')}`),
+    ...runs.map((run) => `- ${runLabel(run)}: ${run.transfersEnded} transfers ended`),
+    ...runs.map((run) => `- ${runLabel(run)}: ${harnessLine(run.harness, run.loop)}`),
+    ...runs.flatMap((run) => (run.placementAtTracker ? [`- ${runLabel(run)}: ${atTrackerLine(run.placementAtTracker)}`] : [])),
+    ...(runs.some((run) => run.database === 'sqlite')
+      ? [
+          '- On SQLite, lock waits, pooled-connection waits, statements counted and PostgreSQL\'s CPU are not applicable: better-sqlite3 runs each statement synchronously on the tracker\'s event loop, so the database\'s time is in the tracker\'s CPU and event-loop delay above.',
+        ]
+      : []),
+    ...postgresRuns.flatMap((run) =>
+      run.lockWaits
+        ? [`- ${runLabel(run)}: PostgreSQL backends waiting for a lock, sampled each second of the active phase: mean ${run.lockWaits.mean.toFixed(2)}, max ${run.lockWaits.max}, some waiting in ${run.lockWaits.share.toFixed(0)} % of the samples`]
+        : [],
     ),
-    ...runs.filter((run) => run.dropped > 0).map((run) => `- ${run.trackers} tracker(s): ${run.dropped} peers were disconnected during the active phase`),
-    ...failed.map((run) => `- ${run.trackers} tracker(s) could not be measured: ${run.error}`),
+    ...postgresRuns.flatMap((run) => (run.poolWaits ? [`- ${runLabel(run)}: ${poolLine(run.poolWaits)}`] : [])),
+    ...postgresRuns.flatMap((run) => (run.statements ? [`- ${runLabel(run)}: ${statementsLine(run.statements, run.placement.n)}`] : [])),
+    ...postgresRuns.flatMap((run) =>
+      (run.lockWaits?.pairs ?? []).slice(0, 3).map((pair) => `- ${runLabel(run)}, most sampled lock wait (${pair.samples} samples): \`${pair.waiter}\` behind \`${pair.blocker}\``),
+    ),
+    ...runs.filter((run) => run.dropped > 0).map((run) => `- ${runLabel(run)}: ${run.dropped} peers were disconnected during the active phase`),
+    ...failed.map((run) => `- ${runLabel(run)} could not be measured: ${run.error}`),
   ];
   return `${HEADING}
 
 Produced by \`BENCH_ONLY=trackers npm run bench\` (\`bench/trackers.ts\`), not by hand: tracker processes (the
-esbuild bundle of \`server/main.ts\`) on one PostgreSQL (a throw-away Debian cluster, \`fsync\` off),
-${PEERS} authenticated Socket.IO clients per tracker (own ECDSA key, real challenge and signature,
+esbuild bundle of \`server/main.ts\`), each run on its database (\`BENCH_TRACKER_RUNS\`, here
+${RUNS.map((plan) => `\`${plan.trackers}:${plan.database}\``).join(', ')}): the embedded SQLite file, \`npm start\`'s default (\`DB_PATH\` in a
+temporary directory on the machine's disk, no \`DATABASE_URL\`; one tracker, as its file is one
+process's), or one PostgreSQL shared by the run's trackers (a throw-away Debian cluster, \`fsync\`
+off). ${PEERS} authenticated Socket.IO clients per tracker (own ECDSA key, real challenge and signature,
 \`peer:report\` of 1 GiB) from ${Math.ceil(PEERS / PER_ADDRESS)} loopback addresses (${PER_ADDRESS} each), each tracker's
 clients in a Node process of their own (\`bench/tracker-clients.ts\`), all on the same machine as the
 trackers and the database. Memory per peer is the growth of the tracker's resident memory from
 before the first peer to after the last, divided by its peers. Then for ${ACTIVE_SECONDS} s, per tracker,
 a tenth of its peers list their files every 10 s (staggered: ${PEERS / 100} listings a second) and
 ${PLACEMENTS_PER_SECOND} placements a second come from them (1000-byte files, the default redundancy rs:4+4: 8 hosts
-each); each owner cancels its upload once placed (these clients can't move bytes: left to time
+each, about ${ACTIVE_SECONDS * PLACEMENTS_PER_SECOND} placements per tracker, so one tracker's p99 is its ${ordinal(slowestAtP99(ACTIVE_SECONDS * PLACEMENTS_PER_SECOND))} slowest
+placement: a few slow ones move it); each owner cancels its upload once placed (these clients can't move bytes: left to time
 out after ACCEPT_TIMEOUT, every store is placed again on another host, which times out in turn,
 so that earlier runs of this bench placed more and more beyond what they asked as the phase went
 on). "Fragments placed" is what the trackers placed over the phase (their
 \`peercloud_placements_total\`): 8 for each placement asked, unless some were placed again. Event-loop delay (p99 / max) and CPU are each tracker's own over that phase (its
-\`/metrics\`: \`perf_hooks.monitorEventLoopDelay\`, process CPU); the load average is the machine's
+\`/metrics\`: \`perf_hooks.monitorEventLoopDelay\`, process CPU; on SQLite the database's work is
+in them, run synchronously by better-sqlite3); the load average is the machine's
 (1 minute, sampled every 5 s from the first admission to the end). Below the table, where the
 machine's CPU went over the active phase (\`/proc\`: each tracker, each client process with its own
 event-loop delay, PostgreSQL's postmaster and backends, the bench, and the rest of the machine:
 other work beside the bench), and each tracker's garbage collections (its \`/metrics\`): a
 latency measured on a saturated machine includes waiting for a core. Placement is also given as
 the trackers timed it (\`peercloud_request_seconds\`, from the request read to the answer sent:
-without the client process and the socket), and the statements PostgreSQL ran over the phase
-(\`pg_stat_statements\`).
+without the client process and the socket, as the bucket bound the p50 and p99 fall under), and
+for the PostgreSQL runs the lock waits, the waits for a pooled connection and the statements
+PostgreSQL ran over the phase (\`pg_stat_statements\`), none of which SQLite has.
 
 - Date: ${machine.date}
 - Machine: ${machine.cpu}, ${machine.memory} RAM, ${machine.os}; Node ${machine.node}
+- The whole bench took ${(wallSeconds / 60).toFixed(1)} min
 
-| trackers | peers held | admitted / s | RSS per peer (KB) | placement p50 (ms) | placement p99 (ms) | placements | listing p50 (ms) | listing p99 (ms) | fragments placed | event loop p99 / max, CPU | load average |
-| ---: | --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | --- | --- |
+| trackers | database | peers held | admitted / s | RSS per peer (KB) | placement p50 (ms) | placement p99 (ms) | placements | listing p50 (ms) | listing p99 (ms) | fragments placed | event loop p99 / max, CPU | load average |
+| ---: | --- | --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | --- | --- |
 ${rows.join('\n')}
 
 Goals:
 ${goals.join('\n')}
 ${notes.length > 0 ? `\n${notes.join('\n')}\n` : ''}
 `;
+}
+
+/** Which placement, counted from the slowest, `percentile` gives as the p99 of n. */
+const slowestAtP99 = (n: number) => n - Math.min(n - 1, Math.floor(0.99 * n));
+
+/** 1st, 2nd, 3rd, 6th… */
+function ordinal(n: number): string {
+  const tens = n % 100;
+  return `${n}${tens >= 11 && tens <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][n % 10] ?? 'th'}`;
 }
 
 /** The section as it is now in the report, if any. */

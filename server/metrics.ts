@@ -41,7 +41,10 @@ export class Metrics {
     name: 'peercloud_request_seconds',
     help: "Time from a client's request read by the tracker to its answer sent, by request (what the tracker itself spent, waits for the database included).",
     labelNames: ['request'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    // Fine between 10 and 100 ms: the placement goal is a p99 of 50 ms, and with bounds only at
+    // 25, 50 and 100 ms a p99 of 30 ms and one of 49 ms read the same. 17 request kinds at most:
+    // five more bounds are at most 85 more lines per scrape.
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
   readonly poolWaiting = new Gauge({ name: 'peercloud_db_pool_waiting', help: 'Requests waiting for a connection of the PostgreSQL pool now.', registers: [this.registry] });
