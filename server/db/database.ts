@@ -11,6 +11,7 @@ import pg from 'pg';
 import type { Logger } from '../logger.ts';
 import { parseExactNumber } from './exact-number.ts';
 import { pgClients } from './pg-client.ts';
+import { withPreparedStatements } from './prepared-statements.ts';
 import { dialectOf, type DialectName } from './dialect.ts';
 import type { Database } from './schema.ts';
 import * as initial from './migrations/0001_initial.ts';
@@ -62,7 +63,7 @@ function openSqlite(path: string): OpenedDatabase {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withPreparedStatements(sqlite) }) });
   return { db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
 }
 
