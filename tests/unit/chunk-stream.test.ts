@@ -104,6 +104,27 @@ describe('sending and receiving chunks', () => {
     expect(progress.at(-1)).toBe(10 * (CHUNK_SIZE + SEAL_OVERHEAD));
   });
 
+  it.each([
+    ['by default', undefined, 4],
+    ['as the source asks (an upload whose reads hold whole stripes)', 2, 2],
+  ] as const)('reads ahead of the chunk it sends %s', async (_, readAhead, expected) => {
+    const chunks = await makeChunks(12);
+    const source = sourceOf(chunks);
+    const [a, b] = memoryLinkPair();
+    // How far the reads had gone past each chunk as it was announced.
+    let mostAhead = 0;
+    const sendControl = a.sendControl.bind(a);
+    a.sendControl = (message) => {
+      if (message.t === 'chunk') mostAhead = Math.max(mostAhead, Math.max(...source.reads) - message.i);
+      return sendControl(message);
+    };
+    const recorder = recordingSink();
+    const sending = sendChunks(a, source, { from: 0, chunkSize: CHUNK_SIZE, ...(readAhead === undefined ? {} : { readAhead }) });
+    await Promise.all([sending, receiver(b, recorder.sink, chunks.length)]);
+    expect(recorder.written.flat()).toHaveLength(chunks.length);
+    expect(mostAhead).toBe(expected);
+  });
+
   it('never runs more than a window of chunks ahead of the last ack', async () => {
     // The window is counted in chunks of the transfer's chunk size: 4 MiB chunks make it small.
     const window = sendWindow(4 * 1024 * 1024);

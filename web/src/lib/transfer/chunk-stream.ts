@@ -45,7 +45,10 @@ export interface Progress {
   (bytes: number, chunksDone: number): void;
 }
 
-/** Chunks read (and sealed) ahead of the one being sent, so the channel never waits for storage. */
+/**
+ * Chunks read (and sealed) ahead of the one being sent, so the channel never waits for storage;
+ * a source whose reads are cheap asks for fewer (`readAhead`), as each one read is held in memory.
+ */
 const READ_AHEAD = 4;
 
 /**
@@ -57,7 +60,7 @@ const READ_AHEAD = 4;
 export async function sendChunks(
   link: Link,
   source: ChunkSource,
-  options: { from: number; chunkSize: number; root?: () => Promise<string>; onProgress?: Progress },
+  options: { from: number; chunkSize: number; root?: () => Promise<string>; onProgress?: Progress; readAhead?: number },
 ): Promise<void> {
   const window = sendWindow(options.chunkSize);
   const sizes = new Map<number, number>();
@@ -95,7 +98,7 @@ export async function sendChunks(
 
   const reads: Promise<SourceChunk>[] = [];
   const readFrom = (index: number) => {
-    while (reads.length < READ_AHEAD && index + reads.length < source.count) {
+    while (reads.length < (options.readAhead ?? READ_AHEAD) && index + reads.length < source.count) {
       const read = source.read(index + reads.length);
       // If the transfer fails first, a read-ahead nobody awaits must not become an unhandled rejection.
       read.catch(() => undefined);

@@ -37,11 +37,20 @@ import { nextTask } from '../transfer/next-task.ts';
 import { asFailure, reportFailure } from '../transfer/report-failure.ts';
 
 /**
- * Stripes kept for the other hosts' pushes (8 MiB of sealed data, 12 MiB of rs:4+2 fragments),
+ * Stripes kept for the other hosts' pushes (4 MiB of sealed data, 6 MiB of rs:4+2 fragments),
  * and so how far a push may run ahead of the slowest: a push further behind than the cache has
  * each of its stripes read, sealed and encoded again, and kept apart.
  */
-const STRIPE_CACHE = 8;
+const STRIPE_CACHE = 4;
+/**
+ * Stripes each push reads ahead of the one it sends. A stripe read ahead is held whole (all n
+ * fragments) until its push sent its own fragment, so the owner holds about
+ * (STRIPE_CACHE + PUSH_READ_AHEAD) stripes at once. With 8 and 4 a mid-upload probe found 19–28 MiB
+ * of live ArrayBuffers; a 1 GiB upload with 4 and 2 peaked at +18.6 MiB of them against +39.3,
+ * its renderer at +60.7 MiB against +82.1, no slower (docs/BENCHMARKS.md, "Fragments"). Two is
+ * enough here: a read is the cache's stripe, or one made in a few milliseconds.
+ */
+const PUSH_READ_AHEAD = 2;
 /**
  * How long a push that is STRIPE_CACHE stripes ahead waits for the slowest, per stripe, before
  * going on without it: a stalled host must not stall the others (a replaced one starts over).
@@ -151,6 +160,7 @@ export class UploadRun {
         from: want.from,
         // The window is counted in chunks: a fragment's chunks are k times smaller.
         chunkSize: Math.ceil(this.#spec.chunkSize / this.#spec.k),
+        readAhead: PUSH_READ_AHEAD,
         root: async () => {
           await this.#digestAll();
           // Every root is known now: the seal goes to the tracker while the last chunks are
