@@ -344,10 +344,13 @@ const gcDuring = (before: GcTotals, after: GcTotals): GcTotals => ({
   seconds: after.seconds - before.seconds,
 });
 
+/** Where, in n values sorted from the fastest, `percentile` reads the p-th percentile. */
+const percentileIndex = (n: number, p: number) => Math.min(n - 1, Math.floor((p / 100) * n));
+
 function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  return sorted[percentileIndex(sorted.length, p)]!;
 }
 
 /** One tracker's clients, in their own process (bench/tracker-clients.ts). */
@@ -614,13 +617,14 @@ function section(all: (Run | Failed)[], machine: ReturnType<typeof machineInfo>,
       ? `| ${run.trackers} | ${databaseName(run.database)} | not measured (below) | | | | | | | | | | |`
       : `| ${run.trackers} | ${databaseName(run.database)} | ${run.peersPerTracker.join(' + ')} | ${run.admittedPerSecond.toFixed(0)} | ${run.rssBytesPerPeer.map(kb).join(' / ')} | ${ms(run.placement.p50)} | ${ms(run.placement.p99)} | ${run.placement.n} (${run.placement.refused} refused) | ${ms(run.listing.p50)} | ${ms(run.listing.p99)} | ${run.fragmentsPlaced} | ${run.loop.map((l) => `${l.p99.toFixed(0)} / ${l.max.toFixed(0)} ms, ${l.cpuPercent.toFixed(0)} %`).join('; ')} | ${run.load.mean.toFixed(1)} (max ${run.load.max.toFixed(1)}) |`,
   );
-  const worstOf = (pick: (run: Run) => number[], better: (a: number, b: number) => boolean) => {
+  /** The worst value over every run's, with its run: `worse(value, than)` says which of two is worse. */
+  const worstOf = (pick: (run: Run) => number[], worse: (value: number, than: number) => boolean) => {
     let worst: { value: number; run: Run } | undefined;
-    for (const run of runs) for (const value of pick(run)) if (!worst || better(worst.value, value)) worst = { value, run };
+    for (const run of runs) for (const value of pick(run)) if (!worst || worse(value, worst.value)) worst = { value, run };
     return worst;
   };
-  const worstRss = worstOf((run) => run.rssBytesPerPeer, (a, b) => b > a);
-  const fewest = worstOf((run) => run.peersPerTracker, (a, b) => b < a);
+  const worstRss = worstOf((run) => run.rssBytesPerPeer, (value, than) => value > than);
+  const fewest = worstOf((run) => run.peersPerTracker, (value, than) => value < than);
   const two = runs.find((run) => run.trackers === 2);
   const verdict = (met: boolean | undefined, goal: string, measured: string) => `- **${met === undefined ? 'not measured' : met ? 'met' : 'missed'}**: ${goal} (${measured})`;
   const goals = [
@@ -702,7 +706,7 @@ ${notes.length > 0 ? `\n${notes.join('\n')}\n` : ''}
 }
 
 /** Which placement, counted from the slowest, `percentile` gives as the p99 of n. */
-const slowestAtP99 = (n: number) => n - Math.min(n - 1, Math.floor(0.99 * n));
+const slowestAtP99 = (n: number) => n - percentileIndex(n, 99);
 
 /** 1st, 2nd, 3rd, 6th… */
 function ordinal(n: number): string {
