@@ -13,6 +13,7 @@ import { MiB } from '../shared/units.ts';
 import { CHROMIUM_ARGS, CHROMIUM_HELP, findChromium } from '../tests/support/chromium.ts';
 import { watchIcePaths } from '../tests/support/ice-paths.ts';
 import { processTimes } from './process-cpu.ts';
+import { PROCESS_KINDS, processKind, type ProcessKind } from './process-kind.ts';
 
 export interface PeerTab {
   context: BrowserContext;
@@ -253,6 +254,20 @@ function resident(pid: number): { rss: number; anon: number; file: number; shmem
   }
 }
 
+/**
+ * A process's proportional set size (smaps_rollup's Pss): its private pages, plus each shared
+ * page divided by the number of processes mapping it. Summed over a browser's processes it counts
+ * each page once, where a sum of resident sizes counts Chromium's code once per process that
+ * touched it and each shared-memory buffer on both of its ends.
+ */
+function proportional(pid: number): number | undefined {
+  try {
+    return Number(/^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether processes' memory can be watched here (Linux's /proc). */
 export const processesObservable = existsSync('/proc/self/status');
 
@@ -301,11 +316,15 @@ export function rendererCpuSeconds(tab: PeerTab): number | undefined {
 export interface PeerMemory {
   /** Peak resident bytes of the peer's renderer processes above their level at the start; undefined if none was found. */
   renderer: number | undefined;
-  /** The same for every process of the peer's browser (the browser process with its IndexedDB, network service, renderer…). */
+  /** The same for every process of the peer's browser (the browser process, network and storage services, renderer…), as a sum of resident sizes. */
   browser: number | undefined;
   /** Their resident bytes at the start, for scale. */
   rendererBase: number | undefined;
   browserBase: number | undefined;
+  /** The whole browser's peak growth counted by proportional set size: each page once (see `proportional`). */
+  browserPss?: number | undefined;
+  /** Peak growth by kind of process, proportional set sizes, each kind its own peak: where a whole browser's growth is. */
+  kinds?: Record<ProcessKind, number> | undefined;
   /**
    * The renderer's peak growth by kind of resident page, each its own peak: anonymous (the
    * page's own memory: heaps, buffers, WebRTC's), file-backed (the browser's code and data files
@@ -315,6 +334,18 @@ export interface PeerMemory {
   rendererParts?: { anon: number; file: number; shmem: number } | undefined;
 }
 
+interface PeerSample {
+  renderer: number;
+  browser: number;
+  anon: number;
+  file: number;
+  shmem: number;
+  pss: number;
+  kinds: Record<ProcessKind, number>;
+}
+
+const noKinds = (): Record<ProcessKind, number> => ({ browser: 0, renderer: 0, network: 0, storage: 0, gpu: 0, other: 0 });
+
 /**
  * Starts sampling, twice a second, the resident memory of each peer's own browser (peers of
  * `openPersistentPeer`; others get undefined); the returned function stops and gives each
@@ -322,47 +353,53 @@ export interface PeerMemory {
  * process that starts during the transfer counts from then on.
  */
 export function watchPeerMemory(tabs: PeerTab[]): () => Promise<PeerMemory[]> {
-  const sample = () => {
+  const sample = (): (PeerSample | undefined)[] => {
     const table = processTable();
     return tabs.map((tab) => {
       if (!tab.profile) return undefined;
       const { renderers, all } = browserProcesses(table, tab.profile);
+      if (renderers.length === 0) return undefined;
       // Each process's status read once per sample: the renderers' figures come from the same read as the browser's.
       const of = new Map(all.map((pid) => [pid, resident(pid)]));
       const sum = (pids: number[], kind: 'rss' | 'anon' | 'file' | 'shmem') => pids.reduce((total, pid) => total + (of.get(pid)?.[kind] ?? 0), 0);
-      return renderers.length === 0
-        ? undefined
-        : { renderer: sum(renderers, 'rss'), browser: sum(all, 'rss'), anon: sum(renderers, 'anon'), file: sum(renderers, 'file'), shmem: sum(renderers, 'shmem') };
+      const kinds = noKinds();
+      let pss = 0;
+      for (const pid of all) {
+        const bytes = proportional(pid) ?? 0;
+        kinds[processKind(table.get(pid)!.command)] += bytes;
+        pss += bytes;
+      }
+      return { renderer: sum(renderers, 'rss'), browser: sum(all, 'rss'), anon: sum(renderers, 'anon'), file: sum(renderers, 'file'), shmem: sum(renderers, 'shmem'), pss, kinds };
     });
   };
   const base = sample();
-  const peaks = base.map((bytes) => (bytes ? { ...bytes } : undefined));
+  const peaks = base.map((bytes) => (bytes ? { ...bytes, kinds: { ...bytes.kinds } } : undefined));
   const timer = setInterval(() => {
     const samples = sample();
-    traceMemory({ what: 'rss', renderer: samples[0]?.renderer, browser: samples[0]?.browser, anon: samples[0]?.anon, file: samples[0]?.file, shmem: samples[0]?.shmem });
+    traceMemory({ what: 'rss', renderer: samples[0]?.renderer, browser: samples[0]?.browser, anon: samples[0]?.anon, file: samples[0]?.file, shmem: samples[0]?.shmem, pss: samples[0]?.pss, ...samples[0]?.kinds });
     samples.forEach((now, index) => {
       const peak = peaks[index];
       if (!now || !peak) return;
-      peak.renderer = Math.max(peak.renderer, now.renderer);
-      peak.browser = Math.max(peak.browser, now.browser);
-      peak.anon = Math.max(peak.anon, now.anon);
-      peak.file = Math.max(peak.file, now.file);
-      peak.shmem = Math.max(peak.shmem, now.shmem);
+      for (const key of ['renderer', 'browser', 'anon', 'file', 'shmem', 'pss'] as const) peak[key] = Math.max(peak[key], now[key]);
+      for (const kind of PROCESS_KINDS) peak.kinds[kind] = Math.max(peak.kinds[kind], now.kinds[kind]);
     });
   }, 500);
   return async () => {
     clearInterval(timer);
     return base.map((before, index) => {
       const peak = peaks[index];
-      return before && peak
-        ? {
-            renderer: peak.renderer - before.renderer,
-            browser: peak.browser - before.browser,
-            rendererBase: before.renderer,
-            browserBase: before.browser,
-            rendererParts: { anon: peak.anon - before.anon, file: peak.file - before.file, shmem: peak.shmem - before.shmem },
-          }
-        : { renderer: undefined, browser: undefined, rendererBase: undefined, browserBase: undefined };
+      if (!before || !peak) return { renderer: undefined, browser: undefined, rendererBase: undefined, browserBase: undefined };
+      const kinds = noKinds();
+      for (const kind of PROCESS_KINDS) kinds[kind] = peak.kinds[kind] - before.kinds[kind];
+      return {
+        renderer: peak.renderer - before.renderer,
+        browser: peak.browser - before.browser,
+        rendererBase: before.renderer,
+        browserBase: before.browser,
+        browserPss: peak.pss - before.pss,
+        kinds,
+        rendererParts: { anon: peak.anon - before.anon, file: peak.file - before.file, shmem: peak.shmem - before.shmem },
+      };
     });
   };
 }
