@@ -11,7 +11,9 @@ export const PROCESS_KINDS: readonly ProcessKind[] = ['browser', 'renderer', 'ne
 
 export function processKind(command: string): ProcessKind {
   // Crash reporting runs a program of its own, with no --type, as the browser process has none.
-  if (command.split('\0', 1)[0]!.includes('crashpad')) return 'other';
+  // Its name is the first word: Chromium's children rewrite their command line as one string
+  // of words separated by spaces (and say --crashpad-handler-pid=… in it), the browser keeps NULs.
+  if (/crashpad_handler$/.test(command.split(/[\0 ]/, 1)[0]!)) return 'other';
   const type = /--type=([a-z-]+)/.exec(command)?.[1];
   if (type === undefined) return 'browser';
   if (type === 'renderer') return 'renderer';
