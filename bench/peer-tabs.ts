@@ -376,7 +376,8 @@ export function watchPeerMemory(tabs: PeerTab[]): () => Promise<PeerMemory[]> {
   const peaks = base.map((bytes) => (bytes ? { ...bytes, kinds: { ...bytes.kinds } } : undefined));
   const timer = setInterval(() => {
     const samples = sample();
-    traceMemory({ what: 'rss', renderer: samples[0]?.renderer, browser: samples[0]?.browser, anon: samples[0]?.anon, file: samples[0]?.file, shmem: samples[0]?.shmem, pss: samples[0]?.pss, ...samples[0]?.kinds });
+    const kinds = samples[0] ? Object.fromEntries(PROCESS_KINDS.map((kind) => [`pss_${kind}`, samples[0]!.kinds[kind]])) : {};
+    traceMemory({ what: 'rss', renderer: samples[0]?.renderer, browser: samples[0]?.browser, anon: samples[0]?.anon, file: samples[0]?.file, shmem: samples[0]?.shmem, pss: samples[0]?.pss, ...kinds });
     samples.forEach((now, index) => {
       const peak = peaks[index];
       if (!now || !peak) return;
