@@ -366,7 +366,7 @@ export class Transfers {
     );
   }
 
-  /** Ends every active transfer of a file (it is being deleted). */
+  /** Ends every active transfer of a file: it is being deleted (Files.delete, its only caller, deletes it next). */
   async cancelFile(fileId: string): Promise<void> {
     await this.#endAll((eb) => eb('file_id', '=', fileId), { ok: false, code: 'CANCELLED', message: 'The owner deleted the file.' }, { by: 'tracker', reason: 'deleted' }, { lookFirst: true });
   }

@@ -217,6 +217,10 @@ export class Uploads {
     const uploads = new Map<string, TransferEnded[]>();
     for (const ended of endings) {
       if (ended.transfer.kind !== 'store') continue;
+      // A deleted upload is not settled: it is going, with its rows, the moment its stores have
+      // ended (Files.delete), and its owner hears `file:removed`. Were the deletion to fail
+      // after that, the sweep's settleStale settles what is left.
+      if (ended.cause.by === 'tracker' && ended.cause.reason === 'deleted') continue;
       const stores = uploads.get(ended.transfer.file_id) ?? [];
       stores.push(ended);
       uploads.set(ended.transfer.file_id, stores);
