@@ -114,7 +114,7 @@ async function admitAll(url: string, count: number, offset: number): Promise<Cli
 
 /**
  * A tenth of the peers list every 10 s (staggered) and `placementsPerSecond` placements come
- * from them, for `seconds`; each placed upload is cancelled once acknowledged.
+ * from them, for `seconds`; each placed upload is deleted once acknowledged.
  */
 async function activePhase(seconds: number, placementsPerSecond: number): Promise<ClientsReport> {
   const active = sockets.filter((_, n) => n % 10 === 0);
@@ -151,13 +151,12 @@ async function activePhase(seconds: number, placementsPerSecond: number): Promis
       request(socket, 'file:place', { name: `bench-${placed}`, size: 1000, chunkSize: 65536 }).then(
         (data) => {
           placements.push(performance.now() - began);
-          // The upload is then given up (as a page does when its user cancels): these clients
-          // can't move bytes, and store transfers left to time out would each be placed again on
-          // another host and counted against the host (a cascade of ~8 more placements for each
-          // one asked, which is not the load this measures).
-          for (const transferId of (data as { transferIds: string[] }).transferIds) {
-            pending.push(request(socket, 'transfer:fail', { transferId, code: 'CANCELLED', message: 'The upload was cancelled.' }).catch(() => undefined));
-          }
+          // The upload is then given up as a page's user does (removing the file: one
+          // `file:delete`, which ends its 8 stores at once): these clients can't move bytes, and
+          // store transfers left to time out would each be placed again on another host and
+          // counted against the host (a cascade of ~8 more placements for each one asked, which
+          // is not the load this measures).
+          pending.push(request(socket, 'file:delete', { fileId: (data as { file: { id: string } }).file.id }).catch(() => undefined));
         },
         (error: unknown) => {
           refused++;

@@ -600,7 +600,7 @@ function atTrackerLine(at: { p50: number; p99: number }): string {
 
 /** Statements over the phase, in words. */
 function statementsLine(statements: Statements, placements: number): string {
-  return `statements PostgreSQL ran over the active phase (pg_stat_statements, all trackers): ${statements.calls} (${(statements.calls / Math.max(1, placements)).toFixed(0)} per placement acknowledged, listings and cancellations included), ${statements.execSeconds.toFixed(1)} s executing`;
+  return `statements PostgreSQL ran over the active phase (pg_stat_statements, all trackers): ${statements.calls} (${(statements.calls / Math.max(1, placements)).toFixed(0)} per placement acknowledged, listings and deletions included), ${statements.execSeconds.toFixed(1)} s executing`;
 }
 
 /** Waits for a pooled database connection, per tracker, in words. */
@@ -674,7 +674,7 @@ before the first peer to after the last, divided by its peers. Then for ${ACTIVE
 a tenth of its peers list their files every 10 s (staggered: ${PEERS / 100} listings a second) and
 ${PLACEMENTS_PER_SECOND} placements a second come from them (1000-byte files, the default redundancy rs:4+4: 8 hosts
 each, about ${ACTIVE_SECONDS * PLACEMENTS_PER_SECOND} placements per tracker, so one tracker's p99 is its ${ordinal(slowestAtP99(ACTIVE_SECONDS * PLACEMENTS_PER_SECOND))} slowest
-placement: a few slow ones move it); each owner cancels its upload once placed (these clients can't move bytes: left to time
+placement: a few slow ones move it); each owner deletes its upload once placed (one \`file:delete\`, as a page's user removing it; these clients can't move bytes: left to time
 out after ACCEPT_TIMEOUT, every store is placed again on another host, which times out in turn,
 so that earlier runs of this bench placed more and more beyond what they asked as the phase went
 on). "Fragments placed" is what the trackers placed over the phase (their

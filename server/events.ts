@@ -29,7 +29,12 @@ export interface TransferEnded {
 }
 
 export interface TrackerEventMap {
-  'transfer:ended': TransferEnded;
+  /**
+   * Transfers that ended together, for one cause and with one outcome (one transfer, or a
+   * deleted file's stores, a gone peer's transfers, the sweep's expiries): one event, so that
+   * what concerns a whole upload (its settling) is done once for it, not once per store.
+   */
+  'transfers:ended': { endings: readonly TransferEnded[] };
   /** A file's replicas or pending transfers changed: its owner should hear of it. */
   'file:changed': { fileId: string };
   /** An audit was decided (once). */

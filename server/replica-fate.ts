@@ -16,25 +16,37 @@ import { spaceLedger } from './space-ledger.ts';
 const RESUMABLE = new Set<TransferErrorCode>(['PEER_GONE', 'CONNECTION', 'TIMEOUT', 'CANCELLED']);
 
 export interface ReplicaFate {
-  /** Hosts to tell, once committed, to delete what they hold of the file. */
-  drops: { hostId: string; fileId: string }[];
+  /** Hosts to tell, once committed, to delete what they hold of these files (one message per host). */
+  drops: Map<string, string[]>;
   /** Hosts whose space counters moved. */
-  spaceChanged: string[];
-  /** Whether the file's owner should hear of it (an upload's store transfers are told by its settling instead). */
-  fileChanged: boolean;
+  spaceChanged: Set<string>;
+  /** Files whose owner should hear of it (an upload's store transfers are told by its settling instead). */
+  filesChanged: Set<string>;
 }
 
-export async function settleReplicaIn(
-  trx: Transaction<Database>,
-  ended: { transfer: TransferRow; outcome: TransferOutcome; ownerLeft: boolean; now: number },
-): Promise<ReplicaFate> {
-  const { transfer, outcome, ownerLeft, now } = ended;
-  const fate: ReplicaFate = { drops: [], spaceChanged: [], fileChanged: false };
-  const fileId = transfer.file_id;
+/** A transfer just ended, as its ending read it: whether a store's owner had left with it. */
+export interface EndedInTrx {
+  transfer: TransferRow;
+  ownerLeft: boolean;
+}
 
-  if (isStorageKind(transfer.kind)) {
-    fate.fileChanged = transfer.kind === 'repair';
-    fate.spaceChanged.push(transfer.receiver_id);
+/**
+ * The replicas of transfers that ended together with one outcome (one, or a deleted file's
+ * stores, a gone peer's, the sweep's expiries). Verified ones are promoted one by one (an
+ * ending that went well is one transfer, or one rebuild's group); the reservations of failed
+ * ones are released together, in a few statements whatever their number (spaceLedger.releaseAll).
+ * Last before the commit, as the caller calls it: a release or promotion holds the host's row
+ * until then, and any placement to that host waits for it.
+ */
+export async function settleReplicasIn(trx: Transaction<Database>, ended: { endings: readonly EndedInTrx[]; outcome: TransferOutcome; now: number }): Promise<ReplicaFate> {
+  const { endings, outcome, now } = ended;
+  const fate: ReplicaFate = { drops: new Map(), spaceChanged: new Set(), filesChanged: new Set() };
+  const releases: { fileId: string; hostId: string }[] = [];
+  for (const { transfer, ownerLeft } of endings) {
+    if (!isStorageKind(transfer.kind)) continue;
+    const fileId = transfer.file_id;
+    if (transfer.kind === 'repair') fate.filesChanged.add(fileId);
+    fate.spaceChanged.add(transfer.receiver_id);
     if (outcome.ok) {
       await spaceLedger.promote(trx, fileId, transfer.receiver_id, now);
       // A repair done: the file is whole again, and the replica it replaces is retired.
@@ -45,9 +57,14 @@ export async function settleReplicaIn(
         }
       }
     } else if (!(transfer.kind === 'store' && ownerLeft && RESUMABLE.has(outcome.code))) {
-      // Nothing released (another request did, or the copy was found stored meanwhile): the host keeps what it has.
-      if (await spaceLedger.release(trx, fileId, transfer.receiver_id)) fate.drops.push({ hostId: transfer.receiver_id, fileId });
+      releases.push({ fileId, hostId: transfer.receiver_id });
     }
+  }
+  // Nothing released (another request did, or the copy was found stored meanwhile): the host keeps what it has.
+  for (const { fileId, hostId } of await spaceLedger.releaseAll(trx, releases)) {
+    const files = fate.drops.get(hostId) ?? [];
+    files.push(fileId);
+    fate.drops.set(hostId, files);
   }
   return fate;
 }

@@ -123,6 +123,45 @@ export const spaceLedger = {
     return (await remove(trx, fileId, hostId, 'reserved')) !== undefined;
   },
 
+  /**
+   * Reservations nothing will fill, many at once (transfers ended together: a deleted file's, a
+   * gone peer's): the rows that are still reserved go in one statement, and each host's promise
+   * falls by what its rows held, in one update for all hosts. Returns the replicas released; one
+   * that another request took meanwhile is not among them, and then that request moved the
+   * counter. On PostgreSQL the hosts' rows are locked in id order first, as reserveAll locks them,
+   * so that a release and a placement never wait for each other in a cycle.
+   */
+  async releaseAll(trx: Trx, replicas: readonly { fileId: string; hostId: string }[]): Promise<{ fileId: string; hostId: string }[]> {
+    if (replicas.length === 0) return [];
+    if (replicas.length === 1) return (await this.release(trx, replicas[0]!.fileId, replicas[0]!.hostId)) ? [replicas[0]!] : [];
+    const removed = await trx
+      .deleteFrom('replicas')
+      .where('state', '=', 'reserved')
+      .where((eb) => eb.or(replicas.map(({ fileId, hostId }) => eb.and([eb('file_id', '=', fileId), eb('host_id', '=', hostId)]))))
+      .returning(['file_id', 'host_id', 'bytes'])
+      .execute();
+    if (removed.length === 0) return [];
+    const byHost = new Map<string, number>();
+    for (const replica of removed) byHost.set(replica.host_id, (byHost.get(replica.host_id) ?? 0) + Number(replica.bytes));
+    const hosts = [...byHost.keys()].sort();
+    if (hosts.length === 1) {
+      await trx
+        .updateTable('peers')
+        .set((eb) => ({ bytes_reserved: eb('bytes_reserved', '-', byHost.get(hosts[0]!)!) }))
+        .where('id', '=', hosts[0]!)
+        .execute();
+    } else {
+      if (dialectOf(trx) === 'postgres') await trx.selectFrom('peers').select('id').where('id', 'in', hosts).orderBy('id').forNoKeyUpdate().execute();
+      const less = sql<number>`case ${sql.join(hosts.map((hostId) => sql`when peers.id = ${hostId} then ${byHost.get(hostId)!}`), sql` `)} else 0 end`;
+      await trx
+        .updateTable('peers')
+        .set((eb) => ({ bytes_reserved: eb('bytes_reserved', '-', less) }))
+        .where('id', 'in', hosts)
+        .execute();
+    }
+    return removed.map((replica) => ({ fileId: replica.file_id, hostId: replica.host_id }));
+  },
+
   /** A stored replica the host no longer has (its inventory says so, or it proved it doesn't). */
   async lose(trx: Trx, fileId: string, hostId: string): Promise<boolean> {
     return (await remove(trx, fileId, hostId, 'stored')) !== undefined;

@@ -131,8 +131,10 @@ export function createTracker({ db, clock, config, log }: TrackerDeps): Tracker 
   const lease: Lease = config.databaseUrl ? new AdvisoryLease(config.databaseUrl, log) : soleLease;
 
   // Who hears what. Blame first: a replacement host is placed by the levels it leaves.
-  events.on('transfer:ended', ({ blames, transfer }) => peers.blamed(blames, transfer.file_id));
-  events.on('transfer:ended', (ended) => uploads.transferEnded(ended));
+  events.on('transfers:ended', async ({ endings }) => {
+    for (const { blames, transfer } of endings) if (blames.length > 0) await peers.blamed(blames, transfer.file_id);
+  });
+  events.on('transfers:ended', ({ endings }) => uploads.transfersEnded(endings));
   events.on('audit:decided', ({ audit, verdict }) => peers.auditDecided(audit, verdict));
   events.on('audit:decided', ({ audit, verdict }) => transfers.auditDecided(audit, verdict));
   events.on('audit:decided', ({ audit, verdict }) => inventory.auditDecided(audit, verdict));

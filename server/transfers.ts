@@ -5,16 +5,18 @@
  * ACCEPT_TIMEOUT, then the initiator connects over WebRTC with signals relayed here, and the
  * transfer stays alive while either side reports progress. Its states:
  *
- *   offered ──#open──▶ open ──#end(ok)──▶ done
- *      └──────────#end(failure)─────────▶ failed
+ *   offered ──#open──▶ open ──#endAll(ok)──▶ done
+ *      └──────────#endAll(failure)─────────▶ failed
  *
- * Exactly two functions change a transfer's state, `#open` and `#end`, each a conditional
- * update, so two racing events (an accept and a timeout, say) can't both win. What an ending
- * means for the replica it was filling is decided in the same transaction (replica-fate.ts);
- * what it means for the file, the owner and the hosts' levels is told to the rest of the
- * tracker as a `transfer:ended` event.
+ * Exactly two functions change a transfer's state, `#open` and `#endAll`, each a conditional
+ * update, so two racing events (an accept and a timeout, say) can't both win. `#endAll` ends
+ * together the transfers that end for one cause (a deleted file's stores, a gone peer's
+ * transfers), one of them for a peer's own request. What an ending means for the replicas
+ * they were filling is decided in the same transaction (replica-fate.ts); what it means for
+ * the files, the owners and the hosts' levels is told to the rest of the tracker as one
+ * `transfers:ended` event.
  */
-import type { Transaction } from 'kysely';
+import type { Expression, ExpressionBuilder, SqlBool, Transaction } from 'kysely';
 import { blameFor, needsConnectionEvidence, REACHABILITY_WINDOW_MS, type Blame, type EndedTransferFacts } from '../shared/blame.ts';
 import { PeercloudError } from '../shared/errors.ts';
 import { randomId } from '../shared/encoding.ts';
@@ -25,15 +27,35 @@ import type { Config } from './config.ts';
 import type { Db } from './db/database.ts';
 import type { AuditRow, Database, FileRow, TransferKindColumn, TransferRow } from './db/schema.ts';
 import { ACTIVE_TRANSFER_STATES, isActiveTransfer, isStorageKind } from './db/states.ts';
-import type { EndCause, TrackerEvents, TransferOutcome } from './events.ts';
+import type { EndCause, TrackerEvents, TransferEnded, TransferOutcome } from './events.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { fragmentRoot } from './db/fragments.ts';
-import { settleReplicaIn } from './replica-fate.ts';
+import { settleReplicasIn } from './replica-fate.ts';
+import { dialectOf } from './db/dialect.ts';
 import type { Sessions } from './sessions.ts';
 
 type Trx = Transaction<Database>;
 export type Effect = () => void | Promise<void>;
+
+/** Which transfers an ending concerns (of those still active): a condition on their rows. */
+type Selector = (eb: ExpressionBuilder<Database, 'transfers'>) => Expression<SqlBool>;
+
+interface EndOptions {
+  /** A peer that left: its stores' hosts keep what they have of its uploads, for a resume. */
+  ownerLeft?: string;
+  /** The caller's own reading of the one transfer it ends, ended as read if nothing moved since. */
+  known?: TransferRow | undefined;
+  /** Whether there is any to end is read first, outside a transaction (an ending that usually finds none). */
+  lookFirst?: boolean;
+}
+
+/**
+ * The most transfers one transaction ends: a peer with thousands of transfers (a hostile one,
+ * or a host of many uploads) is ended in several transactions, each holding its rows' locks
+ * briefly, never in one that holds them all.
+ */
+const END_BATCH = 500;
 
 /** What a party gets to read when its transfer ends: the tracker's words, never the other peer's. */
 const ENDED_WORDS: Record<TransferErrorCode, string> = {
@@ -313,64 +335,68 @@ export class Transfers {
     else await this.#end(transfer.id, { ok: false, code: 'PEER_GONE', message: ENDED_WORDS.PEER_GONE }, { by: 'tracker', reason: 'peer_gone', goneId: transfer.receiver_id });
   }
 
-  /** A store's first audit was decided: the transfer ends with it (a rebuild's whole group with it). */
+  /** A store's first audit was decided: the transfer ends with it (a rebuild's whole group with it, together). */
   async auditDecided(audit: AuditRow, verdict: 'passed' | 'wrong' | 'unanswered'): Promise<void> {
     if (audit.purpose !== 'store' || !audit.transfer_id) return;
     const transfer = await this.#db.selectFrom('transfers').select(['id', 'group_id']).where('id', '=', audit.transfer_id).executeTakeFirst();
     if (!transfer) return;
-    const group = transfer.group_id
-      ? (await this.#db.selectFrom('transfers').select('id').where('group_id', '=', transfer.group_id).where('state', 'in', ACTIVE_TRANSFER_STATES).execute()).map((row) => row.id)
-      : [transfer.id];
-    for (const id of group) {
-      if (verdict === 'passed') await this.#end(id, { ok: true }, { by: 'tracker', reason: 'verified' });
-      else {
-        const outcome = verdict === 'wrong' ? { code: 'INTEGRITY' as const, message: 'The host could not prove it holds what it confirmed.' } : { code: 'TIMEOUT' as const, message: 'The host did not prove it holds what it confirmed.' };
-        await this.#end(id, { ok: false, ...outcome }, { by: 'tracker', reason: 'audit_failed' });
-      }
+    const which: Selector = transfer.group_id ? (eb) => eb('group_id', '=', transfer.group_id) : (eb) => eb('id', '=', transfer.id);
+    if (verdict === 'passed') await this.#endAll(which, { ok: true }, { by: 'tracker', reason: 'verified' });
+    else {
+      const outcome = verdict === 'wrong' ? { code: 'INTEGRITY' as const, message: 'The host could not prove it holds what it confirmed.' } : { code: 'TIMEOUT' as const, message: 'The host did not prove it holds what it confirmed.' };
+      await this.#endAll(which, { ok: false, ...outcome }, { by: 'tracker', reason: 'audit_failed' });
     }
   }
 
   // ─── Endings the tracker decides ────────────────────────────────────────────
+  //
+  // Each ends all the transfers it concerns together (#endAll): one transaction for a deleted
+  // file's stores or a gone peer's transfers, not one per transfer.
 
   /**
    * A peer's session ended (it went offline, or another tab of it took over): every transfer it
    * was part of ends. Stores it hosted move to other hosts; uploads it owned wait for it.
    */
   async peerGone(peerId: string): Promise<void> {
-    const transfers = await this.#db
-      .selectFrom('transfers')
-      .select('id')
-      .where('state', 'in', ACTIVE_TRANSFER_STATES)
-      .where((eb) => eb.or([eb('sender_id', '=', peerId), eb('receiver_id', '=', peerId)]))
-      .execute();
-    for (const { id } of transfers) {
-      await this.#end(id, { ok: false, code: 'PEER_GONE', message: ENDED_WORDS.PEER_GONE }, { by: 'tracker', reason: 'peer_gone', goneId: peerId }, { ownerLeft: peerId });
-    }
+    await this.#endAll(
+      (eb) => eb.or([eb('sender_id', '=', peerId), eb('receiver_id', '=', peerId)]),
+      { ok: false, code: 'PEER_GONE', message: ENDED_WORDS.PEER_GONE },
+      { by: 'tracker', reason: 'peer_gone', goneId: peerId },
+      { ownerLeft: peerId, lookFirst: true },
+    );
   }
 
-  /** Ends every active transfer of a file (it is being deleted). */
+  /** Ends every active transfer of a file: it is being deleted (Files.delete, its only caller, deletes it next). */
   async cancelFile(fileId: string): Promise<void> {
-    const transfers = await this.#db.selectFrom('transfers').select('id').where('file_id', '=', fileId).where('state', 'in', ACTIVE_TRANSFER_STATES).execute();
-    for (const { id } of transfers) await this.#end(id, { ok: false, code: 'CANCELLED', message: 'The owner deleted the file.' }, { by: 'tracker', reason: 'deleted' });
+    await this.#endAll((eb) => eb('file_id', '=', fileId), { ok: false, code: 'CANCELLED', message: 'The owner deleted the file.' }, { by: 'tracker', reason: 'deleted' }, { lookFirst: true });
   }
 
   /**
    * The sweep: a responder that never answered refused by silence; an open transfer with no
-   * progress for TRANSFER_IDLE_TIMEOUT is over. Both release what they reserved.
+   * progress for TRANSFER_IDLE_TIMEOUT is over. Both release what they reserved. Each ends only
+   * if it still is as the ending reads it, in its transaction: a peer may have answered or made
+   * progress a moment before.
    */
   async expire(): Promise<number> {
     const now = this.#clock.now();
-    const expired = await this.#db.selectFrom('transfers').selectAll().where('state', 'in', ACTIVE_TRANSFER_STATES).where('expires_at', '<=', now).execute();
-    for (const transfer of expired) {
-      const unanswered = transfer.state === 'offered';
-      await this.#end(
-        transfer.id,
-        { ok: false, code: 'TIMEOUT', message: unanswered ? 'The host did not answer in time.' : ENDED_WORDS.TIMEOUT },
-        { by: 'tracker', reason: unanswered ? 'unanswered' : 'stalled' },
-        { onlyIfExpired: transfer.state, known: transfer },
+    // One read for both (the sweep mostly finds none), then each state's ending reads its rows again.
+    const states = new Set((await this.#db.selectFrom('transfers').select('state').distinct().where('state', 'in', ACTIVE_TRANSFER_STATES).where('expires_at', '<=', now).execute()).map((row) => row.state));
+    let ended = 0;
+    if (states.has('offered')) {
+      ended += await this.#endAll(
+        (eb) => eb.and([eb('state', '=', 'offered'), eb('expires_at', '<=', now)]),
+        { ok: false, code: 'TIMEOUT', message: 'The host did not answer in time.' },
+        { by: 'tracker', reason: 'unanswered' },
       );
     }
-    return expired.length;
+    if (states.has('open')) {
+      ended += await this.#endAll(
+        (eb) => eb.and([eb('state', '=', 'open'), eb('expires_at', '<=', now)]),
+        { ok: false, code: 'TIMEOUT', message: ENDED_WORDS.TIMEOUT },
+        { by: 'tracker', reason: 'stalled' },
+      );
+    }
+    return ended;
   }
 
   /**
@@ -378,9 +404,7 @@ export class Transfers {
    * its reservation released. Called before the tracker accepts connections (one tracker).
    */
   async abandonAll(): Promise<number> {
-    const active = await this.#db.selectFrom('transfers').select('id').where('state', 'in', ACTIVE_TRANSFER_STATES).execute();
-    for (const { id } of active) await this.#end(id, { ok: false, code: 'CANCELLED', message: 'The tracker restarted.' }, { by: 'tracker', reason: 'restart' });
-    return active.length;
+    return this.#endAll((eb) => eb('id', 'is not', null), { ok: false, code: 'CANCELLED', message: 'The tracker restarted.' }, { by: 'tracker', reason: 'restart' }, { lookFirst: true });
   }
 
   /**
@@ -389,17 +413,14 @@ export class Transfers {
    */
   async abandonOf(peerIds: readonly string[]): Promise<number> {
     let ended = 0;
-    for (let at = 0; at < peerIds.length; at += 500) {
-      const some = peerIds.slice(at, at + 500);
-      const active = await this.#db
-        .selectFrom('transfers')
-        .select('id')
-        .where('state', 'in', ACTIVE_TRANSFER_STATES)
-        .where((eb) => eb.or([eb('sender_id', 'in', some), eb('receiver_id', 'in', some)]))
-        .execute();
-      for (const { id } of active) {
-        if (await this.#end(id, { ok: false, code: 'CANCELLED', message: 'The tracker restarted.' }, { by: 'tracker', reason: 'restart' })) ended++;
-      }
+    for (let at = 0; at < peerIds.length; at += END_BATCH) {
+      const some = peerIds.slice(at, at + END_BATCH);
+      ended += await this.#endAll(
+        (eb) => eb.or([eb('sender_id', 'in', some), eb('receiver_id', 'in', some)]),
+        { ok: false, code: 'CANCELLED', message: 'The tracker restarted.' },
+        { by: 'tracker', reason: 'restart' },
+        { lookFirst: true },
+      );
     }
     return ended;
   }
@@ -419,16 +440,41 @@ export class Transfers {
   }
 
   /**
-   * Ends an active transfer once: records the outcome and settles the replica it was filling
-   * in one transaction, then tells both peers and the rest of the tracker. False when the
-   * transfer had already ended (or, for the sweep, was no longer expired).
+   * Ends an active transfer once (#endAll of one). False when it had already ended.
    */
-  async #end(
-    transferId: string,
-    outcome: TransferOutcome,
-    cause: EndCause,
-    options: { ownerLeft?: string; onlyIfExpired?: TransferRow['state']; known?: TransferRow } = {},
-  ): Promise<boolean> {
+  async #end(transferId: string, outcome: TransferOutcome, cause: EndCause, options: EndOptions = {}): Promise<boolean> {
+    return (await this.#endAll((eb) => eb('id', '=', transferId), outcome, cause, options)) > 0;
+  }
+
+  /**
+   * Ends the active transfers `which` selects, each once, with one outcome and for one cause:
+   * records the outcome and settles the replicas they were filling in one transaction per
+   * END_BATCH of them, then tells the peers and the rest of the tracker. Returns how many it
+   * ended (a transfer another request ended first is not counted, nor told of twice).
+   *
+   * The rows are read in the transaction that ends them, in id order and on PostgreSQL locked
+   * as they are read (for no key update: the update's own strength, which doesn't wait for rows
+   * that merely refer to a transfer), so that two trackers ending overlapping sets (a file
+   * deleted while its host leaves) never wait for each other in a cycle, and the second one to
+   * come reads them ended and does nothing. A peer with many transfers costs several
+   * transactions of END_BATCH, never one unbounded one.
+   */
+  async #endAll(which: Selector, outcome: TransferOutcome, cause: EndCause, options: EndOptions = {}): Promise<number> {
+    // Most peers that leave, and most files deleted, have no transfer under way: one read says
+    // so, where a transaction would take three statements to find nothing.
+    if (options.lookFirst && !(await this.#db.selectFrom('transfers').select('id').where('state', 'in', ACTIVE_TRANSFER_STATES).where(which).limit(1).executeTakeFirst())) return 0;
+    let ended = 0;
+    for (;;) {
+      const batch = await this.#endBatch(which, outcome, cause, options);
+      ended += batch.ended;
+      // Fewer than a batch read: none left. (None ended of a full batch would only loop.)
+      if (batch.read < END_BATCH || batch.ended === 0) return ended;
+      // The caller's own reading is of one transfer: it was in the first batch.
+      options = { ...options, known: undefined };
+    }
+  }
+
+  async #endBatch(which: Selector, outcome: TransferOutcome, cause: EndCause, options: EndOptions): Promise<{ read: number; ended: number }> {
     const now = this.#clock.now();
     const state = outcome.ok ? ('done' as const) : ('failed' as const);
     const ending = { state, updated_at: now, error_code: outcome.ok ? null : outcome.code, error_message: outcome.ok ? null : outcome.message };
@@ -436,72 +482,117 @@ export class Transfers {
       // The caller's own reading of the transfer (a peer's request read it to check the peer's
       // part in it) is ended as read, in one conditional update, if nothing an ending decides on
       // moved since: its state, the bytes reported, its expiry. Otherwise it is read again.
-      let transfer = options.known && isActiveTransfer(options.known.state) ? await this.#endAsReadIn(trx, options.known, ending) : undefined;
-      if (!transfer) {
-        let query = trx.selectFrom('transfers').selectAll().where('id', '=', transferId).where('state', 'in', ACTIVE_TRANSFER_STATES);
-        // The sweep's list was read before this transaction: a peer may have answered or made progress since.
-        if (options.onlyIfExpired) query = query.where('state', '=', options.onlyIfExpired).where('expires_at', '<=', now);
-        transfer = await query.executeTakeFirst();
-        if (!transfer) return undefined;
-        // One conditional update decides who ends it: on PostgreSQL two requests can both have
-        // read it active, and only one may settle its bytes. (An accept that came between the read
-        // and this update makes it miss: the transfer is ended by whoever comes next.)
-        const ended = await trx.updateTable('transfers').set(ending).where('id', '=', transferId).where('state', '=', transfer.state).executeTakeFirst();
-        if (ended.numUpdatedRows === 0n) return undefined;
+      const known = options.known && isActiveTransfer(options.known.state) ? await this.#endAsReadIn(trx, options.known, ending) : undefined;
+      let transfers: TransferRow[];
+      let read: number;
+      if (known) {
+        transfers = [known];
+        read = 1;
+      } else {
+        const rows = await trx
+          .selectFrom('transfers')
+          .selectAll()
+          .where('state', 'in', ACTIVE_TRANSFER_STATES)
+          .where(which)
+          .orderBy('id')
+          .limit(END_BATCH)
+          .$if(dialectOf(trx) === 'postgres', (qb) => qb.forNoKeyUpdate())
+          .execute();
+        read = rows.length;
+        if (rows.length === 0) return undefined;
+        // One conditional update decides who ends them: each only in the state it was read in
+        // (locked on PostgreSQL, so all of them; the condition is what makes it so elsewhere).
+        const offered = rows.filter((row) => row.state === 'offered').map((row) => row.id);
+        const open = rows.filter((row) => row.state === 'open').map((row) => row.id);
+        const updated = await trx
+          .updateTable('transfers')
+          .set(ending)
+          .where((eb) =>
+            eb.or([
+              ...(offered.length > 0 ? [eb.and([eb('id', 'in', offered), eb('state', '=', 'offered')])] : []),
+              ...(open.length > 0 ? [eb.and([eb('id', 'in', open), eb('state', '=', 'open')])] : []),
+            ]),
+          )
+          .returning('id')
+          .execute();
+        const won = new Set(updated.map((row) => row.id));
+        transfers = rows.filter((row) => won.has(row.id));
+        if (transfers.length === 0) return { read, endings: [] as TransferEnded[], fate: undefined };
       }
-      let blames: Blame[] = [];
-      if (!outcome.ok) {
-        const facts: EndedTransferFacts = {
-          kind: transfer.kind,
-          senderId: transfer.sender_id,
-          receiverId: transfer.receiver_id,
-          responderId: transfer.responder_id,
-          code: outcome.code,
-          state: transfer.state === 'offered' ? 'offered' : 'open',
-          bytesReported: transfer.bytes_reported,
-          cause,
-        };
-        if (needsConnectionEvidence(facts)) facts.connection = await connectionEvidence(trx, transfer, now);
-        blames = blameFor(facts);
+      const endings: TransferEnded[] = [];
+      // Whether a store's owner is online: asked once per owner.
+      const online = new Map<string, boolean>();
+      for (const transfer of transfers) {
+        let blames: Blame[] = [];
+        if (!outcome.ok) {
+          const facts: EndedTransferFacts = {
+            kind: transfer.kind,
+            senderId: transfer.sender_id,
+            receiverId: transfer.receiver_id,
+            responderId: transfer.responder_id,
+            code: outcome.code,
+            state: transfer.state === 'offered' ? 'offered' : 'open',
+            bytesReported: transfer.bytes_reported,
+            cause,
+          };
+          if (needsConnectionEvidence(facts)) facts.connection = await connectionEvidence(trx, transfer, now);
+          blames = blameFor(facts);
+        }
+        // The owner left mid-upload: the host keeps what it has, so that the owner can resume there.
+        let ownerLeft = false;
+        if (transfer.kind === 'store') {
+          if (options.ownerLeft === transfer.sender_id) ownerLeft = true;
+          else {
+            if (!online.has(transfer.sender_id)) online.set(transfer.sender_id, await this.#sessions.isOnline(transfer.sender_id, trx));
+            ownerLeft = !online.get(transfer.sender_id);
+          }
+        }
+        endings.push({ transfer, outcome, cause, blames, ownerLeft, bytes: 0 });
       }
-      // The owner left mid-upload: the host keeps what it has, so that the owner can resume there.
-      const ownerLeft = transfer.kind === 'store' && (options.ownerLeft === transfer.sender_id || !(await this.#sessions.isOnline(transfer.sender_id, trx)));
       // The bytes moved (only a transfer that ended well moved any: what the metrics count).
-      const file = outcome.ok ? await trx.selectFrom('files').select('fragment_bytes').where('id', '=', transfer.file_id).executeTakeFirst() : undefined;
+      if (outcome.ok) {
+        const files = await trx.selectFrom('files').select(['id', 'fragment_bytes']).where('id', 'in', [...new Set(transfers.map((transfer) => transfer.file_id))]).execute();
+        const bytes = new Map(files.map((file) => [file.id, file.fragment_bytes]));
+        for (const ended of endings) ended.bytes = bytes.get(ended.transfer.file_id) ?? 0;
+      }
       // Last before the commit: a release or promotion holds the host's row until then, and any
       // placement to that host waits for it.
-      const fate = await settleReplicaIn(trx, { transfer, outcome, ownerLeft, now });
-      return { transfer, blames, ownerLeft, fate, bytes: file?.fragment_bytes ?? 0 };
+      const fate = await settleReplicasIn(trx, { endings, outcome, now });
+      return { read, endings, fate };
     });
-    if (!result) return false;
-    const { transfer, fate } = result;
-    for (const { hostId, fileId } of fate.drops) void this.#sessions.emit(hostId, 'replica:drop', { fileIds: [fileId] });
+    if (!result) return { read: 0, ended: 0 };
+    const { endings, fate } = result;
+    if (!fate || endings.length === 0) return { read: result.read, ended: 0 };
+    for (const [hostId, fileIds] of fate.drops) void this.#sessions.emit(hostId, 'replica:drop', { fileIds });
 
-    this.#metrics.transfers.inc({ kind: transfer.kind, outcome: outcome.ok ? 'done' : outcome.code });
-    if (outcome.ok) this.#metrics.transferBytes.inc({ kind: transfer.kind }, result.bytes);
-    if (transfer.kind === 'repair') this.#metrics.repairs.inc({ outcome: outcome.ok ? 'done' : 'failed' });
-    const ended = outcome.ok
-      ? { transferId, fileId: transfer.file_id, kind: transfer.kind, ok: true as const }
-      : { transferId, fileId: transfer.file_id, kind: transfer.kind, ok: false as const, code: outcome.code, message: outcome.message };
-    void this.#sessions.emit(transfer.sender_id, 'transfer:ended', ended);
-    void this.#sessions.emit(transfer.receiver_id, 'transfer:ended', ended);
-    // A cancellation (an owner giving up its upload, a deleted file) is nobody's failure: not a warning.
-    const warn = !outcome.ok && outcome.code !== 'CANCELLED';
-    (warn ? this.#log.warn : this.#log.info).call(
-      this.#log,
-      { event: 'transfer_end', transferId, kind: transfer.kind, fileId: transfer.file_id, senderId: transfer.sender_id, receiverId: transfer.receiver_id, ...outcome, cause },
-      outcome.ok ? 'transfer done' : outcome.code === 'CANCELLED' ? 'transfer cancelled' : 'transfer failed',
-    );
+    for (const { transfer, bytes } of endings) {
+      this.#metrics.transfers.inc({ kind: transfer.kind, outcome: outcome.ok ? 'done' : outcome.code });
+      if (outcome.ok) this.#metrics.transferBytes.inc({ kind: transfer.kind }, bytes);
+      if (transfer.kind === 'repair') this.#metrics.repairs.inc({ outcome: outcome.ok ? 'done' : 'failed' });
+      const ended = outcome.ok
+        ? { transferId: transfer.id, fileId: transfer.file_id, kind: transfer.kind, ok: true as const }
+        : { transferId: transfer.id, fileId: transfer.file_id, kind: transfer.kind, ok: false as const, code: outcome.code, message: outcome.message };
+      void this.#sessions.emit(transfer.sender_id, 'transfer:ended', ended);
+      void this.#sessions.emit(transfer.receiver_id, 'transfer:ended', ended);
+      // A cancellation (an owner giving up its upload, a deleted file) is nobody's failure: not a warning.
+      const warn = !outcome.ok && outcome.code !== 'CANCELLED';
+      (warn ? this.#log.warn : this.#log.info).call(
+        this.#log,
+        { event: 'transfer_end', transferId: transfer.id, kind: transfer.kind, fileId: transfer.file_id, senderId: transfer.sender_id, receiverId: transfer.receiver_id, ...outcome, cause },
+        outcome.ok ? 'transfer done' : outcome.code === 'CANCELLED' ? 'transfer cancelled' : 'transfer failed',
+      );
+    }
 
-    await this.#events.emit('transfer:ended', { transfer, outcome, cause, blames: result.blames, ownerLeft: result.ownerLeft, bytes: result.bytes });
-    // A rebuild needs all of its k sources: one failing ends the others.
-    if (!outcome.ok && transfer.group_id) {
-      const rest = await this.#db.selectFrom('transfers').select('id').where('group_id', '=', transfer.group_id).where('state', 'in', ACTIVE_TRANSFER_STATES).execute();
-      for (const { id } of rest) await this.#end(id, { ok: false, code: 'CANCELLED', message: 'Another source of this repair failed.' }, { by: 'tracker', reason: 'group_failed' });
+    await this.#events.emit('transfers:ended', { endings });
+    // A rebuild needs all of its k sources: one failing ends the others (a group's own ending
+    // already took all of them).
+    const groups = outcome.ok || (cause.by === 'tracker' && cause.reason === 'group_failed') ? [] : [...new Set(endings.flatMap(({ transfer }) => (transfer.group_id ? [transfer.group_id] : [])))];
+    if (groups.length > 0) {
+      await this.#endAll((eb) => eb('group_id', 'in', groups), { ok: false, code: 'CANCELLED', message: 'Another source of this repair failed.' }, { by: 'tracker', reason: 'group_failed' }, { lookFirst: true });
     }
     for (const hostId of fate.spaceChanged) await this.#events.emit('host:space', { hostId });
-    if (fate.fileChanged) await this.#events.emit('file:changed', { fileId: transfer.file_id });
-    return true;
+    for (const fileId of fate.filesChanged) await this.#events.emit('file:changed', { fileId });
+    return { read: result.read, ended: endings.length };
   }
 
   /** Ends the transfer as the caller read it, if it still is so: the row as read, or undefined. */

@@ -209,14 +209,28 @@ export class Uploads {
   }
 
   /**
-   * A store or repair ended. A failed store is placed on another host while its owner is
-   * there; then the upload is settled if nothing more is pending.
+   * Transfers ended together (with one outcome). Failed stores are placed on other hosts while
+   * their owner is there; then each upload concerned is settled if nothing more is pending:
+   * once per upload, however many of its stores ended (a deleted upload's 8 at once).
    */
-  async transferEnded({ transfer, outcome, ownerLeft }: TransferEnded): Promise<void> {
-    if (transfer.kind !== 'store') return;
-    const ownerStillHere = !ownerLeft && (await this.#sessions.isOnline(transfer.sender_id));
-    if (!outcome.ok && ownerStillHere && outcome.code !== 'CANCELLED') await this.#replace(transfer.file_id);
-    await this.settle(transfer.file_id);
+  async transfersEnded(endings: readonly TransferEnded[]): Promise<void> {
+    const uploads = new Map<string, TransferEnded[]>();
+    for (const ended of endings) {
+      if (ended.transfer.kind !== 'store') continue;
+      // A deleted upload is not settled: it is going, with its rows, the moment its stores have
+      // ended (Files.delete), and its owner hears `file:removed`. Were the deletion to fail
+      // after that, the sweep's settleStale settles what is left.
+      if (ended.cause.by === 'tracker' && ended.cause.reason === 'deleted') continue;
+      const stores = uploads.get(ended.transfer.file_id) ?? [];
+      stores.push(ended);
+      uploads.set(ended.transfer.file_id, stores);
+    }
+    for (const [fileId, stores] of uploads) {
+      // A store's sender is its file's owner: one question for the upload.
+      const replaceable = stores.some(({ outcome, ownerLeft }) => !outcome.ok && outcome.code !== 'CANCELLED' && !ownerLeft);
+      if (replaceable && (await this.#sessions.isOnline(stores[0]!.transfer.sender_id))) await this.#replace(fileId);
+      await this.settle(fileId);
+    }
   }
 
   /**
