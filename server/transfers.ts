@@ -280,9 +280,11 @@ export class Transfers {
     }
     if (transfer.state !== 'open') throw new PeercloudError('CONFLICT', 'This transfer is not open.');
     await this.#db.transaction().execute(async (trx) => {
-      await trx.updateTable('replicas').set({ sha256 }).where('file_id', '=', transfer.file_id).where('host_id', '=', peerId).where('state', '=', 'reserved').execute();
-      // Waiting for the owner's seal is progress, not idleness.
+      // Waiting for the owner's seal is progress, not idleness. The transfer's row is locked
+      // before the replica's, in the order an ending locks them: on PostgreSQL a claim and an
+      // ending of the same transfer then queue, where the other order could deadlock.
       await this.#keepAlive(trx, transferId);
+      await trx.updateTable('replicas').set({ sha256 }).where('file_id', '=', transfer.file_id).where('host_id', '=', peerId).where('state', '=', 'reserved').execute();
     });
     const expected = await this.#expectedRoot(transfer);
     if (expected) await this.#settleClaim(transfer, expected, sha256);

@@ -2,26 +2,19 @@
  * Transfers that end for one cause end together (server/transfers.ts, #endAll): a deleted
  * file's stores, the sweep's expiries, a gone peer's transfers. Each ends once, every
  * reservation is released once, each host hears one `replica:drop` for all the files it is to
- * drop; a peer with more transfers than one transaction takes is ended in several; and on
- * PostgreSQL two trackers ending overlapping sets at the same moment end each transfer once,
- * without deadlocking.
+ * drop; a peer with more transfers than one transaction takes is ended in several. Two
+ * trackers ending overlapping sets at once: cluster/batch-ending.test.ts (PostgreSQL).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { storedSize } from '../../shared/chunking.ts';
 import { randomId } from '../../shared/encoding.ts';
 import { GiB, MiB } from '../../shared/units.ts';
-import { Audits } from '../../server/audits.ts';
-import { openDatabase, type OpenedDatabase } from '../../server/db/database.ts';
+import type { OpenedDatabase } from '../../server/db/database.ts';
 import type { TransferRow } from '../../server/db/schema.ts';
-import { TrackerEvents, type TransferEnded } from '../../server/events.ts';
-import { silentLogger } from '../../server/logger.ts';
-import { Metrics } from '../../server/metrics.ts';
-import { Sessions } from '../../server/sessions.ts';
-import { Transfers } from '../../server/transfers.ts';
 import { CHUNK, offerFor } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { spaceMismatches } from '../support/space-invariant.ts';
-import { testDialect } from '../support/test-database.ts';
+import { reservedBytes, standaloneTransfers } from '../support/standalone-transfers.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
 
 let t: RunningTracker;
@@ -43,33 +36,6 @@ afterEach(async () => {
 const SIZE = MiB;
 const BYTES = storedSize(SIZE, CHUNK);
 
-async function reserved(hostId: string): Promise<number> {
-  const row = await t.database.db.selectFrom('peers').select('bytes_reserved').where('id', '=', hostId).executeTakeFirstOrThrow();
-  return Number(row.bytes_reserved);
-}
-
-/** What a tracker's peers never see: its Transfers alone, on a pool of its own, every owner taken for online (so that stores release). */
-function standaloneTransfers(): { transfers: Transfers; endings: TransferEnded[]; batches: number[] } {
-  const pool = openDatabase(t.config, { log: silentLogger });
-  pools.push(pool);
-  const sessions = new (class extends Sessions {
-    override async isOnline(): Promise<boolean> {
-      return true;
-    }
-  })();
-  const events = new TrackerEvents();
-  const metrics = new Metrics();
-  const deps = { db: pool.db, clock: t.clock, config: t.config, log: silentLogger, sessions, metrics, events };
-  const transfers = new Transfers({ ...deps, audits: new Audits(deps) });
-  const endings: TransferEnded[] = [];
-  const batches: number[] = [];
-  events.on('transfers:ended', ({ endings: ended }) => {
-    endings.push(...ended);
-    batches.push(ended.length);
-  });
-  return { transfers, endings, batches };
-}
-
 describe('transfers ended together', () => {
   beforeEach(async () => {
     t = await startTracker({ REPLICAS: '4', UPLOAD_RESUME_GRACE: '1m', MAX_HOST_TRANSFERS: '64' });
@@ -83,7 +49,7 @@ describe('transfers ended together', () => {
     const offers = await Promise.all(hosts.map((host) => offerFor(host, placed.file.id)));
     // Two of them accepted: an ending reads offered and open rows alike.
     for (const n of [0, 1]) await hosts[n]!.request('transfer:accept', { transferId: offers[n]!.transferId });
-    for (const host of hosts) expect(await reserved(host.id)).toBe(BYTES);
+    for (const host of hosts) expect(await reservedBytes(t.database.db, host.id)).toBe(BYTES);
 
     await owner.request('file:delete', { fileId: placed.file.id });
     for (const [n, host] of hosts.entries()) {
@@ -91,7 +57,7 @@ describe('transfers ended together', () => {
       expect(await host.next('replica:drop')).toEqual({ fileIds: [placed.file.id] });
     }
     await owner.next('file:removed');
-    for (const host of hosts) expect(await reserved(host.id)).toBe(0);
+    for (const host of hosts) expect(await reservedBytes(t.database.db, host.id)).toBe(0);
     expect(await spaceMismatches(t.database.db)).toEqual([]);
     // Told once each: no second drop or ending followed.
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -111,7 +77,7 @@ describe('transfers ended together', () => {
       for (const host of hosts) await offerFor(host, placed.file.id);
     }
     // (The owner is online: its stores are placed again once ended, which this test doesn't look at.)
-    for (const host of hosts) expect(await reserved(host.id)).toBe(3 * BYTES);
+    for (const host of hosts) expect(await reservedBytes(t.database.db, host.id)).toBe(3 * BYTES);
     t.clock.advance(t.config.acceptTimeoutMs + 1);
     await t.tracker.sweep();
     for (const host of hosts) {
@@ -156,7 +122,7 @@ describe('transfers ended together', () => {
       rebuild_fragment: null,
     }));
     for (let at = 0; at < rows.length; at += 200) await t.database.db.insertInto('transfers').values(rows.slice(at, at + 200)).execute();
-    const { transfers, endings, batches } = standaloneTransfers();
+    const { transfers, endings, batches } = standaloneTransfers(t, pools);
     await transfers.peerGone(host.id);
     expect(batches).toEqual([500, 500, 201]);
     expect(new Set(endings.map((ending) => ending.transfer.id)).size).toBe(1201);
@@ -167,42 +133,7 @@ describe('transfers ended together', () => {
       .where((eb) => eb.or([eb('sender_id', '=', host.id), eb('receiver_id', '=', host.id)]))
       .execute();
     expect(left).toEqual([]);
-    expect(await reserved(host.id)).toBe(0);
+    expect(await reservedBytes(t.database.db, host.id)).toBe(0);
     expect(await spaceMismatches(t.database.db)).toEqual([]);
-  });
-
-  it.runIf(testDialect() === 'postgres')('two trackers ending overlapping transfers at once end each one once, releasing each reservation once', async () => {
-    const hosts = [await join(10 * GiB), await join(10 * GiB), await join(10 * GiB), await join(10 * GiB)];
-    const a = standaloneTransfers();
-    const b = standaloneTransfers();
-    for (let round = 0; round < 3; round++) {
-      // A new owner each round: these standalone endings settle no upload, so the last owner's stay under way.
-      const owner = await join();
-      const files: string[] = [];
-      const asked: string[] = [];
-      for (let n = 0; n < 4; n++) {
-        const placed = await owner.request('file:place', { name: `r${round}-${n}.bin`, size: SIZE, chunkSize: CHUNK });
-        files.push(placed.file.id);
-        asked.push(...placed.transferIds);
-      }
-      a.endings.length = 0;
-      b.endings.length = 0;
-      // Each file cancelled on both trackers, and two hosts' leaving on each, all at the same time:
-      // every store is in two or three of these sets.
-      await Promise.all([
-        ...files.flatMap((fileId) => [a.transfers.cancelFile(fileId), b.transfers.cancelFile(fileId)]),
-        a.transfers.peerGone(hosts[0]!.id),
-        b.transfers.peerGone(hosts[0]!.id),
-        b.transfers.peerGone(hosts[1]!.id),
-        a.transfers.peerGone(hosts[1]!.id),
-      ]);
-      const ended = [...a.endings, ...b.endings].map((ending) => ending.transfer.id);
-      expect(ended.length).toBe(asked.length);
-      expect(new Set(ended)).toEqual(new Set(asked));
-      const rows = await t.database.db.selectFrom('transfers').select('state').where('id', 'in', asked).execute();
-      expect(rows.every((row) => row.state === 'failed')).toBe(true);
-      for (const host of hosts) expect(await reserved(host.id)).toBe(0);
-      expect(await spaceMismatches(t.database.db)).toEqual([]);
-    }
   });
 });
