@@ -5,51 +5,29 @@
  * drop; a peer with more transfers than one transaction takes is ended in several. Two
  * trackers ending overlapping sets at once: cluster/batch-ending.test.ts (PostgreSQL).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { storedSize } from '../../shared/chunking.ts';
 import { randomId } from '../../shared/encoding.ts';
-import { GiB, MiB } from '../../shared/units.ts';
-import type { OpenedDatabase } from '../../server/db/database.ts';
+import { MiB } from '../../shared/units.ts';
 import type { TransferRow } from '../../server/db/schema.ts';
 import { CHUNK, offerFor } from '../support/flows.ts';
-import { NodePeer } from '../support/node-peer.ts';
 import { spaceMismatches } from '../support/space-invariant.ts';
-import { reservedBytes, standaloneTransfers } from '../support/standalone-transfers.ts';
-import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
+import { endingsCloud } from '../support/standalone-transfers.ts';
 
-let t: RunningTracker;
-const peers: NodePeer[] = [];
-const pools: OpenedDatabase[] = [];
-
-async function join(capacity = GiB): Promise<NodePeer> {
-  const peer = await NodePeer.join(t.url, capacity);
-  peers.push(peer);
-  return peer;
-}
-
-afterEach(async () => {
-  for (const peer of peers.splice(0)) peer.disconnect();
-  for (const pool of pools.splice(0)) await pool.close();
-  await t.stop();
-});
-
+const cloud = endingsCloud({ REPLICAS: '4', UPLOAD_RESUME_GRACE: '1m', MAX_HOST_TRANSFERS: '64' });
 const SIZE = MiB;
 const BYTES = storedSize(SIZE, CHUNK);
 
 describe('transfers ended together', () => {
-  beforeEach(async () => {
-    t = await startTracker({ REPLICAS: '4', UPLOAD_RESUME_GRACE: '1m', MAX_HOST_TRANSFERS: '64' });
-  });
-
   it('a deleted file ends all of its stores, offered and open, releasing each reservation once', async () => {
-    const owner = await join();
-    const hosts = [await join(), await join(), await join(), await join()];
+    const owner = await cloud.join();
+    const hosts = [await cloud.join(), await cloud.join(), await cloud.join(), await cloud.join()];
     const placed = await owner.request('file:place', { name: 'gone.bin', size: SIZE, chunkSize: CHUNK });
     expect(placed.transferIds).toHaveLength(4);
     const offers = await Promise.all(hosts.map((host) => offerFor(host, placed.file.id)));
     // Two of them accepted: an ending reads offered and open rows alike.
     for (const n of [0, 1]) await hosts[n]!.request('transfer:accept', { transferId: offers[n]!.transferId });
-    for (const host of hosts) expect(await reservedBytes(t.database.db, host.id)).toBe(BYTES);
+    for (const host of hosts) expect(await cloud.reserved(host.id)).toBe(BYTES);
 
     await owner.request('file:delete', { fileId: placed.file.id });
     for (const [n, host] of hosts.entries()) {
@@ -57,8 +35,8 @@ describe('transfers ended together', () => {
       expect(await host.next('replica:drop')).toEqual({ fileIds: [placed.file.id] });
     }
     await owner.next('file:removed');
-    for (const host of hosts) expect(await reservedBytes(t.database.db, host.id)).toBe(0);
-    expect(await spaceMismatches(t.database.db)).toEqual([]);
+    for (const host of hosts) expect(await cloud.reserved(host.id)).toBe(0);
+    expect(await spaceMismatches(cloud.t.database.db)).toEqual([]);
     // Told once each: no second drop or ending followed.
     await new Promise((resolve) => setTimeout(resolve, 200));
     for (const host of hosts) {
@@ -68,8 +46,8 @@ describe('transfers ended together', () => {
   });
 
   it('the sweep ends the unanswered stores of several files at once: one replica:drop per host, naming all of them', async () => {
-    const owner = await join();
-    const hosts = [await join(), await join(), await join(), await join()];
+    const owner = await cloud.join();
+    const hosts = [await cloud.join(), await cloud.join(), await cloud.join(), await cloud.join()];
     const files: string[] = [];
     for (const name of ['a.bin', 'b.bin', 'c.bin']) {
       const placed = await owner.request('file:place', { name, size: SIZE, chunkSize: CHUNK });
@@ -77,29 +55,29 @@ describe('transfers ended together', () => {
       for (const host of hosts) await offerFor(host, placed.file.id);
     }
     // (The owner is online: its stores are placed again once ended, which this test doesn't look at.)
-    for (const host of hosts) expect(await reservedBytes(t.database.db, host.id)).toBe(3 * BYTES);
-    t.clock.advance(t.config.acceptTimeoutMs + 1);
-    await t.tracker.sweep();
+    for (const host of hosts) expect(await cloud.reserved(host.id)).toBe(3 * BYTES);
+    cloud.t.clock.advance(cloud.t.config.acceptTimeoutMs + 1);
+    await cloud.t.tracker.sweep();
     for (const host of hosts) {
       const drop = await host.next('replica:drop');
       expect([...drop.fileIds].sort()).toEqual([...files].sort());
     }
-    const ended = await t.database.db.selectFrom('transfers').select(['state', 'error_code']).where('file_id', 'in', files).where('kind', '=', 'store').execute();
+    const ended = await cloud.t.database.db.selectFrom('transfers').select(['state', 'error_code']).where('file_id', 'in', files).where('kind', '=', 'store').execute();
     expect(ended.filter((row) => row.state === 'failed' && row.error_code === 'TIMEOUT')).toHaveLength(12);
-    expect(await spaceMismatches(t.database.db)).toEqual([]);
+    expect(await spaceMismatches(cloud.t.database.db)).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 200));
     for (const host of hosts) expect(host.received('replica:drop')).toHaveLength(1);
   });
 
   it('a peer with more transfers than one transaction ends is ended in several, every one of them', async () => {
-    const owner = await join();
-    const hosts = [await join(), await join(), await join(), await join()];
+    const owner = await cloud.join();
+    const hosts = [await cloud.join(), await cloud.join(), await cloud.join(), await cloud.join()];
     const placed = await owner.request('file:place', { name: 'many.bin', size: SIZE, chunkSize: CHUNK });
     const host = hosts[0]!;
     await offerFor(host, placed.file.id);
     // 1,200 downloads asked of one host (as a hostile owner could), beside its store of the
     // file: rows written directly.
-    const now = t.clock.now();
+    const now = cloud.t.clock.now();
     const rows: TransferRow[] = Array.from({ length: 1200 }, () => ({
       id: randomId(),
       kind: 'fetch',
@@ -110,7 +88,7 @@ describe('transfers ended together', () => {
       state: 'offered',
       created_at: now,
       updated_at: now,
-      expires_at: now + t.config.acceptTimeoutMs,
+      expires_at: now + cloud.t.config.acceptTimeoutMs,
       error_code: null,
       error_message: null,
       replaces_host_id: null,
@@ -121,19 +99,19 @@ describe('transfers ended together', () => {
       group_id: null,
       rebuild_fragment: null,
     }));
-    for (let at = 0; at < rows.length; at += 200) await t.database.db.insertInto('transfers').values(rows.slice(at, at + 200)).execute();
-    const { transfers, endings, batches } = standaloneTransfers(t, pools);
+    for (let at = 0; at < rows.length; at += 200) await cloud.t.database.db.insertInto('transfers').values(rows.slice(at, at + 200)).execute();
+    const { transfers, endings, batches } = cloud.standalone();
     await transfers.peerGone(host.id);
     expect(batches).toEqual([500, 500, 201]);
     expect(new Set(endings.map((ending) => ending.transfer.id)).size).toBe(1201);
-    const left = await t.database.db
+    const left = await cloud.t.database.db
       .selectFrom('transfers')
       .select('id')
       .where('state', 'in', ['offered', 'open'])
       .where((eb) => eb.or([eb('sender_id', '=', host.id), eb('receiver_id', '=', host.id)]))
       .execute();
     expect(left).toEqual([]);
-    expect(await reservedBytes(t.database.db, host.id)).toBe(0);
-    expect(await spaceMismatches(t.database.db)).toEqual([]);
+    expect(await cloud.reserved(host.id)).toBe(0);
+    expect(await spaceMismatches(cloud.t.database.db)).toEqual([]);
   });
 });

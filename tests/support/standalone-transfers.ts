@@ -11,7 +11,10 @@ import { silentLogger } from '../../server/logger.ts';
 import { Metrics } from '../../server/metrics.ts';
 import { Sessions } from '../../server/sessions.ts';
 import { Transfers } from '../../server/transfers.ts';
-import type { RunningTracker } from './tracker-harness.ts';
+import { afterEach, beforeEach } from 'vitest';
+import { GiB } from '../../shared/units.ts';
+import { NodePeer } from './node-peer.ts';
+import { startTracker, type RunningTracker } from './tracker-harness.ts';
 
 export interface StandaloneTransfers {
   transfers: Transfers;
@@ -47,4 +50,37 @@ export function standaloneTransfers(t: RunningTracker, pools: OpenedDatabase[]):
 export async function reservedBytes(db: Db, hostId: string): Promise<number> {
   const row = await db.selectFrom('peers').select('bytes_reserved').where('id', '=', hostId).executeTakeFirstOrThrow();
   return Number(row.bytes_reserved);
+}
+
+/**
+ * The endings tests' cloud: a tracker started before each test with `env`, Node peers that join
+ * it, and standalone Transfers on pools of their own; all of them stopped after each test.
+ */
+export function endingsCloud(env: Record<string, string>) {
+  let tracker: RunningTracker | undefined;
+  const peers: NodePeer[] = [];
+  const pools: OpenedDatabase[] = [];
+  beforeEach(async () => {
+    tracker = await startTracker(env);
+  });
+  afterEach(async () => {
+    for (const peer of peers.splice(0)) peer.disconnect();
+    for (const pool of pools.splice(0)) await pool.close();
+    await tracker?.stop();
+    tracker = undefined;
+  });
+  const cloud = {
+    get t(): RunningTracker {
+      if (!tracker) throw new Error('The endings cloud runs only inside a test.');
+      return tracker;
+    },
+    async join(capacity = GiB): Promise<NodePeer> {
+      const peer = await NodePeer.join(cloud.t.url, capacity);
+      peers.push(peer);
+      return peer;
+    },
+    standalone: () => standaloneTransfers(cloud.t, pools),
+    reserved: (hostId: string) => reservedBytes(cloud.t.database.db, hostId),
+  };
+  return cloud;
 }

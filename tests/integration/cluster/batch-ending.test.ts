@@ -4,45 +4,23 @@
  * released once, and neither waits for the other in a cycle (rows are locked in id order).
  * PostgreSQL only, as this folder is: one SQLite file has one tracker.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GiB, MiB } from '../../../shared/units.ts';
-import type { OpenedDatabase } from '../../../server/db/database.ts';
 import { CHUNK } from '../../support/flows.ts';
-import { NodePeer } from '../../support/node-peer.ts';
 import { spaceMismatches } from '../../support/space-invariant.ts';
-import { reservedBytes, standaloneTransfers } from '../../support/standalone-transfers.ts';
-import { startTracker, type RunningTracker } from '../../support/tracker-harness.ts';
+import { endingsCloud } from '../../support/standalone-transfers.ts';
 
-let t: RunningTracker;
-const peers: NodePeer[] = [];
-const pools: OpenedDatabase[] = [];
-
-async function join(capacity = GiB): Promise<NodePeer> {
-  const peer = await NodePeer.join(t.url, capacity);
-  peers.push(peer);
-  return peer;
-}
-
-afterEach(async () => {
-  for (const peer of peers.splice(0)) peer.disconnect();
-  for (const pool of pools.splice(0)) await pool.close();
-  await t.stop();
-});
-
+const cloud = endingsCloud({ REPLICAS: '4', UPLOAD_RESUME_GRACE: '1m', MAX_HOST_TRANSFERS: '64' });
 const SIZE = MiB;
 
 describe('transfers ended together by two trackers', () => {
-  beforeEach(async () => {
-    t = await startTracker({ REPLICAS: '4', UPLOAD_RESUME_GRACE: '1m', MAX_HOST_TRANSFERS: '64' });
-  });
-
   it('two trackers ending overlapping transfers at once end each one once, releasing each reservation once', async () => {
-    const hosts = [await join(10 * GiB), await join(10 * GiB), await join(10 * GiB), await join(10 * GiB)];
-    const a = standaloneTransfers(t, pools);
-    const b = standaloneTransfers(t, pools);
+    const hosts = [await cloud.join(10 * GiB), await cloud.join(10 * GiB), await cloud.join(10 * GiB), await cloud.join(10 * GiB)];
+    const a = cloud.standalone();
+    const b = cloud.standalone();
     for (let round = 0; round < 3; round++) {
       // A new owner each round: these standalone endings settle no upload, so the last owner's stay under way.
-      const owner = await join();
+      const owner = await cloud.join();
       const files: string[] = [];
       const asked: string[] = [];
       for (let n = 0; n < 4; n++) {
@@ -64,10 +42,10 @@ describe('transfers ended together by two trackers', () => {
       const ended = [...a.endings, ...b.endings].map((ending) => ending.transfer.id);
       expect(ended.length).toBe(asked.length);
       expect(new Set(ended)).toEqual(new Set(asked));
-      const rows = await t.database.db.selectFrom('transfers').select('state').where('id', 'in', asked).execute();
+      const rows = await cloud.t.database.db.selectFrom('transfers').select('state').where('id', 'in', asked).execute();
       expect(rows.every((row) => row.state === 'failed')).toBe(true);
-      for (const host of hosts) expect(await reservedBytes(t.database.db, host.id)).toBe(0);
-      expect(await spaceMismatches(t.database.db)).toEqual([]);
+      for (const host of hosts) expect(await cloud.reserved(host.id)).toBe(0);
+      expect(await spaceMismatches(cloud.t.database.db)).toEqual([]);
     }
   });
 });
