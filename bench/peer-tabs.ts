@@ -340,9 +340,18 @@ interface PeerSample {
   anon: number;
   file: number;
   shmem: number;
-  pss: number;
-  kinds: Record<ProcessKind, number>;
+  /** Read every PSS_EVERY samples only (see there); undefined in the others. */
+  pss?: number;
+  kinds?: Record<ProcessKind, number>;
 }
+
+/**
+ * Proportional sizes are read every 4th sample (every 2 s). smaps_rollup walks a process's page
+ * tables under its memory map lock: one idle browser's 12 processes cost this bench 15 ms of CPU
+ * per read (status: 0.4 ms), seven peers twice a second a tenth of a core taken from the
+ * transfers measured, and each read holds up the renderer's own mappings while it runs.
+ */
+const PSS_EVERY = 4;
 
 const noKinds = (): Record<ProcessKind, number> => ({ browser: 0, renderer: 0, network: 0, storage: 0, gpu: 0, other: 0 });
 
@@ -353,7 +362,7 @@ const noKinds = (): Record<ProcessKind, number> => ({ browser: 0, renderer: 0, n
  * process that starts during the transfer counts from then on.
  */
 export function watchPeerMemory(tabs: PeerTab[]): () => Promise<PeerMemory[]> {
-  const sample = (): (PeerSample | undefined)[] => {
+  const sample = (withPss: boolean): (PeerSample | undefined)[] => {
     const table = processTable();
     return tabs.map((tab) => {
       if (!tab.profile) return undefined;
@@ -362,6 +371,8 @@ export function watchPeerMemory(tabs: PeerTab[]): () => Promise<PeerMemory[]> {
       // Each process's status read once per sample: the renderers' figures come from the same read as the browser's.
       const of = new Map(all.map((pid) => [pid, resident(pid)]));
       const sum = (pids: number[], kind: 'rss' | 'anon' | 'file' | 'shmem') => pids.reduce((total, pid) => total + (of.get(pid)?.[kind] ?? 0), 0);
+      const rss = { renderer: sum(renderers, 'rss'), browser: sum(all, 'rss'), anon: sum(renderers, 'anon'), file: sum(renderers, 'file'), shmem: sum(renderers, 'shmem') };
+      if (!withPss) return rss;
       const kinds = noKinds();
       let pss = 0;
       for (const pid of all) {
@@ -369,20 +380,23 @@ export function watchPeerMemory(tabs: PeerTab[]): () => Promise<PeerMemory[]> {
         kinds[processKind(table.get(pid)!.command)] += bytes;
         pss += bytes;
       }
-      return { renderer: sum(renderers, 'rss'), browser: sum(all, 'rss'), anon: sum(renderers, 'anon'), file: sum(renderers, 'file'), shmem: sum(renderers, 'shmem'), pss, kinds };
+      return { ...rss, pss, kinds };
     });
   };
-  const base = sample();
-  const peaks = base.map((bytes) => (bytes ? { ...bytes, kinds: { ...bytes.kinds } } : undefined));
+  const base = sample(true);
+  const peaks = base.map((bytes) => (bytes ? { ...bytes, kinds: { ...bytes.kinds! } } : undefined));
+  let samplesTaken = 0;
   const timer = setInterval(() => {
-    const samples = sample();
-    const kinds = samples[0] ? Object.fromEntries(PROCESS_KINDS.map((kind) => [`pss_${kind}`, samples[0]!.kinds[kind]])) : {};
+    const samples = sample(++samplesTaken % PSS_EVERY === 0);
+    const first = samples[0]?.kinds;
+    const kinds = first ? Object.fromEntries(PROCESS_KINDS.map((kind) => [`pss_${kind}`, first[kind]])) : {};
     traceMemory({ what: 'rss', renderer: samples[0]?.renderer, browser: samples[0]?.browser, anon: samples[0]?.anon, file: samples[0]?.file, shmem: samples[0]?.shmem, pss: samples[0]?.pss, ...kinds });
     samples.forEach((now, index) => {
       const peak = peaks[index];
       if (!now || !peak) return;
-      for (const key of ['renderer', 'browser', 'anon', 'file', 'shmem', 'pss'] as const) peak[key] = Math.max(peak[key], now[key]);
-      for (const kind of PROCESS_KINDS) peak.kinds[kind] = Math.max(peak.kinds[kind], now.kinds[kind]);
+      for (const key of ['renderer', 'browser', 'anon', 'file', 'shmem'] as const) peak[key] = Math.max(peak[key], now[key]);
+      if (now.pss !== undefined) peak.pss = Math.max(peak.pss!, now.pss);
+      if (now.kinds) for (const kind of PROCESS_KINDS) peak.kinds[kind] = Math.max(peak.kinds[kind], now.kinds[kind]);
     });
   }, 500);
   return async () => {
@@ -391,13 +405,14 @@ export function watchPeerMemory(tabs: PeerTab[]): () => Promise<PeerMemory[]> {
       const peak = peaks[index];
       if (!before || !peak) return { renderer: undefined, browser: undefined, rendererBase: undefined, browserBase: undefined };
       const kinds = noKinds();
-      for (const kind of PROCESS_KINDS) kinds[kind] = peak.kinds[kind] - before.kinds[kind];
+      // The base and the peaks were read with proportional sizes (sample(true)).
+      for (const kind of PROCESS_KINDS) kinds[kind] = peak.kinds[kind] - before.kinds![kind];
       return {
         renderer: peak.renderer - before.renderer,
         browser: peak.browser - before.browser,
         rendererBase: before.renderer,
         browserBase: before.browser,
-        browserPss: peak.pss - before.pss,
+        browserPss: peak.pss! - before.pss!,
         kinds,
         rendererParts: { anon: peak.anon - before.anon, file: peak.file - before.file, shmem: peak.shmem - before.shmem },
       };
