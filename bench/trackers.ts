@@ -25,7 +25,9 @@
  * BENCH_TRACKER_PEERS (peers per tracker, default 10000), BENCH_TRACKER_SECONDS (length of the
  * active phase, default 120) and BENCH_TRACKER_RUNS (the runs, `trackers:database`, default
  * `1:sqlite,1:postgresql,2:postgresql`; bench/tracker-runs.ts) size it; BENCH_TRACKER_PROFILE=<dir>
- * has each tracker write a V8 CPU profile there (`--cpu-prof`).
+ * has each tracker write a V8 CPU profile there (`--cpu-prof`); BENCH_TRACKER_WARMUP (seconds of
+ * the same load before the measured phase, default 15) and BENCH_TRACKER_PG_LOG=<file> (PostgreSQL's
+ * log of slow statements and lock waits) below.
  * Run alone: `node --import tsx bench/trackers.ts`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -49,6 +51,21 @@ const RUNS = trackerRunsFromEnv(process.env);
 const PROFILE_DIR = process.env.BENCH_TRACKER_PROFILE;
 // 120 s: about 600 placements per tracker, so the p99 is the 6th slowest rather than the 3rd of 60 s.
 const ACTIVE_SECONDS = wholeNumberEnv('BENCH_TRACKER_SECONDS', 120);
+/**
+ * The same load for this long before the measured phase (BENCH_TRACKER_WARMUP, 0 for none): the
+ * trackers' first placements, listings and deletions run code no admission ran (V8 compiles it as
+ * it goes; each pooled PostgreSQL connection prepares each statement the first time it sends it),
+ * and the admission's own after-work (the last "peers online" broadcasts to every socket) lands in
+ * these seconds. Measured and reported apart, beside the table, not dropped.
+ */
+const WARMUP_SECONDS = wholeNumberEnv('BENCH_TRACKER_WARMUP', 15);
+/**
+ * A file: PostgreSQL's log goes there (BENCH_TRACKER_PG_LOG), with every lock wait over 10 ms
+ * (and who held the lock), every statement over 20 ms, autovacuum's runs and checkpoints: what
+ * the database did when a placement was slow. Off by default (the log costs the server a little).
+ */
+const PG_LOG = process.env.BENCH_TRACKER_PG_LOG;
+const PG_LOG_SETTINGS = ['log_lock_waits=on', 'deadlock_timeout=10ms', 'log_min_duration_statement=20', 'log_line_prefix=%m [%p] %a ', 'log_autovacuum_min_duration=0', 'log_checkpoints=on'];
 const PLACEMENTS_PER_SECOND = 5;
 const HEADING = '## Many trackers';
 const REPORT = 'docs/BENCHMARKS.md';
@@ -64,6 +81,8 @@ interface Run {
   admissionErrors: string[];
   rssBytesPerPeer: number[];
   placement: { p50: number; p99: number; n: number; refused: number; refusals: string[] };
+  /** The warm-up before the active phase (WARMUP_SECONDS, same load), its placements as the clients timed them; absent without one. */
+  warmup?: { seconds: number; placement: { p50: number; p99: number; max: number; n: number } };
   /** The same placements as the trackers timed them (from the request read to the answer sent: no client, no socket), as bucket bounds (ms). */
   placementAtTracker?: { p50: number; p99: number };
   listing: { p50: number; p99: number; n: number };
@@ -363,7 +382,7 @@ class Clients {
   }
 
   constructor() {
-    this.#child = fork(fileURLToPath(new URL('./tracker-clients.ts', import.meta.url)), { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.#child = fork(fileURLToPath(new URL('./tracker-clients.ts', import.meta.url)), { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#exited = new Promise((resolve) => this.#child.once('exit', () => resolve()));
   }
 
@@ -426,6 +445,13 @@ async function prepareDatabase(plan: TrackerRunPlan, cluster: PostgresCluster | 
   };
 }
 
+/** The warm-up: the active phase's load for WARMUP_SECONDS, its placements kept apart. */
+async function warmUp(clients: Clients[]): Promise<NonNullable<Run['warmup']>> {
+  const reports = await Promise.all(clients.map((client) => client.ask<'active'>({ kind: 'active', seconds: WARMUP_SECONDS, placementsPerSecond: PLACEMENTS_PER_SECOND })));
+  const placements = reports.flatMap((report) => report.placements);
+  return { seconds: WARMUP_SECONDS, placement: { p50: percentile(placements, 50), p99: percentile(placements, 99), max: Math.max(0, ...placements), n: placements.length } };
+}
+
 async function measure(plan: TrackerRunPlan, cluster: PostgresCluster | undefined): Promise<Run> {
   const count = plan.trackers;
   const label = runLabel(plan);
@@ -450,6 +476,8 @@ async function measure(plan: TrackerRunPlan, cluster: PostgresCluster | undefine
     const heapAfter = await Promise.all(trackers.map((tracker) => heapOf(tracker.url)));
     console.log(`  of the RSS per peer, V8's heap (its /metrics; garbage not yet collected included): ${heapAfter.map((after, n) => describeHeapGrowth(heapBefore[n]!, after, held[n]!, rssBytesPerPeer[n]!)).join('; ')}`);
     console.log(`${label}: ${held.join(' + ')} peers in ${seconds.toFixed(0)} s; RSS per peer ${rssBytesPerPeer.map((b) => (b / 1024).toFixed(1)).join(', ')} KB; active phase ${ACTIVE_SECONDS} s…`);
+    const warmup = WARMUP_SECONDS > 0 ? await warmUp(clients) : undefined;
+    if (warmup) console.log(`  warm-up, ${warmup.seconds} s of the same load (not measured below): placement p50 / p99 / max ${warmup.placement.p50.toFixed(1)} / ${warmup.placement.p99.toFixed(1)} / ${warmup.placement.max.toFixed(1)} ms (${warmup.placement.n})`);
     // Scraping resets the trackers' event-loop histograms: what the second scrape reads is the active phase's.
     const loopBefore = await Promise.all(trackers.map((tracker) => scrapeLoop(tracker.url)));
     const postmaster = postgres ? postmasterPid(await withClient(postgres.adminUrl, async (client) => (await client.query<{ data_directory: string }>('show data_directory')).rows[0]!.data_directory)) : undefined;
@@ -536,6 +564,7 @@ async function measure(plan: TrackerRunPlan, cluster: PostgresCluster | undefine
       admissionErrors: admitted.flatMap(({ firstErrors }) => firstErrors),
       rssBytesPerPeer,
       placement,
+      ...(warmup ? { warmup } : {}),
       placementAtTracker,
       listing,
       loop,
@@ -560,7 +589,7 @@ export async function measureTrackers(): Promise<string> {
   const began = performance.now();
   // pg_stat_statements counts what the trackers ask of PostgreSQL (Debian's server package has it).
   // Only started when a run is on PostgreSQL.
-  const cluster = RUNS.some((plan) => plan.database === 'postgresql') ? await startPostgresCluster({ settings: ['shared_preload_libraries=pg_stat_statements'] }) : undefined;
+  const cluster = RUNS.some((plan) => plan.database === 'postgresql') ? await startPostgresCluster({ settings: ['shared_preload_libraries=pg_stat_statements', ...(PG_LOG ? PG_LOG_SETTINGS : [])], ...(PG_LOG ? { logFile: PG_LOG } : {}) }) : undefined;
   try {
     const runs: (Run | Failed)[] = [];
     for (const plan of RUNS) {
@@ -638,6 +667,11 @@ function section(all: (Run | Failed)[], machine: ReturnType<typeof machineInfo>,
   const notes = [
     ...runs.filter((run) => run.failedAdmissions > 0).map((run) => `- ${runLabel(run)}: ${run.failedAdmissions} admissions failed; the first: ${run.admissionErrors.join('; ')}`),
     ...runs.filter((run) => run.placement.refused > 0).map((run) => `- ${runLabel(run)}: placements refused: ${run.placement.refusals.join(', ')}`),
+    ...runs.flatMap((run) =>
+      run.warmup
+        ? [`- ${runLabel(run)}: the ${run.warmup.seconds} s warm-up before the active phase (same load, not in the table): ${run.warmup.placement.n} placements, p50 / p99 / max ${ms(run.warmup.placement.p50)} / ${ms(run.warmup.placement.p99)} / ${ms(run.warmup.placement.max)} ms`]
+        : [],
+    ),
     ...runs.map((run) => `- ${runLabel(run)}: ${run.transfersEnded} transfers ended`),
     ...runs.map((run) => `- ${runLabel(run)}: ${harnessLine(run.harness, run.loop)}`),
     ...runs.flatMap((run) => (run.placementAtTracker ? [`- ${runLabel(run)}: ${atTrackerLine(run.placementAtTracker)}`] : [])),
@@ -670,7 +704,12 @@ off). ${PEERS} authenticated Socket.IO clients per tracker (own ECDSA key, real 
 \`peer:report\` of 1 GiB) from ${Math.ceil(PEERS / PER_ADDRESS)} loopback addresses (${PER_ADDRESS} each), each tracker's
 clients in a Node process of their own (\`bench/tracker-clients.ts\`), all on the same machine as the
 trackers and the database. Memory per peer is the growth of the tracker's resident memory from
-before the first peer to after the last, divided by its peers. Then for ${ACTIVE_SECONDS} s, per tracker,
+before the first peer to after the last, divided by its peers. Then for ${ACTIVE_SECONDS} s, per tracker${WARMUP_SECONDS > 0 ? ` (after a
+warm-up of ${WARMUP_SECONDS} s under the same load, whose placements are given below the table and not in it: the
+first placements, listings and deletions after an admission run code none ran before, which V8
+compiles as it goes and each pooled PostgreSQL connection prepares, and the admission's last
+"peers online" broadcasts to every socket land then; measured on 2026-12-03, the slowest
+placements of a run without it were all in its first seconds)` : ''},
 a tenth of its peers list their files every 10 s (staggered: ${PEERS / 100} listings a second) and
 ${PLACEMENTS_PER_SECOND} placements a second come from them (1000-byte files, the default redundancy rs:4+4: 8 hosts
 each, about ${ACTIVE_SECONDS * PLACEMENTS_PER_SECOND} placements per tracker, so one tracker's p99 is its ${ordinal(slowestAtP99(ACTIVE_SECONDS * PLACEMENTS_PER_SECOND))} slowest

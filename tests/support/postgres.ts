@@ -11,7 +11,7 @@
  * dies without tearing down (the pipe closes with the process).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, createWriteStream, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -78,8 +78,12 @@ wait "$server"
 rm -rf "$dir"
 `;
 
-/** Starts a fresh cluster; `stop()` (or the end of this process) removes it. `settings`: more server settings (`name=value`). */
-export async function startPostgresCluster(options: { settings?: readonly string[] } = {}): Promise<PostgresCluster> {
+/**
+ * Starts a fresh cluster; `stop()` (or the end of this process) removes it. `settings`: more
+ * server settings (`name=value`); `logFile`: where the server's log goes once it is up (dropped
+ * otherwise).
+ */
+export async function startPostgresCluster(options: { settings?: readonly string[]; logFile?: string } = {}): Promise<PostgresCluster> {
   const bin = ensurePostgres();
   const dir = mkdtempSync(join(tmpdir(), 'peercloud-pg-'));
   // As root, the files and the server belong to the `postgres` system user, as Debian's own clusters do.
@@ -102,7 +106,7 @@ export async function startPostgresCluster(options: { settings?: readonly string
     const run = asOwner('sh', ['-c', SUPERVISOR, 'sh', dir, bin, String(port), ...[...SETTINGS, ...(options.settings ?? [])].flatMap((setting) => ['-c', setting])]);
     const child = spawn(run.command, run.args, { stdio: ['pipe', 'ignore', 'pipe'] });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const started = await ready(child);
+    const started = await ready(child, options.logFile);
     if (started === 'ready') {
       return {
         port,
@@ -123,7 +127,7 @@ export async function startPostgresCluster(options: { settings?: readonly string
 }
 
 /** Waits for the server's "ready to accept connections", or its exit with its log. */
-function ready(child: ChildProcess): Promise<'ready' | { log: string }> {
+function ready(child: ChildProcess, logFile?: string): Promise<'ready' | { log: string }> {
   return new Promise((resolve) => {
     let log = '';
     const onData = (data: Buffer) => {
@@ -132,7 +136,8 @@ function ready(child: ChildProcess): Promise<'ready' | { log: string }> {
         // Keep reading (and dropping) its log: a full pipe would block the server.
         log = '';
         child.stderr!.off('data', onData);
-        child.stderr!.resume();
+        if (logFile) child.stderr!.pipe(createWriteStream(logFile, { flags: 'a' }));
+        else child.stderr!.resume();
         child.off('exit', onExit);
         resolve('ready');
       }
