@@ -58,7 +58,7 @@ const ACTIVE_SECONDS = wholeNumberEnv('BENCH_TRACKER_SECONDS', 120);
  * and the admission's own after-work (the last "peers online" broadcasts to every socket) lands in
  * these seconds. Measured and reported apart, beside the table, not dropped.
  */
-const WARMUP_SECONDS = wholeNumberEnv('BENCH_TRACKER_WARMUP', 15);
+const WARMUP_SECONDS = wholeNumberEnv('BENCH_TRACKER_WARMUP', 15, 0);
 /**
  * A file: PostgreSQL's log goes there (BENCH_TRACKER_PG_LOG), with every lock wait over 10 ms
  * (and who held the lock), every statement over 20 ms, autovacuum's runs and checkpoints: what
