@@ -19,6 +19,7 @@ import * as provenStorage from './migrations/0002_proven_storage.ts';
 import * as fragments from './migrations/0003_fragments.ts';
 import * as trackers from './migrations/0004_trackers.ts';
 import * as placementTies from './migrations/0005_placement_ties.ts';
+import * as onePlacementIndex from './migrations/0006_one_placement_index.ts';
 
 export type Db = Kysely<Database>;
 
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003_fragments': fragments,
   '0004_trackers': trackers,
   '0005_placement_ties': placementTies,
+  '0006_one_placement_index': onePlacementIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
