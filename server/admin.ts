@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import { storedReplicas } from './db/counts.ts';
 import type { AdminFile, AdminPeer, AdminTransfer, AvailabilityReport, Overview } from '../shared/operator-api.ts';
 import { availabilityByLevel, onlineFraction, type PresenceEvent } from '../shared/durability.ts';
+import { groupBy } from '../shared/grouping.ts';
 
 export type { AdminFile, AdminPeer, AdminTransfer, AvailabilityReport, Overview };
 import type { Clock } from './clock.ts';
@@ -44,12 +45,7 @@ export class AdminQueries {
       this.db.selectFrom('peers').select(['id', 'level', 'online', 'first_seen', 'last_seen']).execute(),
       this.db.selectFrom('peer_events').select(['peer_id', 'kind', 'at']).where('at', '>', now - windowMs).where('kind', 'in', ['connect', 'disconnect']).execute(),
     ]);
-    const byPeer = new Map<string, PresenceEvent[]>();
-    for (const event of events) {
-      const list = byPeer.get(event.peer_id) ?? [];
-      list.push({ kind: event.kind, at: Number(event.at) });
-      byPeer.set(event.peer_id, list);
-    }
+    const byPeer = groupBy(events, (event) => event.peer_id, (event): PresenceEvent => ({ kind: event.kind, at: Number(event.at) }));
     const measured = peers.map((peer) => ({
       level: peer.level,
       fraction: onlineFraction(byPeer.get(peer.id) ?? [], now, windowMs, { online: Boolean(peer.online), lastSeen: Number(peer.last_seen), firstSeen: Number(peer.first_seen) }).fraction,

@@ -7,6 +7,7 @@
  */
 import type { Transaction } from 'kysely';
 import type { TransferErrorCode } from '../shared/protocol.ts';
+import { groupBy } from '../shared/grouping.ts';
 import type { Database, TransferRow } from './db/schema.ts';
 import { isStorageKind } from './db/states.ts';
 import type { TransferOutcome } from './events.ts';
@@ -40,13 +41,14 @@ export interface EndedInTrx {
  */
 export async function settleReplicasIn(trx: Transaction<Database>, ended: { endings: readonly EndedInTrx[]; outcome: TransferOutcome; now: number }): Promise<ReplicaFate> {
   const { endings, outcome, now } = ended;
-  const fate: ReplicaFate = { drops: new Map(), spaceChanged: new Set(), filesChanged: new Set() };
+  const spaceChanged = new Set<string>();
+  const filesChanged = new Set<string>();
   const releases: { fileId: string; hostId: string }[] = [];
   for (const { transfer, ownerLeft } of endings) {
     if (!isStorageKind(transfer.kind)) continue;
     const fileId = transfer.file_id;
-    if (transfer.kind === 'repair') fate.filesChanged.add(fileId);
-    fate.spaceChanged.add(transfer.receiver_id);
+    if (transfer.kind === 'repair') filesChanged.add(fileId);
+    spaceChanged.add(transfer.receiver_id);
     if (outcome.ok) {
       await spaceLedger.promote(trx, fileId, transfer.receiver_id, now);
       // A repair done: the file is whole again, and the replica it replaces is retired.
@@ -61,10 +63,6 @@ export async function settleReplicasIn(trx: Transaction<Database>, ended: { endi
     }
   }
   // Nothing released (another request did, or the copy was found stored meanwhile): the host keeps what it has.
-  for (const { fileId, hostId } of await spaceLedger.releaseAll(trx, releases)) {
-    const files = fate.drops.get(hostId) ?? [];
-    files.push(fileId);
-    fate.drops.set(hostId, files);
-  }
-  return fate;
+  const drops = groupBy(await spaceLedger.releaseAll(trx, releases), (released) => released.hostId, (released) => released.fileId);
+  return { drops, spaceChanged, filesChanged };
 }

@@ -501,7 +501,7 @@ export class Transfers {
           .$if(dialectOf(trx) === 'postgres', (qb) => qb.forNoKeyUpdate())
           .execute();
         read = rows.length;
-        if (rows.length === 0) return undefined;
+        if (rows.length === 0) return { read, endings: [] as TransferEnded[], fate: undefined };
         // One conditional update decides who ends them: each only in the state it was read in
         // (locked on PostgreSQL, so all of them; the condition is what makes it so elsewhere).
         const offered = rows.filter((row) => row.state === 'offered').map((row) => row.id);
@@ -562,7 +562,6 @@ export class Transfers {
       const fate = await settleReplicasIn(trx, { endings, outcome, now });
       return { read, endings, fate };
     });
-    if (!result) return { read: 0, ended: 0 };
     const { endings, fate } = result;
     if (!fate || endings.length === 0) return { read: result.read, ended: 0 };
     for (const [hostId, fileIds] of fate.drops) void this.#sessions.emit(hostId, 'replica:drop', { fileIds });

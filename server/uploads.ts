@@ -6,6 +6,7 @@
  * transfer is pending: stored if a host verified it, otherwise interrupted or failed.
  */
 import type { Transaction } from 'kysely';
+import { groupBy } from '../shared/grouping.ts';
 import { createHash } from 'node:crypto';
 import { chunkCount, storedSize } from '../shared/chunking.ts';
 import { fragmentBytes, type Scheme } from '../shared/redundancy.ts';
@@ -214,17 +215,14 @@ export class Uploads {
    * once per upload, however many of its stores ended (a deleted upload's 8 at once).
    */
   async transfersEnded(endings: readonly TransferEnded[]): Promise<void> {
-    const uploads = new Map<string, TransferEnded[]>();
-    for (const ended of endings) {
-      if (ended.transfer.kind !== 'store') continue;
-      // A deleted upload is not settled: it is going, with its rows, the moment its stores have
-      // ended (Files.delete), and its owner hears `file:removed`. Were the deletion to fail
-      // after that, the sweep's settleStale settles what is left.
-      if (ended.cause.by === 'tracker' && ended.cause.reason === 'deleted') continue;
-      const stores = uploads.get(ended.transfer.file_id) ?? [];
-      stores.push(ended);
-      uploads.set(ended.transfer.file_id, stores);
-    }
+    // A deleted upload is not settled: it is going, with its rows, the moment its stores have
+    // ended (Files.delete), and its owner hears `file:removed`. Were the deletion to fail after
+    // that, the sweep's settleStale settles what is left.
+    const deleted = ({ cause }: TransferEnded) => cause.by === 'tracker' && cause.reason === 'deleted';
+    const uploads = groupBy(
+      endings.filter((ended) => ended.transfer.kind === 'store' && !deleted(ended)),
+      (ended) => ended.transfer.file_id,
+    );
     for (const [fileId, stores] of uploads) {
       // A store's sender is its file's owner: one question for the upload.
       const replaceable = stores.some(({ outcome, ownerLeft }) => !outcome.ok && outcome.code !== 'CANCELLED' && !ownerLeft);

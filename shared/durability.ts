@@ -18,6 +18,7 @@
  *   online at once, the transfer itself) is taken as exponential with mean 1 / μ; in the
  *   system it is closer to fixed, which the simulation shows changes little when 1/μ ≪ 1/λ.
  */
+import { groupBy } from './grouping.ts';
 
 /** Probability that at least k of n pieces are on online hosts, each online with probability p. */
 export function readableProbability(k: number, n: number, p: number): number {
@@ -235,13 +236,11 @@ export interface LevelAvailability {
 
 /** Availability per reliability level, for the table of docs/DURABILITY.md (peers observed for nothing are left out). */
 export function availabilityByLevel(peers: readonly { level: number; fraction: number }[]): LevelAvailability[] {
-  const byLevel = new Map<number, number[]>();
-  for (const { level, fraction } of peers) {
-    if (Number.isNaN(fraction)) continue;
-    const list = byLevel.get(level) ?? [];
-    list.push(fraction);
-    byLevel.set(level, list);
-  }
+  const byLevel = groupBy(
+    peers.filter(({ fraction }) => !Number.isNaN(fraction)),
+    ({ level }) => level,
+    ({ fraction }) => fraction,
+  );
   return [...byLevel.entries()]
     .sort(([a], [b]) => a - b)
     .map(([level, fractions]) => {
