@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from '@playwright/test';
+import { TRACKER_NODE_FLAGS } from './server/node-flags.ts';
 import { CHROMIUM_ARGS, CHROMIUM_HELP, findChromium } from './tests/support/chromium.ts';
 import { E2E_PORT, E2E_TRACKER_ENV, E2E_WORKERS, trackerDbName, trackerPort } from './tests/e2e/fixtures/settings.ts';
 
@@ -50,7 +51,7 @@ export default defineConfig({
   // One tracker per worker, each with its own database.
   // (A worker runs either project's specs, so each one has its tracker.)
   webServer: Array.from({ length: workers }, (_, index) => ({
-    command: 'node --import tsx server/main.ts',
+    command: `node ${TRACKER_NODE_FLAGS.join(' ')} --import tsx server/main.ts`,
     url: `http://127.0.0.1:${trackerPort(index)}/healthz`,
     reuseExistingServer: false,
     timeout: 60_000,

@@ -37,6 +37,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate, openDatabase } from '../server/db/database.ts';
+import { TRACKER_NODE_FLAGS } from '../server/node-flags.ts';
 import { startPostgresCluster, withClient, type PostgresCluster } from '../tests/support/postgres.ts';
 import { startTrackerProcess, type TrackerProcess } from '../tests/support/tracker-process.ts';
 import { CORES, machineCpuSeconds, postmasterPid, processCpuSeconds, runQueueSeconds, treeCpuSeconds } from './process-cpu.ts';
@@ -382,7 +383,10 @@ class Clients {
   }
 
   constructor() {
-    this.#child = fork(fileURLToPath(new URL('./tracker-clients.ts', import.meta.url)), { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // With the trackers' node flags too: the process that times the acks holds 10,000 sockets,
+    // and the memory reducer's compaction of its heap (as of a tracker's: server/node-flags.ts)
+    // would be counted in every ack it was timing.
+    this.#child = fork(fileURLToPath(new URL('./tracker-clients.ts', import.meta.url)), { execArgv: [...TRACKER_NODE_FLAGS, '--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#exited = new Promise((resolve) => this.#child.once('exit', () => resolve()));
   }
 
@@ -703,7 +707,8 @@ process's), or one PostgreSQL shared by the run's trackers (a throw-away Debian 
 off). ${PEERS} authenticated Socket.IO clients per tracker (own ECDSA key, real challenge and signature,
 \`peer:report\` of 1 GiB) from ${Math.ceil(PEERS / PER_ADDRESS)} loopback addresses (${PER_ADDRESS} each), each tracker's
 clients in a Node process of their own (\`bench/tracker-clients.ts\`), all on the same machine as the
-trackers and the database. Memory per peer is the growth of the tracker's resident memory from
+trackers and the database; trackers and client processes alike run with the trackers' node flags
+(${TRACKER_NODE_FLAGS.map((flag) => `\`${flag}\``).join(', ')}: \`server/node-flags.ts\`). Memory per peer is the growth of the tracker's resident memory from
 before the first peer to after the last, divided by its peers. Then for ${ACTIVE_SECONDS} s, per tracker${WARMUP_SECONDS > 0 ? ` (after a
 warm-up of ${WARMUP_SECONDS} s under the same load, whose placements are given below the table and not in it: the
 first placements, listings and deletions after an admission run code none ran before, which V8

@@ -1,5 +1,6 @@
-#!/usr/bin/env node
-// `npx peercloud`: runs the TypeScript tracker through tsx (see server/cli.ts).
+#!/usr/bin/env -S node --no-memory-reducer
+// `npx peercloud`: runs the TypeScript tracker through tsx (see server/cli.ts), with the
+// tracker's node flags on the first line (server/node-flags.ts).
 import { register } from 'tsx/esm/api';
 
 register();

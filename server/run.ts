@@ -7,6 +7,7 @@ import { migrate, openDatabase } from './db/database.ts';
 import { createLogger } from './logger.ts';
 import { createTracker } from './tracker.ts';
 import { systemClock } from './clock.ts';
+import { missingNodeFlags } from './node-flags.ts';
 
 export async function runTracker(env: Record<string, string | undefined>): Promise<void> {
   let config;
@@ -29,7 +30,10 @@ export async function runTracker(env: Record<string, string | undefined>): Promi
   const where = config.databaseUrl ? { database: 'postgres', databaseHost: new URL(config.databaseUrl).host } : { database: 'sqlite', dbPath: config.dbPath };
   log.info({ event: 'listening', urls, ...where }, 'tracker listening');
   console.log(['', '  Peercloud is running at:', ...urls.map((url) => `    ${url}`), ''].join('\n'));
-  for (const warning of warnings) console.warn(`  Warning: ${warning}\n`);
+  const missing = missingNodeFlags(process.execArgv);
+  if (missing.length > 0) log.warn({ event: 'node_flags_missing', missing }, 'node was started without flags the tracker expects');
+  const started = missing.length > 0 ? [...warnings, `node was started without ${missing.join(' ')}: start it as \`node ${missing.join(' ')} …\` (npm start does; see server/node-flags.ts for why).`] : warnings;
+  for (const warning of started) console.warn(`  Warning: ${warning}\n`);
   // A renewed certificate: new connections get it, peers already connected stay.
   process.on('SIGHUP', () => {
     if (!config.tls) log.warn({ event: 'sighup' }, 'SIGHUP ignored: TLS is not configured');

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { TRACKER_NODE_FLAGS } from '../../server/node-flags.ts';
 import type { Lab } from './lab.ts';
 import { startProcess, type RunningProcess } from './lab-services.ts';
 import { QUICK_TRACKER_TIMINGS } from '../e2e/fixtures/settings.ts';
@@ -41,7 +42,7 @@ export async function startLabTracker(
   // Where it answers: the server's address when it listens on all of them, else the one it listens on.
   const url = `${tls ? 'https' : 'http'}://${host === '0.0.0.0' ? lab.net.server.address : host}:${port}`;
   const name = `tracker-${randomBytes(3).toString('hex')}`;
-  const tracker = await startProcess(lab.net, lab.net.server.ns, process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const tracker = await startProcess(lab.net, lab.net.server.ns, process.execPath, [...TRACKER_NODE_FLAGS, '--import', 'tsx', 'server/main.ts'], {
     name,
     env: {
       ...(options.timings === 'defaults' ? {} : QUICK_TRACKER_TIMINGS),

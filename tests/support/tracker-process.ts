@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { TRACKER_NODE_FLAGS } from '../../server/node-flags.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CACHE = `${ROOT}node_modules/.cache/peercloud`;
@@ -81,7 +82,7 @@ export async function startTrackerProcess(env: Record<string, string>, port?: nu
   if (!env.DB_PATH && !env.DATABASE_URL) throw new Error("startTrackerProcess needs the test's database: pass createTestDatabase(dir).env");
   const { DB_PATH: _path, DATABASE_URL: _url, ...inherited } = process.env;
   const chosen = port ?? (await freePort());
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), await trackerBundle()], {
+  const child = spawn(process.execPath, [...TRACKER_NODE_FLAGS, ...(options.nodeArgs ?? []), await trackerBundle()], {
     cwd: ROOT,
     env: { ...inherited, HOST: '127.0.0.1', PORT: String(chosen), LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
