@@ -80,10 +80,9 @@ export class Files {
       return dropped;
     });
     this.#log.info({ event: 'delete', fileId, ownerId, hosts: hosts.length }, 'file deleted');
-    for (const hostId of hosts) {
-      void this.#sessions.emit(hostId, 'replica:drop', { fileIds: [fileId] });
-      await this.#events.emit('host:space', { hostId });
-    }
+    for (const hostId of hosts) void this.#sessions.emit(hostId, 'replica:drop', { fileIds: [fileId] });
+    // Their refreshes together: one statement for all (peers.ts), not one after another.
+    await runTogether(hosts.map((hostId) => () => this.#events.emit('host:space', { hostId })));
     void this.#sessions.emit(ownerId, 'file:removed', { fileId });
   }
 

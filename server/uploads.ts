@@ -415,7 +415,7 @@ export class Uploads {
       placed.map(({ host, fragment }) => ({ kind: 'store', file, fragment, sender: file.owner_id, receiver: host.id, responder: host.id, newFile: fresh !== undefined })),
     );
     const effects: Effect[] = [() => runTogether(created.map(({ offer }) => offer))];
-    if (placed.length > 0) effects.push(async () => void (await Promise.all(placed.map(({ host }) => this.#events.emit('host:space', { hostId: host.id })))));
+    if (placed.length > 0) effects.push(() => runTogether(placed.map(({ host }) => () => this.#events.emit('host:space', { hostId: host.id }))));
     return { transferIds: created.map(({ transfer }) => transfer.id), effects };
   }
 

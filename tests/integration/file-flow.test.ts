@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { storedSize } from '../../shared/chunking.ts';
 import { GiB, MiB } from '../../shared/units.ts';
-import { CHUNK, offerFor, rootOf, storeFile } from '../support/flows.ts';
+import { CHUNK, offerFor, offeredTo, rootOf, storeFile } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
 
@@ -58,7 +58,7 @@ describe('place → accept → stored → list → locate → delete', () => {
 
     // Download: one of the hosts is asked to send, then the owner is told to connect.
     const { transferId } = await owner.request('file:locate', { fileId: placed.file.id });
-    const sender = [hostA, hostB].find((h) => h.peek('transfer:open', (o) => o.transferId === transferId))!;
+    const sender = await offeredTo([hostA, hostB], transferId);
     const fetchOffer = await sender.next('transfer:open', (o) => o.transferId === transferId);
     expect(fetchOffer).toMatchObject({ kind: 'fetch', role: 'sender', sha256: root });
     await sender.request('transfer:accept', { transferId });

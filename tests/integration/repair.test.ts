@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GiB, MiB } from '../../shared/units.ts';
-import { CHUNK, rootOf, storeFile } from '../support/flows.ts';
+import { CHUNK, offeredTo, rootOf, storeFile } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { SimulatedHost } from '../support/simulated-host.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
@@ -109,7 +109,7 @@ describe('repair', () => {
     const { file } = await storeFile(owner, [a, b], 'x.bin', MiB);
     const spare = await SimulatedHost.start(t.url);
     const { transferId } = await owner.request('file:locate', { fileId: file.id });
-    const sender = [a, b].find((host) => host.peek('transfer:open', (o) => o.transferId === transferId))!;
+    const sender = await offeredTo([a, b], transferId);
     await sender.request('transfer:accept', { transferId });
     await owner.request('transfer:progress', { transferId, bytes: 65536 });
     // The owner's word starts an audit of that chunk; the host cannot produce it.

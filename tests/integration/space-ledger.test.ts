@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { storedSize } from '../../shared/chunking.ts';
 import { GiB, MiB } from '../../shared/units.ts';
-import { CHUNK, offerFor, rootOf, storeFile } from '../support/flows.ts';
+import { CHUNK, offerFor, offeredTo, rootOf, storeFile } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { spaceMismatches } from '../support/space-invariant.ts';
 import { startTracker, type RunningTracker } from '../support/tracker-harness.ts';
@@ -111,7 +111,7 @@ describe('the space ledger', () => {
     const hosts = [await NodePeer.join(t.url, GiB), await NodePeer.join(t.url, GiB), await NodePeer.join(t.url, GiB)];
     const { file, holders } = await storeFile(owner, hosts, 'f.bin', SIZE);
     const { transferId } = await owner.request('file:locate', { fileId: file.id });
-    const server = holders.find((host) => host.peek('transfer:open', (o) => o.transferId === transferId))!;
+    const server = await offeredTo(holders, transferId);
     await server.request('transfer:accept', { transferId });
     await owner.request('transfer:progress', { transferId, bytes: 65536 });
     server.audits = 'wrong';

@@ -16,6 +16,17 @@ export function offerFor(host: NodePeer, fileId: string): Promise<TransferOffer>
 }
 
 /**
+ * The host among `hosts` the tracker offered this transfer to, once its offer has arrived: it
+ * comes on the host's socket, not the requester's, so it may arrive after the answer that named
+ * the transfer.
+ */
+export async function offeredTo(hosts: readonly NodePeer[], transferId: string): Promise<NodePeer> {
+  const isOffer = (offer: TransferOffer) => offer.transferId === transferId;
+  await expect.poll(() => hosts.some((host) => host.peek('transfer:open', isOffer))).toBe(true);
+  return hosts.find((host) => host.peek('transfer:open', isOffer))!;
+}
+
+/**
  * Places a file and has every offered host among `hosts` accept and store it; the tracker's
  * audit of each new copy is answered by the hosts themselves (NodePeer).
  */

@@ -15,7 +15,7 @@ import { PeercloudError } from '../../../shared/errors.ts';
 import type { SignalData } from '../../../shared/protocol.ts';
 import { GiB } from '../../../shared/units.ts';
 import { ACTIVE_TRANSFER_STATES } from '../../../server/db/states.ts';
-import { CHUNK, offerFor, rootOf, storeFile } from '../../support/flows.ts';
+import { CHUNK, offerFor, offeredTo, rootOf, storeFile } from '../../support/flows.ts';
 import { startHaproxy, type Haproxy } from '../../support/haproxy.ts';
 import { NodePeer } from '../../support/node-peer.ts';
 import { SimulatedHost } from '../../support/simulated-host.ts';
@@ -119,7 +119,7 @@ describe('several trackers on one database', () => {
 
     // A download: signals relayed both ways between the two trackers, in order, then the end.
     const { transferId } = await owner.request('file:locate', { fileId: file.id });
-    const source = holders.find((host) => host.peek('transfer:open', (o) => o.transferId === transferId))!;
+    const source = await offeredTo(holders, transferId);
     await source.next('transfer:open', (o) => o.transferId === transferId);
     await source.request('transfer:accept', { transferId });
     expect(await owner.next('transfer:ready', (r) => r.transferId === transferId)).toMatchObject({ role: 'receiver' });
