@@ -25,7 +25,7 @@ export interface ConnectionDeps {
   log: Logger;
   handlers: RequestHandlers;
   limits: RequestLimits;
-  /** Requests under way, so that a graceful shutdown can let them finish. */
+  /** Requests and disconnections under way, so that a graceful shutdown can let them finish. */
   inflight: Set<Promise<unknown>>;
   /** True once the tracker is shutting down: disconnections then are not the peers' doing. */
   closing: () => boolean;
@@ -68,7 +68,9 @@ export function acceptConnections(io: TrackerServer, deps: ConnectionDeps): void
     cloudStats.changed();
 
     socket.on('disconnect', (reason) => {
-      void (async () => {
+      // Work under way, as a request is: a graceful shutdown lets it finish before the database
+      // closes (peers that left just before a SIGTERM are recorded as gone, not lost in errors).
+      const recorded = (async () => {
         // A peer whose registration failed (the tracker's fault, logged above) leaves its
         // session, and the disconnection is not counted against it.
         if (!(await ready.then(() => true, () => false))) {
@@ -86,6 +88,8 @@ export function acceptConnections(io: TrackerServer, deps: ConnectionDeps): void
         await events.emit('peer:presence', { peerId });
         cloudStats.changed();
       })().catch((error: unknown) => log.error({ err: error, event: 'disconnect_error', peerId }, 'could not record disconnection'));
+      deps.inflight.add(recorded);
+      void recorded.finally(() => deps.inflight.delete(recorded));
     });
   });
 }
