@@ -5,9 +5,10 @@
 export function groupBy<T, K, V = T>(items: Iterable<T>, key: (item: T) => K, value: (item: T) => V = (item) => item as unknown as V): Map<K, V[]> {
   const groups = new Map<K, V[]>();
   for (const item of items) {
-    const group = groups.get(key(item));
+    const k = key(item);
+    const group = groups.get(k);
     if (group) group.push(value(item));
-    else groups.set(key(item), [value(item)]);
+    else groups.set(k, [value(item)]);
   }
   return groups;
 }

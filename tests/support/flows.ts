@@ -21,9 +21,9 @@ export function offerFor(host: NodePeer, fileId: string): Promise<TransferOffer>
  * the transfer.
  */
 export async function offeredTo(hosts: readonly NodePeer[], transferId: string): Promise<NodePeer> {
-  const isOffer = (offer: TransferOffer) => offer.transferId === transferId;
-  await expect.poll(() => hosts.some((host) => host.peek('transfer:open', isOffer))).toBe(true);
-  return hosts.find((host) => host.peek('transfer:open', isOffer))!;
+  let offered: NodePeer | undefined;
+  await expect.poll(() => (offered = hosts.find((host) => host.peek('transfer:open', (offer) => offer.transferId === transferId)))).toBeDefined();
+  return offered!;
 }
 
 /**
