@@ -95,6 +95,7 @@ test('persistent storage: asking again says what the browser answered', async ({
 test('a returning person does not see the welcome again', async ({ peers }) => {
   let [peer] = await peers(1);
   await peer!.page.getByRole('button', { name: 'Done' }).click();
+  await expect(peer!.page.getByRole('region', { name: 'Welcome to Peercloud' })).toHaveCount(0);
   await peer!.closeTab();
   peer = await peer!.reopen();
   await expect(peer.page.getByRole('region', { name: 'Upload', exact: true })).toBeVisible();

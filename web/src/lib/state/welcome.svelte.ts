@@ -23,8 +23,9 @@ export class Welcome {
     this.show = !(await settingsStore.load()).welcomed;
   }
 
+  /** Hidden once it is remembered: a tab closed right after still finds it closed next time. */
   async close(): Promise<void> {
-    this.show = false;
     await settingsStore.save({ welcomed: true });
+    this.show = false;
   }
 }
