@@ -59,3 +59,14 @@ export function placementP99Verdicts(runs: (TrackerRunPlan & { p99?: number })[]
     return `- **${verdict}**: placement p99 ≤ ${goalMs} ms, ${runLabel(run)} (${measured ? `${run.p99!.toFixed(1)} ms` : 'the run did not complete'})`;
   });
 }
+
+/**
+ * BENCH_TRACKER_NODE_FLAGS as Node options for the trackers' and client processes' command lines
+ * (space-separated, each `--name` or `--name=value`): anything else would be taken by node as the
+ * script to run, so it is refused with the switch's name.
+ */
+export function parseNodeFlags(text: string | undefined): string[] {
+  const flags = (text ?? '').split(/\s+/).filter(Boolean);
+  for (const flag of flags) if (!/^--[a-z0-9][a-z0-9-_]*(=\S+)?$/i.test(flag)) throw new Error(`BENCH_TRACKER_NODE_FLAGS must be Node options such as --v8-pool-size=1 (got "${flag}")`);
+  return flags;
+}

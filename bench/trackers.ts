@@ -27,7 +27,9 @@
  * `1:sqlite,1:postgresql,2:postgresql`; bench/tracker-runs.ts) size it; BENCH_TRACKER_PROFILE=<dir>
  * has each tracker write a V8 CPU profile there (`--cpu-prof`); BENCH_TRACKER_WARMUP (seconds of
  * the same load before the measured phase, default 15) and BENCH_TRACKER_PG_LOG=<file> (PostgreSQL's
- * log of slow statements and lock waits) below.
+ * log of slow statements and lock waits) below; BENCH_TRACKER_PLACEMENTS (placements a second per tracker,
+ * default 5) changes the load; BENCH_TRACKER_NODE_FLAGS adds Node options to the trackers' and
+ * client processes' command lines (to try one).
  * Run alone: `node --import tsx bench/trackers.ts`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -43,7 +45,7 @@ import { startTrackerProcess, type TrackerProcess } from '../tests/support/track
 import { CORES, machineCpuSeconds, postmasterPid, processCpuSeconds, runQueueSeconds, treeCpuSeconds } from './process-cpu.ts';
 import { machineInfo, wholeNumberEnv } from './report.ts';
 import { PER_ADDRESS, type ClientsCommand, type ClientsReport } from './tracker-clients.ts';
-import { databaseName, placementP99Verdicts, runFileName, runLabel, trackerRunsFromEnv, type TrackerDatabase, type TrackerRunPlan } from './tracker-runs.ts';
+import { databaseName, parseNodeFlags, placementP99Verdicts, runFileName, runLabel, trackerRunsFromEnv, type TrackerDatabase, type TrackerRunPlan } from './tracker-runs.ts';
 
 const PEERS = wholeNumberEnv('BENCH_TRACKER_PEERS', 10_000);
 /** Which runs: how many trackers each, on which database (default one on SQLite, one on PostgreSQL, then two on PostgreSQL). */
@@ -66,8 +68,15 @@ const WARMUP_SECONDS = wholeNumberEnv('BENCH_TRACKER_WARMUP', 15, 0);
  * the database did when a placement was slow. Off by default (the log costs the server a little).
  */
 const PG_LOG = process.env.BENCH_TRACKER_PG_LOG;
+/**
+ * Node options added to the trackers' and their client processes' command lines, after
+ * TRACKER_NODE_FLAGS (BENCH_TRACKER_NODE_FLAGS, space-separated): to try a V8 or Node flag
+ * against the same run without it, as an operator would before adding it to server/node-flags.ts.
+ */
+const EXTRA_NODE_FLAGS = parseNodeFlags(process.env.BENCH_TRACKER_NODE_FLAGS);
 const PG_LOG_SETTINGS = ['log_lock_waits=on', 'deadlock_timeout=10ms', 'log_min_duration_statement=20', 'log_line_prefix=%m [%p] %a ', 'log_autovacuum_min_duration=0', 'log_checkpoints=on'];
-const PLACEMENTS_PER_SECOND = 5;
+/** Placements a second from each tracker's active peers (BENCH_TRACKER_PLACEMENTS, default 5, the issue's load). */
+const PLACEMENTS_PER_SECOND = wholeNumberEnv('BENCH_TRACKER_PLACEMENTS', 5);
 const HEADING = '## Many trackers';
 const REPORT = 'docs/BENCHMARKS.md';
 const GOALS = { peersPerTracker: 10_000, bytesPerPeer: 30 * 1024, placementP99Ms: 50 };
@@ -386,7 +395,7 @@ class Clients {
     // With the trackers' node flags too: the process that times the acks holds 10,000 sockets,
     // and the memory reducer's compaction of its heap (as of a tracker's: server/node-flags.ts)
     // would be counted in every ack it was timing.
-    this.#child = fork(fileURLToPath(new URL('./tracker-clients.ts', import.meta.url)), { execArgv: [...TRACKER_NODE_FLAGS, '--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.#child = fork(fileURLToPath(new URL('./tracker-clients.ts', import.meta.url)), { execArgv: [...TRACKER_NODE_FLAGS, ...EXTRA_NODE_FLAGS, '--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#exited = new Promise((resolve) => this.#child.once('exit', () => resolve()));
   }
 
@@ -466,7 +475,7 @@ async function measure(plan: TrackerRunPlan, cluster: PostgresCluster | undefine
   const loads: number[] = [];
   const sampler = setInterval(() => loads.push(loadavg()[0]!), 5_000);
   try {
-    const nodeArgs = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+    const nodeArgs = [...EXTRA_NODE_FLAGS, ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [])];
     for (let n = 0; n < count; n++) trackers.push(await startTrackerProcess({ ...TRACKER_ENV, ...database.env, TRACKER_ID: `bench${n + 1}` }, undefined, { nodeArgs }));
     for (let n = 0; n < count; n++) clients.push(new Clients());
     const before = trackers.map((tracker) => tracker.rss());
@@ -708,7 +717,7 @@ off). ${PEERS} authenticated Socket.IO clients per tracker (own ECDSA key, real 
 \`peer:report\` of 1 GiB) from ${Math.ceil(PEERS / PER_ADDRESS)} loopback addresses (${PER_ADDRESS} each), each tracker's
 clients in a Node process of their own (\`bench/tracker-clients.ts\`), all on the same machine as the
 trackers and the database; trackers and client processes alike run with the trackers' node flags
-(${TRACKER_NODE_FLAGS.map((flag) => `\`${flag}\``).join(', ')}: \`server/node-flags.ts\`). Memory per peer is the growth of the tracker's resident memory from
+(${TRACKER_NODE_FLAGS.map((flag) => `\`${flag}\``).join(', ')}: \`server/node-flags.ts\`)${EXTRA_NODE_FLAGS.length > 0 ? `, and for this run also ${EXTRA_NODE_FLAGS.map((flag) => `\`${flag}\``).join(', ')} (\`BENCH_TRACKER_NODE_FLAGS\`)` : ''}. Memory per peer is the growth of the tracker's resident memory from
 before the first peer to after the last, divided by its peers. Then for ${ACTIVE_SECONDS} s, per tracker${WARMUP_SECONDS > 0 ? ` (after a
 warm-up of ${WARMUP_SECONDS} s under the same load, whose placements are given below the table and not in it: the
 first placements, listings and deletions after an admission run code none ran before, which V8

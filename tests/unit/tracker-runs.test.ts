@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TRACKER_RUNS, parseTrackerRuns, placementP99Verdicts, runFileName, runLabel, trackerRunsFromEnv } from '../../bench/tracker-runs.ts';
+import { DEFAULT_TRACKER_RUNS, parseNodeFlags, parseTrackerRuns, placementP99Verdicts, runFileName, runLabel, trackerRunsFromEnv } from '../../bench/tracker-runs.ts';
 
 describe("the trackers bench's runs (BENCH_TRACKER_RUNS)", () => {
   it('runs one tracker on SQLite, one on PostgreSQL, then two on PostgreSQL by default', () => {
@@ -57,5 +57,17 @@ describe('the placement p99 goal, judged per run', () => {
       '- **not measured**: placement p99 ≤ 50 ms, 2 trackers on PostgreSQL (the run did not complete)',
       '- **not measured**: placement p99 ≤ 50 ms, 1 tracker on SQLite (the run did not complete)',
     ]);
+  });
+});
+
+describe("the trackers bench's extra node options (BENCH_TRACKER_NODE_FLAGS)", () => {
+  it('adds none when unset or blank, and reads space-separated options in order', () => {
+    expect(parseNodeFlags(undefined)).toEqual([]);
+    expect(parseNodeFlags('  ')).toEqual([]);
+    expect(parseNodeFlags(' --v8-pool-size=1  --trace-gc ')).toEqual(['--v8-pool-size=1', '--trace-gc']);
+  });
+
+  it('refuses what node would take for a script or a value of its own', () => {
+    for (const text of ['v8-pool-size=1', '-e', '--', '--max-old-space-size 100', 'script.js']) expect(() => parseNodeFlags(text), text).toThrow(/BENCH_TRACKER_NODE_FLAGS must be Node options such as --v8-pool-size=1/);
   });
 });
