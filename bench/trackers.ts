@@ -382,6 +382,27 @@ function percentile(values: number[], p: number): number {
   return sorted[percentileIndex(sorted.length, p)]!;
 }
 
+/**
+ * The processes a run started (trackers, client processes), killed if the bench is stopped by a
+ * signal: a signal sent to the bench alone (`kill`, `timeout`) ends it without its \`finally\`, and
+ * its children ran on: a tracker left by an interrupted run on 2026-12-03 served nobody for 43
+ * minutes, its CPU in every run after it. (PostgreSQL's cluster stops by itself when the bench's
+ * end closes its stdin: tests/support/postgres.ts.)
+ */
+const started = new Set<ChildProcess>();
+let stopsChildrenOnSignal = false;
+function killedWithTheBench(child: ChildProcess): void {
+  started.add(child);
+  child.once('exit', () => started.delete(child));
+  if (stopsChildrenOnSignal) return;
+  stopsChildrenOnSignal = true;
+  for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const)
+    process.once(signal, () => {
+      for (const running of started) running.kill('SIGKILL');
+      process.exit(128 + number);
+    });
+}
+
 /** One tracker's clients, in their own process (bench/tracker-clients.ts). */
 class Clients {
   readonly #child: ChildProcess;
@@ -397,6 +418,7 @@ class Clients {
     // would be counted in every ack it was timing.
     this.#child = fork(fileURLToPath(new URL('./tracker-clients.ts', import.meta.url)), { execArgv: [...TRACKER_NODE_FLAGS, ...EXTRA_NODE_FLAGS, '--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#exited = new Promise((resolve) => this.#child.once('exit', () => resolve()));
+    killedWithTheBench(this.#child);
   }
 
   ask<K extends ClientsReport['kind']>(command: ClientsCommand): Promise<Extract<ClientsReport, { kind: K }>> {
@@ -476,7 +498,10 @@ async function measure(plan: TrackerRunPlan, cluster: PostgresCluster | undefine
   const sampler = setInterval(() => loads.push(loadavg()[0]!), 5_000);
   try {
     const nodeArgs = [...EXTRA_NODE_FLAGS, ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [])];
-    for (let n = 0; n < count; n++) trackers.push(await startTrackerProcess({ ...TRACKER_ENV, ...database.env, TRACKER_ID: `bench${n + 1}` }, undefined, { nodeArgs }));
+    for (let n = 0; n < count; n++) {
+      trackers.push(await startTrackerProcess({ ...TRACKER_ENV, ...database.env, TRACKER_ID: `bench${n + 1}` }, undefined, { nodeArgs }));
+      killedWithTheBench(trackers.at(-1)!.child);
+    }
     for (let n = 0; n < count; n++) clients.push(new Clients());
     const before = trackers.map((tracker) => tracker.rss());
     const heapBefore = await Promise.all(trackers.map((tracker) => heapOf(tracker.url)));
