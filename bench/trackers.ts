@@ -384,7 +384,7 @@ function percentile(values: number[], p: number): number {
 
 /**
  * The processes a run started (trackers, client processes), killed if the bench is stopped by a
- * signal: a signal sent to the bench alone (`kill`, `timeout`) ends it without its \`finally\`, and
+ * signal: a signal sent to the bench alone (`kill`, `timeout`) ends it without its `finally`, and
  * its children ran on: a tracker left by an interrupted run on 2026-12-03 served nobody for 43
  * minutes, its CPU in every run after it. (PostgreSQL's cluster stops by itself when the bench's
  * end closes its stdin: tests/support/postgres.ts.)
