@@ -23,9 +23,16 @@ export class Welcome {
     this.show = !(await settingsStore.load()).welcomed;
   }
 
-  /** Hidden once it is remembered: a tab closed right after still finds it closed next time. */
+  /**
+   * Hidden once it is remembered: a tab closed right after still finds it closed next time. A
+   * browser that refuses the write (storage full or blocked) still gets the panel out of its way;
+   * it only sees the welcome again on its next visit.
+   */
   async close(): Promise<void> {
-    await settingsStore.save({ welcomed: true });
-    this.show = false;
+    try {
+      await settingsStore.save({ welcomed: true });
+    } finally {
+      this.show = false;
+    }
   }
 }
