@@ -4,6 +4,7 @@
  */
 import { PeercloudError } from '../shared/errors.ts';
 import type { FileSummary } from '../shared/protocol.ts';
+import { compiledOnce, type Slots } from './db/compiled-once.ts';
 import { activeTransfers, storedReplicas } from './db/counts.ts';
 import type { Db } from './db/database.ts';
 import type { FileRow } from './db/schema.ts';
@@ -22,19 +23,19 @@ export class FileSummaries {
   }
 
   async list(ownerId: string): Promise<FileSummary[]> {
-    const rows = await this.#query().where('files.owner_id', '=', ownerId).orderBy('files.created_at', 'desc').limit(MAX_LISTED_FILES).execute();
+    const { rows } = await this.#db.executeQuery(listing(this.#db, { ownerId }));
     return rows.map(toSummary);
   }
 
   async summary(fileId: string): Promise<FileSummary> {
-    const row = await this.#query().where('files.id', '=', fileId).executeTakeFirst();
+    const row = await this.#row(fileId);
     if (!row) throw new PeercloudError('NOT_FOUND', 'No such file.');
     return toSummary(row);
   }
 
   /** Tells the file's owner (if online) what its file looks like now. */
   async notify(fileId: string): Promise<void> {
-    const row = await this.#query().where('files.id', '=', fileId).executeTakeFirst();
+    const row = await this.#row(fileId);
     if (row) void this.#sessions.emit(row.owner_id, 'file:updated', toSummary(row));
   }
 
@@ -44,18 +45,27 @@ export class FileSummaries {
     for (const { file_id } of files) await this.notify(file_id);
   }
 
-  #query() {
-    return this.#db
-      .selectFrom('files')
-      .select(['files.id', 'files.owner_id', 'files.name', 'files.size', 'files.created_at', 'files.state', 'files.replicas_wanted', 'files.scheme_k', 'files.repaired_at'])
-      .select((eb) => [
-        storedReplicas(eb).as('stored'),
-        storedReplicas(eb, { online: true }).as('online'),
-        activeTransfers(eb, 'store').as('pending'),
-        activeTransfers(eb, 'repair').as('repairing'),
-      ]);
+  async #row(fileId: string) {
+    return (await this.#db.executeQuery(oneFile(this.#db, { fileId }))).rows[0];
   }
 }
+
+/** Files with their counts, as summaries are made of. */
+function summaryRows(db: Db) {
+  return db
+    .selectFrom('files')
+    .select(['files.id', 'files.owner_id', 'files.name', 'files.size', 'files.created_at', 'files.state', 'files.replicas_wanted', 'files.scheme_k', 'files.repaired_at'])
+    .select((eb) => [
+      storedReplicas(eb).as('stored'),
+      storedReplicas(eb, { online: true }).as('online'),
+      activeTransfers(eb, 'store').as('pending'),
+      activeTransfers(eb, 'repair').as('repairing'),
+    ]);
+}
+
+// Compiled once: an owner's listing is the tracker's most frequent request (docs/BENCHMARKS.md).
+const listing = compiledOnce((db: Db, slots: Slots<{ ownerId: string }>) => summaryRows(db).where('files.owner_id', '=', slots.ownerId).orderBy('files.created_at', 'desc').limit(MAX_LISTED_FILES));
+const oneFile = compiledOnce((db: Db, slots: Slots<{ fileId: string }>) => summaryRows(db).where('files.id', '=', slots.fileId));
 
 /**
  * A file as its placement committed it: uploading, nothing stored yet, one store pending per
