@@ -5,12 +5,13 @@
  * at all (online, not caught serving corrupt data, not already holding or failing this file)
  * is decided here too; so is the explanation when none can.
  */
-import { sql, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { chooseHosts, compareCandidates, levelOrder, splitByLockOrder, tiePivot, type HostCandidate, type PlacementRequest } from '../shared/placement.ts';
 import { RELIABILITY_WINDOW_MS } from '../shared/reliability.ts';
 import { formatBytes } from '../shared/units.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
+import { compiledOnce, type Slots } from './db/compiled-once.ts';
 import type { Db } from './db/database.ts';
 import type { Database, FileRow } from './db/schema.ts';
 import { ACTIVE_TRANSFER_STATES, STORAGE_KINDS } from './db/states.ts';
@@ -240,7 +241,7 @@ export class Placement {
       // Every host of this level that has the room was on it.
       if (first.whole) continue;
       for (let offset = 0; ; offset += page) {
-        const rows = await this.#hostsOfLevel(trx, level, bytes)
+        const rows = await hostsOfLevel(trx, level, bytes)
           .orderBy((eb) => freeSpaceSql(eb), 'desc')
           .limit(page)
           .offset(offset)
@@ -252,16 +253,6 @@ export class Placement {
     return { hosts, exhausted: true };
   }
 
-  /** Online hosts of one level with room for `bytes`, with what placement ranks them by. */
-  #hostsOfLevel(trx: Trx, level: number, bytes: number) {
-    return trx
-      .selectFrom('peers')
-      .select(['id', 'level', 'network', 'vetted_at', 'proven_bytes', (eb) => freeSpaceSql(eb).as('free')])
-      .where('online', '=', 1)
-      .where('level', '=', level)
-      .where((eb) => eb(freeSpaceSql(eb), '>=', bytes));
-  }
-
   /**
    * The `page` hosts of a level with most free space, those tied for the most taken from the
    * pivot down in id order (then from the highest id down to it): three ranges of the
@@ -269,34 +260,7 @@ export class Placement {
    * only as far as a page. `whole` when the three held every host of the level with the room.
    */
   async #firstPage(trx: Trx, level: number, bytes: number, page: number, pivot: string): Promise<{ rows: CandidateRow[]; whole: boolean }> {
-    // The most free space of the level: the first entry of the `peers_placement` index from
-    // its top, read as such. Written as a max(), PostgreSQL's plan read every host of the
-    // level (about 3 ms at 10,000 hosts, for each of the three parts) whenever the table's
-    // statistics were older than its rows, as in a cloud that just filled (auto_explain in the
-    // trackers bench): an aggregate over one estimated row looks as cheap as reading one entry.
-    const most = trx
-      .selectFrom('peers')
-      .select((eb) => freeSpaceSql(eb).as('most'))
-      .where('online', '=', 1)
-      .where('level', '=', level)
-      .orderBy((eb) => freeSpaceSql(eb), 'desc')
-      .limit(1);
-    const part = (n: number) => sql<number>`${sql.lit(n)}`.as('part');
-    const ties = this.#hostsOfLevel(trx, level, bytes).where((eb) => eb(freeSpaceSql(eb), '=', most));
-    const below = ties.select(part(0)).where('id', '<=', pivot).orderBy('id', 'desc').limit(page);
-    const above = ties.select(part(1)).where('id', '>', pivot).orderBy('id', 'desc').limit(page);
-    const rest = this.#hostsOfLevel(trx, level, bytes)
-      .select(part(2))
-      .where((eb) => eb(freeSpaceSql(eb), '<', most))
-      .orderBy((eb) => freeSpaceSql(eb), 'desc')
-      .orderBy('id', 'desc')
-      .limit(page);
-    const rows = await trx
-      .selectFrom(below.as('below'))
-      .selectAll()
-      .unionAll(trx.selectFrom(above.as('above')).selectAll())
-      .unionAll(trx.selectFrom(rest.as('rest')).selectAll())
-      .execute();
+    const { rows } = await trx.executeQuery(firstPageOfLevel(trx, { level, bytes, page, pivot }));
     // In that order: part, then as each part was read (a union keeps no order of its own).
     const free = (row: CandidateRow) => Number(row.free);
     rows.sort((a, b) => a.part - b.part || (a.part === 2 ? free(b) - free(a) : 0) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
@@ -350,6 +314,50 @@ export class Placement {
 }
 
 type Unfit = 'corrupt' | 'busy';
+
+/** Online hosts of one level with room for `bytes`, with what placement ranks them by. */
+function hostsOfLevel(db: Kysely<Database>, level: number, bytes: number) {
+  return db
+    .selectFrom('peers')
+    .select(['id', 'level', 'network', 'vetted_at', 'proven_bytes', (eb) => freeSpaceSql(eb).as('free')])
+    .where('online', '=', 1)
+    .where('level', '=', level)
+    .where((eb) => eb(freeSpaceSql(eb), '>=', bytes));
+}
+
+/**
+ * The first page's statement (Placement.#firstPage), compiled once: every placement reads it,
+ * and it is the largest statement placement builds.
+ */
+const firstPageOfLevel = compiledOnce((db: Kysely<Database>, slots: Slots<{ level: number; bytes: number; page: number; pivot: string }>) => {
+  // The most free space of the level: the first entry of the `peers_placement` index from
+  // its top, read as such. Written as a max(), PostgreSQL's plan read every host of the
+  // level (about 3 ms at 10,000 hosts, for each of the three parts) whenever the table's
+  // statistics were older than its rows, as in a cloud that just filled (auto_explain in the
+  // trackers bench): an aggregate over one estimated row looks as cheap as reading one entry.
+  const most = db
+    .selectFrom('peers')
+    .select((eb) => freeSpaceSql(eb).as('most'))
+    .where('online', '=', 1)
+    .where('level', '=', slots.level)
+    .orderBy((eb) => freeSpaceSql(eb), 'desc')
+    .limit(1);
+  const part = (n: number) => sql<number>`${sql.lit(n)}`.as('part');
+  const ties = hostsOfLevel(db, slots.level, slots.bytes).where((eb) => eb(freeSpaceSql(eb), '=', most));
+  const below = ties.select(part(0)).where('id', '<=', slots.pivot).orderBy('id', 'desc').limit(slots.page);
+  const above = ties.select(part(1)).where('id', '>', slots.pivot).orderBy('id', 'desc').limit(slots.page);
+  const rest = hostsOfLevel(db, slots.level, slots.bytes)
+    .select(part(2))
+    .where((eb) => eb(freeSpaceSql(eb), '<', most))
+    .orderBy((eb) => freeSpaceSql(eb), 'desc')
+    .orderBy('id', 'desc')
+    .limit(slots.page);
+  return db
+    .selectFrom(below.as('below'))
+    .selectAll()
+    .unionAll(db.selectFrom(above.as('above')).selectAll())
+    .unionAll(db.selectFrom(rest.as('rest')).selectAll());
+});
 
 /** Transfers under way per host on one side (id, 'busy', count): a part of a union. */
 function activeTransfersOn(trx: Trx, side: 'sender_id' | 'receiver_id', hostIds: readonly string[]) {

@@ -5,7 +5,7 @@
  * holding part of it, within UPLOAD_RESUME_GRACE. A file's upload is over once no store
  * transfer is pending: stored if a host verified it, otherwise interrupted or failed.
  */
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { groupBy } from '../shared/grouping.ts';
 import { createHash } from 'node:crypto';
 import { chunkCount, storedSize } from '../shared/chunking.ts';
@@ -18,6 +18,7 @@ import type { FileSummary } from '../shared/protocol.ts';
 import { formatBytes } from '../shared/units.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
+import { compiledOnce, type Slots } from './db/compiled-once.ts';
 import { activeTransfers, storedReplicas } from './db/counts.ts';
 import type { Db } from './db/database.ts';
 import type { Database, FileRow } from './db/schema.ts';
@@ -351,24 +352,8 @@ export class Uploads {
   async #withinQuotaIn(trx: Trx, ownerId: string, newBytes: number): Promise<Owner> {
     const { owners } = this.#config;
     // One statement: each one a transaction waits for costs a turn of the tracker's event loop.
-    const owner = await trx
-      .selectFrom('peers')
-      .select((eb) => [
-        'peers.id',
-        'peers.level',
-        'peers.proven_bytes',
-        eb.selectFrom('files').select(eb.fn.countAll<number>().as('n')).where('files.owner_id', '=', ownerId).as('files'),
-        eb.selectFrom('files').select(eb.fn.countAll<number>().as('n')).where('files.owner_id', '=', ownerId).where('files.state', '=', 'uploading').as('uploading'),
-        eb
-          .selectFrom('replicas')
-          .innerJoin('files', 'files.id', 'replicas.file_id')
-          .select((inner) => inner.fn.sum<number>('replicas.bytes').as('bytes'))
-          .where('files.owner_id', '=', ownerId)
-          .where('replicas.retired_at', 'is', null)
-          .as('used'),
-      ])
-      .where('peers.id', '=', ownerId)
-      .executeTakeFirstOrThrow();
+    const owner = (await trx.executeQuery(ownerQuota(trx, { ownerId }))).rows[0];
+    if (!owner) throw new Error(`uploads: no peer ${ownerId}`);
     if (Number(owner.files ?? 0) >= owners.maxFiles) throw new PeercloudError('QUOTA', `You have ${owners.maxFiles} files, the most one peer may keep here. Delete some to upload more.`);
     if (Number(owner.uploading ?? 0) >= owners.maxPendingUploads) {
       throw new PeercloudError('QUOTA', `You have ${owners.maxPendingUploads} uploads under way, the most at once. Wait for one of them to finish.`);
@@ -486,3 +471,24 @@ export async function ownedFile(db: Db, ownerId: string, fileId: string): Promis
   if (file.owner_id !== ownerId) throw new PeercloudError('FORBIDDEN', 'This file belongs to another peer.');
   return file;
 }
+
+/** What an owner has (files, uploads under way, bytes of its copies), for the quota. Compiled once: every placement asks it. */
+const ownerQuota = compiledOnce((db: Kysely<Database>, slots: Slots<{ ownerId: string }>) =>
+  db
+    .selectFrom('peers')
+    .select((eb) => [
+      'peers.id',
+      'peers.level',
+      'peers.proven_bytes',
+      eb.selectFrom('files').select(eb.fn.countAll<number>().as('n')).where('files.owner_id', '=', slots.ownerId).as('files'),
+      eb.selectFrom('files').select(eb.fn.countAll<number>().as('n')).where('files.owner_id', '=', slots.ownerId).where('files.state', '=', 'uploading').as('uploading'),
+      eb
+        .selectFrom('replicas')
+        .innerJoin('files', 'files.id', 'replicas.file_id')
+        .select((inner) => inner.fn.sum<number>('replicas.bytes').as('bytes'))
+        .where('files.owner_id', '=', slots.ownerId)
+        .where('replicas.retired_at', 'is', null)
+        .as('used'),
+    ])
+    .where('peers.id', '=', slots.ownerId),
+);

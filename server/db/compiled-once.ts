@@ -14,7 +14,8 @@
  * used) stops the first run with an error rather than run a query that ignores a value.
  *
  * Per database, not per process: SQLite and PostgreSQL write parameters differently (`?`, `$1`),
- * and a process may hold both (the tests do).
+ * and a process may hold both (the tests do). A database's transactions share its compilation
+ * (they speak through the same adapter), so a query inside a transaction is compiled once too.
  */
 import type { CompiledQuery, Compilable, Kysely } from 'kysely';
 
@@ -35,12 +36,13 @@ interface Compiled<Row> {
 export type CompiledOnce<DB, Values, Row> = (db: Kysely<DB>, values: Values) => CompiledQuery<Row>;
 
 export function compiledOnce<DB, Values extends Record<string, unknown>, Row>(build: (db: Kysely<DB>, slots: Slots<Values>) => Compilable<Row>): CompiledOnce<DB, Values, Row> {
-  const byDatabase = new WeakMap<Kysely<DB>, Compiled<Row>>();
+  const byDatabase = new WeakMap<object, Compiled<Row>>();
   return (db, values) => {
-    let entry = byDatabase.get(db);
+    const adapter = db.getExecutor().adapter;
+    let entry = byDatabase.get(adapter);
     if (!entry) {
       entry = compile(db, build);
-      byDatabase.set(db, entry);
+      byDatabase.set(adapter, entry);
     }
     const { compiled, sources } = entry;
     return { ...compiled, parameters: sources.map((source) => ('slot' in source ? values[source.slot] : source.fixed)) };

@@ -66,6 +66,22 @@ describe('queries compiled once', () => {
     expect(built).toBe(2);
   });
 
+  it("compiles once for a database and its transactions, which see their own writes", async () => {
+    const db = await open();
+    let built = 0;
+    const textOf = compiledOnce((db: Kysely<Notes>, slots: Slots<{ id: number }>) => {
+      built++;
+      return db.selectFrom('notes').select('text').where('id', '=', slots.id);
+    });
+    expect((await db.executeQuery(textOf(db, { id: 1 }))).rows).toEqual([{ text: 'one' }]);
+    const inside = await db.transaction().execute(async (trx) => {
+      await trx.updateTable('notes').set({ text: 'uno' }).where('id', '=', 1).execute();
+      return (await trx.executeQuery(textOf(trx, { id: 1 }))).rows;
+    });
+    expect(inside).toEqual([{ text: 'uno' }]);
+    expect(built).toBe(1);
+  });
+
   it('refuses a value that does not reach the parameters, rather than run a query that ignores it', async () => {
     const db = await open();
     const unused = compiledOnce((db: Kysely<Notes>, slots: Slots<{ owner: string; kind: string }>) => {
