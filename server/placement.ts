@@ -12,9 +12,10 @@ import { formatBytes } from '../shared/units.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { compiledOnce, type Slots } from './db/compiled-once.ts';
+import { hostTransfers, hostTransfersOn } from './db/counts.ts';
 import type { Db } from './db/database.ts';
 import type { Database, FileRow } from './db/schema.ts';
-import { ACTIVE_TRANSFER_STATES, STORAGE_KINDS } from './db/states.ts';
+import { STORAGE_KINDS } from './db/states.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { freeSpaceSql, spaceLedger } from './space-ledger.ts';
@@ -87,17 +88,7 @@ export class Placement {
           .where('replicas.file_id', '=', file.id)
           .where('replicas.retired_at', 'is', null)
           .execute();
-    const request: PlacementRequest = {
-      uploaderId: owner.id,
-      uploaderLevel: owner.level,
-      bytes: file.fragment_bytes,
-      replicas: fragments.length,
-      fileId: file.id,
-      heldNetworks: holders.flatMap((holder) => (holder.network ? [holder.network] : [])),
-      unvettedHolders: holders.filter((holder) => holder.vetted_at === null).length,
-      copiesWanted: file.replicas_wanted,
-      newcomerShare: this.#config.vetting.share,
-    };
+    const request = this.#request(owner, file, fragments.length, holders);
     let wanted = Math.max(gatherFor(fragments.length), fresh?.candidates.looked ?? 0);
     let gathered = fresh?.candidates ?? (await this.#candidates(trx, file, owner.level, file.fragment_bytes, wanted, tiePivot(file.id)));
     let left = gathered.hosts;
@@ -139,7 +130,7 @@ export class Placement {
       // The reservations hold the hosts' rows until this transaction ends: a placement to them on
       // any tracker now waits, and the transfers those before it committed are counted here.
       // A host those filled up meanwhile gets its room back at once.
-      const busy = await this.#activeTransfers(trx, [...taken]);
+      const busy = await hostTransfers(trx, [...taken]);
       for (const { host, fragment } of assigned) {
         if (!taken.has(host.id)) continue;
         if ((busy.get(host.id) ?? 0) >= this.#config.maxHostTransfers) {
@@ -148,11 +139,7 @@ export class Placement {
         }
         placed.push({ host, fragment });
         unplaced.splice(unplaced.indexOf(fragment), 1);
-        this.#metrics.placements.inc({ kind });
-        this.#log.info(
-          { event: 'placement', kind, fileId: file.id, fragment, ownerId: owner.id, ownerLevel: owner.level, hostId: host.id, hostLevel: host.level, hostFree: host.free, bytes: file.fragment_bytes },
-          'fragment placed',
-        );
+        this.#counted(kind, file, owner, { host, fragment });
       }
       // A host whose room another placement took meanwhile is passed over for the next one.
       left = left.filter((candidate) => !chosen.includes(candidate));
@@ -161,13 +148,46 @@ export class Placement {
     return placed.sort((a, b) => order(a.host, b.host));
   }
 
-  /** Transfers under way with each of these hosts on either side (hosts with none are absent). */
-  async #activeTransfers(trx: Trx, hostIds: readonly string[]): Promise<Map<string, number>> {
-    const busy = new Map<string, number>();
-    if (hostIds.length === 0) return busy;
-    const rows = await activeTransfersOn(trx, 'sender_id', hostIds).unionAll(activeTransfersOn(trx, 'receiver_id', hostIds)).execute();
-    for (const row of rows) busy.set(row.id, (busy.get(row.id) ?? 0) + Number(row.n));
-    return busy;
+  /**
+   * A new file's hosts as reserveIn's first choice would take them from what countCandidates
+   * found (one per fragment, fragment 0 to the best), for the caller to reserve at once
+   * (spaceLedger.reserveNewFile); undefined when those hosts do not hold one for each fragment,
+   * and reserveIn must look further. Nothing is reserved here.
+   */
+  chooseForNewFile(file: FileRow, owner: Owner, candidates: Candidates): PlacedFragment[] | undefined {
+    const fragments = file.replicas_wanted;
+    const chosen = chooseHosts(this.#request(owner, file, fragments, []), candidates.hosts);
+    if (chosen.length < fragments) return undefined;
+    const order = compareCandidates(owner.level, file.id);
+    return chosen.map((host, fragment) => ({ host, fragment })).sort((a, b) => order(a.host, b.host));
+  }
+
+  /** Hosts reserved for a new file by the caller (chooseForNewFile's), counted and logged as reserveIn's are. */
+  placedNewFile(file: FileRow, owner: Owner, placed: readonly PlacedFragment[]): void {
+    for (const one of placed) this.#counted('store', file, owner, one);
+  }
+
+  /** What the rules of shared/placement.ts need to choose `replicas` hosts for the file, given who holds it already. */
+  #request(owner: Owner, file: FileRow, replicas: number, holders: readonly { network: string | null; vetted_at: number | null }[]): PlacementRequest {
+    return {
+      uploaderId: owner.id,
+      uploaderLevel: owner.level,
+      bytes: file.fragment_bytes,
+      replicas,
+      fileId: file.id,
+      heldNetworks: holders.flatMap((holder) => (holder.network ? [holder.network] : [])),
+      unvettedHolders: holders.filter((holder) => holder.vetted_at === null).length,
+      copiesWanted: file.replicas_wanted,
+      newcomerShare: this.#config.vetting.share,
+    };
+  }
+
+  #counted(kind: 'store' | 'repair', file: FileRow, owner: Owner, { host, fragment }: PlacedFragment): void {
+    this.#metrics.placements.inc({ kind });
+    this.#log.info(
+      { event: 'placement', kind, fileId: file.id, fragment, ownerId: owner.id, ownerLevel: owner.level, hostId: host.id, hostLevel: host.level, hostFree: host.free, bytes: file.fragment_bytes },
+      'fragment placed',
+    );
   }
 
   /**
@@ -175,7 +195,7 @@ export class Placement {
    * (no reservation): to choose a scheme. What it looked at is returned too, for reserveIn to
    * place that file on.
    */
-  async countCandidates(trx: Trx, owner: Owner, fileId: string, bytes: number, wanted: number): Promise<Candidates> {
+  async countCandidates(trx: Kysely<Database>, owner: Owner, fileId: string, bytes: number, wanted: number): Promise<Candidates> {
     const request = { uploaderId: owner.id, uploaderLevel: owner.level, bytes, replicas: wanted, copiesWanted: wanted };
     for (let looked = gatherFor(wanted); ; looked *= 4) {
       // A file not yet written: nothing holds or failed it, only the owner is excluded.
@@ -216,7 +236,7 @@ export class Placement {
    * rank rather than all at the same few; later pages follow the index from the top. `exhausted`
    * says whether every host that could take it was looked at.
    */
-  async #candidates(trx: Trx, file: Pick<FileRow, 'id' | 'owner_id'>, ownerLevel: number, bytes: number, wanted: number, pivot: string): Promise<Gathered> {
+  async #candidates(trx: Kysely<Database>, file: Pick<FileRow, 'id' | 'owner_id'>, ownerLevel: number, bytes: number, wanted: number, pivot: string): Promise<Gathered> {
     const excluded = await this.#excludedFor(trx, file);
     const hosts: HostCandidate[] = [];
     const seen = new Set<string>();
@@ -259,7 +279,7 @@ export class Placement {
    * `peers_placement` index (the ties below the pivot, the ties above it, the rest), each read
    * only as far as a page. `whole` when the three held every host of the level with the room.
    */
-  async #firstPage(trx: Trx, level: number, bytes: number, page: number, pivot: string): Promise<{ rows: CandidateRow[]; whole: boolean }> {
+  async #firstPage(trx: Kysely<Database>, level: number, bytes: number, page: number, pivot: string): Promise<{ rows: CandidateRow[]; whole: boolean }> {
     const { rows } = await trx.executeQuery(firstPageOfLevel(trx, { level, bytes, page, pivot }));
     // In that order: part, then as each part was read (a union keeps no order of its own).
     const free = (row: CandidateRow) => Number(row.free);
@@ -268,7 +288,7 @@ export class Placement {
   }
 
   /** Hosts this file must not go to, whatever their room: the owner, its holders, those that failed it. */
-  async #excludedFor(trx: Trx, file: Pick<FileRow, 'id' | 'owner_id'>): Promise<Set<string>> {
+  async #excludedFor(trx: Kysely<Database>, file: Pick<FileRow, 'id' | 'owner_id'>): Promise<Set<string>> {
     const excluded = new Set([file.owner_id]);
     if (file.id === '') return excluded;
     // One statement: inside a transaction they would run one after the other anyway.
@@ -289,7 +309,7 @@ export class Placement {
    * be. One statement (the integrity failures and the transfers on either side, counted per
    * host): a placement's ack waits for each statement of its transaction in turn.
    */
-  async #unfit(trx: Trx, ids: string[]): Promise<Set<string>> {
+  async #unfit(trx: Kysely<Database>, ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
     const since = this.#clock.now() - RELIABILITY_WINDOW_MS;
     const rows = await trx
@@ -299,8 +319,8 @@ export class Placement {
       .where('kind', '=', 'integrity_failure')
       .where('at', '>', since)
       .groupBy('peer_id')
-      .unionAll(activeTransfersOn(trx, 'sender_id', ids))
-      .unionAll(activeTransfersOn(trx, 'receiver_id', ids))
+      .unionAll(hostTransfersOn(trx, 'sender_id', ids))
+      .unionAll(hostTransfersOn(trx, 'receiver_id', ids))
       .execute();
     const unfit = new Set<string>();
     const busy = new Map<string, number>();
@@ -358,16 +378,6 @@ const firstPageOfLevel = compiledOnce((db: Kysely<Database>, slots: Slots<{ leve
     .unionAll(db.selectFrom(above.as('above')).selectAll())
     .unionAll(db.selectFrom(rest.as('rest')).selectAll());
 });
-
-/** Transfers under way per host on one side (id, 'busy', count): a part of a union. */
-function activeTransfersOn(trx: Trx, side: 'sender_id' | 'receiver_id', hostIds: readonly string[]) {
-  return trx
-    .selectFrom('transfers')
-    .select((eb) => [eb.ref(side).as('id'), sql<Unfit>`${sql.lit('busy')}`.as('what'), eb.fn.countAll<number>().as('n')])
-    .where(side, 'in', hostIds)
-    .where('state', 'in', ACTIVE_TRANSFER_STATES)
-    .groupBy(side);
-}
 
 /** A host as #candidates reads it. */
 interface CandidateRow {

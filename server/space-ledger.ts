@@ -9,10 +9,13 @@
  * placements deciding at the same time, even on several trackers, can never promise the
  * same bytes twice.
  */
-import { sql, type ExpressionBuilder, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { EarningPolicy } from '../shared/earned.ts';
+import { hostTransfers } from './db/counts.ts';
 import { dialectOf } from './db/dialect.ts';
-import type { Database, PeerRow, ReplicaRow } from './db/schema.ts';
+import { withoutNul } from './db/pg-client.ts';
+import type { Database, FileRow, PeerRow, ReplicaRow, TransferRow } from './db/schema.ts';
+import { ACTIVE_TRANSFER_STATES } from './db/states.ts';
 
 type Trx = Transaction<Database>;
 
@@ -43,7 +46,14 @@ export interface NewReplicas {
   hosts: readonly { hostId: string; fragment: number }[];
 }
 
-/** The ledger's operations: stateless, every one inside the caller's transaction. */
+/** A new file placed at once: its row, one reserved replica per host, a store transfer to each. */
+export interface NewFilePlacement {
+  file: FileRow;
+  replicas: readonly ReplicaRow[];
+  transfers: readonly TransferRow[];
+}
+
+/** The ledger's operations: stateless, every one inside the caller's transaction but reserveNewFile. */
 export const spaceLedger = {
   /**
    * Reserves room for new replicas of one file, one per host, on each host that still has it:
@@ -96,6 +106,50 @@ export const spaceLedger = {
         .execute();
     }
     return reserved;
+  },
+
+  /**
+   * A new file, its hosts' reservations and its store transfers, written together or not at
+   * all: false, and nothing written, when one of its hosts no longer has the room or already has
+   * `maxTransfers` transfers under way (another placement took it meanwhile). Its own
+   * transaction, one statement on PostgreSQL (the function of migration 0007, which locks the
+   * hosts in id order as reserveAll does, and re-checks the room with the free space defined
+   * here), so that the common placement costs one round trip to write; reserveAll's steps are
+   * for the rest.
+   */
+  async reserveNewFile(db: Kysely<Database>, placement: NewFilePlacement, maxTransfers: number): Promise<boolean> {
+    const bytes = placement.file.fragment_bytes;
+    const hostIds = placement.replicas.map((replica) => replica.host_id);
+    if (new Set(hostIds).size !== hostIds.length) throw new Error('spaceLedger.reserveNewFile: one replica of a file per host');
+    if (placement.replicas.some((replica) => replica.file_id !== placement.file.id || replica.bytes !== bytes || replica.state !== 'reserved')) {
+      throw new Error('spaceLedger.reserveNewFile: each replica is a reservation of one fragment of this file');
+    }
+    if (dialectOf(db) === 'postgres') {
+      const rows = JSON.stringify({ bytes, ...placement }, (_key, value: unknown) => withoutNul(value));
+      const { rows: answer } = await sql<{ placed: boolean }>`select peercloud_place_new_file(${rows}::jsonb, ${ACTIVE_TRANSFER_STATES}::text[], ${maxTransfers}) as placed`.execute(db);
+      return answer[0]?.placed === true;
+    }
+    // SQLite has one writer at a time: the transaction is the lock.
+    return db.transaction().execute(async (trx) => {
+      const roomy = await trx
+        .selectFrom('peers')
+        .select('id')
+        .where('id', 'in', hostIds)
+        .where((eb) => eb(freeSpaceSql(eb), '>=', bytes))
+        .execute();
+      if (roomy.length < hostIds.length) return false;
+      const busy = await hostTransfers(trx, hostIds);
+      if ([...busy.values()].some((n) => n >= maxTransfers)) return false;
+      await trx
+        .updateTable('peers')
+        .set((eb) => ({ bytes_reserved: eb('bytes_reserved', '+', bytes) }))
+        .where('id', 'in', hostIds)
+        .execute();
+      await trx.insertInto('files').values(placement.file).execute();
+      await trx.insertInto('replicas').values(placement.replicas).execute();
+      await trx.insertInto('transfers').values(placement.transfers).execute();
+      return true;
+    });
   },
 
   /** A reserved replica verified: its bytes move from promised to used. False when it was not reserved (any more). */

@@ -136,8 +136,21 @@ export class Transfers {
   /** Several transfers in one statement (a placement's stores), each with its offer, as createIn. */
   async createAllIn(trx: Trx, specs: readonly NewTransfer[]): Promise<{ transfer: TransferRow; offer: Effect }[]> {
     if (specs.length === 0) return [];
+    const created = this.build(specs);
+    await trx
+      .insertInto('transfers')
+      .values(created.map(({ transfer }) => transfer))
+      .execute();
+    return created;
+  }
+
+  /**
+   * New transfers' rows, each with its offer to run once they are committed: for a caller that
+   * writes them itself (spaceLedger.reserveNewFile, with the file they move).
+   */
+  build(specs: readonly NewTransfer[]): { transfer: TransferRow; offer: Effect }[] {
     const now = this.#clock.now();
-    const created = specs.map((spec) => {
+    return specs.map((spec) => {
       const transfer: TransferRow = {
         id: randomId(),
         kind: spec.kind,
@@ -168,11 +181,6 @@ export class Transfers {
       };
       return { transfer, offer };
     });
-    await trx
-      .insertInto('transfers')
-      .values(created.map(({ transfer }) => transfer))
-      .execute();
-    return created;
   }
 
   // ─── Messages from the two peers ────────────────────────────────────────────

@@ -12,6 +12,7 @@ import { chunkCount, storedSize } from '../shared/chunking.ts';
 import { fragmentBytes, type Scheme } from '../shared/redundancy.ts';
 import { randomId } from '../shared/encoding.ts';
 import { coalescing } from '../shared/coalescing.ts';
+import { oneAtATime } from '../shared/one-at-a-time.ts';
 import { PeercloudError } from '../shared/errors.ts';
 import { ownerAllowance } from '../shared/earned.ts';
 import type { FileSummary } from '../shared/protocol.ts';
@@ -21,16 +22,16 @@ import type { Config } from './config.ts';
 import { compiledOnce, type Slots } from './db/compiled-once.ts';
 import { activeTransfers, storedReplicas } from './db/counts.ts';
 import type { Db } from './db/database.ts';
-import type { Database, FileRow } from './db/schema.ts';
+import type { Database, FileRow, ReplicaRow } from './db/schema.ts';
 import { ACTIVE_TRANSFER_STATES } from './db/states.ts';
 import type { TrackerEvents, TransferEnded } from './events.ts';
 import { placedSummary, type FileSummaries } from './file-summaries.ts';
 import type { AfterAnswer } from './socket/requests.ts';
 import type { Logger } from './logger.ts';
-import type { Candidates, Owner, Placement } from './placement.ts';
+import type { Candidates, Owner, PlacedFragment, Placement } from './placement.ts';
 import type { Sessions } from './sessions.ts';
 import { spaceLedger } from './space-ledger.ts';
-import { runEffects, runTogether, type Effect, type Transfers } from './transfers.ts';
+import { runEffects, runTogether, type Effect, type NewTransfer, type Transfers } from './transfers.ts';
 
 type Trx = Transaction<Database>;
 
@@ -88,6 +89,30 @@ export function sealMarker(roots: readonly string[]): string {
   return roots.length === 1 ? roots[0]! : createHash('sha256').update(roots.join('')).digest('hex');
 }
 
+type NewUpload = { name: string; size: number; chunkSize: number };
+
+/** A new file placed: its store transfers, and what to do once they are committed. */
+interface Placed {
+  file: FileRow;
+  transferIds: string[];
+  effects: Effect[];
+}
+
+/** A store of one fragment from the file's owner to a host. */
+function storeSpec(file: FileRow, fragment: number, hostId: string, newFile: boolean): NewTransfer {
+  return { kind: 'store', file, fragment, sender: file.owner_id, receiver: hostId, responder: hostId, newFile };
+}
+
+/**
+ * Once stores are committed: their offers to the hosts, then the hosts' new room told (each of
+ * the two at once, not one host after the other).
+ */
+function storeEffects(created: readonly { offer: Effect }[], placed: readonly PlacedFragment[], events: TrackerEvents): Effect[] {
+  const effects: Effect[] = [() => runTogether(created.map(({ offer }) => offer))];
+  if (placed.length > 0) effects.push(() => runTogether(placed.map(({ host }) => () => events.emit('host:space', { hostId: host.id }))));
+  return effects;
+}
+
 export class Uploads {
   readonly #db: Db;
   readonly #clock: Clock;
@@ -117,26 +142,22 @@ export class Uploads {
    * (the last one also with fewer hosts, as today's under-replicated whole copies, or any with
    * REDUNDANCY_ALLOW_FEWER and at least k + 1 of them).
    */
-  async place(ownerId: string, request: { name: string; size: number; chunkSize: number }, afterAnswer: AfterAnswer): Promise<{ file: FileSummary; transferIds: string[] }> {
+  async place(ownerId: string, request: NewUpload, afterAnswer: AfterAnswer): Promise<{ file: FileSummary; transferIds: string[] }> {
+    // One owner's placements one after another: its quota is read before the reservation is
+    // written, so that two at once could each find room in it for itself.
+    return this.#ownersOneAtATime(ownerId, () => this.#place(ownerId, request, afterAnswer));
+  }
+
+  readonly #ownersOneAtATime = oneAtATime();
+
+  async #place(ownerId: string, request: NewUpload, afterAnswer: AfterAnswer): Promise<{ file: FileSummary; transferIds: string[] }> {
     const schemes = this.#config.redundancy;
     let shortest: { scheme: Scheme; available: number } | undefined;
     for (const [index, scheme] of schemes.entries()) {
       const last = index === schemes.length - 1;
       const minimum = scheme.k === 1 ? (last ? 1 : scheme.n) : this.#config.redundancyAllowFewer ? Math.min(scheme.n, scheme.k + 1) : scheme.n;
-      const placed = await this.#db
-        .transaction()
-        .execute(async (trx) => {
-          const file = newFile(ownerId, request, scheme, this.#clock.now());
-          const owner = await this.#withinQuotaIn(trx, ownerId, file.fragment_bytes * scheme.n);
-          // Not enough hosts for this scheme: the next one is tried (nothing reserved yet).
-          const candidates = await this.#placement.countCandidates(trx, owner, file.id, file.fragment_bytes, scheme.n);
-          if (candidates.available < minimum) throw new NoHost(scheme, candidates.available);
-          await trx.insertInto('files').values(file).execute();
-          const opened = await this.#placeStoresIn(trx, file, range(scheme.n), { owner, candidates });
-          // Throwing rolls the file back: not enough hosts, no file.
-          if (opened.transferIds.length < minimum) throw new NoHost(scheme, opened.transferIds.length);
-          return { file, ...opened };
-        })
+      const placed = await this.#placeAtOnce(ownerId, request, scheme, minimum)
+        .then((done) => done ?? this.#placeInSteps(ownerId, request, scheme, minimum))
         .catch((error: unknown) => {
           if (!(error instanceof NoHost)) throw error;
           if (!shortest || error.available > shortest.available) shortest = { scheme: error.scheme, available: error.available };
@@ -158,6 +179,58 @@ export class Uploads {
         ? await this.#placement.noHostMessage(ownerId, newFile(ownerId, request, fallback, 0).fragment_bytes)
         : await this.#placement.tooFewHostsMessage(closest.scheme, closest.available);
     throw new PeercloudError('NO_HOST', message);
+  }
+
+  /**
+   * The common placement, written at once: the owner's quota and the hosts looked at are read,
+   * then the file, its hosts' reservations and its store transfers are written in one go
+   * (spaceLedger.reserveNewFile: one statement on PostgreSQL), which re-checks each host's room
+   * and transfers under way. Undefined, with nothing written, when the hosts looked at do not
+   * hold one per fragment or one of them was taken meanwhile: #placeInSteps then places it,
+   * looking further and passing over the hosts taken. A placement in a transaction was eleven
+   * statements, each a round trip waiting for a core on a busy machine; this is four.
+   */
+  async #placeAtOnce(ownerId: string, request: NewUpload, scheme: Scheme, minimum: number): Promise<Placed | undefined> {
+    const file = newFile(ownerId, request, scheme, this.#clock.now());
+    const owner = await this.#withinQuota(this.#db, ownerId, file.fragment_bytes * scheme.n);
+    const candidates = await this.#placement.countCandidates(this.#db, owner, file.id, file.fragment_bytes, scheme.n);
+    if (candidates.available < minimum) throw new NoHost(scheme, candidates.available);
+    const chosen = this.#placement.chooseForNewFile(file, owner, candidates);
+    if (!chosen) return undefined;
+    const created = this.#transfers.build(chosen.map(({ host, fragment }) => storeSpec(file, fragment, host.id, true)));
+    const replicas = chosen.map(({ host, fragment }): ReplicaRow => ({
+      file_id: file.id,
+      host_id: host.id,
+      fragment,
+      state: 'reserved',
+      bytes: file.fragment_bytes,
+      sha256: null,
+      created_at: file.created_at,
+      stored_at: null,
+      proven_at: null,
+      audit_due_at: null,
+      suspect_since: null,
+      retired_at: null,
+    }));
+    if (!(await spaceLedger.reserveNewFile(this.#db, { file, replicas, transfers: created.map(({ transfer }) => transfer) }, this.#config.maxHostTransfers))) return undefined;
+    this.#placement.placedNewFile(file, owner, chosen);
+    return { file, transferIds: created.map(({ transfer }) => transfer.id), effects: storeEffects(created, chosen, this.#events) };
+  }
+
+  /** A placement in a transaction, step by step: hosts are looked at further, and those taken meanwhile passed over. */
+  async #placeInSteps(ownerId: string, request: NewUpload, scheme: Scheme, minimum: number): Promise<Placed> {
+    return this.#db.transaction().execute(async (trx) => {
+      const file = newFile(ownerId, request, scheme, this.#clock.now());
+      const owner = await this.#withinQuota(trx, ownerId, file.fragment_bytes * scheme.n);
+      // Not enough hosts for this scheme: the next one is tried (nothing reserved yet).
+      const candidates = await this.#placement.countCandidates(trx, owner, file.id, file.fragment_bytes, scheme.n);
+      if (candidates.available < minimum) throw new NoHost(scheme, candidates.available);
+      await trx.insertInto('files').values(file).execute();
+      const opened = await this.#placeStoresIn(trx, file, range(scheme.n), { owner, candidates });
+      // Throwing rolls the file back: not enough hosts, no file.
+      if (opened.transferIds.length < minimum) throw new NoHost(scheme, opened.transferIds.length);
+      return { file, ...opened };
+    });
   }
 
   /**
@@ -349,7 +422,7 @@ export class Uploads {
    * MAX_PENDING_UPLOADS uploads under way, and the copies it has stored or reserved may take
    * OWNER_ALLOWANCE plus OWNER_RATIO times what it has proven it holds for others.
    */
-  async #withinQuotaIn(trx: Trx, ownerId: string, newBytes: number): Promise<Owner> {
+  async #withinQuota(trx: Kysely<Database>, ownerId: string, newBytes: number): Promise<Owner> {
     const { owners } = this.#config;
     // One statement: each one a transaction waits for costs a turn of the tracker's event loop.
     const owner = (await trx.executeQuery(ownerQuota(trx, { ownerId }))).rows[0];
@@ -397,11 +470,9 @@ export class Uploads {
     const placed = await this.#placement.reserveIn(trx, file, fragments, 'store', fresh);
     const created = await this.#transfers.createAllIn(
       trx,
-      placed.map(({ host, fragment }) => ({ kind: 'store', file, fragment, sender: file.owner_id, receiver: host.id, responder: host.id, newFile: fresh !== undefined })),
+      placed.map(({ host, fragment }) => storeSpec(file, fragment, host.id, fresh !== undefined)),
     );
-    const effects: Effect[] = [() => runTogether(created.map(({ offer }) => offer))];
-    if (placed.length > 0) effects.push(() => runTogether(placed.map(({ host }) => () => this.#events.emit('host:space', { hostId: host.id }))));
-    return { transferIds: created.map(({ transfer }) => transfer.id), effects };
+    return { transferIds: created.map(({ transfer }) => transfer.id), effects: storeEffects(created, placed, this.#events) };
   }
 
   /**

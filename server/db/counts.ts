@@ -1,8 +1,9 @@
 /**
- * Per-file counts used by several queries (the owner's summaries, repair scheduling), written
- * once: replicas a file has, replicas whose host is online, transfers of a kind under way.
+ * Counts used by several queries, written once: per file (the owner's summaries, repair
+ * scheduling) the replicas a file has, those whose host is online, its transfers of a kind
+ * under way; per host (placement) its transfers under way.
  */
-import type { ExpressionBuilder } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Database, TransferKindColumn } from './schema.ts';
 import { ACTIVE_TRANSFER_STATES } from './states.ts';
 
@@ -40,4 +41,23 @@ export function activeTransfers(eb: FilesScope, kind: TransferKindColumn) {
     .whereRef('transfers.file_id', '=', 'files.id')
     .where('transfers.kind', '=', kind)
     .where('transfers.state', 'in', ACTIVE_TRANSFER_STATES);
+}
+
+/** Transfers under way per host on one side (id, 'busy', count): a part of a union. */
+export function hostTransfersOn(db: Kysely<Database>, side: 'sender_id' | 'receiver_id', hostIds: readonly string[]) {
+  return db
+    .selectFrom('transfers')
+    .select((eb) => [eb.ref(side).as('id'), sql<'corrupt' | 'busy'>`${sql.lit('busy')}`.as('what'), eb.fn.countAll<number>().as('n')])
+    .where(side, 'in', hostIds)
+    .where('state', 'in', ACTIVE_TRANSFER_STATES)
+    .groupBy(side);
+}
+
+/** Transfers under way with each of these hosts on either side (hosts with none are absent). */
+export async function hostTransfers(db: Kysely<Database>, hostIds: readonly string[]): Promise<Map<string, number>> {
+  const busy = new Map<string, number>();
+  if (hostIds.length === 0) return busy;
+  const rows = await hostTransfersOn(db, 'sender_id', hostIds).unionAll(hostTransfersOn(db, 'receiver_id', hostIds)).execute();
+  for (const row of rows) busy.set(row.id, (busy.get(row.id) ?? 0) + Number(row.n));
+  return busy;
 }

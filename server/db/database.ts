@@ -20,6 +20,7 @@ import * as fragments from './migrations/0003_fragments.ts';
 import * as trackers from './migrations/0004_trackers.ts';
 import * as placementTies from './migrations/0005_placement_ties.ts';
 import * as onePlacementIndex from './migrations/0006_one_placement_index.ts';
+import * as oneStatementPlacement from './migrations/0007_one_statement_placement.ts';
 
 export type Db = Kysely<Database>;
 
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004_trackers': trackers,
   '0005_placement_ties': placementTies,
   '0006_one_placement_index': onePlacementIndex,
+  '0007_one_statement_placement': oneStatementPlacement,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

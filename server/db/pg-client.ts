@@ -24,7 +24,8 @@ import type pg from 'pg';
 
 const PREPARED_MAX = 1_000;
 
-const withoutNul = (value: unknown) => (typeof value === 'string' && value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value);
+/** A string with its NULs replaced (see above); anything else as it is. */
+export const withoutNul = (value: unknown) => (typeof value === 'string' && value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value);
 
 /** Wraps a pool's clients; one per pool (its statement names are the pool's). */
 export function pgClients(): (client: pg.PoolClient) => PostgresPoolClient {

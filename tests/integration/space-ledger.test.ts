@@ -4,7 +4,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { storedSize } from '../../shared/chunking.ts';
+import { randomId } from '../../shared/encoding.ts';
 import { GiB, MiB } from '../../shared/units.ts';
+import type { FileRow, ReplicaRow, TransferRow } from '../../server/db/schema.ts';
+import { spaceLedger } from '../../server/space-ledger.ts';
 import { CHUNK, offerFor, offeredTo, rootOf, storeFile } from '../support/flows.ts';
 import { NodePeer } from '../support/node-peer.ts';
 import { spaceMismatches } from '../support/space-invariant.ts';
@@ -162,6 +165,46 @@ describe('the space ledger', () => {
     const answers = await Promise.allSettled(owners.map((owner) => owner.request('file:place', { name: 'g.bin', size: SIZE, chunkSize: CHUNK })));
     expect(answers.filter((answer) => answer.status === 'fulfilled')).toHaveLength(3);
     expect(await counters(host.id)).toEqual({ reserved: 3 * BYTES, used: 0 });
+    await expectBalanced();
+  });
+
+  it('writes a new file with its hosts’ reservations and stores at once, or nothing when a host lost its room or is busy', async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const [a, b] = [await NodePeer.join(t.url, GiB), await NodePeer.join(t.url, GiB)];
+    const small = await NodePeer.join(t.url, BYTES - 1);
+    const now = Date.now();
+    const placement = (hostIds: string[]) => {
+      const file: FileRow = { id: randomId(), owner_id: owner.id, name: 'n.bin', size: SIZE, sha256: null, chunk_size: CHUNK, chunk_count: 3, stored_bytes: BYTES, replicas_wanted: hostIds.length, created_at: now, state: 'uploading', interrupted_at: null, repaired_at: null, scheme_k: 1, fragment_bytes: BYTES };
+      const replicas = hostIds.map((host_id, fragment): ReplicaRow => ({ file_id: file.id, host_id, fragment, state: 'reserved', bytes: BYTES, sha256: null, created_at: now, stored_at: null, proven_at: null, audit_due_at: null, suspect_since: null, retired_at: null }));
+      const transfers = hostIds.map((host_id, fragment): TransferRow => ({
+        id: randomId(), kind: 'store', file_id: file.id, sender_id: owner.id, receiver_id: host_id, responder_id: host_id, state: 'offered', created_at: now, updated_at: now, expires_at: now + 3_600_000,
+        error_code: null, error_message: null, replaces_host_id: null, bytes_reported: 0, signal_bytes: 0, opened_at: null, fragment, group_id: null, rebuild_fragment: null,
+      }));
+      return { file, replicas, transfers };
+    };
+    const rowsOf = async (fileId: string) => ({
+      files: (await t.database.db.selectFrom('files').select('id').where('id', '=', fileId).execute()).length,
+      replicas: (await t.database.db.selectFrom('replicas').select('host_id').where('file_id', '=', fileId).execute()).length,
+      transfers: (await t.database.db.selectFrom('transfers').select('id').where('file_id', '=', fileId).execute()).length,
+    });
+
+    const first = placement([a.id, b.id]);
+    expect(await spaceLedger.reserveNewFile(t.database.db, first, 2)).toBe(true);
+    expect(await rowsOf(first.file.id)).toEqual({ files: 1, replicas: 2, transfers: 2 });
+    expect(await counters(a.id)).toEqual({ reserved: BYTES, used: 0 });
+    await expectBalanced();
+
+    // One host without the room: the other host's counters, the file and its rows are untouched.
+    const tooSmall = placement([a.id, small.id]);
+    expect(await spaceLedger.reserveNewFile(t.database.db, tooSmall, 2)).toBe(false);
+    expect(await rowsOf(tooSmall.file.id)).toEqual({ files: 0, replicas: 0, transfers: 0 });
+    expect(await counters(a.id)).toEqual({ reserved: BYTES, used: 0 });
+
+    // b has one transfer under way: with a limit of one, it is as busy as a host may be.
+    const busy = placement([b.id]);
+    expect(await spaceLedger.reserveNewFile(t.database.db, busy, 1)).toBe(false);
+    expect(await rowsOf(busy.file.id)).toEqual({ files: 0, replicas: 0, transfers: 0 });
+    expect(await counters(b.id)).toEqual({ reserved: BYTES, used: 0 });
     await expectBalanced();
   });
 });
