@@ -219,7 +219,7 @@ export const spaceLedger = {
 };
 
 /**
- * Replicas just deleted leave their hosts' counters: each host's `bytes_used` falls by its
+ * Replicas just deleted leave their hosts' counters (the one place where they do): each host's `bytes_used` falls by its
  * stored ones and `bytes_reserved` by its reserved ones, in one update for all hosts. On
  * PostgreSQL the hosts' rows are locked in id order first, as reserveAll locks them, so that
  * this and a placement never wait for each other in a cycle. Returns the hosts, in id order.
@@ -234,7 +234,9 @@ async function uncount(trx: Trx, removed: readonly Pick<ReplicaRow, 'host_id' | 
   }
   const hosts = [...byHost.keys()].sort();
   if (hosts.length > 1 && dialectOf(trx) === 'postgres') await trx.selectFrom('peers').select('id').where('id', 'in', hosts).orderBy('id').forNoKeyUpdate().execute();
-  const less = (which: 'used' | 'reserved') => sql<number>`case ${sql.join(hosts.map((hostId) => sql`when peers.id = ${hostId} then ${byHost.get(hostId)![which]}`), sql` `)} else 0 end`;
+  // One host (a single replica's release, loss or drop): its amounts as they are.
+  const less = (which: 'used' | 'reserved') =>
+    hosts.length === 1 ? byHost.get(hosts[0]!)![which] : sql<number>`case ${sql.join(hosts.map((hostId) => sql`when peers.id = ${hostId} then ${byHost.get(hostId)![which]}`), sql` `)} else 0 end`;
   await trx
     .updateTable('peers')
     .set((eb) => ({ bytes_used: eb('bytes_used', '-', less('used')), bytes_reserved: eb('bytes_reserved', '-', less('reserved')) }))
@@ -258,11 +260,6 @@ async function remove(trx: Trx, fileId: string, hostId: string, state: ReplicaRo
     .returningAll()
     .executeTakeFirst();
   if (!replica) return undefined;
-  const column = replica.state === 'stored' ? 'bytes_used' : 'bytes_reserved';
-  await trx
-    .updateTable('peers')
-    .set((eb) => ({ [column]: eb(column, '-', replica.bytes) }))
-    .where('id', '=', hostId)
-    .execute();
+  await uncount(trx, [replica]);
   return replica;
 }
