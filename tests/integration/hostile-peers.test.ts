@@ -185,6 +185,15 @@ describe('4. griefing honest hosts', () => {
     await expect(griefer.request('file:place', { name: 'c', size: 10, chunkSize: CHUNK })).rejects.toMatchObject({ code: 'QUOTA' });
   });
 
+  it('keeps MAX_PENDING_UPLOADS exact when an owner sends its uploads all at once', async () => {
+    t = await startTracker({ ...HOSTILE, REPLICAS: '1', MAX_PENDING_UPLOADS: '2' });
+    for (let i = 0; i < 3; i++) await NodePeer.join(t.url, GiB, undefined, { headers: network() });
+    const griefer = await NodePeer.join(t.url, 0, undefined, { headers: network() });
+    const answers = await Promise.allSettled(Array.from({ length: 6 }, (_, n) => griefer.request('file:place', { name: `f${n}`, size: 10, chunkSize: CHUNK })));
+    expect(answers.filter((answer) => answer.status === 'fulfilled')).toHaveLength(2);
+    expect(answers.flatMap((answer) => (answer.status === 'rejected' ? [(answer.reason as { code: string }).code] : []))).toEqual(['QUOTA', 'QUOTA', 'QUOTA', 'QUOTA']);
+  });
+
   it('does not count a disconnection the tracker forced', async () => {
     t = await startTracker({ ...HOSTILE, RATE_LIMIT: '5', RATE_BURST: '10' });
     const peer = await NodePeer.join(t.url, GiB, undefined, { headers: network() });

@@ -93,4 +93,21 @@ describe('placement by reliability level, then free space', () => {
     for (const row of rows) expect(Number(row.n)).toBeLessThanOrEqual(10);
     expect(await spaceMismatches(t.database.db)).toEqual([]);
   });
+
+  it('deletes files while owners who host each other place theirs, without a deadlock or a counter off', async () => {
+    // A deletion takes its hosts' rows as placements do (in id order, in one step): first a file
+    // each, then each owner deletes it while placing another.
+    t = await startTracker({ ...PAPER, REDUNDANCY: 'rs:4+4', MAX_HOST_TRANSFERS: '64' });
+    const bytes = fragmentBytes(100_000, CHUNK, 4);
+    const peers = await Promise.all(Array.from({ length: 12 }, () => NodePeer.join(t.url, 10 * bytes)));
+    const first = await Promise.all(peers.map((peer) => peer.request('file:place', { name: 'first', size: 100_000, chunkSize: CHUNK })));
+    const answers = await Promise.allSettled(
+      peers.flatMap((peer, index) => [peer.request('file:delete', { fileId: first[index]!.file.id }), peer.request('file:place', { name: 'second', size: 100_000, chunkSize: CHUNK })]),
+    );
+    const refused = answers.flatMap((answer) => (answer.status === 'rejected' ? [answer.reason as PeercloudError] : []));
+    expect(refused.filter((error) => error.code !== 'NO_HOST').map((error) => `${error.code}: ${error.message}`)).toEqual([]);
+    const left = await t.database.db.selectFrom('files').select('name').execute();
+    expect(left.filter((file) => file.name === 'first')).toEqual([]);
+    expect(await spaceMismatches(t.database.db)).toEqual([]);
+  });
 });
