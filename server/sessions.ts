@@ -136,11 +136,17 @@ export class Sessions {
     step();
   }
 
-  /** Closes every connection of this tracker; `forced` ones are not counted as the peers' disconnections. */
+  /**
+   * Closes every connection of this tracker (it stops, or the other trackers took it for dead);
+   * `forced` ones are not counted as the peers' disconnections. Only the transport is closed, as
+   * when a tracker dies: each peer reconnects, through the load balancer, to whichever tracker
+   * takes it. A Socket.IO disconnect would tell the page that another of its tabs took over,
+   * and the page would not come back (web/src/lib/net/tracker-client.ts).
+   */
   disconnectAll(forced = false): void {
     for (const socket of this.#sockets.values()) {
       if (forced) socket.data.forced = true;
-      socket.disconnect(true);
+      socket.conn.close();
     }
     this.#sockets.clear();
   }

@@ -125,6 +125,10 @@ describe('operations', () => {
     tracker.child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(await Promise.all(requests)).toHaveLength(3);
+    // Its peers lost a tracker, to reconnect to (through the load balancer, to any other): they
+    // were not told that another tab of theirs took over, which would keep them away.
+    await expect.poll(() => peers.map((peer) => peer.client.state)).toEqual(['offline', 'offline', 'offline']);
+    for (const peer of peers) peer.disconnect();
     const database = openTestDatabase(testDatabase);
     await expectSound(database);
     // A tracker going away is not its peers' fault: they are offline, and no disconnection is counted.

@@ -155,6 +155,34 @@ describe('several trackers on one database', () => {
     expect(metrics).toMatch(/^peercloud_trackers_alive\{tracker="tracker3"\} 3$/m);
   }, 60_000);
 
+  it('lets its peers reconnect, not stand down, when the others took it for dead while it was paused', async () => {
+    // A tracker that stops for longer than TRACKER_TIMEOUT (a stall, a paused VM) is taken for
+    // dead: its peers are marked offline and its row goes. Once it runs again it closes its
+    // connections, and its peers must come back as themselves, not act as if another tab of
+    // theirs had taken over and stay away.
+    const lease = await holder();
+    const name = NAMES.find((other) => other !== lease)!;
+    const paused = trackers.get(name)!;
+    // A peer that reconnects, as a page does.
+    const { peer } = await host(paused.url);
+    const states: string[] = [];
+    peer.client.onState((state) => states.push(state));
+    expect(await trackerOf(peer.id)).toBe(name);
+    paused.child.kill('SIGSTOP');
+    try {
+      await expect.poll(async () => (await opened.db.selectFrom('trackers').select('id').where('id', '=', name).execute()).length, { timeout: 20_000 }).toBe(0);
+      expect(await trackerOf(peer.id)).toBeNull();
+    } finally {
+      paused.child.kill('SIGCONT');
+    }
+    await expect.poll(() => trackerOf(peer.id), { timeout: 15_000 }).not.toBeNull();
+    expect(peer.client.state).toBe('online');
+    expect(states).toContain('offline');
+    expect(states).not.toContain('replaced');
+    // The paused tracker is one of the cloud's again.
+    await expect.poll(async () => (await opened.db.selectFrom('trackers').select('id').where('id', '=', name).execute()).length).toBe(1);
+  }, 60_000);
+
   it('never over-commits a host with 400 placements at once from clients of two trackers', async () => {
     const [a, b] = [trackers.get('tracker1')!, trackers.get('tracker2')!];
     const size = 1000;
