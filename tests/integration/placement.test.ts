@@ -63,6 +63,31 @@ describe('placement by reliability level, then free space', () => {
     expect(await hostsOf(placed.file.id)).toEqual([level3.id, level4.id, level2.id].sort());
   });
 
+  it('passes over hosts caught serving corrupt data INTEGRITY_EXCLUSION times in a day, and hosts as busy as a host may be', async () => {
+    t = await startTracker({ ...PAPER, REPLICAS: '1', INTEGRITY_EXCLUSION: '3', MAX_HOST_TRANSFERS: '1' });
+    const uploader = await peerWith(1 * MiB, 1); // level 3, as all of these
+    const corrupt = await peerWith(54 * MiB, 1);
+    const forgiven = await peerWith(50 * MiB, 1);
+    const twice = await peerWith(46 * MiB, 1);
+    const plain = await peerWith(42 * MiB, 1);
+    const now = Date.now();
+    const failures = (peer: NodePeer, n: number, at: number) => Array.from({ length: n }, () => ({ peer_id: peer.id, kind: 'integrity_failure' as const, at, detail: null }));
+    await t.database.db
+      .insertInto('peer_events')
+      .values([...failures(corrupt, 3, now - 60_000), ...failures(forgiven, 3, now - 25 * 3600_000), ...failures(twice, 2, now - 60_000)])
+      .execute();
+    const levels = await t.database.db.selectFrom('peers').select('level').where('id', 'in', [uploader, corrupt, forgiven, twice, plain].map((p) => p.id)).execute();
+    expect(levels.map((row) => row.level)).toEqual([3, 3, 3, 3, 3]);
+
+    // Most free space first, among those fit: failures older than a day are forgotten, fewer
+    // than INTEGRITY_EXCLUSION tolerated; each host then has its one store under way.
+    const placed = [];
+    for (const name of ['a', 'b', 'c']) placed.push(await uploader.request('file:place', { name, size: 1 * MiB, chunkSize: CHUNK }));
+    expect(await Promise.all(placed.map((p) => hostsOf(p.file.id)))).toEqual([[forgiven.id], [twice.id], [plain.id]]);
+    const refused = await uploader.request('file:place', { name: 'd', size: 1 * MiB, chunkSize: CHUNK }).catch((error: PeercloudError) => error.code);
+    expect(refused).toBe('NO_HOST');
+  });
+
   it('reserves space atomically: concurrent uploads never over-commit a host', async () => {
     t = await startTracker({ ...PAPER, REPLICAS: '1' });
     const host = await NodePeer.join(t.url, 10 * MiB);
