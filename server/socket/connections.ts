@@ -61,7 +61,10 @@ export function acceptConnections(io: TrackerServer, deps: ConnectionDeps): void
     })();
     ready.catch((error: unknown) => {
       log.error({ err: error, event: 'connect_error', peerId }, 'could not register peer');
-      socket.disconnect(true);
+      // The tracker's fault (its database, say): the transport is closed, so the peer retries
+      // with its backoff. A Socket.IO disconnect would tell the page another of its tabs had taken
+      // over, and it would not try again.
+      socket.conn.close();
     });
     bindRequests(socket, deps.handlers, { ready, log, inflight: deps.inflight, limits: deps.limits, timed: (request, seconds) => metrics.requestSeconds.observe({ request }, seconds) });
     log.info({ event: 'connect', peerId, address: socket.data.address, replaced: Boolean(previous) }, 'peer connected');

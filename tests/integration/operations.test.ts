@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.ts';
 import { migrate, openDatabase } from '../../server/db/database.ts';
@@ -113,6 +114,31 @@ describe('operations', () => {
       await testDatabase.drop();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('lets a peer whose registration failed on its side try again, and takes it once it can', async () => {
+    t = await startTracker({});
+    const { db } = t.database;
+    // The tracker's database refuses every new peer for a while (an injected failure).
+    if (t.testDatabase.dialect === 'postgres') {
+      await sql`create function refuse_peers() returns trigger language plpgsql as $$ begin raise exception 'injected failure'; end $$`.execute(db);
+      await sql`create trigger refuse_peers before insert on peers for each row execute function refuse_peers()`.execute(db);
+    } else {
+      await sql`create trigger refuse_peers before insert on peers begin select raise(abort, 'injected failure'); end`.execute(db);
+    }
+    const peer = await NodePeer.connect(t.url, undefined, { reconnect: true });
+    const states: string[] = [];
+    peer.client.onState((state) => states.push(state));
+    // Refused at least twice: it came back after the first failure.
+    await expect.poll(() => states.filter((state) => state === 'offline').length).toBeGreaterThanOrEqual(2);
+    expect(states).not.toContain('replaced');
+    expect(await db.selectFrom('peers').select('id').where('id', '=', peer.id).execute()).toEqual([]);
+    await sql`drop trigger refuse_peers${sql.raw(t.testDatabase.dialect === 'postgres' ? ' on peers' : '')}`.execute(db);
+    await expect.poll(async () => (await db.selectFrom('peers').select('online').where('id', '=', peer.id).executeTakeFirst())?.online, { timeout: 10_000 }).toBe(1);
+    expect(peer.client.state).toBe('online');
+    await peer.request('peer:report', { capacity: GiB, used: 0 });
+    expect(states).not.toContain('replaced');
+    peer.disconnect();
   });
 
   it('shuts down gracefully on SIGTERM: stops, finishes its writes, leaves a sound database', async () => {
