@@ -38,6 +38,17 @@ export interface OtherTrackers {
   holds(peerId: string, db?: Db): Promise<boolean>;
 }
 
+/**
+ * Closes a connection the peer should open again (to this tracker or, through the load balancer,
+ * another): only its transport, as when a tracker dies, so that the page reconnects with its
+ * backoff. A Socket.IO disconnect ("io server disconnect") is kept for a peer that must not come
+ * back on its own: the page reads it as another of its tabs having taken over
+ * (web/src/lib/net/tracker-client.ts).
+ */
+export function closeForRetry(socket: TrackerSocket): void {
+  socket.conn.close();
+}
+
 /** Sockets a broadcast writes to in one turn of the event loop (about 20 ms of work on a loaded machine). */
 export const BROADCAST_PER_TURN = 256;
 
@@ -137,16 +148,14 @@ export class Sessions {
   }
 
   /**
-   * Closes every connection of this tracker (it stops, or the other trackers took it for dead);
-   * `forced` ones are not counted as the peers' disconnections. Only the transport is closed, as
-   * when a tracker dies: each peer reconnects, through the load balancer, to whichever tracker
-   * takes it. A Socket.IO disconnect would tell the page that another of its tabs took over,
-   * and the page would not come back (web/src/lib/net/tracker-client.ts).
+   * Closes every connection of this tracker (it stops, or the other trackers took it for dead),
+   * for its peers to come back (closeForRetry); `forced` ones are not counted as the peers'
+   * disconnections.
    */
   disconnectAll(forced = false): void {
     for (const socket of this.#sockets.values()) {
       if (forced) socket.data.forced = true;
-      socket.conn.close();
+      closeForRetry(socket);
     }
     this.#sockets.clear();
   }

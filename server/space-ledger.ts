@@ -219,8 +219,9 @@ export const spaceLedger = {
 };
 
 /**
- * Replicas just deleted leave their hosts' counters (the one place where they do): each host's `bytes_used` falls by its
- * stored ones and `bytes_reserved` by its reserved ones, in one update for all hosts. On
+ * Replicas just deleted leave their hosts' counters (the one place where they do): each host's
+ * `bytes_used` falls by its stored ones and `bytes_reserved` by its reserved ones, in one update
+ * for all hosts. On
  * PostgreSQL the hosts' rows are locked in id order first, as reserveAll locks them, so that
  * this and a placement never wait for each other in a cycle. Returns the hosts, in id order.
  */

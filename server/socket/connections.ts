@@ -10,7 +10,7 @@ import type { Inventory } from '../inventory.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Peers } from '../peers.ts';
-import type { Sessions, TrackerServer, TrackerSocket } from '../sessions.ts';
+import { closeForRetry, type Sessions, type TrackerServer, type TrackerSocket } from '../sessions.ts';
 import type { Transfers } from '../transfers.ts';
 import { bindRequests, type RequestHandlers, type RequestLimits } from './requests.ts';
 
@@ -61,10 +61,8 @@ export function acceptConnections(io: TrackerServer, deps: ConnectionDeps): void
     })();
     ready.catch((error: unknown) => {
       log.error({ err: error, event: 'connect_error', peerId }, 'could not register peer');
-      // The tracker's fault (its database, say): the transport is closed, so the peer retries
-      // with its backoff. A Socket.IO disconnect would tell the page another of its tabs had taken
-      // over, and it would not try again.
-      socket.conn.close();
+      // The tracker's fault (its database, say): the peer tries again.
+      closeForRetry(socket);
     });
     bindRequests(socket, deps.handlers, { ready, log, inflight: deps.inflight, limits: deps.limits, timed: (request, seconds) => metrics.requestSeconds.observe({ request }, seconds) });
     log.info({ event: 'connect', peerId, address: socket.data.address, replaced: Boolean(previous) }, 'peer connected');
