@@ -42,11 +42,21 @@ export interface OtherTrackers {
  * Closes a connection the peer should open again (to this tracker or, through the load balancer,
  * another): only its transport, as when a tracker dies, so that the page reconnects with its
  * backoff. A Socket.IO disconnect ("io server disconnect") is kept for a peer that must not come
- * back on its own: the page reads it as another of its tabs having taken over
- * (web/src/lib/net/tracker-client.ts).
+ * back at once (closeForGood).
  */
 export function closeForRetry(socket: TrackerSocket): void {
   socket.conn.close();
+}
+
+/**
+ * Closes a connection that must not come back on its own (a Socket.IO disconnect), first telling
+ * the peer why when it is not another connection of the same peer taking over: the page would
+ * otherwise read it as that and wait for its user.
+ */
+export function closeForGood(socket: TrackerSocket, reason?: ServerEvent<'session:closing'>['reason']): void {
+  // Written before the disconnect packet, on the same transport: it arrives first.
+  if (reason) socket.emit('session:closing', { reason });
+  socket.disconnect(true);
 }
 
 /** Sockets a broadcast writes to in one turn of the event loop (about 20 ms of work on a loaded machine). */

@@ -335,6 +335,12 @@ export const serverEvents = {
   'replica:drop': z.object({ fileIds: z.array(ObjectId) }),
   /** To a host: prove you hold block `block` of chunk `chunk` of this replica, before AUDIT_TIMEOUT. */
   'audit:challenge': z.object({ auditId: ObjectId, fileId: ObjectId, chunk: ChunkIndex, block: z.number().int().nonnegative().max(1024) }),
+  /**
+   * Sent just before the tracker closes this connection for good, to say why when it is not the
+   * usual reason: `flooding` (it kept sending past its request budget; it may connect again after
+   * a pause). A close without it is the usual one: a newer connection of the same peer took over.
+   */
+  'session:closing': z.object({ reason: z.enum(['flooding']) }),
 } as const;
 
 export type ServerEventName = keyof typeof serverEvents;

@@ -10,7 +10,7 @@ import type { Inventory } from '../inventory.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Peers } from '../peers.ts';
-import { closeForRetry, type Sessions, type TrackerServer, type TrackerSocket } from '../sessions.ts';
+import { closeForGood, closeForRetry, type Sessions, type TrackerServer, type TrackerSocket } from '../sessions.ts';
 import type { Transfers } from '../transfers.ts';
 import { bindRequests, type RequestHandlers, type RequestLimits } from './requests.ts';
 
@@ -49,7 +49,7 @@ export function acceptConnections(io: TrackerServer, deps: ConnectionDeps): void
     const ready = (async () => {
       if (previous) {
         // Same peer, newer connection (another tab took over): the old one's transfers can't go on.
-        previous.disconnect(true);
+        closeForGood(previous);
         await transfers.peerGone(peerId);
       }
       inventory.start(peerId);

@@ -8,7 +8,7 @@ import { fail, ok, PeercloudError, type Ack } from '../../shared/errors.ts';
 import { clientRequests, describeIssue, type ClientRequestName, type ClientResponse, type ParsedClientRequest } from '../../shared/protocol.ts';
 import { fullBucket, take } from '../../shared/token-bucket.ts';
 import type { Logger } from '../logger.ts';
-import type { TrackerSocket } from '../sessions.ts';
+import { closeForGood, type TrackerSocket } from '../sessions.ts';
 
 /**
  * Work a handler leaves for after its answer is sent (a placement's offers to its hosts): the
@@ -63,7 +63,7 @@ export function bindRequests(
       if (refusedSince > limits.burst) {
         log.warn({ event: 'flood', peerId: socket.data.peerId, address: socket.data.address }, 'disconnected a flooding connection');
         socket.data.forced = true;
-        socket.disconnect(true);
+        closeForGood(socket, 'flooding');
         return;
       }
       ack?.(fail('RATE_LIMITED', `Too many requests: at most ${limits.rate} a second. Slow down and retry.`));

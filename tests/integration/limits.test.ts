@@ -25,13 +25,23 @@ describe('limits', () => {
     expect((await other.request('file:list', {})).files).toEqual([]);
   });
 
-  it('disconnects a connection that keeps flooding after a burst of refusals', async () => {
+  it('disconnects a connection that keeps flooding after a burst of refusals, tells it why, and lets it back after a pause', async () => {
     t = await startTracker({ RATE_LIMIT: '5', RATE_BURST: '10' });
-    const flooder = await NodePeer.join(t.url, GiB);
+    const flooder = await NodePeer.join(t.url, GiB, undefined, { reconnect: true });
     const socket = flooder.client.socket as unknown as Socket;
+    const states: { state: string; detail?: string }[] = [];
+    flooder.client.onState((state, detail) => states.push({ state, detail }));
     const closed = new Promise<string>((resolve) => socket.once('disconnect', resolve));
     for (let i = 0; i < 40; i++) socket.emit('file:list', {});
     expect(await closed).toBe('io server disconnect');
+    expect(await flooder.next('session:closing')).toEqual({ reason: 'flooding' });
+    // Not "another tab took over": the page says what happened and comes back by itself.
+    expect(states[0]).toMatchObject({ state: 'offline', detail: expect.stringMatching(/more requests than it takes/) });
+    await expect.poll(() => flooder.client.state).toBe('online');
+    expect(states.map(({ state }) => state)).not.toContain('replaced');
+    expect((await flooder.request('file:list', {})).files).toEqual([]);
+    // The cut-off is the tracker's, not the peer's loss of connection: its dynamism is untouched.
+    expect((await flooder.request('peer:report', { capacity: GiB, used: 0 })).peer.metrics.disconnections).toBe(0);
     const other = await NodePeer.join(t.url, GiB);
     expect((await other.request('file:list', {})).files).toEqual([]);
   });

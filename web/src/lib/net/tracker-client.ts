@@ -41,6 +41,9 @@ export interface TrackerClientOptions {
   headers?: Record<string, string>;
 }
 
+/** The retry after a close for flooding waits as long as the backoff's longest step (backoffDelay's attempts stop growing at 30). */
+const FLOODED_ATTEMPT = 30;
+
 type Listener<K extends ServerEventName> = (payload: ServerEvent<K>) => void;
 
 export class TrackerClient {
@@ -50,6 +53,8 @@ export class TrackerClient {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #stateListeners = new Set<(state: ConnectionState, detail?: string) => void>();
   readonly #onlineListeners = new Set<() => void>();
+  /** What the tracker said just before closing this connection (`session:closing`), if anything. */
+  #closing: ServerEvent<'session:closing'>['reason'] | undefined;
   /** Set once this tab is no longer the peer: see `mute`. */
   #muted = false;
   readonly #options: Required<Omit<TrackerClientOptions, 'onInvalidMessage' | 'headers'>> & Pick<TrackerClientOptions, 'onInvalidMessage' | 'headers'>;
@@ -71,8 +76,15 @@ export class TrackerClient {
         });
       },
     });
+    // Parsed like every message; it only changes how the close that follows is read.
+    (this.socket as unknown as { on(e: string, l: (p: unknown) => void): void }).on('session:closing', (payload) => {
+      const parsed = serverEvents['session:closing'].safeParse(payload);
+      if (parsed.success) this.#closing = parsed.data.reason;
+      else this.#options.onInvalidMessage?.('session:closing', parsed.error.message);
+    });
     this.socket.on('connect', () => {
       this.#attempt = 0;
+      this.#closing = undefined;
       this.#setState('online');
       if (!this.#muted) for (const listener of this.#onlineListeners) listener();
     });
@@ -82,8 +94,14 @@ export class TrackerClient {
     });
     this.socket.on('disconnect', (reason) => {
       if (reason === 'io client disconnect') return this.#setState('closed');
+      if (reason === 'io server disconnect' && this.#closing === 'flooding') {
+        // A tab that floods again is cut again: it comes back at its backoff's slowest pace, not at once.
+        this.#attempt = Math.max(this.#attempt, FLOODED_ATTEMPT);
+        this.#setState('offline', 'The tracker closed this connection: this tab sent it more requests than it takes. Reconnecting after a pause.');
+        return this.#scheduleReconnect();
+      }
       if (reason === 'io server disconnect') {
-        // The tracker closed us on purpose: another tab of this peer took over (or this one flooded it).
+        // The tracker closed us on purpose, without another reason: another tab of this peer took over.
         return this.#setState('replaced', 'The tracker closed this connection: another tab of this browser is now the peer.');
       }
       this.#setState('offline', reason);
