@@ -29,7 +29,8 @@
  * the same load before the measured phase, default 15) and BENCH_TRACKER_PG_LOG=<file> (PostgreSQL's
  * log of slow statements and lock waits) below; BENCH_TRACKER_PLACEMENTS (placements a second per tracker,
  * default 5) changes the load; BENCH_TRACKER_NODE_FLAGS adds Node options to the trackers' and
- * client processes' command lines (to try one).
+ * client processes' command lines (to try one); BENCH_TRACKER_CLIENTS_NICE runs the client
+ * processes at that nice value (to see the trackers with the load generators yielding the cores).
  * Run alone: `node --import tsx bench/trackers.ts`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -74,6 +75,12 @@ const PG_LOG = process.env.BENCH_TRACKER_PG_LOG;
  * against the same run without it, as an operator would before adding it to server/node-flags.ts.
  */
 const EXTRA_NODE_FLAGS = parseNodeFlags(process.env.BENCH_TRACKER_NODE_FLAGS);
+/**
+ * The client processes' nice value (BENCH_TRACKER_CLIENTS_NICE, 0 to 19, default 0): at 19 they
+ * run on what the trackers and PostgreSQL leave of the cores, closer to clients on machines of
+ * their own. An experiment, not the bench's default.
+ */
+const CLIENTS_NICE = wholeNumberEnv('BENCH_TRACKER_CLIENTS_NICE', 0, 0);
 const PG_LOG_SETTINGS = ['log_lock_waits=on', 'deadlock_timeout=10ms', 'log_min_duration_statement=20', 'log_line_prefix=%m [%p] %a ', 'log_autovacuum_min_duration=0', 'log_checkpoints=on'];
 /** Placements a second from each tracker's active peers (BENCH_TRACKER_PLACEMENTS, default 5, the issue's load). */
 const PLACEMENTS_PER_SECOND = wholeNumberEnv('BENCH_TRACKER_PLACEMENTS', 5);
@@ -416,7 +423,10 @@ class Clients {
     // With the trackers' node flags too: the process that times the acks holds 10,000 sockets,
     // and the memory reducer's compaction of its heap (as of a tracker's: server/node-flags.ts)
     // would be counted in every ack it was timing.
-    this.#child = fork(fileURLToPath(new URL('./tracker-clients.ts', import.meta.url)), { execArgv: [...TRACKER_NODE_FLAGS, ...EXTRA_NODE_FLAGS, '--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const nodeArgs = [...TRACKER_NODE_FLAGS, ...EXTRA_NODE_FLAGS, '--import', 'tsx', '--expose-gc'];
+    // Through nice(1) rather than setpriority on the child: every thread of it (V8's collector's too) at that priority.
+    const launch = CLIENTS_NICE > 0 ? { execPath: 'nice', execArgv: ['-n', String(Math.min(19, CLIENTS_NICE)), process.execPath, ...nodeArgs] } : { execArgv: nodeArgs };
+    this.#child = fork(fileURLToPath(new URL('./tracker-clients.ts', import.meta.url)), { ...launch, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#exited = new Promise((resolve) => this.#child.once('exit', () => resolve()));
     killedWithTheBench(this.#child);
   }
