@@ -52,8 +52,9 @@ export default defineConfig({
           // module state: each makes its own trackers, databases and peers, and closes them.
           isolate: false,
           include: ['tests/integration/**/*.test.ts'],
-          // Several trackers need one database they all reach: PostgreSQL only.
-          exclude: ['tests/integration/cluster/**'],
+          // Several trackers need one database they all reach, and races between pooled
+          // connections need a pool: PostgreSQL only.
+          exclude: ['tests/integration/cluster/**', 'tests/integration/pooled/**'],
           environment: 'node',
           testTimeout: 30_000,
           hookTimeout: 30_000,

@@ -2,6 +2,7 @@
  * Files as their owners see them: one summary row per file, with replica counts and never
  * where they live, and the `file:updated` that tells an owner its file changed.
  */
+import { coalescing } from '../shared/coalescing.ts';
 import { PeercloudError } from '../shared/errors.ts';
 import type { FileSummary } from '../shared/protocol.ts';
 import { compiledOnce, type Slots } from './db/compiled-once.ts';
@@ -33,11 +34,21 @@ export class FileSummaries {
     return toSummary(row);
   }
 
-  /** Tells the file's owner (if online) what its file looks like now. */
-  async notify(fileId: string): Promise<void> {
+  /**
+   * Tells the file's owner (if online) what its file looks like now. Its reads for one file run
+   * one after the other (shared/coalescing.ts), so its owner hears them in the order they were
+   * read: a host's leaving and coming back read on two pooled connections could answer in the
+   * other order, and the owner's last word would be the older one (its hosts offline while they
+   * are back). A burst of calls for one file shares one read that started after they called.
+   */
+  notify(fileId: string): Promise<void> {
+    return this.#notify(fileId);
+  }
+
+  readonly #notify = coalescing(async (fileId) => {
     const row = await this.#row(fileId);
     if (row) void this.#sessions.emit(row.owner_id, 'file:updated', toSummary(row));
-  }
+  });
 
   /** Tells the owners of every file this host holds a verified replica of: its coming or going changes what they can read. */
   async notifyHostedBy(hostId: string): Promise<void> {

@@ -3,6 +3,7 @@
  * temp directory, or a PostgreSQL database in the `integration-pg` project), silent logs and a
  * clock the test controls. `restart()` reopens the same database.
  */
+import type { KyselyPlugin } from 'kysely';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +29,11 @@ export interface RunningTracker {
   stop(): Promise<void>;
 }
 
-export async function startTracker(env: Record<string, string> = {}, overrides: Partial<Config> = {}): Promise<RunningTracker> {
+/**
+ * `plugins` go between the tracker and its database (Kysely plugins: the test's own connection,
+ * `database.db`, goes without them), to hold back a result as a slow connection would.
+ */
+export async function startTracker(env: Record<string, string> = {}, overrides: Partial<Config> = {}, options: { plugins?: KyselyPlugin[] } = {}): Promise<RunningTracker> {
   const dir = mkdtempSync(join(tmpdir(), 'peercloud-test-'));
   const testDatabase = await createTestDatabase(dir);
   const config: Config = {
@@ -40,7 +45,8 @@ export async function startTracker(env: Record<string, string> = {}, overrides: 
   const boot = async () => {
     const database = openDatabase(config);
     await migrate(database.db);
-    const tracker = createTracker({ db: database.db, clock, config, log: silentLogger });
+    const db = (options.plugins ?? []).reduce((withPlugins, plugin) => withPlugins.withPlugin(plugin), database.db);
+    const tracker = createTracker({ db, clock, config, log: silentLogger });
     const { url } = await tracker.listen(0, '127.0.0.1');
     return { database, tracker, url };
   };
