@@ -37,12 +37,20 @@ test.beforeAll(async () => {
       REDUNDANCY: 'replicate:2',
       // HAProxy on loopback is the only proxy: its X-Forwarded-For is believed, no one else's.
       TRUST_PROXY: '127.0.0.1',
-      LOG_LEVEL: 'warn',
+      // Kept in memory and printed only when a test fails (below): what each tracker decided.
+      LOG_LEVEL: 'info',
     };
     // Ports of this worker's own range (fixtures/settings.ts): +5 and +6.
     trackers.set(name, await startTrackerProcess(env, E2E_PORT + 5 + index));
   }
   haproxy = await startHaproxy(dir, Object.fromEntries(NAMES.map((name) => [name, trackers.get(name)!.port])));
+});
+
+test.afterEach(({}, testInfo) => {
+  if (testInfo.status === testInfo.expectedStatus) return;
+  for (const [name, tracker] of trackers) {
+    console.log(`── ${name}'s last log lines ──\n${tracker.output().trimEnd().split('\n').slice(-120).join('\n')}`);
+  }
 });
 
 test.afterAll(async () => {
