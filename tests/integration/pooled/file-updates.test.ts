@@ -27,22 +27,27 @@ describe("an owner's file:updated", () => {
 
     // The summary read that host A's leaving makes (one host online) answers only once A is back.
     const hold = held.holdNext(summaryOf);
-    hostA.disconnect();
-    await hold.caught;
-    const back = await NodePeer.connect(t.url, hostA.keys);
-    const online = () => t.database.db.selectFrom('peers').select('online').where('id', '=', hostA.id).executeTakeFirstOrThrow();
-    await expect.poll(async () => (await online()).online).toBe(1);
-    // The read its coming back makes: unordered, it answers now, before the held one. Ordered, it
-    // waits for the held one, and nothing tells of it: a bound instead.
-    await Promise.race([hold.overtaken, new Promise((resolve) => setTimeout(resolve, 1_000))]);
-    const heard = () => owner.received('file:updated').filter((f) => f.id === file.id);
-    const leavings = heard().filter((f) => f.replicas.online === 1).length;
-    hold.release();
+    try {
+      hostA.disconnect();
+      await hold.caught;
+      const back = await NodePeer.connect(t.url, hostA.keys);
+      const online = () => t.database.db.selectFrom('peers').select('online').where('id', '=', hostA.id).executeTakeFirstOrThrow();
+      await expect.poll(async () => (await online()).online).toBe(1);
+      // The read its coming back makes: unordered, it answers now, before the held one. Ordered, it
+      // waits for the held one, and nothing tells of it: a bound instead.
+      await Promise.race([hold.overtaken, new Promise((resolve) => setTimeout(resolve, 1_000))]);
+      const heard = () => owner.received('file:updated').filter((f) => f.id === file.id);
+      const leavings = heard().filter((f) => f.replicas.online === 1).length;
+      hold.release();
 
-    // The owner hears the leaving (late), then the file as it is now: both hosts online.
-    await expect.poll(() => heard().filter((f) => f.replicas.online === 1).length).toBe(leavings + 1);
-    await expect.poll(() => heard().at(-1)?.replicas.online).toBe(2);
-    expect((await owner.request('file:list', {})).files.find((f) => f.id === file.id)?.replicas.online).toBe(2);
-    back.disconnect();
+      // The owner hears the leaving (late), then the file as it is now: both hosts online.
+      await expect.poll(() => heard().filter((f) => f.replicas.online === 1).length).toBe(leavings + 1);
+      await expect.poll(() => heard().at(-1)?.replicas.online).toBe(2);
+      expect((await owner.request('file:list', {})).files.find((f) => f.id === file.id)?.replicas.online).toBe(2);
+      back.disconnect();
+    } finally {
+      // A failure above must not leave a pooled connection held: the tracker could not stop.
+      hold.release();
+    }
   });
 });
