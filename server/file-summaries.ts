@@ -2,12 +2,14 @@
  * Files as their owners see them: one summary row per file, with replica counts and never
  * where they live, and the `file:updated` that tells an owner its file changed.
  */
+import { sql } from 'kysely';
 import { coalescing } from '../shared/coalescing.ts';
 import { PeercloudError } from '../shared/errors.ts';
 import type { FileSummary } from '../shared/protocol.ts';
 import { compiledOnce, type Slots } from './db/compiled-once.ts';
 import { activeTransfers, storedReplicas } from './db/counts.ts';
 import type { Db } from './db/database.ts';
+import { dialectOf } from './db/dialect.ts';
 import type { FileRow } from './db/schema.ts';
 import type { Sessions } from './sessions.ts';
 
@@ -71,7 +73,19 @@ function summaryRows(db: Db) {
       storedReplicas(eb, { online: true }).as('online'),
       activeTransfers(eb, 'store').as('pending'),
       activeTransfers(eb, 'repair').as('repairing'),
+      readNow(db).as('read_at'),
     ]);
+}
+
+/**
+ * The database's clock as the statement reads (ms): one clock for every tracker of the cloud, so
+ * that summaries read on two of them can be put in order. PostgreSQL's statement start comes
+ * before its snapshot; SQLite's "now" is fixed for the statement, to the millisecond.
+ */
+function readNow(db: Db) {
+  return dialectOf(db) === 'postgres'
+    ? sql<number>`(extract(epoch from statement_timestamp()) * 1000)::float8`
+    : sql<number>`(julianday('now') - 2440587.5) * 86400000.0`;
 }
 
 // Compiled once: an owner's listing is the tracker's most frequent request (docs/BENCHMARKS.md).
@@ -84,7 +98,8 @@ const oneFile = compiledOnce((db: Db, slots: Slots<{ fileId: string }>) => summa
  * a host's refusal say, reaches the owner as `file:updated` after that answer).
  */
 export function placedSummary(file: FileRow, stores: number): FileSummary {
-  return toSummary({ ...file, stored: 0, online: 0, pending: stores, repairing: 0 });
+  // Not read: any summary read later is newer.
+  return toSummary({ ...file, stored: 0, online: 0, pending: stores, repairing: 0, read_at: 0 });
 }
 
 function toSummary(row: {
@@ -100,6 +115,7 @@ function toSummary(row: {
   online: number | null;
   pending: number | null;
   repairing: number | null;
+  read_at: number | string;
 }): FileSummary {
   return {
     id: row.id,
@@ -116,5 +132,6 @@ function toSummary(row: {
     },
     repairedAt: row.repaired_at,
     scheme: { k: row.scheme_k, n: row.replicas_wanted },
+    readAt: Number(row.read_at),
   };
 }

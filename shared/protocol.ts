@@ -123,6 +123,12 @@ export const FileSummary = z.object({
   repairedAt: Timestamp.nullable(),
   /** Its scheme: any k of its n fragments give it back (k = 1: n whole copies; `replicas` counts fragments). */
   scheme: SchemeShape,
+  /**
+   * When it was read, on the database's clock (ms; 0: not read, as a placement committed it).
+   * With several trackers an owner hears of one file from each, in any order: the page keeps
+   * the one read last (shared/file-summary-order.ts).
+   */
+  readAt: z.number().nonnegative(),
 });
 export type FileSummary = z.infer<typeof FileSummary>;
 

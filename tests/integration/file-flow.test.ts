@@ -122,6 +122,23 @@ describe('place → accept → stored → list → locate → delete', () => {
     expect(file).toMatchObject({ state: 'stored', replicas: { wanted: 2, stored: 1, online: 1 } });
   });
 
+  it("dates each summary by the database's clock, in milliseconds: a later read says a later time", async () => {
+    const owner = await NodePeer.join(t.url, GiB);
+    const host = await NodePeer.join(t.url, GiB);
+    const placed = await owner.request('file:place', { name: 'dated.txt', size: 1000, chunkSize: CHUNK });
+    // The placement's answer is what it committed, not a read: any read is newer.
+    expect(placed.file.readAt).toBe(0);
+    await owner.request('file:delete', { fileId: placed.file.id });
+    const { file } = await storeFile(owner, [host], 'f.txt', 1000);
+    // The database's clock, not the tracker's (a manual one in these tests): this machine's.
+    expect(Math.abs(file.readAt - Date.now())).toBeLessThan(60_000);
+    const listed = (await owner.request('file:list', {})).files.find((f) => f.id === file.id)!;
+    expect(listed.readAt).toBeGreaterThanOrEqual(file.readAt);
+    host.disconnect();
+    const offline = await owner.next('file:updated', (f) => f.id === file.id && f.replicas.online === 0);
+    expect(offline.readAt).toBeGreaterThanOrEqual(listed.readAt);
+  });
+
   it('opens downloads only from online hosts, and says so when none is', async () => {
     const owner = await NodePeer.join(t.url, GiB);
     const host = await NodePeer.join(t.url, GiB);

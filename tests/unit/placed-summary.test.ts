@@ -30,6 +30,8 @@ describe('placedSummary', () => {
       replicas: { wanted: 8, stored: 0, online: 0, pending: 7, repairing: 0 },
       repairedAt: null,
       scheme: { k: 4, n: 8 },
+      // Not read: older than any summary read later.
+      readAt: 0,
     });
   });
 });

@@ -9,6 +9,7 @@
  */
 import { storedSize } from '../../../../shared/chunking.ts';
 import { PeercloudError } from '../../../../shared/errors.ts';
+import { isOlderSummary, mergeListing } from '../../../../shared/file-summary-order.ts';
 import { describeIssue, FileName, type FileSummary, type TransferEnded, type TransferOffer } from '../../../../shared/protocol.ts';
 import { fragmentBytes } from '../../../../shared/redundancy.ts';
 import { generateFileKey } from '../crypto/chunk-cipher.ts';
@@ -204,7 +205,7 @@ export class Files {
 
   async refresh(): Promise<void> {
     const { files } = await this.#requireTracker().request('file:list', {});
-    this.items = files;
+    this.items = mergeListing(files, this.items);
     this.loaded = true;
     // An upload that ended while this peer was offline (its owner's absence interrupts it)
     // missed the news: it learns it here, so that its job ends and frees its place in the queue.
@@ -544,6 +545,8 @@ export class Files {
 
   #upsert(file: FileSummary): void {
     const at = this.items.findIndex((item) => item.id === file.id);
+    // Read before the one the page has (another tracker's, crossing it on the way): not the file as it is.
+    if (at !== -1 && isOlderSummary(file, this.items[at]!)) return;
     if (at === -1) this.items = [file, ...this.items];
     else this.items[at] = file;
     const upload = this.#uploads.get(file.id);
