@@ -5,8 +5,17 @@
  * one read last is the file as it is. A tie keeps the one that came last, as before.
  */
 export function isOlderSummary(incoming: { readAt: number }, current: { readAt: number }): boolean {
-  return incoming.readAt < current.readAt;
+  if (incoming.readAt >= current.readAt) return false;
+  // A placement's answer (0) is not a read: older than any.
+  if (incoming.readAt === 0) return true;
+  // Crossing messages were read milliseconds to seconds apart. Far older means the database's
+  // clock was set back: what it reads now is the file as it is, or the page would hold on to an
+  // old summary until the clock caught up.
+  return current.readAt - incoming.readAt < CLOCK_SET_BACK_MS;
 }
+
+/** Two reads of one file further apart than this did not cross on their way: the clock moved. */
+export const CLOCK_SET_BACK_MS = 60_000;
 
 /**
  * A fresh listing, keeping any file's summary that is newer than the listing's: one that came
