@@ -115,7 +115,7 @@ function toSummary(row: {
   online: number | null;
   pending: number | null;
   repairing: number | null;
-  read_at: number | string;
+  read_at: number;
 }): FileSummary {
   return {
     id: row.id,
@@ -132,6 +132,6 @@ function toSummary(row: {
     },
     repairedAt: row.repaired_at,
     scheme: { k: row.scheme_k, n: row.replicas_wanted },
-    readAt: Number(row.read_at),
+    readAt: row.read_at,
   };
 }

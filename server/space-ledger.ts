@@ -221,9 +221,9 @@ export const spaceLedger = {
 /**
  * Replicas just deleted leave their hosts' counters (the one place where they do): each host's
  * `bytes_used` falls by its stored ones and `bytes_reserved` by its reserved ones, in one update
- * for all hosts. On
- * PostgreSQL the hosts' rows are locked in id order first, as reserveAll locks them, so that
- * this and a placement never wait for each other in a cycle. Returns the hosts, in id order.
+ * for all hosts. On PostgreSQL the hosts' rows are locked in id order first, as reserveAll locks
+ * them, so that this and a placement never wait for each other in a cycle. Returns the hosts, in
+ * id order.
  */
 async function uncount(trx: Trx, removed: readonly Pick<ReplicaRow, 'host_id' | 'state' | 'bytes'>[]): Promise<string[]> {
   if (removed.length === 0) return [];

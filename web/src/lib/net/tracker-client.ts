@@ -76,12 +76,8 @@ export class TrackerClient {
         });
       },
     });
-    // Parsed like every message; it only changes how the close that follows is read.
-    (this.socket as unknown as { on(e: string, l: (p: unknown) => void): void }).on('session:closing', (payload) => {
-      const parsed = serverEvents['session:closing'].safeParse(payload);
-      if (parsed.success) this.#closing = parsed.data.reason;
-      else this.#options.onInvalidMessage?.('session:closing', parsed.error.message);
-    });
+    // Parsed like every message (`on`); it only changes how the close that follows is read.
+    this.on('session:closing', ({ reason }) => (this.#closing = reason));
     this.socket.on('connect', () => {
       this.#attempt = 0;
       this.#closing = undefined;
